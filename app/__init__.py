@@ -1,0 +1,22 @@
+"""Qianfa (签发): nothing is published on a college's official accounts before its sign-offs."""
+
+import logging
+
+from flask import Flask
+
+from app.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the web application: webhook, API and health, all thin views over the domain."""
+    settings = settings or get_settings()
+    app = Flask(__name__)
+    app.config["QIANFA_SETTINGS"] = settings
+    app.json.ensure_ascii = False
+    logging.basicConfig(level=settings.log_level)
+
+    from app.web import errors, health
+
+    errors.init_app(app)
+    app.register_blueprint(health.bp)
+    return app

@@ -1,0 +1,103 @@
+"""Every Redis key Qianfa writes, built in one place under the ``qianfa:`` namespace."""
+
+NS = "qianfa"
+
+
+def sequence(kind: str) -> str:
+    return f"{NS}:seq:{kind}"
+
+
+def unit(unit_id: str) -> str:
+    return f"{NS}:unit:{unit_id}"
+
+
+def units() -> str:
+    return f"{NS}:units"
+
+
+def platform(platform_id: str) -> str:
+    return f"{NS}:platform:{platform_id}"
+
+
+def platforms() -> str:
+    return f"{NS}:platforms"
+
+
+def platform_admins(platform_id: str) -> str:
+    return f"{NS}:platform:{platform_id}:admins"
+
+
+def platform_filings(platform_id: str) -> str:
+    return f"{NS}:platform:{platform_id}:filings"
+
+
+def platform_drafts(platform_id: str) -> str:
+    return f"{NS}:platform:{platform_id}:drafts"
+
+
+def platform_secrets(platform_id: str) -> str:
+    return f"{NS}:platform:{platform_id}:secrets"
+
+
+def platform_by_appid(appid: str) -> str:
+    return f"{NS}:appid:{appid}"
+
+
+def person(person_id: str) -> str:
+    return f"{NS}:person:{person_id}"
+
+
+def people() -> str:
+    return f"{NS}:people"
+
+
+def person_roles(person_id: str) -> str:
+    return f"{NS}:person:{person_id}:roles"
+
+
+def role_holders(grant: str) -> str:
+    return f"{NS}:role:{grant}"
+
+
+def person_bindings(person_id: str) -> str:
+    return f"{NS}:person:{person_id}:bindings"
+
+
+def binding(platform_id: str, openid: str) -> str:
+    return f"{NS}:binding:{platform_id}:{openid}"
+
+
+def bind_code(code_digest: str) -> str:
+    return f"{NS}:bindcode:{code_digest}"
+
+
+def draft(draft_id: str) -> str:
+    return f"{NS}:draft:{draft_id}"
+
+
+def draft_version(draft_id: str, number: int) -> str:
+    return f"{NS}:draft:{draft_id}:v{number}"
+
+
+def draft_signoffs(draft_id: str) -> str:
+    return f"{NS}:draft:{draft_id}:signoffs"
+
+
+def drafts() -> str:
+    return f"{NS}:drafts"
+
+
+def audit_stream() -> str:
+    return f"{NS}:audit"
+
+
+def audit_head() -> str:
+    return f"{NS}:audit:head"
+
+
+def audit_anchor() -> str:
+    return f"{NS}:audit:anchor"
+
+
+def master_key_check() -> str:
+    return f"{NS}:credentials:keycheck"

@@ -1,0 +1,69 @@
+"""``qianfa run``: every process of a local Qianfa, started together and stopped together.
+
+Without ``QIANFA_REDIS_URL`` this process starts the embedded Redis and hands its socket
+to the children, so the web process and the worker share it; when the children are gone
+it shuts Redis down, which saves the data under the instance directory.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from app.redis import embedded_url
+from app.settings import Settings
+
+PROCESSES = {
+    "web": ["serve"],
+    "worker": ["worker"],
+}
+STOP_GRACE = 10
+
+
+def run_all(settings: Settings, echo=print) -> int:
+    env = dict(os.environ)
+    if not settings.redis_url:
+        env["QIANFA_REDIS_URL"] = embedded_url(settings.instance_dir)
+        echo(f"内置 Redis 已启动,数据目录 {settings.instance_dir}")
+    children = {name: _spawn(args, env) for name, args in PROCESSES.items()}
+    echo(f"Qianfa 已启动:http://{settings.host}:{settings.port}/healthz  (Ctrl-C 停止)")
+    stopping = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.append(True))
+    try:
+        exited = _wait_for_first_exit(children, stopping)
+    finally:
+        _stop(children)
+    if exited:
+        echo(f"进程 {exited} 意外退出,已停止全部进程")
+        return 1
+    echo("Qianfa 已停止")
+    return 0
+
+
+def _spawn(args: list[str], env: dict) -> subprocess.Popen:
+    # A session of its own: Ctrl-C reaches only this supervisor, which stops the children in order.
+    return subprocess.Popen([sys.executable, "-m", "app", *args], env=env, start_new_session=True)
+
+
+def _wait_for_first_exit(children: dict[str, subprocess.Popen], stopping: list) -> str:
+    while not stopping:
+        for name, proc in children.items():
+            if proc.poll() is not None:
+                return name
+        time.sleep(0.2)
+    return ""
+
+
+def _stop(children: dict[str, subprocess.Popen]) -> None:
+    for proc in children.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE
+    for proc in children.values():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,118 @@
+"""Settings: ``config/defaults.py`` overridden by ``QIANFA_*`` environment variables.
+
+They are parsed and validated once into a frozen ``Settings``; a bad value raises
+``ConfigError`` naming the variable, which the entry points print as one line.
+"""
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from app.errors import ConfigError
+from config import defaults
+
+PREFIX = "QIANFA_"
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str | None
+    instance_dir: Path
+    host: str
+    port: int
+    web_workers: int
+    master_key: str | None
+    master_key_file: Path
+    bind_code_ttl: int
+    audit_retention_days: int
+    worker_stale_after: int
+    wechat_api_base: str
+    log_level: str
+
+    def __repr__(self) -> str:
+        shown = {k: v for k, v in self.__dict__.items() if k != "master_key"}
+        shown["master_key"] = "<sealed>" if self.master_key else None
+        return f"Settings({shown})"
+
+
+def parse_int(name: str, raw: str, *, low: int, high: int) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name}: 需要整数,收到 {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{PREFIX}{name}: 需要 {low}–{high} 之间的整数,收到 {value}")
+    return value
+
+
+def parse_redis_url(name: str, raw: str) -> str:
+    scheme = urlparse(raw).scheme
+    if scheme not in REDIS_SCHEMES:
+        raise ConfigError(
+            f"{PREFIX}{name}: 不支持的协议 {scheme or raw!r},应为 redis://、rediss:// 或 unix://"
+        )
+    return raw
+
+
+def parse_http_url(name: str, raw: str) -> str:
+    parsed = urlparse(raw)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(f"{PREFIX}{name}: 需要 http(s):// 开头的网址,收到 {raw!r}")
+    return raw.rstrip("/")
+
+
+def parse_choice(name: str, raw: str, choices: tuple[str, ...]) -> str:
+    value = raw.strip().upper()
+    if value not in choices:
+        raise ConfigError(f"{PREFIX}{name}: 应为 {'/'.join(choices)} 之一,收到 {raw!r}")
+    return value
+
+
+def load_settings(environ=None) -> Settings:
+    """Read every setting from ``environ`` (default ``os.environ``) over the defaults."""
+    environ = os.environ if environ is None else environ
+
+    def raw(name: str):
+        value = environ.get(PREFIX + name)
+        if value is None or value == "":
+            default = getattr(defaults, name)
+            return None if default is None else str(default)
+        return value
+
+    redis_url = raw("REDIS_URL")
+    instance_dir = Path(raw("INSTANCE_DIR")).expanduser().absolute()
+    master_key, master_key_file = raw("MASTER_KEY"), raw("MASTER_KEY_FILE")
+    if master_key and master_key_file:
+        raise ConfigError(f"{PREFIX}MASTER_KEY 与 {PREFIX}MASTER_KEY_FILE 只能设置一个")
+    return Settings(
+        redis_url=parse_redis_url("REDIS_URL", redis_url) if redis_url else None,
+        instance_dir=instance_dir,
+        host=raw("HOST"),
+        port=parse_int("PORT", raw("PORT"), low=1, high=65535),
+        web_workers=parse_int("WEB_WORKERS", raw("WEB_WORKERS"), low=1, high=64),
+        master_key=master_key,
+        master_key_file=(
+            Path(master_key_file).expanduser().absolute()
+            if master_key_file
+            else instance_dir / "master.key"
+        ),
+        bind_code_ttl=parse_int("BIND_CODE_TTL", raw("BIND_CODE_TTL"), low=60, high=30 * 86400),
+        audit_retention_days=parse_int(
+            "AUDIT_RETENTION_DAYS", raw("AUDIT_RETENTION_DAYS"), low=0, high=100 * 365
+        ),
+        worker_stale_after=parse_int(
+            "WORKER_STALE_AFTER", raw("WORKER_STALE_AFTER"), low=5, high=3600
+        ),
+        wechat_api_base=parse_http_url("WECHAT_API_BASE", raw("WECHAT_API_BASE")),
+        log_level=parse_choice("LOG_LEVEL", raw("LOG_LEVEL"), LOG_LEVELS),
+    )
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The settings of this process, read from the environment on first use."""
+    return load_settings()

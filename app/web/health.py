@@ -1,0 +1,53 @@
+"""``GET /healthz``: Redis reachability, worker heartbeats and queue depths."""
+
+import redis
+from flask import Blueprint, jsonify
+from rq import Worker
+
+from app import jobs
+from app.redis import describe
+from app.store import now
+from app.web import redis_client, settings
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    r = redis_client()
+    where = describe(settings())
+    try:
+        r.ping()
+        workers = worker_heartbeats(r)
+        queues = jobs.depths(r)
+    except redis.RedisError as exc:
+        body = {"status": "down", "redis": {"ok": False, "where": where, "error": str(exc)}}
+        return jsonify(body), 503
+    alive = [w for w in workers if w["alive"]]
+    return jsonify(
+        {
+            "status": "ok" if alive else "degraded",
+            "redis": {"ok": True, "where": where},
+            "workers": workers,
+            "workers_alive": len(alive),
+            "queues": queues,
+        }
+    )
+
+
+def worker_heartbeats(r: redis.Redis) -> list[dict]:
+    stale_after = settings().worker_stale_after
+    result = []
+    for worker in Worker.all(connection=r):
+        beat = worker.last_heartbeat
+        age = (now() - beat.replace(tzinfo=now().tzinfo)).total_seconds() if beat else None
+        result.append(
+            {
+                "name": worker.name,
+                "state": str(worker.get_state()),
+                "queues": worker.queue_names(),
+                "last_heartbeat": beat.isoformat(timespec="seconds") if beat else None,
+                "alive": age is not None and age <= stale_after,
+            }
+        )
+    return result

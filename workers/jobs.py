@@ -1,0 +1,16 @@
+"""RQ job functions. Each takes ids or plain values and re-reads state from Redis.
+
+A job's signature is a wire format: jobs queued before a deploy run after it, so
+parameters are only ever added at the end, as keywords with defaults.
+"""
+
+from app import audit
+from app.redis import get_redis
+from app.settings import get_settings
+
+
+def trim_audit() -> int:
+    """Apply the configured audit retention; with none configured, keep everything."""
+    settings = get_settings()
+    actor = audit.Actor.system("worker")
+    return audit.trim(get_redis(settings), actor, settings.audit_retention_days)
