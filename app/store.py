@@ -10,8 +10,8 @@ land together or not at all.
 import random
 import time
 from collections.abc import Callable
-from typing import TypeVar
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import redis
 

@@ -1,0 +1,5 @@
+"""Command that starts the sandbox WeChat server (issue 3)."""
+
+
+def register(cli):
+    pass
