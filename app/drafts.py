@@ -1,0 +1,415 @@
+"""Drafts (稿件): what administrators submit, in versions, through a table of allowed transitions.
+
+Every version's content has a SHA-256 hash; approvals are bound to the hash they were
+given for (``review``), so a new version voids them. Every change to a draft is one
+atomic Redis transaction together with its audit record.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import redis
+
+from app import audit, keys, people, platforms, validate
+from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.store import Tx, atomically, decode, next_id, now, timestamp
+
+TEXT, IMAGE, ARTICLE = "text", "image", "article"
+KINDS = {TEXT: "文字", IMAGE: "图片", ARTICLE: "图文"}
+
+DRAFT, IN_REVIEW, APPROVED = "draft", "in_review", "approved"
+PUBLISHING, PUBLISHED = "publishing", "published"
+REJECTED, WITHDRAWN, BLOCKED, FAILED = "rejected", "withdrawn", "blocked", "failed"
+STATUSES = {
+    DRAFT: "草稿",
+    IN_REVIEW: "审核中",
+    APPROVED: "已通过",
+    PUBLISHING: "发布中",
+    PUBLISHED: "已发布",
+    REJECTED: "已退回",
+    WITHDRAWN: "已撤回",
+    BLOCKED: "已拦截",
+    FAILED: "发布失败",
+}
+
+# The whole state machine: (status, action) -> next status. Anything else is refused.
+TRANSITIONS = {
+    (DRAFT, "submit"): IN_REVIEW,
+    (DRAFT, "edit"): DRAFT,
+    (DRAFT, "withdraw"): WITHDRAWN,
+    (DRAFT, "block"): BLOCKED,
+    (IN_REVIEW, "edit"): IN_REVIEW,
+    (IN_REVIEW, "approve"): APPROVED,
+    (IN_REVIEW, "reject"): REJECTED,
+    (IN_REVIEW, "withdraw"): WITHDRAWN,
+    (IN_REVIEW, "block"): BLOCKED,
+    (APPROVED, "edit"): IN_REVIEW,
+    (APPROVED, "reopen"): IN_REVIEW,
+    (APPROVED, "reject"): REJECTED,
+    (APPROVED, "withdraw"): WITHDRAWN,
+    (APPROVED, "block"): BLOCKED,
+    (APPROVED, "start_publishing"): PUBLISHING,
+    (PUBLISHING, "publish"): PUBLISHED,
+    (PUBLISHING, "fail"): FAILED,
+    (REJECTED, "edit"): DRAFT,
+    (REJECTED, "withdraw"): WITHDRAWN,
+    (BLOCKED, "edit"): DRAFT,
+    (BLOCKED, "withdraw"): WITHDRAWN,
+    (FAILED, "retry"): APPROVED,
+    (FAILED, "edit"): DRAFT,
+    (FAILED, "withdraw"): WITHDRAWN,
+}
+ACTIONS = {
+    "submit": "提交审核",
+    "edit": "修改",
+    "withdraw": "撤回",
+    "block": "拦截",
+    "approve": "审核通过",
+    "reject": "退回",
+    "reopen": "重新审核",
+    "start_publishing": "开始发布",
+    "publish": "发布完成",
+    "fail": "发布失败",
+    "retry": "重试发布",
+}
+
+# Art. 11: major events, emergencies and sensitive social issues need the propaganda department.
+FLAGS = {"major_event": "重大事件", "emergency": "突发事件", "sensitive_issue": "社会敏感问题"}
+
+LIMITS = {
+    "text": 2000,
+    "caption": 200,
+    "title": 32,
+    "author": 16,
+    "digest": 128,
+    "content_html": 20000,
+}
+CONTENT_FIELDS = {
+    TEXT: {"text"},
+    IMAGE: {"image_url", "caption"},
+    ARTICLE: {"title", "author", "digest", "content_html", "cover_image", "source_url"},
+}
+
+
+def next_status(status: str, action: str) -> str:
+    """Look the move up in ``TRANSITIONS``; refuse it with both states named."""
+    try:
+        return TRANSITIONS[(status, action)]
+    except KeyError:
+        raise Conflict(
+            f"稿件当前为「{STATUSES[status]}」,不能{ACTIONS.get(action, action)}", code="transition"
+        ) from None
+
+
+def validate_content(kind: str, content: dict) -> dict[str, str]:
+    """Check a version's fields for its kind and return them cleaned."""
+    kind = validate.choice(kind, KINDS, "稿件类型")
+    if not isinstance(content, dict):
+        raise InvalidInput("稿件内容格式不对")
+    unknown = set(content) - CONTENT_FIELDS[kind]
+    if unknown:
+        raise InvalidInput(f"{KINDS[kind]}稿件不接受这些字段:{'、'.join(sorted(unknown))}")
+    if kind == TEXT:
+        return {"text": validate.text(content.get("text"), "正文", max_len=LIMITS["text"])}
+    if kind == IMAGE:
+        return {
+            "image_url": validate.url(content.get("image_url"), "图片地址", required=True),
+            "caption": validate.text(
+                content.get("caption"), "图片说明", max_len=LIMITS["caption"], required=False
+            ),
+        }
+    return _article(content)
+
+
+def _article(content: dict) -> dict[str, str]:
+    html = validate.text(content.get("content_html"), "正文", max_len=LIMITS["content_html"])
+    if len(html.encode()) >= 1024 * 1024:
+        raise InvalidInput("正文过大:须小于 1 MB")
+    return {
+        "title": validate.text(content.get("title"), "标题", max_len=LIMITS["title"]),
+        "author": validate.text(
+            content.get("author"), "作者", max_len=LIMITS["author"], required=False
+        ),
+        "digest": validate.text(
+            content.get("digest"), "摘要", max_len=LIMITS["digest"], required=False
+        ),
+        "content_html": html,
+        "cover_image": validate.url(content.get("cover_image"), "封面图片地址"),
+        "source_url": validate.url(content.get("source_url"), "原文链接"),
+    }
+
+
+def content_hash(kind: str, content: dict[str, str]) -> str:
+    canonical = json.dumps(
+        {"kind": kind, "content": content},
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Draft:
+    id: str
+    platform: str
+    author: str
+    kind: str
+    status: str
+    status_reason: str
+    version: int
+    content_hash: str
+    flags: frozenset[str]
+    scheduled_at: str
+    created_at: str
+    updated_at: str
+
+    @classmethod
+    def from_stored(cls, raw: dict[str, str]) -> "Draft":
+        flags = frozenset(f for f in raw["flags"].split(",") if f)
+        return cls(**{**raw, "version": int(raw["version"]), "flags": flags})
+
+    def stored(self) -> dict[str, str]:
+        fields = {k: str(v) for k, v in self.__dict__.items()}
+        fields["flags"] = ",".join(sorted(self.flags))
+        return fields
+
+    def replace(self, **changes) -> "Draft":
+        return Draft(**{**self.__dict__, **changes, "updated_at": timestamp()})
+
+
+@dataclass(frozen=True)
+class Version:
+    number: int
+    content_hash: str
+    kind: str
+    content: dict[str, str]
+    author: str
+    created_at: str
+
+
+def draft_id(raw) -> str:
+    return validate.short_id(raw, "D", "稿件")
+
+
+def get(r: redis.Redis, raw_id: str) -> Draft:
+    did = draft_id(raw_id)
+    raw = decode(r.hgetall(keys.draft(did)))
+    if not raw:
+        raise NotFound(f"没有编号为 {did} 的稿件")
+    return Draft.from_stored(raw)
+
+
+def version(r: redis.Redis, raw_id: str, number: int | None = None) -> Version:
+    draft = get(r, raw_id)
+    number = draft.version if number is None else number
+    raw = decode(r.hgetall(keys.draft_version(draft.id, number)))
+    if not raw:
+        raise NotFound(f"稿件 {draft.id} 没有第 {number} 版")
+    return Version(
+        number=int(raw["number"]),
+        content_hash=raw["content_hash"],
+        kind=raw["kind"],
+        content=json.loads(raw["content"]),
+        author=raw["author"],
+        created_at=raw["created_at"],
+    )
+
+
+def list_drafts(
+    r: redis.Redis, *, platform: str | None = None, status: str | None = None, limit: int = 100
+) -> list[Draft]:
+    """Newest first, optionally for one platform and one status."""
+    index = keys.platform_drafts(platforms.platform_id(platform)) if platform else keys.drafts()
+    status = validate.choice(status, STATUSES, "稿件状态") if status else None
+    found = []
+    for did in r.zrevrange(index, 0, -1):
+        draft = Draft.from_stored(decode(r.hgetall(keys.draft(did.decode()))))
+        if status is None or draft.status == status:
+            found.append(draft)
+            if len(found) >= limit:
+                break
+    return found
+
+
+def read_in(tx: Tx, did: str) -> Draft:
+    """Read a draft inside a transaction; the caller has WATCHed its key."""
+    raw = decode(tx.read.hgetall(keys.draft(did)))
+    if not raw:
+        raise NotFound(f"没有编号为 {did} 的稿件")
+    return Draft.from_stored(raw)
+
+
+def write_in(tx: Tx, draft: Draft) -> None:
+    tx.write.hset(keys.draft(draft.id), mapping=draft.stored())
+
+
+def create(
+    r: redis.Redis,
+    actor: audit.Actor,
+    platform_id: str,
+    kind: str,
+    content: dict,
+    *,
+    flags: tuple[str, ...] = (),
+    scheduled_at=None,
+) -> Draft:
+    """Start a draft on an active platform; only its administrators may."""
+    platform = platforms.get(r, platform_id)
+    author = _require_admin(r, actor, platform)
+    kind = validate.choice(kind, KINDS, "稿件类型")
+    cleaned = validate_content(kind, content)
+    stamp = timestamp()
+    draft = Draft(
+        id=next_id(r, "draft", "D"),
+        platform=platform.id,
+        author=author,
+        kind=kind,
+        status=DRAFT,
+        status_reason="",
+        version=1,
+        content_hash=content_hash(kind, cleaned),
+        flags=frozenset(validate.choice(f, FLAGS, "敏感标记") for f in flags),
+        scheduled_at=_schedule(scheduled_at),
+        created_at=stamp,
+        updated_at=stamp,
+    )
+
+    def change(tx: Tx) -> Draft:
+        require_active_in(tx, platform.id)
+        write_in(tx, draft)
+        _write_version(tx, draft, cleaned, author)
+        score = now().timestamp()
+        tx.write.zadd(keys.drafts(), {draft.id: score})
+        tx.write.zadd(keys.platform_drafts(platform.id), {draft.id: score})
+        audit.append(
+            tx,
+            actor,
+            "draft.create",
+            platform=platform.id,
+            draft=draft.id,
+            version_hash=draft.content_hash,
+            detail={"kind": kind, "flags": sorted(draft.flags)},
+        )
+        return draft
+
+    return atomically(r, [keys.platform(platform.id)], change)
+
+
+def edit(r: redis.Redis, actor: audit.Actor, raw_id: str, content: dict, *, scheduled_at=None):
+    """Save a new version; approvals given for earlier versions no longer count."""
+    did = draft_id(raw_id)
+
+    def change(tx: Tx) -> Draft:
+        current = read_in(tx, did)
+        _require_author(actor, current)
+        cleaned = validate_content(current.kind, content)
+        new_hash = content_hash(current.kind, cleaned)
+        if new_hash == current.content_hash and scheduled_at is None:
+            raise Conflict(f"稿件 {did} 的内容没有变化")
+        updated = current.replace(
+            status=next_status(current.status, "edit"),
+            version=current.version + 1,
+            content_hash=new_hash,
+            scheduled_at=_schedule(scheduled_at) if scheduled_at else current.scheduled_at,
+        )
+        write_in(tx, updated)
+        _write_version(tx, updated, cleaned, current.author)
+        tx.write.delete(keys.draft_signoffs(did))
+        audit.append(
+            tx,
+            actor,
+            "draft.edit",
+            platform=current.platform,
+            draft=did,
+            version_hash=new_hash,
+            decision=updated.status,
+            detail={"version": updated.version, "voided_signoffs": True},
+        )
+        return updated
+
+    return atomically(r, [keys.draft(did)], change)
+
+
+def submit(r: redis.Redis, actor: audit.Actor, raw_id: str) -> Draft:
+    """Send the current version to review."""
+    return _author_move(r, actor, raw_id, "submit", "")
+
+
+def withdraw(r: redis.Redis, actor: audit.Actor, raw_id: str, reason: str = "") -> Draft:
+    """Take a draft back before it is published."""
+    reason = validate.text(reason, "撤回原因", max_len=platforms.REASON_MAX, required=False)
+    return _author_move(r, actor, raw_id, "withdraw", reason)
+
+
+def _author_move(r: redis.Redis, actor: audit.Actor, raw_id: str, action: str, reason: str):
+    did = draft_id(raw_id)
+
+    def change(tx: Tx) -> Draft:
+        current = read_in(tx, did)
+        _require_author(actor, current)
+        if action == "submit":
+            require_active_in(tx, current.platform)
+        updated = current.replace(status=next_status(current.status, action), status_reason=reason)
+        write_in(tx, updated)
+        audit.append(
+            tx,
+            actor,
+            f"draft.{action}",
+            platform=current.platform,
+            draft=did,
+            version_hash=current.content_hash,
+            decision=updated.status,
+            reason=reason,
+        )
+        return updated
+
+    return atomically(r, [keys.draft(did)], change)
+
+
+def _write_version(tx: Tx, draft: Draft, content: dict[str, str], author: str) -> None:
+    tx.write.hset(
+        keys.draft_version(draft.id, draft.version),
+        mapping={
+            "number": draft.version,
+            "content_hash": draft.content_hash,
+            "kind": draft.kind,
+            "content": json.dumps(content, ensure_ascii=False),
+            "author": author,
+            "created_at": timestamp(),
+        },
+    )
+
+
+def _schedule(raw) -> str:
+    when = validate.moment(raw, "定时发布时间")
+    if when is None:
+        return ""
+    if when < now() - timedelta(minutes=1):
+        raise InvalidInput("定时发布时间不能早于现在")
+    return timestamp(when)
+
+
+def scheduled_time(draft: Draft) -> datetime | None:
+    return datetime.fromisoformat(draft.scheduled_at) if draft.scheduled_at else None
+
+
+def _require_admin(r: redis.Redis, actor: audit.Actor, platform: platforms.Platform) -> str:
+    if not actor.person or not people.has_role(r, actor.person, people.ADMIN, platform.id):
+        raise Forbidden(f"只有平台「{platform.name}」的管理员可以投稿")
+    return actor.person
+
+
+def _require_author(actor: audit.Actor, draft: Draft) -> None:
+    if actor.person != draft.author:
+        raise Forbidden(f"只有稿件 {draft.id} 的作者可以这样做")
+
+
+def require_active_in(tx: Tx, platform_id: str) -> None:
+    tx.watch(keys.platform(platform_id))
+    status = tx.read.hget(keys.platform(platform_id), "status")
+    if status is None or status.decode() != platforms.ACTIVE:
+        label = platforms.STATUSES.get(status.decode() if status else "", "未登记")
+        raise Conflict(f"平台 {platform_id} 当前为「{label}」,不能投稿或发布(第四、十七条)")

@@ -1,0 +1,143 @@
+"""People (人员) and their roles.
+
+Platform roles (administrator 管理员, first responsible person 第一责任人) are held on one
+platform and change only through ``platforms``, which keeps "exactly one responsible
+person, at least one administrator" true. College-wide roles (propaganda-department
+reviewer 宣传部审核人, leading-group member 领导小组成员) are granted here. A grant is
+stored as ``role`` or ``role@platform`` in the person's role set, and the reverse index
+``role_holders`` answers "who holds this role".
+"""
+
+from dataclasses import dataclass
+
+import redis
+
+from app import audit, keys, units, validate
+from app.errors import Conflict, InvalidInput, NotFound
+from app.store import Tx, atomically, decode, decode_set, next_id, timestamp
+
+ADMIN = "admin"
+RESPONSIBLE = "responsible"
+PROPAGANDA = "propaganda"
+LEADING_GROUP = "leading_group"
+ROLES = {
+    ADMIN: "管理员",
+    RESPONSIBLE: "第一责任人",
+    PROPAGANDA: "宣传部审核人",
+    LEADING_GROUP: "领导小组成员",
+}
+PLATFORM_ROLES = (ADMIN, RESPONSIBLE)
+COLLEGE_ROLES = (PROPAGANDA, LEADING_GROUP)
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    name: str
+    title: str
+    phone: str
+    email: str
+    qq: str
+    unit: str
+    created_at: str
+
+
+def grant_name(role: str, platform_id: str | None = None) -> str:
+    return f"{role}@{platform_id}" if platform_id else role
+
+
+def create(
+    r: redis.Redis,
+    actor: audit.Actor,
+    name: str,
+    *,
+    title: str = "",
+    phone: str = "",
+    email: str = "",
+    qq: str = "",
+    unit: str = "",
+) -> Person:
+    fields = {
+        "name": validate.text(name, "姓名", max_len=32),
+        "title": validate.text(title, "职务", max_len=32, required=False),
+        "phone": validate.optional_pattern(phone, validate.PHONE, "联系电话"),
+        "email": validate.optional_pattern(email, validate.EMAIL, "E-mail"),
+        "qq": validate.optional_pattern(qq, validate.QQ, "QQ 号"),
+        "unit": units.get(r, unit).id if unit else "",
+    }
+    person = Person(id=next_id(r, "person", "P"), created_at=timestamp(), **fields)
+
+    def change(tx: Tx) -> Person:
+        tx.write.hset(keys.person(person.id), mapping=person.__dict__)
+        tx.write.sadd(keys.people(), person.id)
+        audit.append(tx, actor, "person.create", detail={"subject": person.id, "name": person.name})
+        return person
+
+    return atomically(r, [], change)
+
+
+def get(r: redis.Redis, person_id: str) -> Person:
+    person_id = validate.short_id(person_id, "P", "人员")
+    raw = decode(r.hgetall(keys.person(person_id)))
+    if not raw:
+        raise NotFound(f"没有编号为 {person_id} 的人员")
+    return Person(**raw)
+
+
+def all_people(r: redis.Redis) -> list[Person]:
+    ids = sorted(decode_set(r.smembers(keys.people())), key=lambda i: int(i[1:]))
+    return [get(r, person_id) for person_id in ids]
+
+
+def grants(r: redis.Redis, person_id: str) -> set[str]:
+    return decode_set(r.smembers(keys.person_roles(person_id)))
+
+
+def has_role(r: redis.Redis, person_id: str, role: str, platform_id: str | None = None) -> bool:
+    return bool(r.sismember(keys.person_roles(person_id), grant_name(role, platform_id)))
+
+
+def holders(r: redis.Redis, role: str, platform_id: str | None = None) -> set[str]:
+    return decode_set(r.smembers(keys.role_holders(grant_name(role, platform_id))))
+
+
+def write_grant(tx: Tx, person_id: str, grant: str) -> None:
+    tx.write.sadd(keys.person_roles(person_id), grant)
+    tx.write.sadd(keys.role_holders(grant), person_id)
+
+
+def write_revoke(tx: Tx, person_id: str, grant: str) -> None:
+    tx.write.srem(keys.person_roles(person_id), grant)
+    tx.write.srem(keys.role_holders(grant), person_id)
+
+
+def college_role(role: str) -> str:
+    role = validate.choice(role, ROLES, "角色")
+    if role not in COLLEGE_ROLES:
+        raise InvalidInput(f"「{ROLES[role]}」是平台角色,请通过平台的负责人/管理员设置来指定")
+    return role
+
+
+def grant_college_role(r: redis.Redis, actor: audit.Actor, person_id: str, role: str) -> None:
+    """Make a person a propaganda-department reviewer or a leading-group member."""
+    person, role = get(r, person_id), college_role(role)
+
+    def change(tx: Tx) -> None:
+        if tx.read.sismember(keys.person_roles(person.id), role):
+            raise Conflict(f"{person.name}({person.id})已是{ROLES[role]}")
+        write_grant(tx, person.id, role)
+        audit.append(tx, actor, "role.grant", detail={"subject": person.id, "role": role})
+
+    atomically(r, [keys.person_roles(person.id)], change)
+
+
+def revoke_college_role(r: redis.Redis, actor: audit.Actor, person_id: str, role: str) -> None:
+    person, role = get(r, person_id), college_role(role)
+
+    def change(tx: Tx) -> None:
+        if not tx.read.sismember(keys.person_roles(person.id), role):
+            raise Conflict(f"{person.name}({person.id})不是{ROLES[role]}")
+        write_revoke(tx, person.id, role)
+        audit.append(tx, actor, "role.revoke", detail={"subject": person.id, "role": role})
+
+    atomically(r, [keys.person_roles(person.id)], change)

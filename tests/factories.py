@@ -1,0 +1,63 @@
+"""Small builders for tests: a unit, people and an active platform with its owners."""
+
+from dataclasses import dataclass
+
+from app import audit, drafts, people, platforms, units
+
+OPERATOR = audit.Actor.cli("tester")
+
+
+def actor(person_id: str) -> audit.Actor:
+    return audit.Actor(via="chat", person=person_id, openid=f"openid-{person_id}")
+
+
+@dataclass
+class World:
+    """One platform with a responsible person, an administrator and a propaganda reviewer."""
+
+    platform: str
+    responsible: str
+    admin: str
+    propaganda: str
+    other_admin: str
+
+
+def world(r, *, tier: int = 2, platform_id: str = "jsj-wx", status: str = "active") -> World:
+    unit = units.create(r, OPERATOR, f"计算机学院-{platform_id}", "secondary_college")
+    league = units.create(r, OPERATOR, f"党委宣传部-{platform_id}", "propaganda")
+    responsible = people.create(r, OPERATOR, "李书记")
+    admin = people.create(r, OPERATOR, "王老师")
+    other_admin = people.create(r, OPERATOR, "赵老师")
+    propaganda = people.create(r, OPERATOR, "宣传部张部长")
+    people.grant_college_role(r, OPERATOR, propaganda.id, "propaganda")
+    platforms.create(
+        r,
+        OPERATOR,
+        platform_id,
+        name="计算机学院微信公众号",
+        kind="wechat",
+        tier=tier,
+        unit=unit.id,
+        supervising_unit=league.id,
+        responsible=responsible.id,
+        admins=[admin.id, other_admin.id],
+    )
+    if status != "filing":
+        platforms.change_status(r, OPERATOR, platform_id, "active", "备案审批完成")
+    if status not in ("filing", "active"):
+        platforms.change_status(r, OPERATOR, platform_id, status, "测试")
+    return World(platform_id, responsible.id, admin.id, propaganda.id, other_admin.id)
+
+
+def text_draft(r, w: World, text: str = "计算机学院举办程序设计竞赛", **kwargs) -> drafts.Draft:
+    return drafts.create(r, actor(w.admin), w.platform, "text", {"text": text}, **kwargs)
+
+
+def submitted(r, w: World, **kwargs) -> drafts.Draft:
+    draft = text_draft(r, w, **kwargs)
+    return drafts.submit(r, actor(w.admin), draft.id)
+
+
+def snapshot(r) -> dict[bytes, bytes]:
+    """Every key with its serialized value, to prove a refused call wrote nothing."""
+    return {key: r.dump(key) for key in sorted(r.keys("*"))}
