@@ -93,10 +93,6 @@ class Keyring:
             )
         return AESGCM(self._keys[kid])
 
-    def plus(self, key: bytes) -> "Keyring":
-        """This keyring with ``key`` added as primary, for re-encrypting under it."""
-        return Keyring([key, *self._keys.values()])
-
 
 # --- master key ---------------------------------------------------------------------
 
@@ -336,7 +332,7 @@ def _unseal_all(keyring: Keyring, stored: dict[str, dict[str, str]]) -> dict[str
 
 def reseal_all(r: redis.Redis, keyring: Keyring, key: bytes, actor: Actor) -> int:
     """Re-encrypt every stored secret under ``key`` in one transaction; return how many."""
-    both, kid = keyring.plus(key), key_id(key)
+    new = Keyring([key])
 
     def change(tx: Tx) -> int:
         opened = _unseal_all(keyring, _read_all(tx))
@@ -344,12 +340,13 @@ def reseal_all(r: redis.Redis, keyring: Keyring, key: bytes, actor: Actor) -> in
         for platform_id, secrets in opened.items():
             if secrets:
                 mapping = {
-                    n: seal(both, kid, platform_id, n, v.reveal()) for n, v in secrets.items()
+                    n: seal(new, new.primary, platform_id, n, v.reveal())
+                    for n, v in secrets.items()
                 }
                 tx.write.hset(keys.platform_secrets(platform_id), mapping=mapping)
                 count += len(mapping)
-        tx.write.set(keys.master_key_check(), kid)
-        detail = {"count": count, "key_id": kid}
+        tx.write.set(keys.master_key_check(), new.primary)
+        detail = {"count": count, "key_id": new.primary}
         append(tx, actor, "credentials.rotate_master_key", detail=detail)
         return count
 
