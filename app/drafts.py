@@ -261,6 +261,10 @@ def create(
     author = _require_admin(r, actor, platform)
     kind = validate.choice(kind, KINDS, "稿件类型")
     cleaned = validate_content(kind, content)
+    flags = frozenset(validate.choice(f, FLAGS, "敏感标记") for f in flags)
+    scheduled = _schedule(scheduled_at)
+    if not platform.is_active:
+        raise _inactive(platform.id, platform.status)
     stamp = timestamp()
     draft = Draft(
         id=next_id(r, "draft", "D"),
@@ -271,8 +275,8 @@ def create(
         status_reason="",
         version=1,
         content_hash=content_hash(kind, cleaned),
-        flags=frozenset(validate.choice(f, FLAGS, "敏感标记") for f in flags),
-        scheduled_at=_schedule(scheduled_at),
+        flags=flags,
+        scheduled_at=scheduled,
         created_at=stamp,
         updated_at=stamp,
     )
@@ -344,14 +348,32 @@ def withdraw(r: redis.Redis, actor: audit.Actor, raw_id: str, reason: str = "") 
     return _author_move(r, actor, raw_id, "withdraw", reason)
 
 
+SYSTEM_ACTIONS = ("block", "start_publishing", "publish", "fail", "retry")
+
+
+def system_move(r: redis.Redis, actor: audit.Actor, raw_id: str, action: str, reason: str = ""):
+    """Moves that only Qianfa itself makes: screening blocks, workers publish or fail."""
+    if actor.via != "system" or action not in SYSTEM_ACTIONS:
+        raise Forbidden(f"「{ACTIONS.get(action, action)}」只能由系统执行")
+    reason = validate.text(reason, "原因", max_len=platforms.REASON_MAX, required=False)
+    return _move(r, actor, raw_id, action, reason, check=lambda tx, draft: None)
+
+
 def _author_move(r: redis.Redis, actor: audit.Actor, raw_id: str, action: str, reason: str):
+    def check(tx: Tx, draft: Draft) -> None:
+        _require_author(actor, draft)
+        if action == "submit":
+            require_active_in(tx, draft.platform)
+
+    return _move(r, actor, raw_id, action, reason, check)
+
+
+def _move(r: redis.Redis, actor: audit.Actor, raw_id: str, action: str, reason: str, check):
     did = draft_id(raw_id)
 
     def change(tx: Tx) -> Draft:
         current = read_in(tx, did)
-        _require_author(actor, current)
-        if action == "submit":
-            require_active_in(tx, current.platform)
+        check(tx, current)
         updated = current.replace(status=next_status(current.status, action), status_reason=reason)
         write_in(tx, updated)
         audit.append(
@@ -409,7 +431,11 @@ def _require_author(actor: audit.Actor, draft: Draft) -> None:
 
 def require_active_in(tx: Tx, platform_id: str) -> None:
     tx.watch(keys.platform(platform_id))
-    status = tx.read.hget(keys.platform(platform_id), "status")
-    if status is None or status.decode() != platforms.ACTIVE:
-        label = platforms.STATUSES.get(status.decode() if status else "", "未登记")
-        raise Conflict(f"平台 {platform_id} 当前为「{label}」,不能投稿或发布(第四、十七条)")
+    status = (tx.read.hget(keys.platform(platform_id), "status") or b"").decode()
+    if status != platforms.ACTIVE:
+        raise _inactive(platform_id, status)
+
+
+def _inactive(platform_id: str, status: str) -> Conflict:
+    label = platforms.STATUSES.get(status, "未登记")
+    return Conflict(f"平台 {platform_id} 当前为「{label}」,不能投稿或发布(第四、十七条)")
