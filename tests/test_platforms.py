@@ -1,0 +1,196 @@
+"""Platforms: filing, tiers and owners, status changes with reasons, re-filing on owner change."""
+
+import pytest
+
+from app import audit, people, platforms, units
+from app.errors import Conflict, InvalidInput, NotFound
+from tests.factories import OPERATOR, snapshot, world
+
+
+def registry(r):
+    unit = units.create(r, OPERATOR, "学生会", "student_union")
+    league = units.create(r, OPERATOR, "校团委", "youth_league")
+    boss = people.create(r, OPERATOR, "团委书记", phone="0579-1234567", email="tw@jhc.cn")
+    admin = people.create(r, OPERATOR, "学生干部", qq="12345678")
+    return unit.id, league.id, boss.id, admin.id
+
+
+def create(r, **overrides):
+    unit, league, boss, admin = registry(r)
+    fields = dict(
+        name="学生会公众号",
+        kind="wechat",
+        tier=3,
+        unit=unit,
+        supervising_unit=league,
+        responsible=boss,
+        admins=[admin],
+        appid="wx0123456789abcdef",
+    )
+    fields.update(overrides)
+    return platforms.create(r, OPERATOR, "xsh-wx", **fields)
+
+
+def test_a_new_platform_starts_in_filing_with_its_owners(r):
+    """A new platform is in filing, with its tier, units, one responsible person and admins."""
+    p = create(r)
+    assert p.status == "filing" and p.tier == 3
+    assert platforms.get(r, "xsh-wx") == p
+    assert people.has_role(r, p.responsible, "responsible", "xsh-wx")
+    assert all(people.has_role(r, a, "admin", "xsh-wx") for a in p.admins)
+    assert platforms.by_appid(r, "wx0123456789abcdef").id == "xsh-wx"
+    assert platforms.filings(r, "xsh-wx")[0]["kind"] == "initial"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error", "message"),
+    [
+        ({"tier": 4}, InvalidInput, "级别"),
+        ({"kind": "tiktok"}, InvalidInput, "平台类型"),
+        ({"admins": []}, InvalidInput, "至少需要一名管理员"),
+        ({"responsible": "P99"}, NotFound, "P99"),
+        ({"unit": "U77"}, NotFound, "U77"),
+        ({"name": ""}, InvalidInput, "平台名称不能为空"),
+        ({"name": "名" * 65}, InvalidInput, "平台名称过长"),
+        ({"appid": "not-an-appid"}, InvalidInput, "AppID"),
+        ({"responsible": "P2"}, Conflict, "不能同时担任"),
+    ],
+)
+def test_bad_platform_input_is_refused_and_writes_nothing(r, overrides, error, message):
+    """Each invalid field gets its own message and leaves Redis as it was."""
+    registry(r)
+    before = snapshot(r)
+    fields = dict(
+        name="学生会公众号",
+        kind="wechat",
+        tier=3,
+        unit="U1",
+        supervising_unit="U2",
+        responsible="P1",
+        admins=["P2"],
+    )
+    fields.update(overrides)
+    with pytest.raises(error, match=message):
+        platforms.create(r, OPERATOR, "xsh-wx", **fields)
+    assert snapshot(r) == before
+
+
+@pytest.mark.parametrize("bad_id", ["X", "1abc", "has space", "UPPER_case!", "a" * 40])
+def test_bad_platform_ids_are_refused(r, bad_id):
+    """Platform ids are short lowercase slugs that fit in a webhook URL."""
+    with pytest.raises(InvalidInput, match="平台标识"):
+        platforms.get(r, bad_id)
+
+
+def test_platform_ids_and_appids_are_unique(r):
+    """A second platform with the same id, or the same AppID, is refused."""
+    create(r)
+    with pytest.raises(Conflict, match="已被使用"):
+        platforms.create(
+            r,
+            OPERATOR,
+            "xsh-wx",
+            name="x",
+            kind="wechat",
+            tier=3,
+            unit="U1",
+            supervising_unit="U2",
+            responsible="P1",
+            admins=["P2"],
+        )
+    with pytest.raises(Conflict, match="AppID"):
+        platforms.create(
+            r,
+            OPERATOR,
+            "other-wx",
+            name="x",
+            kind="wechat",
+            tier=3,
+            unit="U1",
+            supervising_unit="U2",
+            responsible="P1",
+            admins=["P2"],
+            appid="wx0123456789abcdef",
+        )
+
+
+ALLOWED = {
+    ("filing", "active"),
+    ("filing", "closed"),
+    ("active", "suspended"),
+    ("active", "closed"),
+    ("suspended", "active"),
+    ("suspended", "closed"),
+}
+PATH = {
+    "filing": [],
+    "active": ["active"],
+    "suspended": ["active", "suspended"],
+    "closed": ["closed"],
+}
+
+
+@pytest.mark.parametrize("start", sorted(PATH))
+@pytest.mark.parametrize("target", ["filing", "active", "suspended", "closed"])
+def test_status_changes_follow_the_table(r, start, target):
+    """Filing → active ⇄ suspended → closed; closed is final; every change needs a reason."""
+    create(r)
+    for step in PATH[start]:
+        platforms.change_status(r, OPERATOR, "xsh-wx", step, "测试")
+    if (start, target) in ALLOWED:
+        p = platforms.change_status(r, OPERATOR, "xsh-wx", target, "第十七条责令关闭")
+        assert p.status == target and platforms.get(r, "xsh-wx").status_reason == "第十七条责令关闭"
+    else:
+        before = snapshot(r)
+        with pytest.raises(Conflict):
+            platforms.change_status(r, OPERATOR, "xsh-wx", target, "测试")
+        assert snapshot(r) == before
+
+
+def test_status_change_without_reason_is_refused(r):
+    """A status change with an empty reason is refused."""
+    create(r)
+    with pytest.raises(InvalidInput, match="原因不能为空"):
+        platforms.change_status(r, OPERATOR, "xsh-wx", "active", " ")
+
+
+def test_owner_change_on_a_running_platform_is_a_refiling(r):
+    """Art. 6: changing the responsible person of an active platform records a re-filing."""
+    w = world(r)
+    newcomer = people.create(r, OPERATOR, "新书记")
+    p = platforms.set_responsible(r, OPERATOR, w.platform, newcomer.id, "人事调整")
+    assert p.responsible == newcomer.id
+    assert not people.has_role(r, w.responsible, "responsible", w.platform)
+    assert people.has_role(r, newcomer.id, "responsible", w.platform)
+    filing = platforms.filings(r, w.platform)[-1]
+    assert filing["kind"] == "refiling" and filing["reason"] == "人事调整"
+    assert filing["detail"]["before"]["responsible"] == w.responsible
+    actions = [rec["action"] for rec in audit.records(r, platform=w.platform)]
+    assert actions[-1] == "platform.refiling"
+
+
+def test_admin_changes_are_refilings_and_keep_at_least_one(r):
+    """Adding or removing an administrator re-files; the last administrator cannot be removed."""
+    w = world(r)
+    platforms.remove_admin(r, OPERATOR, w.platform, w.other_admin, "调岗")
+    assert not people.has_role(r, w.other_admin, "admin", w.platform)
+    with pytest.raises(Conflict, match="至少要有一名管理员"):
+        platforms.remove_admin(r, OPERATOR, w.platform, w.admin, "调岗")
+    platforms.add_admin(r, OPERATOR, w.platform, w.other_admin, "回岗")
+    kinds = [f["kind"] for f in platforms.filings(r, w.platform)]
+    assert kinds == ["initial", "refiling", "refiling"]
+
+
+def test_owner_change_during_filing_is_not_a_refiling(r):
+    """Before the platform runs, changing its owners amends the filing instead of re-filing."""
+    p = create(r)
+    other = people.create(r, OPERATOR, "另一位干部")
+    platforms.add_admin(r, OPERATOR, p.id, other.id, "补充管理员")
+    assert [f["kind"] for f in platforms.filings(r, p.id)] == ["initial"]
+
+
+def test_responsible_person_cannot_be_an_admin_of_the_same_platform(r):
+    """The responsible person reviews the administrators' posts, so cannot be one of them."""
+    w = world(r)
+    with pytest.raises(Conflict, match="不能同时担任"):
+        platforms.add_admin(r, OPERATOR, w.platform, w.responsible, "兼任")
