@@ -1,5 +1,152 @@
-"""placeholder"""
+"""``qianfa audit``: check the hash chain, export records for an inspection, apply retention."""
+
+import re
+import sys
+import unicodedata
+from datetime import UTC, date, datetime, time, timedelta
+
+import click
+
+from app import audit
+from app.cli.base import CliError, operator, store
+from app.settings import get_settings
+
+WRITERS = {"jsonl": audit.write_jsonl, "csv": audit.write_csv}
+# Excel only reads a UTF-8 CSV as UTF-8 (and so shows the Chinese) when it starts with a BOM.
+FILE_ENCODINGS = {"jsonl": "utf-8", "csv": "utf-8-sig"}
 
 
-def register(cli):
-    pass
+@click.group("audit")
+def audit_group():
+    """审计记录:核验哈希链、导出记录、按保留期限清理。"""
+
+
+@audit_group.command("verify")
+def verify_command():
+    """逐条核验审计链,指出第一条被改动、删除、插入或重排的记录。"""
+    result = audit.verify(store())
+    if not result.ok:
+        raise CliError(
+            f"审计链已被破坏(此前 {result.checked} 条完好)。"
+            f"第一条异常记录:{_where(result)};原因:{result.problem}"
+        )
+    click.echo(f"审计链完整:共核验 {result.checked} 条记录。")
+
+
+def _where(result: audit.Verification) -> str:
+    if result.bad_entry:
+        return f"{result.bad_entry}(第 {result.bad_seq} 条)"
+    return f"第 {result.bad_seq} 条(已不在流中)"
+
+
+@audit_group.command("export")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(WRITERS), case_sensitive=False),
+    default="jsonl",
+    show_default=True,
+    help="导出格式。",
+)
+@click.option("--platform", help="只导出该平台的记录(平台标识)。")
+@click.option("--person", help="只导出该人员所做的操作(人员编号,如 P3)。")
+@click.option("--draft", help="只导出该稿件的记录(稿件编号,如 D42)。")
+@click.option("--action", help="只导出该类操作(如 draft.approve)。")
+@click.option("--since", help="起始时间(含):ISO 日期或时间,如 2026-11-01;未写时区按 UTC。")
+@click.option("--until", help="截止时间(不含);只写日期时含当天整天。")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, writable=True), help="写入文件;默认输出到标准输出。"
+)
+def export_command(fmt, platform, person, draft, action, since, until, out):
+    """导出审计记录(JSONL 或 CSV),可按平台、人员、稿件、操作与时间筛选。
+
+    记录写到标准输出或 --out 文件,导出条数写到标准错误。
+    """
+    filters = {
+        "platform": platform_id(platform),
+        "person": short_id(person, "P", "人员"),
+        "draft": short_id(draft, "D", "稿件"),
+        "action": action_name(action),
+        **time_range(since, until),
+    }
+    count = _write(audit.records(store(), **filters), fmt.lower(), out)
+    click.echo(f"已导出 {count} 条审计记录。", err=True)
+
+
+def _write(rows, fmt: str, out: str | None) -> int:
+    if out is None:
+        return WRITERS[fmt](rows, sys.stdout)
+    with open(out, "w", encoding=FILE_ENCODINGS[fmt], newline="") as file:
+        return WRITERS[fmt](rows, file)
+
+
+@audit_group.command("trim")
+def trim_command():
+    """按保留期限(QIANFA_AUDIT_RETENTION_DAYS)删除过期的审计记录;清理本身也记入审计。"""
+    days = get_settings().audit_retention_days
+    if days <= 0:
+        click.echo("未设置保留期限(QIANFA_AUDIT_RETENTION_DAYS 为 0):保留全部记录,未删除任何记录。")
+        return
+    removed = audit.trim(store(), operator(), days)
+    click.echo(f"保留期限 {days} 天:已删除 {removed} 条更早的审计记录。")
+
+
+def _normal(raw: str) -> str:
+    """Full-width to half-width and trimmed, as people type ids on phones."""
+    return unicodedata.normalize("NFKC", raw).strip()
+
+
+def short_id(raw: str | None, prefix: str, label: str) -> str | None:
+    """Accept ``d42``, ``D042`` or ``Ｄ４２`` for ``D42``: short ids are typed by hand."""
+    if raw is None:
+        return None
+    match = re.fullmatch(rf"{prefix}(\d{{1,9}})", _normal(raw).upper())
+    if not match or int(match[1]) == 0:
+        raise CliError(f"{label}编号格式不对:{raw!r};应为 {prefix} 加数字,如 {prefix}3")
+    return f"{prefix}{int(match[1])}"
+
+
+def platform_id(raw: str | None) -> str | None:
+    """Platform ids are stored in lower case."""
+    return None if raw is None else _normal(raw).lower()
+
+
+def action_name(raw: str | None) -> str | None:
+    return None if raw is None else _normal(raw).lower()
+
+
+def time_range(since: str | None, until: str | None) -> dict[str, datetime | None]:
+    """Parse ``--since``/``--until`` into the half-open range that ``audit.records`` takes."""
+    start, end = parse_time(since, "--since"), parse_time(until, "--until", end_of_day=True)
+    if start and end and start >= end:
+        raise CliError(f"--since({since})应早于 --until({until})")
+    return {"since": start, "until": end}
+
+
+def parse_time(raw: str | None, option: str, *, end_of_day: bool = False) -> datetime | None:
+    """Read an ISO date or time, as UTC unless it names a zone.
+
+    A bare date as ``--until`` means the end of that day, so ``--until 2026-11-30``
+    includes the 30th, as a person reading it expects.
+    """
+    if raw is None:
+        return None
+    text = _normal(raw)
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        day = None
+    if day is not None:
+        return datetime.combine(day, time(), UTC) + timedelta(days=1 if end_of_day else 0)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise CliError(
+            f"{option} 的时间格式不对:{raw!r};应为 ISO 日期或时间,"
+            "如 2026-11-01 或 2026-11-01T08:00:00(未写时区按 UTC)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(audit_group)

@@ -1,0 +1,450 @@
+import codecs
+import csv
+import io
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from click.testing import CliRunner
+
+import app.cli  # noqa: F401  (registers every command group on the qianfa CLI)
+from app import audit, keys
+from app.cli import cli
+from app.cli.audit import parse_time
+from app.settings import get_settings
+from app.store import decode
+from tests.conftest import wait_until
+from workers.jobs import trim_audit
+
+STREAM = keys.audit_stream()
+OPS = audit.Actor.cli("ops")
+ALICE = audit.Actor(via="wechat", person="P1", openid="o-alice")
+BOB = audit.Actor(via="wechat", person="P2", openid="o-bob")
+# Six records in three batches; each batch starts in a later millisecond of Redis's clock.
+HISTORY = (
+    (
+        (ALICE, "draft.submit", {"platform": "jwc", "draft": "D1"}),
+        (BOB, "draft.approve", {"platform": "jwc", "draft": "D1", "decision": "approve"}),
+    ),
+    (
+        (ALICE, "draft.submit", {"platform": "xsc", "draft": "D42"}),
+        (OPS, "platform.create", {"platform": "xsc", "reason": "新设平台"}),
+    ),
+    (
+        (BOB, "draft.approve", {"platform": "xsc", "draft": "D42", "decision": "approve"}),
+        (ALICE, "draft.publish", {"platform": "xsc", "draft": "D42"}),
+    ),
+)
+
+
+def run(*args: str):
+    """Run ``qianfa`` as an operator would, through the real command group."""
+    return CliRunner().invoke(cli, list(args))
+
+
+def entries(r) -> list[tuple[str, dict[str, str]]]:
+    return [(i.decode(), decode(f)) for i, f in r.xrange(STREAM)]
+
+
+def seqs(rows) -> list[int]:
+    return [int(fields["seq"]) for _, fields in rows]
+
+
+def chain(r, n: int) -> list[tuple[str, dict[str, str]]]:
+    """Append ``n`` records, each in its own atomic change, and return the stream."""
+    for i in range(n):
+        audit.record(r, OPS, "test.step", detail={"n": i})
+    return entries(r)
+
+
+def rebuild(r, rows) -> None:
+    """Replace the stream by ``rows`` at their explicit ids, as anyone with Redis access could."""
+    r.delete(STREAM)
+    for entry_id, fields in rows:
+        r.xadd(STREAM, fields, id=entry_id)
+
+
+def entry_time(entry_id: str) -> datetime:
+    return audit.EPOCH + timedelta(milliseconds=int(entry_id.split("-")[0]))
+
+
+def earlier(entry_id: str, *, days: int) -> str:
+    """The stream id ``days`` before ``entry_id``, same sequence part."""
+    ms, part = entry_id.split("-")
+    return f"{int(ms) - days * 86_400_000}-{part}"
+
+
+def next_millisecond(r) -> None:
+    """Wait until Redis's clock has passed the newest id, so the next append is later in time."""
+    newest = int(r.xrevrange(STREAM, count=1)[0][0].split(b"-")[0])
+
+    def moved_on():
+        seconds, micros = r.time()
+        return seconds * 1000 + micros // 1000 > newest
+
+    wait_until(moved_on, interval=0, message="the Redis clock to pass the newest id")
+
+
+def old_and_new(r, old: int = 3, new: int = 2) -> datetime:
+    """Append ``old`` records, then ``new`` a millisecond later; return when the new ones start."""
+    chain(r, old)
+    next_millisecond(r)
+    for i in range(new):
+        audit.record(r, OPS, "test.new", detail={"n": i})
+    return entry_time(entries(r)[old][0])
+
+
+@pytest.fixture
+def retention(monkeypatch):
+    """Set QIANFA_AUDIT_RETENTION_DAYS for this test; settings are re-read afterwards."""
+
+    def set_days(days: int) -> None:
+        monkeypatch.setenv("QIANFA_AUDIT_RETENTION_DAYS", str(days))
+        get_settings.cache_clear()
+
+    yield set_days
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def history(r) -> dict[int, datetime]:
+    """Record HISTORY and return each record's time (its stream id) by sequence number."""
+    for number, batch in enumerate(HISTORY):
+        if number:
+            next_millisecond(r)
+        for actor, action, fields in batch:
+            audit.record(r, actor, action, **fields)
+    return {int(fields["seq"]): entry_time(entry_id) for entry_id, fields in entries(r)}
+
+
+def exported(fmt: str, *options: str) -> list[int]:
+    """Export through the CLI and return the sequence numbers written to stdout."""
+    result = run("audit", "export", "--format", fmt, *options)
+    assert result.exit_code == 0, result.output
+    rows = parse(fmt, result.stdout)
+    assert result.stderr == f"已导出 {len(rows)} 条审计记录。\n"
+    return [int(row["seq"]) for row in rows]
+
+
+def parse(fmt: str, text: str) -> list[dict[str, str]]:
+    if fmt == "csv":
+        return list(csv.DictReader(io.StringIO(text, newline="")))
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def assert_verify_names(entry: str, seq: int, reason: str) -> None:
+    """``qianfa audit verify`` exits 1 naming ``entry`` (``seq``) as the first bad record."""
+    result = run("audit", "verify")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert f"第一条异常记录:{entry}(第 {seq} 条)" in result.stderr
+    assert reason in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+# verify
+
+
+def test_chain_of_records_verifies(r):
+    """Records appended one by one verify, and the CLI reports how many with exit 0."""
+    chain(r, 5)
+    assert audit.verify(r) == audit.Verification(True, 5)
+    result = run("audit", "verify")
+    assert result.exit_code == 0
+    assert result.stdout == "审计链完整:共核验 5 条记录。\n"
+
+
+def test_empty_trail_verifies(r):
+    """A trail with no records yet is intact."""
+    assert run("audit", "verify").stdout == "审计链完整:共核验 0 条记录。\n"
+
+
+def test_edited_record_is_named(r):
+    """Changing one field of a record in Redis names that record."""
+    rows = chain(r, 5)
+    rows[2][1]["reason"] = "事后补写的理由"
+    rebuild(r, rows)
+    assert_verify_names(rows[2][0], 3, "记录内容与其哈希不符")
+
+
+def test_edited_and_rehashed_record_is_named(r):
+    """An edit whose own hash was recomputed is caught by the next record's link."""
+    rows = chain(r, 5)
+    rows[2][1]["decision"] = "approve"
+    rows[2][1]["hash"] = audit.record_hash(rows[2][1])
+    rebuild(r, rows)
+    assert_verify_names(rows[2][0], 3, "被改动并重算了哈希")
+
+
+def test_deleted_middle_record_is_named(r):
+    """Deleting a record in the middle names the record after the gap and the missing number."""
+    rows = chain(r, 5)
+    r.xdel(STREAM, rows[2][0])
+    assert_verify_names(rows[3][0], 4, "第 3 条缺失")
+
+
+def test_deleted_last_record_is_named(r):
+    """Deleting the newest record names its number, which is no longer in the stream."""
+    rows = chain(r, 5)
+    r.xdel(STREAM, rows[-1][0])
+    result = run("audit", "verify")
+    assert result.exit_code == 1
+    assert "第一条异常记录:第 5 条(已不在流中)" in result.stderr
+    assert "末尾的记录被删除" in result.stderr
+    assert rows[3][0] in result.stderr
+
+
+def test_forged_record_inserted_between_two_is_named(r):
+    """A record inserted between two, with a valid hash of its own, is named."""
+    rows = chain(r, 5)
+    # Consecutive appends often share a millisecond, leaving no id free between them; the
+    # same records 10 ms apart are still an intact chain, since ids are not hashed.
+    base = int(rows[0][0].split("-")[0])
+    rows = [(f"{base + 10 * i}-0", fields) for i, (_, fields) in enumerate(rows)]
+    rebuild(r, rows)
+    assert audit.verify(r).ok
+    forged = {**rows[2][1], "seq": "4", "prev": rows[2][1]["hash"], "person": "P9"}
+    forged["action"], forged["decision"] = "draft.approve", "approve"
+    forged["hash"] = audit.record_hash(forged)
+    forged_id = f"{base + 25}-0"
+    rebuild(r, [*rows[:3], (forged_id, forged), *rows[3:]])
+    assert_verify_names(forged_id, 4, "此记录是插入的")
+
+
+def test_forged_record_with_a_bad_hash_is_named(r):
+    """A clumsily forged record (hash not recomputed) is named at once."""
+    rows = chain(r, 3)
+    forged = {**rows[1][1], "action": "draft.approve"}
+    r.xadd(STREAM, forged)
+    assert_verify_names(entries(r)[-1][0], 2, "记录内容与其哈希不符")
+
+
+def test_reordered_records_are_named(r):
+    """Swapping the contents of two records (ids kept) names the first of the two."""
+    rows = chain(r, 5)
+    (first, a), (second, b) = rows[1], rows[2]
+    rows[1], rows[2] = (first, b), (second, a)
+    rebuild(r, rows)
+    assert_verify_names(first, 3, "序号应为 2,实为 3")
+
+
+def test_record_appended_past_the_head_is_named(r):
+    """A well-formed record added straight to the stream, bypassing the head, is named."""
+    rows = chain(r, 3)
+    forged = {**rows[-1][1], "seq": "4", "prev": rows[-1][1]["hash"], "action": "draft.publish"}
+    forged["hash"] = audit.record_hash(forged)
+    forged_id = r.xadd(STREAM, forged).decode()
+    assert_verify_names(forged_id, 4, "序号超出链头")
+
+
+def test_record_moved_in_time_is_named(r):
+    """Moving records to older stream ids (to have them trimmed early) is caught."""
+    rows = chain(r, 3)
+    moved = [(earlier(entry_id, days=30), fields) for entry_id, fields in rows]
+    rebuild(r, moved)
+    assert_verify_names(moved[0][0], 1, "id 被改动")
+
+
+def test_verify_during_appends_reports_no_tampering(r):
+    """Records appended while verify walks the stream never look like tampering."""
+    done = threading.Event()
+
+    def append_many():
+        for i in range(100):
+            audit.record(r, OPS, "test.busy", detail={"n": i})
+        done.set()
+
+    with ThreadPoolExecutor(1) as pool:
+        appending = pool.submit(append_many)
+        results = [audit.verify(r)]
+        while not done.is_set():
+            results.append(audit.verify(r))
+        appending.result()
+    assert all(result.ok for result in results), [x for x in results if not x.ok][:1]
+    assert audit.verify(r) == audit.Verification(True, 100)
+
+
+def test_concurrent_appends_form_one_chain(r):
+    """8 threads appending 25 records each give one chain with consecutive numbers."""
+    start = threading.Barrier(8, timeout=10)
+
+    def append_25(thread: int) -> None:
+        start.wait()
+        for n in range(25):
+            audit.record(r, audit.Actor.system(f"t{thread}"), "test.concurrent", detail={"n": n})
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(append_25, range(8)))
+    rows = entries(r)
+    assert seqs(rows) == list(range(1, 201))
+    assert audit.verify(r) == audit.Verification(True, 200)
+    written = sorted((f["operator"], json.loads(f["detail"])["n"]) for _, f in rows)
+    assert written == sorted((f"t{t}", n) for t in range(8) for n in range(25))
+
+
+# export
+
+FILTERS = {
+    "platform": (["--platform", "XSC"], [3, 4, 5, 6]),
+    "person": (["--person", "p1"], [1, 3, 6]),
+    "draft": (["--draft", "d42"], [3, 5, 6]),
+    "action": (["--action", "draft.approve"], [2, 5]),
+    "platform and person": (["--platform", "xsc", "--person", "Ｐ２"], [5]),
+    "none": ([], [1, 2, 3, 4, 5, 6]),
+}
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+@pytest.mark.parametrize("options, expected", FILTERS.values(), ids=FILTERS.keys())
+def test_export_filters(history, fmt, options, expected):
+    """Each filter (short ids in any case) exports exactly the matching records, in order."""
+    assert exported(fmt, *options) == expected
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_export_time_range(history, fmt):
+    """--since is inclusive and --until exclusive, to the millisecond of the stream id."""
+    second, third = history[3], history[5]
+    assert exported(fmt, "--since", second.isoformat(), "--until", third.isoformat()) == [3, 4]
+    assert exported(fmt, "--since", third.isoformat()) == [5, 6]
+    assert exported(fmt, "--until", second.isoformat()) == [1, 2]
+
+
+def test_export_time_forms(history):
+    """Times without a zone are UTC, other zones count, and a bare --until date covers the day."""
+    second = history[3]
+    no_zone = second.replace(tzinfo=None).isoformat()
+    beijing = second.astimezone(timezone(timedelta(hours=8))).isoformat()
+    assert exported("jsonl", "--since", no_zone) == [3, 4, 5, 6]
+    assert exported("jsonl", "--since", beijing) == [3, 4, 5, 6]
+    first_day, last_day = history[1].date().isoformat(), history[6].date().isoformat()
+    assert exported("jsonl", "--since", first_day, "--until", last_day) == [1, 2, 3, 4, 5, 6]
+    day_after = (history[6].date() + timedelta(days=1)).isoformat()
+    assert exported("jsonl", "--since", day_after) == []
+
+
+def test_parse_time_reads_iso_forms_as_utc():
+    """ISO dates and times parse as UTC unless they carry a zone."""
+    assert parse_time("2026-11-01", "--since") == datetime(2026, 11, 1, tzinfo=UTC)
+    assert parse_time("2026-11-01", "--until", end_of_day=True) == datetime(2026, 11, 2, tzinfo=UTC)
+    assert parse_time("2026-11-01T08:00:00", "--since") == datetime(2026, 11, 1, 8, tzinfo=UTC)
+    assert parse_time("2026-11-01T08:00:00+08:00", "--since") == datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def test_export_jsonl_is_the_stream_verbatim(history, r):
+    """A JSONL export carries every field of every record plus its stream id."""
+    result = run("audit", "export", "--format", "jsonl")
+    assert parse("jsonl", result.stdout) == [{"id": i, **f} for i, f in entries(r)]
+
+
+def test_export_to_a_csv_file_excel_can_open(history, tmp_path):
+    """--out writes the file (CSV with a UTF-8 BOM for Excel) and nothing to stdout."""
+    out = tmp_path / "audit.csv"
+    result = run("audit", "export", "--format", "CSV", "--draft", "D42", "--out", str(out))
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert result.stderr == "已导出 3 条审计记录。\n"
+    raw = out.read_bytes()
+    assert raw.startswith(codecs.BOM_UTF8)
+    rows = parse("csv", raw.decode("utf-8-sig"))
+    assert [row["seq"] for row in rows] == ["3", "5", "6"]
+    assert rows[1]["person"] == "P2" and rows[1]["decision"] == "approve"
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--since", "2026-13-01"],
+        ["--until", "昨天"],
+        ["--since", "2026-11-02", "--until", "2026-11-01"],
+        ["--draft", "X42"],
+        ["--person", "P"],
+    ],
+)
+def test_export_bad_input_is_one_chinese_line(r, options):
+    """A malformed time or id stops the export with one line in Chinese and exit 1."""
+    result = run("audit", "export", *options)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("错误:")
+
+
+# trim
+
+
+def test_trim_removes_only_records_older_than_retention(r):
+    """Trim removes the records older than the retention, records itself, and still verifies."""
+    new_start = old_and_new(r, old=3, new=2)
+    assert audit.trim(r, OPS, 7, as_of=new_start + timedelta(days=7)) == 3
+    rows = entries(r)
+    assert seqs(rows) == [4, 5, 6]
+    assert rows[-1][1]["action"] == "audit.trim"
+    assert json.loads(rows[-1][1]["detail"])["removed"] == 3
+    assert audit.verify(r) == audit.Verification(True, 3)
+    assert run("audit", "verify").exit_code == 0
+
+
+def test_trim_again_and_trim_everything_still_verify(r):
+    """Successive trims, up to removing every record, leave a chain that verifies."""
+    new_start = old_and_new(r, old=3, new=2)
+    audit.trim(r, OPS, 7, as_of=new_start + timedelta(days=7))
+    assert audit.trim(r, OPS, 7, as_of=datetime.now(UTC) + timedelta(days=8)) == 3
+    rows = entries(r)
+    assert seqs(rows) == [7]
+    assert json.loads(rows[0][1]["detail"])["removed"] == 3
+    assert audit.verify(r) == audit.Verification(True, 1)
+
+
+def test_trim_with_retention_zero_keeps_everything(r):
+    """Retention 0 means no policy: nothing is removed, however old."""
+    rows = chain(r, 4)
+    assert audit.trim(r, OPS, 0, as_of=datetime.now(UTC) + timedelta(days=3650)) == 0
+    assert entries(r) == rows
+
+
+def test_trim_command_applies_retention_from_settings(r, retention, monkeypatch):
+    """``qianfa audit trim`` removes what the configured retention says, as of now."""
+    new_start = old_and_new(r, old=3, new=2)
+    retention(7)
+    monkeypatch.setattr(audit, "now", lambda: new_start + timedelta(days=7))
+    result = run("audit", "trim")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "保留期限 7 天:已删除 3 条更早的审计记录。\n"
+    trimmed = entries(r)[-1][1]
+    assert (trimmed["action"], trimmed["via"]) == ("audit.trim", "cli")
+    assert run("audit", "verify").exit_code == 0
+
+
+def test_trim_command_with_retention_zero_says_it_keeps_everything(r, retention, monkeypatch):
+    """With retention 0 the command removes nothing and says everything is kept."""
+    rows = chain(r, 3)
+    retention(0)
+    monkeypatch.setattr(audit, "now", lambda: datetime.now(UTC) + timedelta(days=3650))
+    result = run("audit", "trim")
+    assert result.exit_code == 0
+    assert "保留全部记录" in result.stdout
+    assert entries(r) == rows
+
+
+def test_trim_job_applies_retention_from_settings(r, retention, monkeypatch):
+    """The worker job trim_audit removes the records the configured retention says."""
+    new_start = old_and_new(r, old=3, new=2)
+    retention(7)
+    monkeypatch.setattr(audit, "now", lambda: new_start + timedelta(days=7))
+    assert trim_audit() == 3
+    assert seqs(entries(r)) == [4, 5, 6]
+    trimmed = entries(r)[-1][1]
+    assert (trimmed["via"], trimmed["operator"]) == ("system", "worker")
+    assert audit.verify(r).ok
+
+
+def test_trim_job_with_retention_zero_removes_nothing(r, retention, monkeypatch):
+    """With retention 0 the worker job removes nothing."""
+    rows = chain(r, 3)
+    retention(0)
+    monkeypatch.setattr(audit, "now", lambda: datetime.now(UTC) + timedelta(days=3650))
+    assert trim_audit() == 0
+    assert entries(r) == rows
