@@ -1,0 +1,136 @@
+"""The qianfa command: the registry end to end, and one clear line for every bad input."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+import app.cli
+from app import audit, drafts
+from tests.conftest import free_port
+from tests.factories import snapshot, submitted, world
+
+
+def qianfa(*args, env=None, input=None):
+    """Run the real console script in a child process, as an operator would."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        input=input,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def cli(r):
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(app.cli.cli, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def test_registry_from_the_command_line(cli, r):
+    """Units, people, roles, a platform and its activation can all be done from the CLI."""
+    assert "U1" in cli("unit", "create", "计算机学院", "--kind", "secondary_college").output
+    assert "U2" in cli("unit", "create", "党委宣传部", "--kind", "propaganda").output
+    assert "P1" in cli("person", "create", "李书记", "--title", "党总支书记").output
+    cli("person", "create", "王老师", "--phone", "13800000000")
+    cli("person", "create", "张部长")
+    assert cli("role", "grant", "p3", "propaganda").exit_code == 0
+    created = cli(
+        "platform",
+        "create",
+        "jsj-wx",
+        "--name",
+        "计算机学院",
+        "--kind",
+        "wechat",
+        "--tier",
+        "2",
+        "--unit",
+        "U1",
+        "--supervising-unit",
+        "U2",
+        "--responsible",
+        "P1",
+        "--admin",
+        "P2",
+    )
+    assert "备案中" in created.output
+    assert "运行中" in cli("platform", "status", "jsj-wx", "active", "--reason", "审批完成").output
+    listing = cli("person", "list").output
+    assert "第一责任人@jsj-wx" in listing and "宣传部审核人" in listing
+    code_output = cli("bind-code", "P2", "--platform", "jsj-wx").output
+    assert "绑定码:" in code_output and "只能使用一次" in code_output
+    assert audit.verify(r).ok
+
+
+def test_drafts_are_listed_and_shown_with_sign_off_progress(cli, r):
+    """Drafts made through the domain are listed and shown with their sign-off progress."""
+    w = world(r)
+    draft = submitted(r, w)
+    listing = cli("draft", "list", "--platform", w.platform).output
+    assert draft.id in listing and "审核中" in listing
+    shown = cli("draft", "show", draft.id.lower()).output
+    assert "需要 第一责任人:待审核" in shown and draft.content_hash in shown
+    assert draft.id in cli("draft", "list", "--status", "in_review").output
+    assert drafts.get(r, draft.id).status == "in_review"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["unit", "create", "某单位", "--kind", "bank"], "单位类型无效"),
+        (["person", "show", "X9"], "人员编号格式不对"),
+        (["person", "show", "P404"], "没有编号为 P404 的人员"),
+        (["platform", "status", "nope-wx", "active", "--reason", "x"], "没有标识为 nope-wx 的平台"),
+        (["platform", "status", "Bad Id", "active", "--reason", "x"], "平台标识格式不对"),
+        (["role", "grant", "P1", "admin"], "平台角色"),
+        (["draft", "list", "--status", "lost"], "稿件状态无效"),
+    ],
+)
+def test_bad_input_gets_one_line_and_changes_nothing(r, args, message):
+    """A refused command prints one Chinese line on stderr, exits 1 and leaves Redis as it was."""
+    qianfa("person", "create", "李书记")
+    before = snapshot(r)
+    result = qianfa(*args)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith("错误:") and message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert snapshot(r) == before
+
+
+@pytest.mark.parametrize(
+    ("env", "setting"),
+    [
+        ({"QIANFA_PORT": "eighty"}, "QIANFA_PORT"),
+        ({"QIANFA_PORT": "70000"}, "QIANFA_PORT"),
+        ({"QIANFA_REDIS_URL": "http://localhost:6379"}, "QIANFA_REDIS_URL"),
+        ({"QIANFA_LOG_LEVEL": "LOUD"}, "QIANFA_LOG_LEVEL"),
+        ({"QIANFA_BIND_CODE_TTL": "5"}, "QIANFA_BIND_CODE_TTL"),
+        ({"QIANFA_WECHAT_API_BASE": "api.weixin.qq.com"}, "QIANFA_WECHAT_API_BASE"),
+    ],
+)
+def test_malformed_setting_stops_with_one_line_naming_it(env, setting):
+    """A bad setting stops any command at start-up with one line naming the variable."""
+    result = qianfa("unit", "list", env=env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and setting in lines[0] and "Traceback" not in result.stderr
+
+
+def test_redis_down_gives_a_clear_error_and_works_again_when_back(r):
+    """With Redis unreachable a command fails with one clear line; it works once Redis is back."""
+    dead = {"QIANFA_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
+    result = qianfa("unit", "create", "计算机学院", "--kind", "secondary_college", env=dead)
+    assert result.returncode == 1
+    assert result.stderr.startswith("错误:无法访问 Redis") and len(result.stderr.splitlines()) == 1
+    assert qianfa("unit", "create", "计算机学院", "--kind", "secondary_college").returncode == 0

@@ -1,0 +1,82 @@
+"""`make run`'s process: embedded Redis, web and worker together; data survives a restart."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.conftest import free_port, wait_until
+
+pytestmark = pytest.mark.slow
+
+
+def local_env(instance, port):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QIANFA_")}
+    env.update({"QIANFA_INSTANCE_DIR": str(instance), "QIANFA_PORT": str(port)})
+    return env
+
+
+def health(port):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            return response.status, json.load(response)
+    except (urllib.error.URLError, ConnectionError):
+        return None, None
+
+
+def start(env):
+    return subprocess.Popen(
+        [sys.executable, "-m", "app", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    return proc.returncode, out
+
+
+def qianfa(env, *args):
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def healthy_with_worker(port):
+    status, body = health(port)
+    return status == 200 and body["workers_alive"] >= 1 and body["redis"]["ok"]
+
+
+def test_run_starts_everything_on_embedded_redis_and_keeps_data(tmp_path):
+    """Without QIANFA_REDIS_URL, `qianfa run` serves with a worker, and data survives restarts."""
+    port = free_port()
+    env = local_env(tmp_path / "instance", port)
+    proc = start(env)
+    try:
+        wait_until(lambda: healthy_with_worker(port), timeout=60, message="/healthz with a worker")
+        assert health(port)[1]["redis"]["where"].startswith("unix://")
+        created = qianfa(env, "unit", "create", "计算机学院", "--kind", "secondary_college")
+        assert created.returncode == 0, created.stderr
+    finally:
+        code, output = stop(proc)
+    assert code == 0, output
+    assert health(port) == (None, None)
+    assert (tmp_path / "instance" / "qianfa.rdb").exists()
+
+    proc = start(env)
+    try:
+        wait_until(lambda: healthy_with_worker(port), timeout=60, message="/healthz after restart")
+        listed = qianfa(env, "unit", "list")
+        assert "计算机学院" in listed.stdout, listed.stderr
+    finally:
+        code, output = stop(proc)
+    assert code == 0, output
