@@ -19,6 +19,7 @@ PROCESSES = {
     "worker": ["worker"],
 }
 STOP_GRACE = 10
+RESEND_AFTER = 3
 
 
 def run_all(settings: Settings, echo=print) -> int:
@@ -57,13 +58,27 @@ def _wait_for_first_exit(children: dict[str, subprocess.Popen], stopping: list) 
 
 
 def _stop(children: dict[str, subprocess.Popen]) -> None:
+    """SIGTERM, once more after a moment, then SIGKILL after the grace period."""
+    _signal_running(children, signal.SIGTERM)
+    # An RQ worker can swallow a SIGTERM that lands while it logs its start-up maintenance.
+    if not _wait_all(children, RESEND_AFTER):
+        _signal_running(children, signal.SIGTERM)
+    if not _wait_all(children, STOP_GRACE):
+        _signal_running(children, signal.SIGKILL)
+        _wait_all(children, STOP_GRACE)
+
+
+def _signal_running(children: dict[str, subprocess.Popen], signum: int) -> None:
     for proc in children.values():
         if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + STOP_GRACE
+            proc.send_signal(signum)
+
+
+def _wait_all(children: dict[str, subprocess.Popen], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
     for proc in children.values():
         try:
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            proc.wait(timeout=max(0.01, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            return False
+    return True

@@ -3,7 +3,7 @@ import sys
 
 from app import create_app
 from app.settings import load_settings
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until
 
 
 def test_healthz_reports_redis_workers_and_queues(r):
@@ -32,13 +32,18 @@ def test_worker_heartbeat_shows_in_healthz(r, redis_url):
     worker = subprocess.Popen([sys.executable, "-m", "app", "worker"])
     try:
         client = create_app(load_settings()).test_client()
-        from tests.conftest import wait_until
 
-        wait_until(
-            lambda: client.get("/healthz").get_json()["workers_alive"] == 1,
-            message="the worker's heartbeat",
-        )
+        def idle_worker():
+            body = client.get("/healthz").get_json()
+            return body["workers_alive"] == 1 and body["workers"][0]["state"] == "idle"
+
+        wait_until(idle_worker, message="the worker's heartbeat")
         assert client.get("/healthz").get_json()["status"] == "ok"
     finally:
         worker.terminate()
-        worker.wait(timeout=15)
+        try:
+            worker.wait(timeout=15)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
