@@ -7,10 +7,11 @@ import pytest
 from click.testing import CliRunner
 
 import app.cli
-from app import audit, credentials, keys
+from app import audit, credentials, keys, masterkey
 from app.audit import Actor
-from app.credentials import Keyring, Sealed
+from app.credentials import Sealed
 from app.errors import ConfigError, InvalidInput, NotFound, QianfaError
+from app.masterkey import Keyring
 from app.settings import get_settings, load_settings
 
 APP_SECRET = "9f8e7d6c5b4a39281706f5e4d3c2b1a0"
@@ -35,7 +36,7 @@ def cfg(tmp_path):
 
 @pytest.fixture
 def keyring(cfg):
-    return credentials.load_keyring(cfg)
+    return masterkey.load_keyring(cfg)
 
 
 @pytest.fixture
@@ -216,9 +217,9 @@ def test_status_shows_set_and_time_never_values(r, keyring, demo):
 def test_default_key_file_is_generated_once_with_mode_0600(tmp_path):
     """Without settings, the first use writes instance/master.key (0600) and reuses it."""
     cfg = settings_for(tmp_path / "fresh")
-    first = credentials.load_keyring(cfg)
+    first = masterkey.load_keyring(cfg)
     assert stat.S_IMODE(cfg.master_key_file.stat().st_mode) == 0o600
-    assert credentials.load_keyring(cfg).primary == first.primary
+    assert masterkey.load_keyring(cfg).primary == first.primary
 
 
 @pytest.mark.parametrize("setting", ["master_key", "master_key_file"])
@@ -231,7 +232,7 @@ def test_malformed_master_key_is_one_line_naming_the_setting(tmp_path, setting):
     else:
         cfg = settings_for(tmp_path, master_key=bad)
     with pytest.raises(ConfigError) as caught:
-        credentials.load_keyring(cfg)
+        masterkey.load_keyring(cfg)
     message = caught.value.message
     assert f"QIANFA_{setting.upper()}" in message
     assert "\n" not in message and bad not in message
@@ -241,14 +242,14 @@ def test_missing_explicit_key_file_is_refused(tmp_path):
     """A QIANFA_MASTER_KEY_FILE that does not exist is an error, never silently generated."""
     cfg = settings_for(tmp_path, master_key_file=tmp_path / "absent.key")
     with pytest.raises(ConfigError, match="找不到主密钥文件"):
-        credentials.load_keyring(cfg)
+        masterkey.load_keyring(cfg)
     assert not (tmp_path / "absent.key").exists()
 
 
 def test_wrong_master_key_is_refused_and_never_mixed(r, keyring, demo):
     """Another master key can neither read the stored secrets nor add new ones beside them."""
     credentials.set_secret(r, keyring, ACTOR, demo, "token", TOKEN)
-    other = Keyring([credentials.new_key()])
+    other = Keyring([masterkey.new_key()])
     with pytest.raises(ConfigError, match=keyring.primary):
         credentials.reveal(r, other, ACTOR, demo, "token", purpose="test")
     before = everything_in(r)
@@ -266,8 +267,8 @@ def test_rotation_reencrypts_and_old_key_is_no_longer_needed(r, keyring, demo, c
     set_all(r, keyring, demo)
     credentials.set_secret(r, keyring, ACTOR, "other", "token", "OtherToken1")
     assert credentials.rotate_master_key(r, cfg, ACTOR) == 4
-    assert not credentials.staged(cfg.master_key_file).exists()
-    rotated = credentials.load_keyring(cfg)
+    assert not masterkey.staged(cfg.master_key_file).exists()
+    rotated = masterkey.load_keyring(cfg)
     assert rotated.ids == [rotated.primary] != [keyring.primary]
     for name, value in VALUES.items():
         assert credentials.reveal(r, rotated, ACTOR, demo, name, purpose="t").reveal() == value
@@ -282,24 +283,24 @@ def test_crash_between_transaction_and_rename_loses_nothing(r, keyring, demo, cf
     """With the new key only in <key file>.new, secrets stay readable and the next rotation
     finishes the rename."""
     set_all(r, keyring, demo)
-    new = credentials.stage_key(cfg.master_key_file)
+    new = masterkey.stage_key(cfg.master_key_file)
     credentials.reseal_all(r, keyring, new, ACTOR)  # the process dies before install_key
-    loaded = credentials.load_keyring(cfg)
+    loaded = masterkey.load_keyring(cfg)
     assert credentials.reveal(r, loaded, ACTOR, demo, "token", purpose="t").reveal() == TOKEN
     assert credentials.rotate_master_key(r, cfg, ACTOR) == 3
-    assert not credentials.staged(cfg.master_key_file).exists()
-    final = credentials.load_keyring(cfg)
+    assert not masterkey.staged(cfg.master_key_file).exists()
+    final = masterkey.load_keyring(cfg)
     assert credentials.reveal(r, final, ACTOR, demo, "token", purpose="t").reveal() == TOKEN
 
 
 def test_crash_before_transaction_discards_the_unused_key(r, keyring, demo, cfg):
     """A staged key whose transaction never ran is discarded by the next rotation."""
     set_all(r, keyring, demo)
-    credentials.stage_key(cfg.master_key_file)  # the process dies before reseal_all
-    loaded = credentials.load_keyring(cfg)
+    masterkey.stage_key(cfg.master_key_file)  # the process dies before reseal_all
+    loaded = masterkey.load_keyring(cfg)
     assert credentials.reveal(r, loaded, ACTOR, demo, "token", purpose="t").reveal() == TOKEN
     assert credentials.rotate_master_key(r, cfg, ACTOR) == 3
-    final = credentials.load_keyring(cfg)
+    final = masterkey.load_keyring(cfg)
     assert final.ids == [final.primary]
     assert credentials.reveal(r, final, ACTOR, demo, "token", purpose="t").reveal() == TOKEN
 
@@ -307,18 +308,18 @@ def test_crash_before_transaction_discards_the_unused_key(r, keyring, demo, cfg)
 def test_env_key_rotation_needs_a_new_key_file(r, demo, tmp_path):
     """With QIANFA_MASTER_KEY, rotation writes the new key to the file the operator names."""
     env_cfg = settings_for(tmp_path, master_key=_key_text())
-    set_all(r, credentials.load_keyring(env_cfg), demo)
+    set_all(r, masterkey.load_keyring(env_cfg), demo)
     with pytest.raises(InvalidInput, match="QIANFA_MASTER_KEY_FILE"):
         credentials.rotate_master_key(r, env_cfg, ACTOR)
     target = tmp_path / "keys" / "rotated.key"
     assert credentials.rotate_master_key(r, env_cfg, ACTOR, new_key_file=target) == 3
     file_cfg = settings_for(tmp_path, master_key_file=target)
-    loaded = credentials.load_keyring(file_cfg)
+    loaded = masterkey.load_keyring(file_cfg)
     assert credentials.reveal(r, loaded, ACTOR, demo, "token", purpose="t").reveal() == TOKEN
 
 
 def _key_text() -> str:
-    return base64.urlsafe_b64encode(credentials.new_key()).decode()
+    return base64.urlsafe_b64encode(masterkey.new_key()).decode()
 
 
 # --- sealed archive -----------------------------------------------------------------
@@ -370,7 +371,7 @@ def test_import_restores_existing_platforms_under_the_current_key(r, keyring, de
     data = credentials.export_sealed(r, keyring, ACTOR, PASSPHRASE)
     r.flushdb()
     r.sadd(keys.platforms(), demo)
-    fresh = credentials.load_keyring(settings_for(tmp_path / "new-install"))
+    fresh = masterkey.load_keyring(settings_for(tmp_path / "new-install"))
     assert credentials.import_sealed(r, fresh, ACTOR, data, PASSPHRASE) == 1
     for name, value in VALUES.items():
         assert credentials.reveal(r, fresh, ACTOR, demo, name, purpose="t").reveal() == value
@@ -409,7 +410,7 @@ def test_cli_set_and_status_never_print_values(r, demo, run_cli, cfg):
     assert [o.exit_code for o in outputs] == [0, 0, 0]
     assert_no_plaintext("".join(o.output for o in outputs))
     assert "已设置" in outputs[-1].output and "未设置" in outputs[-1].output
-    keyring = credentials.load_keyring(cfg)
+    keyring = masterkey.load_keyring(cfg)
     got = credentials.reveal(r, keyring, ACTOR, demo, "app_secret", purpose="t")
     assert got.reveal() == APP_SECRET
 
@@ -448,7 +449,7 @@ def test_cli_new_master_key_writes_0600_and_refuses_overwrite(run_cli, tmp_path)
     assert first.exit_code == 0, first.output
     text = path.read_text()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert credentials.parse_key(text, "test") and text.strip() not in first.output
+    assert masterkey.parse_key(text, "test") and text.strip() not in first.output
     again = run_cli("credentials", "new-master-key", str(path))
     assert again.exit_code == 1 and "已存在" in again.output
     assert path.read_text() == text
@@ -457,7 +458,7 @@ def test_cli_new_master_key_writes_0600_and_refuses_overwrite(run_cli, tmp_path)
 def test_cli_rotate_with_env_key_points_operator_at_the_file(r, demo, run_cli, tmp_path):
     """Rotating an env key needs --new-key-file and says to set QIANFA_MASTER_KEY_FILE."""
     env_key = _key_text()
-    set_all(r, credentials.load_keyring(settings_for(tmp_path, master_key=env_key)), demo)
+    set_all(r, masterkey.load_keyring(settings_for(tmp_path, master_key=env_key)), demo)
     refused = run_cli("credentials", "rotate-master-key", master_key=env_key)
     assert refused.exit_code == 1 and "--new-key-file" in refused.output
     target = tmp_path / "rotated.key"
@@ -472,7 +473,7 @@ def test_cli_rotate_with_env_key_points_operator_at_the_file(r, demo, run_cli, t
 
 def test_cli_export_and_import_sealed(r, demo, run_cli, cfg, tmp_path):
     """export-sealed writes a private archive that import-sealed restores from."""
-    keyring = credentials.load_keyring(cfg)
+    keyring = masterkey.load_keyring(cfg)
     set_all(r, keyring, demo)
     out, phrase = tmp_path / "backup.json", tmp_path / "phrase"
     phrase.write_text(PASSPHRASE + "\n")
@@ -492,9 +493,9 @@ def test_cli_export_and_import_sealed(r, demo, run_cli, cfg, tmp_path):
 
 def test_cli_import_with_wrong_passphrase_is_one_line(r, demo, run_cli, cfg, tmp_path):
     """A wrong passphrase on import is one 错误: line and changes nothing."""
-    set_all(r, credentials.load_keyring(cfg), demo)
+    set_all(r, masterkey.load_keyring(cfg), demo)
     out = tmp_path / "backup.json"
-    out.write_bytes(credentials.export_sealed(r, credentials.load_keyring(cfg), ACTOR, PASSPHRASE))
+    out.write_bytes(credentials.export_sealed(r, masterkey.load_keyring(cfg), ACTOR, PASSPHRASE))
     result = run_cli("credentials", "import-sealed", str(out), input="not the passphrase\n")
     assert result.exit_code == 1
     assert result.stderr.startswith("错误:无法打开密封存档") and result.stderr.count("\n") == 1

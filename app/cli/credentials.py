@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from app import credentials
+from app import credentials, masterkey
 from app.cli.base import CliError, operator, store
 from app.settings import get_settings
 
@@ -57,7 +57,7 @@ def set_command(platform: str, name: str, from_stdin: bool) -> None:
         value = sys.stdin.readline().rstrip("\r\n")
     else:
         value = _hidden_twice(f"{name} 的值(不回显)")
-    keyring = credentials.load_keyring(get_settings())
+    keyring = masterkey.load_keyring(get_settings())
     credentials.set_secret(store(), keyring, operator(), platform, name, value)
     click.echo(f"已设置平台 {platform} 的 {name}。")
 
@@ -103,7 +103,7 @@ def export_command(out: Path, passphrase_file: Path | None) -> None:
     if out.exists():
         raise CliError(f"{out} 已存在,不覆盖")
     passphrase = _passphrase(passphrase_file, confirm=True)
-    keyring = credentials.load_keyring(get_settings())
+    keyring = masterkey.load_keyring(get_settings())
     data = credentials.export_sealed(store(), keyring, operator(), passphrase)
     _write_private(out, data)
     click.echo(f"已导出密封存档 {out},请与口令分开保管。")
@@ -121,7 +121,7 @@ def _write_private(path: Path, data: bytes) -> None:
 def import_command(file: Path, passphrase_file: Path | None) -> None:
     """从密封存档恢复已存在平台的密钥(用当前主密钥重新加密)。"""
     passphrase = _passphrase(passphrase_file, confirm=False)
-    keyring = credentials.load_keyring(get_settings())
+    keyring = masterkey.load_keyring(get_settings())
     count = credentials.import_sealed(store(), keyring, operator(), file.read_bytes(), passphrase)
     click.echo(f"已恢复 {count} 个平台的密钥。")
 
@@ -130,12 +130,12 @@ def import_command(file: Path, passphrase_file: Path | None) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def new_master_key_command(file: Path) -> None:
     """生成新主密钥写入 FILE(权限 0600,不覆盖已有文件)。"""
-    key = credentials.new_key()
+    key = masterkey.new_key()
     try:
-        credentials.create_key_file(file, key)
+        masterkey.create_key_file(file, key)
     except FileExistsError:
         raise CliError(f"{file} 已存在,不覆盖") from None
-    click.echo(f"已生成新主密钥 {file}(ID {credentials.key_id(key)})。")
+    click.echo(f"已生成新主密钥 {file}(ID {masterkey.key_id(key)})。")
 
 
 def register(cli: click.Group) -> None:

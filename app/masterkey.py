@@ -1,0 +1,145 @@
+"""The master key that seals platform secrets, kept outside Redis.
+
+It comes from ``QIANFA_MASTER_KEY`` or a key file (default ``<instance>/master.key``,
+created with mode 0600 on first use). A rotation stages the new key as ``<file>.new``
+before Redis needs it and renames it into place afterwards; the loader reads ``.new``
+too, so no crash between the two loses a key.
+"""
+
+import base64
+import hashlib
+import os
+import re
+from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from app.errors import ConfigError, InvalidInput
+from app.settings import Settings
+
+KEY_BYTES = 32
+DEFAULT_KEY_FILE = "master.key"
+KEY_TEXT = re.compile(r"[A-Za-z0-9_-]{43}=?")
+KEY_FORMAT = "应为 32 字节随机数的 url-safe base64 文本(44 个字符)"
+
+
+class Keyring:
+    """The master key(s) this process can decrypt with, by key id; the first is primary."""
+
+    __slots__ = ("_keys", "primary")
+
+    def __init__(self, master_keys: list[bytes]):
+        self._keys = {key_id(k): k for k in master_keys}
+        self.primary = key_id(master_keys[0])
+
+    def __repr__(self) -> str:
+        return f"Keyring(primary={self.primary!r}, ids={sorted(self._keys)!r})"
+
+    @property
+    def ids(self) -> list[str]:
+        return sorted(self._keys)
+
+    def cipher(self, kid: str) -> AESGCM:
+        if kid not in self._keys:
+            raise ConfigError(
+                f"库中密钥由主密钥 {kid} 加密,当前主密钥为 {'、'.join(self.ids)}:"
+                "请检查 QIANFA_MASTER_KEY / QIANFA_MASTER_KEY_FILE"
+            )
+        return AESGCM(self._keys[kid])
+
+
+def key_id(key: bytes) -> str:
+    return hashlib.sha256(key).hexdigest()[:8]
+
+
+def new_key() -> bytes:
+    return os.urandom(KEY_BYTES)
+
+
+def parse_key(text: str, source: str) -> bytes:
+    """Decode key text; the message names the setting, never the text."""
+    text = text.strip()
+    if not KEY_TEXT.fullmatch(text):
+        raise ConfigError(f"{source}: 主密钥格式错误,{KEY_FORMAT}")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def staged(path: Path) -> Path:
+    """Where a rotation puts the new key before Redis uses it."""
+    return path.with_name(path.name + ".new")
+
+
+def load_keyring(settings: Settings) -> Keyring:
+    """Load the master key, generating the default key file on first use.
+
+    A leftover ``<key file>.new`` joins the keyring, so a rotation that stopped between
+    its transaction and its rename loses nothing.
+    """
+    if settings.master_key:
+        return Keyring([parse_key(settings.master_key, "QIANFA_MASTER_KEY")])
+    path = settings.master_key_file
+    # Read ``.new`` first: a rotation renames it over the key file, never the reverse.
+    leftover = read_key_file(staged(path))
+    found = [k for k in (read_key_file(path), leftover) if k]
+    if found:
+        return Keyring(found)
+    if path != settings.instance_dir / DEFAULT_KEY_FILE:
+        raise ConfigError(f"QIANFA_MASTER_KEY_FILE: 找不到主密钥文件 {path}")
+    try:
+        create_key_file(path, new_key())
+    except FileExistsError:
+        pass  # another process generated it first
+    return Keyring([read_key_file(path)])
+
+
+def read_key_file(path: Path) -> bytes | None:
+    try:
+        text = path.read_text(encoding="ascii")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"QIANFA_MASTER_KEY_FILE: 无法读取 {path}:{exc}") from None
+    return parse_key(text, f"QIANFA_MASTER_KEY_FILE({path})")
+
+
+def create_key_file(path: Path, key: bytes) -> None:
+    """Write ``key`` to the new file ``path`` (0600, synced); it appears whole or not at all.
+
+    Raises ``FileExistsError`` rather than overwrite a key.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(base64.urlsafe_b64encode(key).decode() + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.link(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _sync_dir(path.parent)
+
+
+def _sync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def stage_key(path: Path) -> bytes:
+    """Write a fresh key to ``<path>.new`` before any ciphertext needs it."""
+    key = new_key()
+    try:
+        create_key_file(staged(path), key)
+    except FileExistsError:
+        raise InvalidInput(f"{staged(path)} 已存在:可能是上次轮换中断留下的,请先处理") from None
+    return key
+
+
+def install_key(path: Path) -> None:
+    """Put the staged key in place of the old one, atomically."""
+    os.replace(staged(path), path)
+    _sync_dir(path.parent)
