@@ -1,5 +1,34 @@
-"""Command that starts the sandbox WeChat server (issue 3)."""
+"""``qianfa sandbox``: start the sandbox WeChat server (issue 3) in the foreground."""
+
+import click
 
 
-def register(cli):
-    pass
+@click.command("sandbox")
+@click.option("--host", default="127.0.0.1", show_default=True, help="监听地址。")
+@click.option("--port", default=8100, show_default=True, type=int, help="监听端口。")
+@click.option("--demo", is_flag=True, help="注册演示账号和用户,并打印使用方法。")
+@click.option("--seed", default=0, show_default=True, type=int, help="随机种子(故障注入可复现)。")
+def sandbox(host: str, port: int, demo: bool, seed: int) -> None:
+    """启动本地模拟的微信服务器(沙箱),供演示和测试使用。"""
+    from app.sandbox import create_app
+    from app.sandbox import demo as demo_account
+    from app.sandbox.config import SandboxConfig
+    from app.sandbox.server import SandboxServer
+
+    try:
+        server = SandboxServer(create_app(SandboxConfig(seed=seed)), host, port)
+    except OSError as exc:
+        raise click.ClickException(f"无法监听 {host}:{port}:{exc.strerror}") from exc
+    if demo:
+        settings = demo_account.install(server.world)
+        click.echo(demo_account.instructions(server.url, settings))
+    else:
+        click.echo(f"沙箱微信已启动:{server.url}  (Ctrl-C 停止)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("沙箱微信已停止")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(sandbox)

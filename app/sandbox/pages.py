@@ -1,0 +1,93 @@
+"""Pages for people: each account's articles, mass sends and every simulated user's chat.
+
+The account page reloads itself every few seconds (unless you are typing), so a demo can
+be watched like a phone screen; each user's card has a box to send a message as them.
+"""
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+
+from app.sandbox import simulate
+from app.sandbox.api.base import current_world
+from app.sandbox.config import BEIJING
+from app.sandbox.control import account_detail
+from app.sandbox.state import MODE_NAMES
+
+bp = Blueprint("sandbox_pages", __name__)
+
+PUBLISH_STATUS = {
+    0: "发布成功",
+    1: "发布中",
+    2: "原创校验失败",
+    3: "常规失败",
+    4: "平台审核不通过",
+    5: "已被删除",
+    6: "已被封禁",
+}
+OUTCOMES = {
+    "pending": "投递中",
+    "replied": "已被动回复",
+    "acked": "已确认(success)",
+    "failed": "失败",
+    "no_server": "未配置服务器",
+}
+
+
+@bp.app_template_filter("clock")
+def _clock(timestamp) -> str:
+    moment = datetime.fromtimestamp(int(timestamp), UTC) + BEIJING
+    return moment.strftime("%m-%d %H:%M:%S")
+
+
+@bp.app_context_processor
+def _labels() -> dict:
+    return {"PUBLISH_STATUS": PUBLISH_STATUS, "OUTCOMES": OUTCOMES, "MODES": MODE_NAMES}
+
+
+@bp.get("/")
+def index():
+    world = current_world()
+    with world.lock:
+        accounts = [account.summary() for account in world.accounts.values()]
+        busy = world.busy()
+    return render_template("index.html", accounts=accounts, busy=busy, base=request.host_url)
+
+
+@bp.get("/accounts/<appid>")
+def account(appid: str):
+    world = current_world()
+    with world.lock:
+        found = world.account(appid)
+        if found is None:
+            abort(404, f"没有账号 {appid}")
+        detail = account_detail(world, found)
+        detail["deliveries"] = list(found.deliveries)[-20:][::-1]
+    return render_template("account.html", account=detail)
+
+
+@bp.get("/accounts/<appid>/articles/<article_id>")
+def article(appid: str, article_id: str):
+    world = current_world()
+    with world.lock:
+        found = world.account(appid)
+        online = found.articles.get(article_id) if found else None
+        if online is None:
+            abort(404, "没有这篇文章")
+        items = [dict(item) for item in online["news_item"]]
+    return render_template("article.html", appid=appid, items=items)
+
+
+@bp.post("/accounts/<appid>/users/<openid>/send")
+def send(appid: str, openid: str):
+    """The form on a user's card: send a text message as that user."""
+    world = current_world()
+    with world.lock:
+        found = world.account(appid)
+        user = found.user(openid) if found else None
+        if user is None:
+            abort(404, "没有这个用户")
+    content = request.form.get("content", "").strip()
+    if content:
+        simulate.act(world, found, user, {"type": "text", "content": content})
+    return redirect(url_for("sandbox_pages.account", appid=appid, _anchor=openid))
