@@ -4,7 +4,7 @@ import io
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -15,6 +15,7 @@ from app.cli import cli
 from app.cli.audit import parse_time
 from app.settings import get_settings
 from app.store import decode
+from app.validate import CHINA_TIME as BEIJING
 from tests.conftest import wait_until
 from workers.jobs import trim_audit
 
@@ -313,24 +314,28 @@ def test_export_time_range(history, fmt):
 
 
 def test_export_time_forms(history):
-    """Times without a zone are UTC, other zones count, and a bare --until date covers the day."""
+    """Zoneless times are Beijing time, zones count, and a bare --until date covers the day."""
     second = history[3]
-    no_zone = second.replace(tzinfo=None).isoformat()
-    beijing = second.astimezone(timezone(timedelta(hours=8))).isoformat()
+    no_zone = second.astimezone(BEIJING).replace(tzinfo=None).isoformat()
+    utc = second.astimezone(UTC).isoformat()
     assert exported("jsonl", "--since", no_zone) == [3, 4, 5, 6]
-    assert exported("jsonl", "--since", beijing) == [3, 4, 5, 6]
-    first_day, last_day = history[1].date().isoformat(), history[6].date().isoformat()
+    assert exported("jsonl", "--since", utc) == [3, 4, 5, 6]
+    first_day = history[1].astimezone(BEIJING).date().isoformat()
+    last_day = history[6].astimezone(BEIJING).date().isoformat()
     assert exported("jsonl", "--since", first_day, "--until", last_day) == [1, 2, 3, 4, 5, 6]
-    day_after = (history[6].date() + timedelta(days=1)).isoformat()
+    day_after = (history[6].astimezone(BEIJING).date() + timedelta(days=1)).isoformat()
     assert exported("jsonl", "--since", day_after) == []
 
 
-def test_parse_time_reads_iso_forms_as_utc():
-    """ISO dates and times parse as UTC unless they carry a zone."""
-    assert parse_time("2026-11-01", "--since") == datetime(2026, 11, 1, tzinfo=UTC)
-    assert parse_time("2026-11-01", "--until", end_of_day=True) == datetime(2026, 11, 2, tzinfo=UTC)
-    assert parse_time("2026-11-01T08:00:00", "--since") == datetime(2026, 11, 1, 8, tzinfo=UTC)
-    assert parse_time("2026-11-01T08:00:00+08:00", "--since") == datetime(2026, 11, 1, tzinfo=UTC)
+def test_parse_time_reads_iso_forms_as_beijing_time():
+    """ISO dates and times are Beijing time (UTC+8) unless they carry a zone."""
+    assert parse_time("2026-11-01", "--since") == datetime(2026, 11, 1, tzinfo=BEIJING)
+    until = parse_time("2026-11-01", "--until", end_of_day=True)
+    assert until == datetime(2026, 11, 2, tzinfo=BEIJING)
+    assert parse_time("2026-11-01T08:00:00", "--since") == datetime(2026, 11, 1, tzinfo=UTC)
+    assert parse_time("2026-11-01T08:00:00+00:00", "--since") == datetime(
+        2026, 11, 1, 8, tzinfo=UTC
+    )
 
 
 def test_export_jsonl_is_the_stream_verbatim(history, r):

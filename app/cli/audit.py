@@ -1,13 +1,11 @@
 """``qianfa audit``: check the hash chain, export records for an inspection, apply retention."""
 
-import re
 import sys
-import unicodedata
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 import click
 
-from app import audit
+from app import audit, platforms, validate
 from app.cli.base import CliError, operator, store
 from app.settings import get_settings
 
@@ -52,7 +50,7 @@ def _where(result: audit.Verification) -> str:
 @click.option("--person", help="只导出该人员所做的操作(人员编号,如 P3)。")
 @click.option("--draft", help="只导出该稿件的记录(稿件编号,如 D42)。")
 @click.option("--action", help="只导出该类操作(如 draft.approve)。")
-@click.option("--since", help="起始时间(含):ISO 日期或时间,如 2026-11-01;未写时区按 UTC。")
+@click.option("--since", help="起始时间(含):ISO 日期或时间,如 2026-11-01;未写时区按北京时间。")
 @click.option("--until", help="截止时间(不含);只写日期时含当天整天。")
 @click.option(
     "--out", type=click.Path(dir_okay=False, writable=True), help="写入文件;默认输出到标准输出。"
@@ -91,28 +89,16 @@ def trim_command():
     click.echo(f"保留期限 {days} 天:已删除 {removed} 条更早的审计记录。")
 
 
-def _normal(raw: str) -> str:
-    """Full-width to half-width and trimmed, as people type ids on phones."""
-    return unicodedata.normalize("NFKC", raw).strip()
-
-
 def short_id(raw: str | None, prefix: str, label: str) -> str | None:
-    """Accept ``d42``, ``D042`` or ``Ｄ４２`` for ``D42``: short ids are typed by hand."""
-    if raw is None:
-        return None
-    match = re.fullmatch(rf"{prefix}(\d{{1,9}})", _normal(raw).upper())
-    if not match or int(match[1]) == 0:
-        raise CliError(f"{label}编号格式不对:{raw!r};应为 {prefix} 加数字,如 {prefix}3")
-    return f"{prefix}{int(match[1])}"
+    return None if raw is None else validate.short_id(raw, prefix, label)
 
 
 def platform_id(raw: str | None) -> str | None:
-    """Platform ids are stored in lower case."""
-    return None if raw is None else _normal(raw).lower()
+    return None if raw is None else platforms.platform_id(raw)
 
 
 def action_name(raw: str | None) -> str | None:
-    return None if raw is None else _normal(raw).lower()
+    return None if raw is None else validate.normalize(raw).lower()
 
 
 def time_range(since: str | None, until: str | None) -> dict[str, datetime | None]:
@@ -124,28 +110,29 @@ def time_range(since: str | None, until: str | None) -> dict[str, datetime | Non
 
 
 def parse_time(raw: str | None, option: str, *, end_of_day: bool = False) -> datetime | None:
-    """Read an ISO date or time, as UTC unless it names a zone.
+    """Read an ISO date or time, as China time (UTC+8) unless it names a zone.
 
     A bare date as ``--until`` means the end of that day, so ``--until 2026-11-30``
     includes the 30th, as a person reading it expects.
     """
     if raw is None:
         return None
-    text = _normal(raw)
+    text = validate.normalize(raw)
     try:
         day = date.fromisoformat(text)
     except ValueError:
         day = None
     if day is not None:
-        return datetime.combine(day, time(), UTC) + timedelta(days=1 if end_of_day else 0)
+        start = datetime.combine(day, time(), validate.CHINA_TIME)
+        return start + timedelta(days=1 if end_of_day else 0)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise CliError(
             f"{option} 的时间格式不对:{raw!r};应为 ISO 日期或时间,"
-            "如 2026-11-01 或 2026-11-01T08:00:00(未写时区按 UTC)"
+            "如 2026-11-01 或 2026-11-01T08:00:00(未写时区按北京时间)"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=validate.CHINA_TIME)
 
 
 def register(cli: click.Group) -> None:
