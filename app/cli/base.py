@@ -38,6 +38,9 @@ cli = QianfaGroup(
     set_debug_flag=False,
     help="签发 Qianfa:微信公众号发布前审核网关。",
 )
+# Flask's own options (--app, --env-file, --debug, --version) would load another app or
+# misreport the version; settings come from QIANFA_* variables only.
+cli.params = [p for p in cli.params if p.name not in ("app", "env_file", "debug", "version")]
 
 
 def operator() -> Actor:

@@ -23,6 +23,8 @@ class WebServer(BaseApplication):
         self.cfg.set("timeout", 30)
         self.cfg.set("graceful_timeout", 5)
         self.cfg.set("accesslog", "-")
+        # Gunicorn's control socket defaults to one path per user, shared by every instance.
+        self.cfg.set("control_socket_disable", True)
 
     def load(self):
         return create_app(self.settings)
