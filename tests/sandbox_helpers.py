@@ -150,3 +150,19 @@ class Receiver:
         if params.get("encrypt_type") == "aes" and self.encrypt_replies and reply != "success":
             reply = self.crypto.encrypt_message(reply, params["nonce"])
         return 200, reply.encode("utf-8")
+
+
+def storm_fetch(base_url: str, appid: str, secret: str, barrier, results) -> None:
+    """In its own process: fetch a token once everyone is ready, then use it."""
+    client = SandboxClient(base_url, appid, secret, auto_retry=False)
+    barrier.wait(timeout=30)
+    token = client.fetch_access_token()["access_token"]
+    barrier.wait(timeout=30)  # every process has fetched: each fetch superseded the last
+    results.put((token, client.get("draft/count")["total_count"]))
+
+
+def storm_reuse(base_url: str, appid: str, secret: str, token: str, results) -> None:
+    """In its own process: call the API with an old token, letting wechatpy refresh it."""
+    client = SandboxClient(base_url, appid, secret, access_token=token)
+    count = client.get("draft/count")["total_count"]
+    results.put((token, client.access_token, count))

@@ -8,6 +8,7 @@ it expires; ``force_refresh`` rotates it at most 20 times a day, 30 s apart. The
 are counted apart and never invalidate each other.
 """
 
+import math
 from dataclasses import dataclass
 
 from app.sandbox.config import beijing_day
@@ -29,7 +30,7 @@ class IssuedToken:
     superseded_at: float | None = None
 
     def remaining(self, now: float) -> int:
-        return max(0, int(self.expires_at - now))
+        return max(0, math.ceil(self.expires_at - now))
 
     def to_dict(self, now: float) -> dict:
         return {
