@@ -27,6 +27,7 @@ FIELDS = (
     "openid",
     "operator",
     "action",
+    "subject",
     "platform",
     "draft",
     "version_hash",
@@ -71,6 +72,7 @@ def append(
     actor: Actor,
     action: str,
     *,
+    subject: str = "",
     platform: str = "",
     draft: str = "",
     version_hash: str = "",
@@ -87,6 +89,7 @@ def append(
         "openid": actor.openid,
         "operator": actor.operator,
         "action": action,
+        "subject": subject,
         "platform": platform,
         "draft": draft,
         "version_hash": version_hash,
@@ -318,14 +321,18 @@ def records(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Iterator[dict[str, str]]:
-    """Yield records in order, filtered; the time range [since, until) maps onto stream ids."""
-    wanted = {"platform": platform, "person": person, "draft": draft, "action": action}
+    """Yield records in order, filtered; the time range [since, until) maps onto stream ids.
+
+    ``person`` matches records the person made and records about them (``subject``).
+    """
+    wanted = {"platform": platform, "draft": draft, "action": action}
     wanted = {k: v for k, v in wanted.items() if v}
     span = _id_range(since, until)
     if span is None:
         return
     for entry_id, rec in _entries(r, *span):
-        if all(rec.get(k) == v for k, v in wanted.items()):
+        concerns = not person or person in (rec.get("person"), rec.get("subject"))
+        if concerns and all(rec.get(k) == v for k, v in wanted.items()):
             yield {"id": entry_id, **rec}
 
 

@@ -67,8 +67,9 @@ def issue(r: redis.Redis, actor: audit.Actor, person_id: str, platform_id: str, 
             tx,
             actor,
             "bindcode.issue",
+            subject=person.id,
             platform=platform.id,
-            detail={"subject": person.id, "roles": list(roles), "ttl": ttl},
+            detail={"roles": list(roles), "ttl": ttl},
         )
         return code
 
@@ -144,9 +145,10 @@ def unbind(r: redis.Redis, actor: audit.Actor, platform_id: str, openid: str, wh
             tx,
             actor,
             "binding.revoke",
+            subject=person,
             platform=platform_id,
             reason=why,
-            detail={"subject": person, "openid": openid},
+            detail={"openid": openid},
         )
         return person
 

@@ -70,7 +70,7 @@ def create(
     def change(tx: Tx) -> Person:
         tx.write.hset(keys.person(person.id), mapping=person.__dict__)
         tx.write.sadd(keys.people(), person.id)
-        audit.append(tx, actor, "person.create", detail={"subject": person.id, "name": person.name})
+        audit.append(tx, actor, "person.create", subject=person.id, detail={"name": person.name})
         return person
 
     return atomically(r, [], change)
@@ -126,7 +126,7 @@ def grant_college_role(r: redis.Redis, actor: audit.Actor, person_id: str, role:
         if tx.read.sismember(keys.person_roles(person.id), role):
             raise Conflict(f"{person.name}({person.id})已是{ROLES[role]}")
         write_grant(tx, person.id, role)
-        audit.append(tx, actor, "role.grant", detail={"subject": person.id, "role": role})
+        audit.append(tx, actor, "role.grant", subject=person.id, detail={"role": role})
 
     atomically(r, [keys.person_roles(person.id)], change)
 
@@ -138,6 +138,6 @@ def revoke_college_role(r: redis.Redis, actor: audit.Actor, person_id: str, role
         if not tx.read.sismember(keys.person_roles(person.id), role):
             raise Conflict(f"{person.name}({person.id})不是{ROLES[role]}")
         write_revoke(tx, person.id, role)
-        audit.append(tx, actor, "role.revoke", detail={"subject": person.id, "role": role})
+        audit.append(tx, actor, "role.revoke", subject=person.id, detail={"role": role})
 
     atomically(r, [keys.person_roles(person.id)], change)

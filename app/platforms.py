@@ -222,7 +222,7 @@ def set_responsible(
         people.write_grant(tx, new, people.grant_name("responsible", pid))
         tx.write.hset(keys.platform(pid), mapping={"responsible": new, "updated_at": timestamp()})
         updated = _replace(current, responsible=new)
-        _record_owner_change(tx, actor, current, updated, why)
+        _record_owner_change(tx, actor, current, updated, why, new)
         return updated
 
     return atomically(r, [keys.platform(pid), keys.platform_admins(pid)], change)
@@ -240,7 +240,7 @@ def add_admin(r: redis.Redis, actor: audit.Actor, raw_id: str, person_id: str, w
         tx.write.sadd(keys.platform_admins(pid), person)
         people.write_grant(tx, person, people.grant_name("admin", pid))
         updated = _replace(current, admins=current.admins | {person})
-        _record_owner_change(tx, actor, current, updated, why)
+        _record_owner_change(tx, actor, current, updated, why, person)
         return updated
 
     return atomically(r, [keys.platform(pid), keys.platform_admins(pid)], change)
@@ -259,7 +259,7 @@ def remove_admin(r: redis.Redis, actor: audit.Actor, raw_id: str, person_id: str
         tx.write.srem(keys.platform_admins(pid), person)
         people.write_revoke(tx, person, people.grant_name("admin", pid))
         updated = _replace(current, admins=current.admins - {person})
-        _record_owner_change(tx, actor, current, updated, why)
+        _record_owner_change(tx, actor, current, updated, why, person)
         return updated
 
     return atomically(r, [keys.platform(pid), keys.platform_admins(pid)], change)
@@ -294,13 +294,15 @@ def _owners(platform: Platform) -> dict:
     return {"responsible": platform.responsible, "admins": sorted(platform.admins)}
 
 
-def _record_owner_change(tx: Tx, actor, before: Platform, after: Platform, why: str) -> None:
+def _record_owner_change(
+    tx: Tx, actor, before: Platform, after: Platform, why: str, subject: str
+) -> None:
     detail = {"before": _owners(before), "after": _owners(after)}
     action = "platform.owners"
     if before.status in (ACTIVE, SUSPENDED):
         _write_filing(tx, before.id, "refiling", why, detail)
         action = "platform.refiling"
-    audit.append(tx, actor, action, platform=before.id, reason=why, detail=detail)
+    audit.append(tx, actor, action, subject=subject, platform=before.id, reason=why, detail=detail)
 
 
 def _write_filing(tx: Tx, pid: str, kind: str, why: str, detail: dict) -> None:

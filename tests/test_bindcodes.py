@@ -108,3 +108,12 @@ def test_issuing_redeeming_and_revoking_are_audited(r):
     assert records[-2]["person"] == w.admin and records[-2]["openid"] == "oAdmin"
     assert all(code.replace("-", "") not in str(x) for x in records)
     assert bindcodes.person_for(r, w.platform, "oAdmin") is None
+
+
+def test_records_about_a_person_are_found_by_that_person(r):
+    """Filtering the audit by a person finds what they did and what was done to them."""
+    w = world(r)
+    bindcodes.issue(r, OPERATOR, w.admin, w.platform, TTL)
+    about = [x["action"] for x in audit.records(r, person=w.admin)]
+    assert about[0] == "person.create" and about[-1] == "bindcode.issue"
+    assert "role.grant" not in about
