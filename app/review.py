@@ -190,7 +190,8 @@ def _reviewable(tx: Tx, actor: audit.Actor, did: str, seen_hash: str, action: st
     if actor.person and actor.person == draft.author:
         raise Forbidden("不能审核自己提交的稿件", code="self_review")
     platform = platforms.read_in(tx, draft.platform)
-    tx.watch(keys.person_roles(actor.person or "-"))
+    if actor.person:
+        tx.watch(keys.person_roles(actor.person))
     required = {req.signoff for req in required_signoffs(platform, draft)}
     mine = qualifications(tx.read, actor.person, platform) & required
     if not mine:
