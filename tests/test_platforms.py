@@ -85,33 +85,19 @@ def test_bad_platform_ids_are_refused(r, bad_id):
 def test_platform_ids_and_appids_are_unique(r):
     """A second platform with the same id, or the same AppID, is refused."""
     create(r)
+    same_owners = dict(
+        name="x",
+        kind="wechat",
+        tier=3,
+        unit="U1",
+        supervising_unit="U2",
+        responsible="P1",
+        admins=["P2"],
+    )
     with pytest.raises(Conflict, match="已被使用"):
-        platforms.create(
-            r,
-            OPERATOR,
-            "xsh-wx",
-            name="x",
-            kind="wechat",
-            tier=3,
-            unit="U1",
-            supervising_unit="U2",
-            responsible="P1",
-            admins=["P2"],
-        )
+        platforms.create(r, OPERATOR, "xsh-wx", **same_owners)
     with pytest.raises(Conflict, match="AppID"):
-        platforms.create(
-            r,
-            OPERATOR,
-            "other-wx",
-            name="x",
-            kind="wechat",
-            tier=3,
-            unit="U1",
-            supervising_unit="U2",
-            responsible="P1",
-            admins=["P2"],
-            appid="wx0123456789abcdef",
-        )
+        platforms.create(r, OPERATOR, "other-wx", **same_owners, appid="wx0123456789abcdef")
 
 
 ALLOWED = {
