@@ -115,10 +115,14 @@ class Receiver:
         self._server.shutdown()
         self._server.server_close()
 
-    def messages(self, event: str | None = None) -> list:
+    def messages(self) -> list:
+        """What arrived, as wechatpy parsed it."""
         with self._lock:
-            found = [entry["message"] for entry in self.received]
-        return [m for m in found if event is None or getattr(m, "event", None) == event]
+            return [entry["message"] for entry in self.received]
+
+    def events(self, name: str) -> list:
+        """Events of one kind (``PUBLISHJOBFINISH``), including those wechatpy does not know."""
+        return [m for m in self.messages() if m._data.get("Event") == name]
 
     def _handler_class(self):
         receiver = self
