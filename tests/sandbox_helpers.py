@@ -136,6 +136,17 @@ class Receiver:
                 self.end_headers()
                 self.wfile.write(answer)
 
+            def do_GET(self):
+                params = {k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()}
+                check_signature(
+                    receiver.token, params["signature"], params["timestamp"], params["nonce"]
+                )
+                answer = params["echostr"].encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
             def log_message(self, *args):
                 pass
 
