@@ -148,8 +148,7 @@ def test_draft_round_trip_through_wechatpy(sandbox):
 
 
 def test_draft_errors(sandbox):
-    """Unknown media_id 40007, bad cover 40007, long title 45003, long digest 45004,
-    no articles 44003, update with a list 47001 and an index out of range 47003."""
+    """Each bad draft (unknown id, bad cover, long fields, bad update) gets its own errcode."""
     _, client = sandbox
     thumb = cover(client)
 

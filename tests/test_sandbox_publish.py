@@ -51,8 +51,7 @@ def wait_for_event(control, receiver, name: str) -> dict:
 
 
 def test_publish_job_runs_and_delivers_publishjobfinish(sandbox, receiver):
-    """submit answers a numeric publish_id; the job is status 1 until it finishes, then 0,
-    the draft leaves the draft box and PUBLISHJOBFINISH reaches the server."""
+    """A publish job stays at status 1 until it finishes, then delivers PUBLISHJOBFINISH."""
     control, client = sandbox
     media_id = add_draft(client, "招生简章", "附件说明")
     submitted = client.post("freepublish/submit", data={"media_id": media_id})

@@ -183,9 +183,8 @@ def run_processes(target, argsets) -> list:
 
 
 def test_token_refresh_storm_from_several_processes(sandbox):
-    """Processes that each fetch a token all keep working for the grace period; afterwards
-    only the newest token works, and wechatpy clients holding stale ones recover by
-    refreshing (40001 → new token → retry), as they would against WeChat."""
+    """Tokens fetched by competing processes work only for the grace period, then 40001."""
+    # Afterwards wechatpy clients holding stale tokens refresh (40001 → token → retry).
     url, control = sandbox
     workers = 4
     barrier = multiprocessing.get_context("spawn").Barrier(workers)

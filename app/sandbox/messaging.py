@@ -85,7 +85,8 @@ def custom_send(world: World, account: Account, body: dict) -> None:
         raise WeChatError(40008)
     content = message_content(msgtype, body.get(msgtype))
     _take_window(world, user)
-    kf = (body.get("customservice") or {}).get("kf_account", "")
+    service = body.get("customservice")
+    kf = service.get("kf_account") if isinstance(service, dict) else None
     user.note(world.now(), "received", "客服消息", **content, **({"kf_account": kf} if kf else {}))
 
 
@@ -105,7 +106,8 @@ def _check_template_call(account: Account, body: dict) -> tuple[User, dict]:
     if account.kind != "service":
         raise WeChatError(48001)
     user = recipient(account, body.get("touser"))
-    template = account.templates.get(body.get("template_id") or "")
+    template_id = body.get("template_id")
+    template = account.templates.get(template_id) if isinstance(template_id, str) else None
     if template is None:
         raise WeChatError(40037)
     if not user.subscribed:
