@@ -103,5 +103,5 @@ def test_qianfa_sandbox_demo_command():
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)
-    assert "curl -X POST" in output and "张老师" in output
+    assert "curl -X POST" in output and "张老师" in output and "已停止" in output
     assert process.returncode == 0

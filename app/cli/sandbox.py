@@ -25,9 +25,10 @@ def sandbox(host: str, port: int, demo: bool, seed: int) -> None:
     else:
         click.echo(f"沙箱微信已启动:{server.url}  (Ctrl-C 停止)")
     try:
-        server.serve_forever()
+        server.serve_forever()  # werkzeug returns on Ctrl-C; the except is for the rare miss
     except KeyboardInterrupt:
-        click.echo("沙箱微信已停止")
+        pass
+    click.echo("沙箱微信已停止")
 
 
 def register(cli: click.Group) -> None:

@@ -40,6 +40,34 @@ def _clock(timestamp) -> str:
     return moment.strftime("%m-%d %H:%M:%S")
 
 
+def _message_lines(line: dict) -> list[str]:
+    kind = line.get("MsgType") or line.get("msgtype")
+    if kind == "event":
+        key = line.get("EventKey")
+        return [f"[事件 {line.get('Event')}{':' + key if key else ''}]"]
+    if kind == "text":
+        return [line.get("Content") or line.get("content") or ""]
+    if kind == "image":
+        return ["[图片]"]
+    if kind == "link":
+        return [f"[链接] {line.get('Title', '')}", line.get("Url", "")]
+    if kind == "location":
+        return [f"[位置] {line.get('Label', '')}"]
+    if kind == "template":
+        values = [f"{key}:{value}" for key, value in line.get("data", {}).items()]
+        return [f"【{line.get('title') or '模板消息'}】", *values, line.get("url", "")]
+    return [f"[{kind}]", *line.get("titles", [])]
+
+
+@bp.app_template_filter("bubble")
+def _bubble(line: dict, appid: str) -> list[tuple[str, str]]:
+    """The lines of one chat bubble as (text, link) pairs; articles link to their page."""
+    if line.get("msgtype") in ("news", "mpnews") and line.get("articles"):
+        href = f"/accounts/{appid}/articles/{line['article_id']}" if line.get("article_id") else ""
+        return [("[图文]", "")] + [(a.get("title", ""), href) for a in line["articles"]]
+    return [(text, "") for text in _message_lines(line) if text]
+
+
 @bp.app_context_processor
 def _labels() -> dict:
     return {"PUBLISH_STATUS": PUBLISH_STATUS, "OUTCOMES": OUTCOMES, "MODES": MODE_NAMES}
