@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import redis
 
-from app import audit, keys, people, platforms, validate
+from app import access, audit, keys, people, platforms, validate
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.store import Tx, atomically, decode_set
 
@@ -45,12 +45,13 @@ def normalize_code(raw) -> str:
 def roles_on(r: redis.Redis, person_id: str, platform_id: str) -> tuple[str, ...]:
     """The roles a person holds that matter on this platform, platform roles first."""
     held = people.grants(r, person_id)
-    on_platform = [role for role in people.PLATFORM_ROLES if f"{role}@{platform_id}" in held]
-    return tuple(on_platform + [role for role in people.COLLEGE_ROLES if role in held])
+    on_platform = [role for role in access.PLATFORM_ROLES if f"{role}@{platform_id}" in held]
+    return tuple(on_platform + [role for role in access.COLLEGE_ROLES if role in held])
 
 
 def issue(r: redis.Redis, actor: audit.Actor, person_id: str, platform_id: str, ttl: int) -> str:
     """Issue a code for this person on this platform; shown once, stored only as a hash."""
+    access.authorize(r, actor, (access.PROPAGANDA,), "签发绑定码")
     person = people.get(r, person_id)
     platform = platforms.get(r, platform_id)
     if platform.status == platforms.CLOSED:
@@ -131,6 +132,7 @@ def bindings_of(r: redis.Redis, person_id: str) -> list[tuple[str, str]]:
 
 def unbind(r: redis.Redis, actor: audit.Actor, platform_id: str, openid: str, why: str) -> str:
     """Revoke a binding; the openid becomes an ordinary follower again."""
+    access.authorize(r, actor, (access.PROPAGANDA,), "解除绑定")
     why = platforms.reason(why)
     key = keys.binding(platform_id, openid)
 

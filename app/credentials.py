@@ -23,7 +23,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from app import keys, platforms
+from app import access, keys, platforms
 from app.audit import Actor, append
 from app.errors import InvalidInput, NotFound, QianfaError
 from app.masterkey import (
@@ -153,6 +153,7 @@ def set_secret(
     r: redis.Redis, keyring: Keyring, actor: Actor, platform_id: str, name: str, value: str
 ) -> None:
     """Seal ``value`` as the platform's ``name``; the write and its audit record land together."""
+    access.authorize(r, actor, (access.PROPAGANDA,), "设置平台密钥")
     check_value(name, value)
 
     def change(tx: Tx) -> None:
@@ -175,6 +176,7 @@ def reveal(
     r: redis.Redis, keyring: Keyring, actor: Actor, platform_id: str, name: str, *, purpose: str
 ) -> Sealed:
     """Decrypt one secret; the read is audited with who asked and why."""
+    access.authorize(r, actor, (access.PROPAGANDA,), "读取平台密钥")
     check_name(name)
     if not purpose or not purpose.strip():
         raise InvalidInput("读取密钥须说明用途(purpose)")
@@ -286,6 +288,7 @@ def rotate_master_key(
     The new key is on disk (``.new``) before the transaction and renamed into place
     after it, and the loader reads ``.new`` too, so no crash loses a key.
     """
+    access.authorize(r, actor, (access.PROPAGANDA,), "轮换主密钥")
     target = _rotation_target(settings, new_key_file)
     if target == settings.master_key_file and not settings.master_key:
         _settle_leftover(r, target)
@@ -369,6 +372,7 @@ def open_sealed(data: bytes, passphrase: str) -> dict:
 
 def export_sealed(r: redis.Redis, keyring: Keyring, actor: Actor, passphrase: str) -> bytes:
     """Build the measures' 密封存档: every platform's secrets, readable only with the passphrase."""
+    access.authorize(r, actor, (access.PROPAGANDA,), "导出密封存档")
     _check_passphrase(passphrase)
 
     def change(tx: Tx) -> dict:
@@ -385,6 +389,7 @@ def import_sealed(
     r: redis.Redis, keyring: Keyring, actor: Actor, data: bytes, passphrase: str
 ) -> int:
     """Restore the archived secrets of platforms that exist, under the current master key."""
+    access.authorize(r, actor, (access.PROPAGANDA,), "导入密封存档")
     archived = open_sealed(data, passphrase)["platforms"]
     for secrets in archived.values():
         for name, value in secrets.items():

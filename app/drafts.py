@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import redis
 
-from app import audit, keys, people, platforms, validate
+from app import access, audit, keys, platforms, validate
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.store import Tx, atomically, decode, next_id, now, timestamp
 
@@ -419,7 +419,7 @@ def scheduled_time(draft: Draft) -> datetime | None:
 
 
 def _require_admin(r: redis.Redis, actor: audit.Actor, platform: platforms.Platform) -> str:
-    if not actor.person or not people.has_role(r, actor.person, people.ADMIN, platform.id):
+    if not actor.person or not access.has_role(r, actor.person, access.ADMIN, platform.id):
         raise Forbidden(f"只有平台「{platform.name}」的管理员可以投稿")
     return actor.person
 

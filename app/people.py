@@ -12,22 +12,10 @@ from dataclasses import dataclass
 
 import redis
 
-from app import audit, keys, units, validate
+from app import access, audit, keys, units, validate
+from app.access import COLLEGE_ROLES, PROPAGANDA, ROLES, authorize
 from app.errors import Conflict, InvalidInput, NotFound
 from app.store import Tx, atomically, decode, decode_set, next_id, timestamp
-
-ADMIN = "admin"
-RESPONSIBLE = "responsible"
-PROPAGANDA = "propaganda"
-LEADING_GROUP = "leading_group"
-ROLES = {
-    ADMIN: "管理员",
-    RESPONSIBLE: "第一责任人",
-    PROPAGANDA: "宣传部审核人",
-    LEADING_GROUP: "领导小组成员",
-}
-PLATFORM_ROLES = (ADMIN, RESPONSIBLE)
-COLLEGE_ROLES = (PROPAGANDA, LEADING_GROUP)
 
 
 @dataclass(frozen=True)
@@ -42,10 +30,6 @@ class Person:
     created_at: str
 
 
-def grant_name(role: str, platform_id: str | None = None) -> str:
-    return f"{role}@{platform_id}" if platform_id else role
-
-
 def create(
     r: redis.Redis,
     actor: audit.Actor,
@@ -57,6 +41,7 @@ def create(
     qq: str = "",
     unit: str = "",
 ) -> Person:
+    authorize(r, actor, (PROPAGANDA,), "登记人员")
     fields = {
         "name": validate.text(name, "姓名", max_len=32),
         "title": validate.text(title, "职务", max_len=32, required=False),
@@ -93,12 +78,8 @@ def grants(r: redis.Redis, person_id: str) -> set[str]:
     return decode_set(r.smembers(keys.person_roles(person_id)))
 
 
-def has_role(r: redis.Redis, person_id: str, role: str, platform_id: str | None = None) -> bool:
-    return bool(r.sismember(keys.person_roles(person_id), grant_name(role, platform_id)))
-
-
 def holders(r: redis.Redis, role: str, platform_id: str | None = None) -> set[str]:
-    return decode_set(r.smembers(keys.role_holders(grant_name(role, platform_id))))
+    return decode_set(r.smembers(keys.role_holders(access.grant_name(role, platform_id))))
 
 
 def write_grant(tx: Tx, person_id: str, grant: str) -> None:
@@ -120,6 +101,7 @@ def college_role(role: str) -> str:
 
 def grant_college_role(r: redis.Redis, actor: audit.Actor, person_id: str, role: str) -> None:
     """Make a person a propaganda-department reviewer or a leading-group member."""
+    authorize(r, actor, (PROPAGANDA,), "授予全校角色")
     person, role = get(r, person_id), college_role(role)
 
     def change(tx: Tx) -> None:
@@ -132,6 +114,7 @@ def grant_college_role(r: redis.Redis, actor: audit.Actor, person_id: str, role:
 
 
 def revoke_college_role(r: redis.Redis, actor: audit.Actor, person_id: str, role: str) -> None:
+    authorize(r, actor, (PROPAGANDA,), "收回全校角色")
     person, role = get(r, person_id), college_role(role)
 
     def change(tx: Tx) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import redis
 
-from app import audit, keys, people, units, validate
+from app import access, audit, keys, people, units, validate
 from app.errors import Conflict, InvalidInput, NotFound
 from app.store import Tx, atomically, decode, decode_set, timestamp
 
@@ -130,6 +130,7 @@ def create(
     purpose: str = "",
 ) -> Platform:
     """File a new platform; it stays in ``filing`` until its approval is complete."""
+    access.authorize(r, actor, (access.PROPAGANDA,), "登记平台")
     now = timestamp()
     platform = Platform(
         id=platform_id(raw_id),
@@ -162,9 +163,9 @@ def create(
         tx.write.sadd(keys.platforms(), platform.id)
         if platform.appid:
             tx.write.set(keys.platform_by_appid(platform.appid), platform.id)
-        people.write_grant(tx, platform.responsible, people.grant_name("responsible", platform.id))
+        people.write_grant(tx, platform.responsible, access.grant_name("responsible", platform.id))
         for admin in platform.admins:
-            people.write_grant(tx, admin, people.grant_name("admin", platform.id))
+            people.write_grant(tx, admin, access.grant_name("admin", platform.id))
         _write_filing(tx, platform.id, "initial", "新建备案", _owners(platform))
         audit.append(tx, actor, "platform.create", platform=platform.id, detail=_owners(platform))
         return platform
@@ -179,6 +180,7 @@ def change_status(
     r: redis.Redis, actor: audit.Actor, raw_id: str, new_status: str, why: str
 ) -> Platform:
     """Activate, suspend or close a platform (art. 4, 17); publishing checks the status it sets."""
+    access.authorize(r, actor, (access.PROPAGANDA, access.LEADING_GROUP), "改变平台状态")
     pid = platform_id(raw_id)
     new_status = validate.choice(new_status, STATUSES, "平台状态")
     why = reason(why)
@@ -210,6 +212,7 @@ def set_responsible(
     r: redis.Redis, actor: audit.Actor, raw_id: str, person_id: str, why: str
 ) -> Platform:
     """Name a new first responsible person; on a running platform this is a re-filing."""
+    access.authorize(r, actor, (access.PROPAGANDA,), "变更平台负责人")
     pid, new = platform_id(raw_id), people.get(r, person_id).id
     why = reason(why)
 
@@ -218,8 +221,8 @@ def set_responsible(
         if current.responsible == new:
             raise Conflict(f"{new} 已是平台 {pid} 的第一责任人")
         _check_separation(new, current.admins)
-        people.write_revoke(tx, current.responsible, people.grant_name("responsible", pid))
-        people.write_grant(tx, new, people.grant_name("responsible", pid))
+        people.write_revoke(tx, current.responsible, access.grant_name("responsible", pid))
+        people.write_grant(tx, new, access.grant_name("responsible", pid))
         tx.write.hset(keys.platform(pid), mapping={"responsible": new, "updated_at": timestamp()})
         updated = _replace(current, responsible=new)
         _record_owner_change(tx, actor, current, updated, why, new)
@@ -229,6 +232,7 @@ def set_responsible(
 
 
 def add_admin(r: redis.Redis, actor: audit.Actor, raw_id: str, person_id: str, why: str):
+    access.authorize(r, actor, (access.PROPAGANDA,), "变更平台管理员")
     pid, person = platform_id(raw_id), people.get(r, person_id).id
     why = reason(why)
 
@@ -238,7 +242,7 @@ def add_admin(r: redis.Redis, actor: audit.Actor, raw_id: str, person_id: str, w
             raise Conflict(f"{person} 已是平台 {pid} 的管理员")
         _check_separation(current.responsible, current.admins | {person})
         tx.write.sadd(keys.platform_admins(pid), person)
-        people.write_grant(tx, person, people.grant_name("admin", pid))
+        people.write_grant(tx, person, access.grant_name("admin", pid))
         updated = _replace(current, admins=current.admins | {person})
         _record_owner_change(tx, actor, current, updated, why, person)
         return updated
@@ -247,6 +251,7 @@ def add_admin(r: redis.Redis, actor: audit.Actor, raw_id: str, person_id: str, w
 
 
 def remove_admin(r: redis.Redis, actor: audit.Actor, raw_id: str, person_id: str, why: str):
+    access.authorize(r, actor, (access.PROPAGANDA,), "变更平台管理员")
     pid, person = platform_id(raw_id), validate.short_id(person_id, "P", "人员")
     why = reason(why)
 
@@ -257,7 +262,7 @@ def remove_admin(r: redis.Redis, actor: audit.Actor, raw_id: str, person_id: str
         if current.admins == {person}:
             raise Conflict(f"平台 {pid} 至少要有一名管理员,请先添加新管理员")
         tx.write.srem(keys.platform_admins(pid), person)
-        people.write_revoke(tx, person, people.grant_name("admin", pid))
+        people.write_revoke(tx, person, access.grant_name("admin", pid))
         updated = _replace(current, admins=current.admins - {person})
         _record_owner_change(tx, actor, current, updated, why, person)
         return updated

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import redis
 
-from app import audit, drafts, keys, people, platforms, validate
+from app import access, audit, drafts, keys, platforms, validate
 from app.drafts import Draft
 from app.errors import Conflict, Forbidden
 from app.platforms import Platform
@@ -70,7 +70,7 @@ def qualifications(r, person_id: str, platform: Platform) -> set[str]:
     held = set()
     if person_id and platform.responsible == person_id:
         held.add(RESPONSIBLE)
-    if person_id and people.has_role(r, person_id, people.PROPAGANDA):
+    if person_id and access.has_role(r, person_id, access.PROPAGANDA):
         held.add(PROPAGANDA)
     return held
 

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import redis
 
-from app import audit, keys, validate
+from app import access, audit, keys, validate
 from app.errors import Conflict, NotFound
 from app.store import Tx, atomically, decode, next_id, timestamp
 
@@ -38,6 +38,7 @@ class Unit:
 
 
 def create(r: redis.Redis, actor: audit.Actor, name: str, kind: str) -> Unit:
+    access.authorize(r, actor, (access.PROPAGANDA,), "登记单位")
     name = validate.text(name, "单位名称", max_len=NAME_MAX)
     kind = validate.choice(kind, KINDS, "单位类型")
     if any(unit.name == name for unit in all_units(r)):

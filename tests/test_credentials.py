@@ -7,10 +7,10 @@ import pytest
 from click.testing import CliRunner
 
 import app.cli
-from app import audit, credentials, keys, masterkey
+from app import audit, credentials, keys, masterkey, people
 from app.audit import Actor
 from app.credentials import Sealed
-from app.errors import ConfigError, InvalidInput, NotFound, QianfaError
+from app.errors import ConfigError, Forbidden, InvalidInput, NotFound, QianfaError
 from app.masterkey import Keyring
 from app.settings import get_settings, load_settings
 
@@ -113,15 +113,31 @@ def test_set_is_audited_by_name_only(r, keyring, demo):
 def test_every_reveal_is_audited_with_who_and_why(r, keyring, demo):
     """Each reveal appends a credentials.read record with the actor and the purpose."""
     set_all(r, keyring, demo)
-    reader = Actor(via="web", person="P7")
+    reviewer = people.create(r, ACTOR, "宣传部审核人")
+    people.grant_college_role(r, ACTOR, reviewer.id, "propaganda")
+    reader = Actor(via="console", person=reviewer.id)
     credentials.reveal(r, keyring, reader, demo, "app_secret", purpose="获取 access_token")
-    credentials.reveal(r, keyring, reader, demo, "token", purpose="校验回调签名")
+    credentials.reveal(r, keyring, Actor.system("webhook"), demo, "token", purpose="校验回调签名")
     reads = actions(r, "credentials.read")
     assert [json.loads(rec["detail"]) for rec in reads] == [
         {"name": "app_secret", "purpose": "获取 access_token"},
         {"name": "token", "purpose": "校验回调签名"},
     ]
-    assert {rec["person"] for rec in reads} == {"P7"}
+    assert [(rec["person"], rec["operator"]) for rec in reads] == [
+        (reviewer.id, ""),
+        ("", "webhook"),
+    ]
+
+
+def test_people_without_the_propaganda_role_cannot_touch_secrets(r, keyring, demo):
+    """A person who is not a propaganda reviewer can neither read nor set a secret."""
+    set_all(r, keyring, demo)
+    outsider = Actor(via="console", person=people.create(r, ACTOR, "管理员").id)
+    with pytest.raises(Forbidden):
+        credentials.reveal(r, keyring, outsider, demo, "token", purpose="好奇")
+    with pytest.raises(Forbidden):
+        credentials.set_secret(r, keyring, outsider, demo, "token", "abc123")
+    assert actions(r, "credentials.read") == []
 
 
 def test_reveal_without_purpose_is_refused_and_not_audited(r, keyring, demo):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from app import audit, people, platforms, units
+from app import access, audit, people, platforms, units
 from app.errors import Conflict, InvalidInput, NotFound
 from tests.factories import OPERATOR, snapshot, world
 
@@ -36,8 +36,8 @@ def test_a_new_platform_starts_in_filing_with_its_owners(r):
     p = create(r)
     assert p.status == "filing" and p.tier == 3
     assert platforms.get(r, "xsh-wx") == p
-    assert people.has_role(r, p.responsible, "responsible", "xsh-wx")
-    assert all(people.has_role(r, a, "admin", "xsh-wx") for a in p.admins)
+    assert access.has_role(r, p.responsible, "responsible", "xsh-wx")
+    assert all(access.has_role(r, a, "admin", "xsh-wx") for a in p.admins)
     assert platforms.by_appid(r, "wx0123456789abcdef").id == "xsh-wx"
     assert platforms.filings(r, "xsh-wx")[0]["kind"] == "initial"
 
@@ -146,8 +146,8 @@ def test_owner_change_on_a_running_platform_is_a_refiling(r):
     newcomer = people.create(r, OPERATOR, "新书记")
     p = platforms.set_responsible(r, OPERATOR, w.platform, newcomer.id, "人事调整")
     assert p.responsible == newcomer.id
-    assert not people.has_role(r, w.responsible, "responsible", w.platform)
-    assert people.has_role(r, newcomer.id, "responsible", w.platform)
+    assert not access.has_role(r, w.responsible, "responsible", w.platform)
+    assert access.has_role(r, newcomer.id, "responsible", w.platform)
     filing = platforms.filings(r, w.platform)[-1]
     assert filing["kind"] == "refiling" and filing["reason"] == "人事调整"
     assert filing["detail"]["before"]["responsible"] == w.responsible
@@ -159,7 +159,7 @@ def test_admin_changes_are_refilings_and_keep_at_least_one(r):
     """Adding or removing an administrator re-files; the last administrator cannot be removed."""
     w = world(r)
     platforms.remove_admin(r, OPERATOR, w.platform, w.other_admin, "调岗")
-    assert not people.has_role(r, w.other_admin, "admin", w.platform)
+    assert not access.has_role(r, w.other_admin, "admin", w.platform)
     with pytest.raises(Conflict, match="至少要有一名管理员"):
         platforms.remove_admin(r, OPERATOR, w.platform, w.admin, "调岗")
     platforms.add_admin(r, OPERATOR, w.platform, w.other_admin, "回岗")

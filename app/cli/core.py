@@ -2,7 +2,7 @@
 
 import click
 
-from app import bindcodes, drafts, people, platforms, review, units
+from app import access, bindcodes, drafts, people, platforms, review, units
 from app.cli.base import operator, store
 from app.settings import get_settings
 
@@ -71,7 +71,7 @@ def _roles_text(grants: set[str]) -> str:
     shown = []
     for grant in sorted(grants):
         role, _, platform_id = grant.partition("@")
-        shown.append(f"{people.ROLES[role]}@{platform_id}" if platform_id else people.ROLES[role])
+        shown.append(f"{access.ROLES[role]}@{platform_id}" if platform_id else access.ROLES[role])
     return "、".join(shown) or "无"
 
 
