@@ -2,7 +2,9 @@
 
 Without ``QIANFA_REDIS_URL`` this process starts the embedded Redis and hands its socket
 to the children, so the web process and the worker share it; when the children are gone
-it shuts Redis down, which saves the data under the instance directory.
+it shuts Redis down, which saves the data under the instance directory. Without
+``QIANFA_WECHAT_API_BASE`` (no real account configured) it also starts the sandbox
+WeChat server with its demo account and points Qianfa at it.
 """
 
 import os
@@ -23,11 +25,14 @@ RESEND_AFTER = 3
 
 
 def run_all(settings: Settings, echo=print) -> int:
-    env = dict(os.environ)
+    env, processes = dict(os.environ), dict(PROCESSES)
     if not settings.redis_url:
         env["QIANFA_REDIS_URL"] = embedded_url(settings.instance_dir)
         echo(f"内置 Redis 已启动,数据目录 {settings.instance_dir}")
-    children = {name: _spawn(args, env) for name, args in PROCESSES.items()}
+    if "QIANFA_WECHAT_API_BASE" not in os.environ:
+        processes = {"sandbox": sandbox_command(settings), **processes}
+        env["QIANFA_WECHAT_API_BASE"] = f"http://127.0.0.1:{settings.sandbox_port}"
+    children = {name: _spawn(args, env) for name, args in processes.items()}
     echo(f"Qianfa 已启动:http://{settings.host}:{settings.port}/healthz  (Ctrl-C 停止)")
     stopping = []
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -41,6 +46,12 @@ def run_all(settings: Settings, echo=print) -> int:
         return 1
     echo("Qianfa 已停止")
     return 0
+
+
+def sandbox_command(settings: Settings) -> list[str]:
+    webhook = f"http://{settings.host}:{settings.port}/wechat/demo"
+    port = str(settings.sandbox_port)
+    return ["sandbox", "--demo", "--port", port, "--server-url", webhook]
 
 
 def _spawn(args: list[str], env: dict) -> subprocess.Popen:

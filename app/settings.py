@@ -31,6 +31,7 @@ class Settings:
     audit_retention_days: int
     worker_stale_after: int
     wechat_api_base: str
+    sandbox_port: int
     log_level: str
 
     def __repr__(self) -> str:
@@ -108,6 +109,7 @@ def load_settings(environ=None) -> Settings:
             "WORKER_STALE_AFTER", raw("WORKER_STALE_AFTER"), low=5, high=3600
         ),
         wechat_api_base=parse_http_url("WECHAT_API_BASE", raw("WECHAT_API_BASE")),
+        sandbox_port=parse_int("SANDBOX_PORT", raw("SANDBOX_PORT"), low=1, high=65535),
         log_level=parse_choice("LOG_LEVEL", raw("LOG_LEVEL"), LOG_LEVELS),
     )
 

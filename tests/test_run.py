@@ -15,9 +15,15 @@ from tests.conftest import free_port, wait_until
 pytestmark = pytest.mark.slow
 
 
-def local_env(instance, port):
+def local_env(instance, port, sandbox_port):
     env = {k: v for k, v in os.environ.items() if not k.startswith("QIANFA_")}
-    env.update({"QIANFA_INSTANCE_DIR": str(instance), "QIANFA_PORT": str(port)})
+    env.update(
+        {
+            "QIANFA_INSTANCE_DIR": str(instance),
+            "QIANFA_PORT": str(port),
+            "QIANFA_SANDBOX_PORT": str(sandbox_port),
+        }
+    )
     return env
 
 
@@ -27,6 +33,14 @@ def health(port):
             return response.status, json.load(response)
     except (urllib.error.URLError, ConnectionError):
         return None, None
+
+
+def sandbox_accounts(base):
+    try:
+        with urllib.request.urlopen(f"{base}/sandbox/api/accounts", timeout=2) as response:
+            return json.load(response)
+    except (urllib.error.URLError, ConnectionError):
+        return None
 
 
 def start(env):
@@ -58,17 +72,23 @@ def healthy_with_worker(port):
 
 def test_run_starts_everything_on_embedded_redis_and_keeps_data(tmp_path):
     """Without QIANFA_REDIS_URL, `qianfa run` serves with a worker, and data survives restarts."""
-    port = free_port()
-    env = local_env(tmp_path / "instance", port)
+    port, sandbox_port = free_port(), free_port()
+    env = local_env(tmp_path / "instance", port, sandbox_port)
     proc = start(env)
     try:
         wait_until(lambda: healthy_with_worker(port), timeout=60, message="/healthz with a worker")
-        assert health(port)[1]["redis"]["where"].startswith("unix://")
+        body = health(port)[1]
+        assert body["redis"]["where"].startswith("unix://")
+        sandbox = f"http://127.0.0.1:{sandbox_port}"
+        assert body["wechat_api_base"] == sandbox
+        accounts = wait_until(lambda: sandbox_accounts(sandbox), message="the sandbox demo account")
+        assert accounts[0]["server_url"] == f"http://127.0.0.1:{port}/wechat/demo"
         created = qianfa(env, "unit", "create", "计算机学院", "--kind", "secondary_college")
         assert created.returncode == 0, created.stderr
     finally:
         code, output = stop(proc)
     assert code == 0, output
+    assert "curl -X POST" in output and "沙箱微信已启动" in output
     assert health(port) == (None, None)
     assert (tmp_path / "instance" / "qianfa.rdb").exists()
 

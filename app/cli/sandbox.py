@@ -8,7 +8,8 @@ import click
 @click.option("--port", default=8100, show_default=True, type=int, help="监听端口。")
 @click.option("--demo", is_flag=True, help="注册演示账号和用户,并打印使用方法。")
 @click.option("--seed", default=0, show_default=True, type=int, help="随机种子(故障注入可复现)。")
-def sandbox(host: str, port: int, demo: bool, seed: int) -> None:
+@click.option("--server-url", default=None, help="演示账号的服务器地址(Qianfa 的回调地址)。")
+def sandbox(host: str, port: int, demo: bool, seed: int, server_url: str | None) -> None:
     """启动本地模拟的微信服务器(沙箱),供演示和测试使用。"""
     from app.sandbox import create_app
     from app.sandbox import demo as demo_account
@@ -20,7 +21,7 @@ def sandbox(host: str, port: int, demo: bool, seed: int) -> None:
     except OSError as exc:
         raise click.ClickException(f"无法监听 {host}:{port}:{exc.strerror}") from exc
     if demo:
-        settings = demo_account.install(server.world)
+        settings = demo_account.install(server.world, server_url)
         click.echo(demo_account.instructions(server.url, settings))
     else:
         click.echo(f"沙箱微信已启动:{server.url}  (Ctrl-C 停止)")

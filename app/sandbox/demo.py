@@ -10,7 +10,7 @@ from app.sandbox.state import MODE_NAMES, World
 
 DEMO_ACCOUNT = {
     "appid": "wx51a7fa0000de0001",
-    "secret": "qianfa-sandbox-demo-secret-0001",
+    "secret": "51a7fa0000de000151a7fa0000de0001",  # 32 hex, as a real AppSecret
     "token": "qianfademo",
     "encoding_aes_key": "QianfaSandboxDemoKey0123456789abcdefghijklm",
     "server_url": "http://127.0.0.1:8000/wechat/demo",

@@ -28,6 +28,7 @@ def healthz():
         {
             "status": "ok" if alive else "degraded",
             "redis": {"ok": True, "where": where},
+            "wechat_api_base": settings().wechat_api_base,
             "workers": workers,
             "workers_alive": len(alive),
             "queues": queues,
