@@ -2,12 +2,14 @@
 
 import io
 import json
+import socket
 
 import pytest
 import requests
 from wechatpy.exceptions import WeChatClientException
 
 from app.sandbox import create_app
+from app.sandbox.client import SandboxControl
 from app.sandbox.config import SandboxConfig
 from app.sandbox.server import serve_in_thread
 from tests.sandbox_helpers import (
@@ -28,7 +30,7 @@ MB = 1024 * 1024
 def sandbox():
     with running_sandbox() as (url, control, world):
         register_sample_account(control)
-        client = SandboxClient(url, SAMPLE_APPID, SAMPLE_SECRET, auto_retry=False)
+        client = SandboxClient(url, SAMPLE_APPID, SAMPLE_SECRET, auto_retry=False, timeout=10)
         yield url, client
 
 
@@ -126,6 +128,25 @@ def test_request_above_the_body_limit_is_refused(sandbox):
     url, client = sandbox
     answer = upload(url, client, "media/uploadimg", "huge.png", PNG + b"\0" * 13 * MB)
     assert answer["errcode"] == 45001
+
+
+def test_stalled_upload_does_not_hold_up_other_calls(sandbox):
+    """While one client's upload body is still arriving, other API calls are answered."""
+    url, client = sandbox
+    control = SandboxControl(url)
+    # A no-op rule on the upload: its "fired" count shows the request has reached the sandbox.
+    control.add_fault(endpoint="media/uploadimg", action={"latency": 0})
+    host, port = url.removeprefix("http://").split(":")
+    head = (
+        f"POST /cgi-bin/media/uploadimg?access_token={client.access_token} HTTP/1.1\r\n"
+        "Host: sandbox\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+        "Content-Length: 100000\r\n\r\n"
+        '--b\r\nContent-Disposition: form-data; name="media"; filename="a.png"\r\n\r\n'
+    )
+    with socket.create_connection((host, int(port))) as stalled:
+        stalled.sendall(head.encode() + PNG)  # and nothing more: the body never completes
+        control.wait_until(lambda: control.faults()["rules"][0]["fired"], what="upload started")
+        assert client.get("draft/count") == {"total_count": 0}
 
 
 def test_draft_round_trip_through_wechatpy(sandbox):

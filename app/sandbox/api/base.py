@@ -1,9 +1,9 @@
 """What every ``/cgi-bin/`` endpoint does before its own work, and how errors are answered.
 
-Order of a call: faults chosen for (AppID, endpoint) → access_token checked (41001, 40001,
-42001) → daily quota counted (45009) → the view, under the world lock. Views return a dict
-(HTTP 200 JSON) or raise ``WeChatError``; anything else becomes WeChat's ``-1 system error``,
-never a stack trace.
+Order of a call: faults chosen for (AppID, endpoint) → the body read in full, without the
+lock → access_token checked (41001, 40001, 42001) → daily quota counted (45009) → the view,
+under the world lock. Views return a dict (HTTP 200 JSON) or raise ``WeChatError``;
+anything else becomes WeChat's ``-1 system error``, never a stack trace.
 """
 
 import json
@@ -114,12 +114,16 @@ def wechat_api(bp: Blueprint, path: str, methods=("POST",), auth: bool = True, a
             if request.method not in methods:
                 raise WeChatError(43002 if "POST" in methods else 43001)
             token = request.args.get("access_token")
+            named = None if auth else appid()  # stable_token reads its body: not under the lock
             with world.lock:
-                target = tokens.owner(world, token) if auth else appid()
+                target = tokens.owner(world, token) if auth else named
                 action = world.faults.pick(target, path)
             fault = _apply_fault(world, action)
             if fault is not None:
                 return fault
+            # Read the whole body before taking the lock: a slow or stalled upload must not
+            # hold up every other account's calls. Form parsing later reads this cached copy.
+            request.get_data(cache=True)
             with world.lock:
                 account = tokens.authenticate(world, token) if auth else None
                 if account is not None:
