@@ -153,3 +153,14 @@ def test_mass_send_of_a_draft_puts_it_online(sandbox, receiver):
     assert client.get("draft/count") == {"total_count": 0}
     line = control.user(SAMPLE_APPID, user)["chat"][-1]
     assert line["articles"][0]["title"] == "群发的文章"
+
+
+def test_reset_drops_jobs_still_pending(sandbox, receiver):
+    """A publish job submitted before a reset never finishes nor calls the new world's server."""
+    control, client = sandbox
+    client.post("freepublish/submit", data={"media_id": add_draft(client, "重置之前")})
+    control.reset(seed=0)
+    register_sample_account(control, server_url=receiver.url)
+    control.flush_jobs()
+    control.wait_idle()
+    assert receiver.events("PUBLISHJOBFINISH") == []

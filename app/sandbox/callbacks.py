@@ -214,6 +214,8 @@ def _note_outcome(world: World, account: Account, fields: dict, result: dict) ->
 def deliver(world: World, account: Account, fields: dict) -> dict:
     """Deliver a callback now (blocking), then record it with the account and in the chat."""
     with world.lock:
+        if not world.holds(account):
+            return {"outcome": "dropped", "problem": "沙箱已重置"}
         target, record = Target.of(account), _record(world, account, fields)
         timeout, attempts = world.config.callback_timeout, world.config.callback_attempts
     if target.server_url:

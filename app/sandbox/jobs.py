@@ -41,6 +41,11 @@ class Scheduler:
             self._cond.notify_all()
             return len(self._heap)
 
+    def clear(self) -> None:
+        """Drop every job not yet started."""
+        with self._cond:
+            self._heap.clear()
+
     def pending(self) -> int:
         """Jobs waiting or running: zero means the sandbox has nothing left to do."""
         with self._cond:

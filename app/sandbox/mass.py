@@ -129,6 +129,8 @@ def _chat_line(job: dict, article: dict | None) -> dict:
 def finish(world: World, account: Account, msg_id: int) -> None:
     """Hand the messages to the users, then POST MASSSENDJOBFINISH."""
     with world.lock:
+        if not world.holds(account):
+            return
         job = account.mass_sends[str(msg_id)]
         article = None
         draft = account.drafts.get(job.get("media_id", ""))

@@ -93,6 +93,8 @@ def _outcome(account: Account, job: dict) -> int:
 def finish(world: World, account: Account, publish_id: int) -> None:
     """End a publish job and push PUBLISHJOBFINISH to the account's server."""
     with world.lock:
+        if not world.holds(account):
+            return
         job = account.publish_jobs[str(publish_id)]
         status = _outcome(account, job)
         job["publish_status"] = status

@@ -199,7 +199,13 @@ class World:
         return self.scheduler.pending() + self.in_flight
 
     def reset(self, seed: int) -> None:
-        """Forget every account and rule; ids and random choices restart from ``seed``."""
+        """Forget every account, rule and pending job; ids and random choices restart from ``seed``.
+
+        A job or callback of the old world that is already running finds its account gone
+        (``holds``) and stops, so it cannot reach the new world's server with an id that
+        the new world will hand out again.
+        """
+        self.scheduler.clear()
         self.config.seed = seed
         self.accounts: dict[str, Account] = {}
         self.tokens: dict[str, object] = {}
@@ -222,6 +228,10 @@ class World:
 
     def account(self, appid: str) -> Account | None:
         return self.accounts.get(appid)
+
+    def holds(self, account: Account) -> bool:
+        """Whether ``account`` is still part of this world (not dropped by a reset)."""
+        return self.accounts.get(account.appid) is account
 
     def add_account(self, spec: dict) -> Account:
         appid, secret = spec.get("appid"), spec.get("secret")
