@@ -14,6 +14,7 @@ from tests.sandbox_helpers import (
 )
 
 OTHER_APPID = "wx0000000000000002"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
 
 @pytest.fixture
@@ -100,12 +101,19 @@ def test_error_rate_is_reproducible_under_a_seed(sandbox):
     assert set(first) == {0, -1}
 
 
-def test_latency_still_answers(sandbox):
-    """A latency fault delays the answer but does not change it."""
-    _, control, client = sandbox
-    control.add_fault(endpoint="draft/count", action={"latency": 0.05}, times=1)
-    assert client.get("draft/count") == {"total_count": 0}
-    assert control.faults()["rules"][0]["fired"] == 1
+def test_latency_delays_the_answer_but_not_the_work(sandbox):
+    """A call answered after the caller gave up was still carried out, as on a slow network."""
+    url, control, client = sandbox
+    control.add_fault(endpoint="material/add_material", action={"latency": 1.0}, times=1)
+    params = {"access_token": client.access_token, "type": "image"}
+    with pytest.raises(requests.Timeout):
+        requests.post(
+            f"{url}/cgi-bin/material/add_material",
+            params=params,
+            files={"media": ("cover.png", PNG)},
+            timeout=0.2,  # shorter than the added latency: the caller never sees the answer
+        )
+    control.wait_until(lambda: control.account(SAMPLE_APPID)["materials"], what="late upload")
 
 
 def test_timeout_fault_leaves_the_client_waiting(sandbox):
