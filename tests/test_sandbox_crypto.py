@@ -103,3 +103,5 @@ def test_tampering_is_refused(sample):
         decrypt(sample.key, SAMPLE_ENCRYPT[:-8] + "AAAAAAA=", SAMPLE_APPID)
     with pytest.raises(CryptoError):
         aes_key("too-short")
+    with pytest.raises(CryptoError):
+        aes_key("密" * 43)  # letters to str.isalnum, but not base64

@@ -38,9 +38,10 @@ def same(expected: str, given: str | None) -> bool:
 
 def aes_key(encoding_aes_key: str) -> bytes:
     """Turn the 43-character EncodingAESKey into the 32-byte AES key."""
-    if len(encoding_aes_key) != 43 or not encoding_aes_key.isalnum():
-        raise CryptoError("EncodingAESKey must be 43 letters or digits")
-    return base64.b64decode(encoding_aes_key + "=")
+    text = encoding_aes_key
+    if len(text) != 43 or not (text.isascii() and text.isalnum()):
+        raise CryptoError("EncodingAESKey must be 43 ASCII letters or digits")
+    return base64.b64decode(text + "=")
 
 
 def pkcs7_pad(data: bytes) -> bytes:
