@@ -41,6 +41,9 @@ def test_control_api_refuses_bad_requests(sandbox):
         control.add_account(appid="wx2", secret="s", encrypt_mode="safe")
     with pytest.raises(ControlError, match="未知配置项"):
         control.configure(warp_speed=9)
+    for setting in ({"callback_timeout": 0}, {"publish_delay": -1}, {"callback_attempts": 0}):
+        with pytest.raises(ControlError, match="不能小于"):
+            control.configure(**setting)
     with pytest.raises(ControlError, match="没有用户"):
         control.send(SAMPLE_APPID, "o" + "0" * 27, type="text", content="hi")
     assert control.account(SAMPLE_APPID)["encrypt_mode"] == "safe"

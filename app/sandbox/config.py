@@ -5,6 +5,8 @@ from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
 
 BEIJING = timedelta(hours=8)
+# The least each number may be; the seed may be any integer.
+MINIMUM = {"callback_timeout": 0.001, "callback_attempts": 1, "token_ttl": 1}
 
 
 @dataclass
@@ -39,6 +41,8 @@ class SandboxConfig:
             accepted = (int, float) if kind is float else (kind,)
             if isinstance(value, bool) or not isinstance(value, accepted):
                 raise ValueError(f"配置项 {name} 的类型应为 {kind.__name__}")
+            if kind in (int, float) and name != "seed" and value < MINIMUM.get(name, 0):
+                raise ValueError(f"配置项 {name} 不能小于 {MINIMUM.get(name, 0)}")
             checked[name] = kind(value)
         if checked.get("publish_id_type", self.publish_id_type) not in ("number", "string"):
             raise ValueError("publish_id_type 只能是 number 或 string")
