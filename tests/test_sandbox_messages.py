@@ -190,3 +190,20 @@ def test_mass_preview_goes_to_one_user(sandbox):
     assert answer["errmsg"] == "preview success"
     assert received(control, staff, "群发预览")[-1]["content"] == "预览内容"
     assert received(control, student) == []
+
+
+def test_api_answers_while_a_callback_waits_for_the_server(sandbox, receiver):
+    """A callback the server has not answered yet holds up neither the API nor the control API."""
+    control, client, staff, _ = sandbox
+    control.configure(callback_timeout=30.0)  # longer than the receiver holds the request
+    receiver.hold = 1
+    client.message.send_template(staff, TEMPLATE, {"thing1": {"value": "x"}})
+    control.wait_until(lambda: receiver.received, what="TEMPLATESENDJOBFINISH held")
+    token = client.access_token
+    quick = SandboxClient(
+        control.base_url, SAMPLE_APPID, SAMPLE_SECRET, access_token=token, timeout=5
+    )
+    assert quick.get("draft/count") == {"total_count": 0}
+    assert control.user(SAMPLE_APPID, staff)["openid"] == staff
+    receiver.release.set()
+    control.wait_idle()
