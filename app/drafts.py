@@ -308,7 +308,7 @@ def edit(r: redis.Redis, actor: audit.Actor, raw_id: str, content: dict, *, sche
 
     def change(tx: Tx) -> Draft:
         current = read_in(tx, did)
-        _require_author(actor, current)
+        _require_author(tx, actor, current)
         cleaned = validate_content(current.kind, content)
         new_hash = content_hash(current.kind, cleaned)
         if new_hash == current.content_hash and scheduled_at is None:
@@ -349,6 +349,8 @@ def withdraw(r: redis.Redis, actor: audit.Actor, raw_id: str, reason: str = "") 
 
 
 SYSTEM_ACTIONS = ("block", "start_publishing", "publish", "fail", "retry")
+# Art. 17: publishing stops at once on a suspended or closed platform.
+PUBLISHING_ACTIONS = ("start_publishing", "retry")
 
 
 def system_move(r: redis.Redis, actor: audit.Actor, raw_id: str, action: str, reason: str = ""):
@@ -356,12 +358,17 @@ def system_move(r: redis.Redis, actor: audit.Actor, raw_id: str, action: str, re
     if actor.via != "system" or action not in SYSTEM_ACTIONS:
         raise Forbidden(f"「{ACTIONS.get(action, action)}」只能由系统执行")
     reason = validate.text(reason, "原因", max_len=platforms.REASON_MAX, required=False)
-    return _move(r, actor, raw_id, action, reason, check=lambda tx, draft: None)
+
+    def check(tx: Tx, draft: Draft) -> None:
+        if action in PUBLISHING_ACTIONS:
+            require_active_in(tx, draft.platform)
+
+    return _move(r, actor, raw_id, action, reason, check)
 
 
 def _author_move(r: redis.Redis, actor: audit.Actor, raw_id: str, action: str, reason: str):
     def check(tx: Tx, draft: Draft) -> None:
-        _require_author(actor, draft)
+        _require_author(tx, actor, draft)
         if action == "submit":
             require_active_in(tx, draft.platform)
 
@@ -424,9 +431,13 @@ def _require_admin(r: redis.Redis, actor: audit.Actor, platform: platforms.Platf
     return actor.person
 
 
-def _require_author(actor: audit.Actor, draft: Draft) -> None:
+def _require_author(tx: Tx, actor: audit.Actor, draft: Draft) -> None:
+    """The author, while still an administrator of the draft's platform."""
     if actor.person != draft.author:
         raise Forbidden(f"只有稿件 {draft.id} 的作者可以这样做")
+    tx.watch(keys.person_roles(actor.person))
+    if not access.has_role(tx.read, actor.person, access.ADMIN, draft.platform):
+        raise Forbidden(f"你已不是平台 {draft.platform} 的管理员")
 
 
 def require_active_in(tx: Tx, platform_id: str) -> None:

@@ -68,7 +68,7 @@ class ReviewState:
 def qualifications(r, person_id: str, platform: Platform) -> set[str]:
     """The sign-offs this person may give on this platform, from their stored roles."""
     held = set()
-    if person_id and platform.responsible == person_id:
+    if person_id and access.has_role(r, person_id, access.RESPONSIBLE, platform.id):
         held.add(RESPONSIBLE)
     if person_id and access.has_role(r, person_id, access.PROPAGANDA):
         held.add(PROPAGANDA)
@@ -82,18 +82,20 @@ def state(r: redis.Redis, raw_id: str) -> ReviewState:
 
 
 def approve(r: redis.Redis, actor: audit.Actor, raw_id: str, seen_hash: str) -> ReviewState:
-    """Sign off the version the reviewer saw; the last required sign-off approves the draft."""
+    """Sign off the version the reviewer saw; the last required sign-off approves the draft.
+
+    Each person gives at most one sign-off per version, so where two are required (the
+    responsible person and the propaganda department) two different people approve,
+    even when one of them holds both roles.
+    """
     did = drafts.draft_id(raw_id)
 
     def change(tx: Tx) -> ReviewState:
         draft, platform, mine = _reviewable(tx, actor, did, seen_hash, "approve")
         current = _state_in(tx, draft, platform)
-        new = mine - set(current.given)
-        if not new:
-            raise Conflict(f"你已审核通过稿件 {did} 的这一版本,等待其他审核人", code="duplicate")
-        signed = {**current.given, **{s: _signoff(actor, draft) for s in new}}
-        for signoff in new:
-            tx.write.hset(keys.draft_signoffs(did), signoff, json.dumps(signed[signoff]))
+        signoff = _signoff_to_fill(did, actor, mine, current)
+        signed = {**current.given, signoff: _signoff(actor, draft)}
+        tx.write.hset(keys.draft_signoffs(did), signoff, json.dumps(signed[signoff]))
         result = ReviewState(draft, current.required, signed)
         if result.complete:
             draft = draft.replace(status=drafts.next_status(draft.status, "approve"))
@@ -107,7 +109,7 @@ def approve(r: redis.Redis, actor: audit.Actor, raw_id: str, seen_hash: str) -> 
             draft=did,
             version_hash=draft.content_hash,
             decision=draft.status,
-            detail={"signoffs": sorted(new), "missing": result.missing},
+            detail={"signoff": signoff, "missing": result.missing},
         )
         return result
 
@@ -160,8 +162,7 @@ def set_flag(r: redis.Redis, actor: audit.Actor, raw_id: str, flag: str, on: boo
             raise Conflict(f"稿件 {did} 当前为「{drafts.STATUSES[draft.status]}」,不能再改标记")
         draft = draft.replace(flags=draft.flags | {flag} if on else draft.flags - {flag})
         current = _state_in(tx, draft, platform)
-        if draft.status == drafts.APPROVED and not current.complete:
-            draft = draft.replace(status=drafts.next_status(draft.status, "reopen"))
+        draft = _settle(draft, current)
         drafts.write_in(tx, draft)
         audit.append(
             tx,
@@ -176,6 +177,15 @@ def set_flag(r: redis.Redis, actor: audit.Actor, raw_id: str, flag: str, on: boo
         return ReviewState(draft, current.required, current.given)
 
     return atomically(r, [keys.draft(did), keys.draft_signoffs(did)], change)
+
+
+def _settle(draft: Draft, state: ReviewState) -> Draft:
+    """Match the status to the sign-offs after the requirements changed under a draft."""
+    if draft.status == drafts.APPROVED and not state.complete:
+        return draft.replace(status=drafts.next_status(draft.status, "reopen"))
+    if draft.status == drafts.IN_REVIEW and state.complete:
+        return draft.replace(status=drafts.next_status(draft.status, "approve"))
+    return draft
 
 
 def _reviewable(tx: Tx, actor: audit.Actor, did: str, seen_hash: str, action: str):
@@ -208,6 +218,18 @@ def _require_flag_right(tx: Tx, actor: audit.Actor, draft: Draft, platform: Plat
         return
     who = "作者和审核人" if on else "党委宣传部"
     raise Forbidden(f"只有{who}可以{'标记' if on else '取消标记'}敏感内容")
+
+
+def _signoff_to_fill(did: str, actor: audit.Actor, mine: set[str], state: ReviewState) -> str:
+    """The first missing sign-off this reviewer may give; one person gives one sign-off."""
+    if any(given["person"] == actor.person for given in state.given.values()):
+        raise Conflict(f"你已审核通过稿件 {did} 的这一版本,等待其他审核人", code="duplicate")
+    open_ = [req.signoff for req in state.required if req.signoff in mine]
+    open_ = [signoff for signoff in open_ if signoff not in state.given]
+    if not open_:
+        done = "、".join(SIGNOFFS[s] for s in sorted(mine))
+        raise Conflict(f"稿件 {did} 的这一版本已有{done}审核通过,等待其他审核人", code="duplicate")
+    return open_[0]
 
 
 def _signoff(actor: audit.Actor, draft: Draft) -> dict:

@@ -214,3 +214,36 @@ def test_every_step_is_audited_with_its_version_hash(r):
     assert {s["version_hash"] for s in steps} == {draft.content_hash}
     assert steps[2]["person"] == w.responsible and steps[2]["decision"] == "approved"
     assert audit.verify(r).ok
+
+
+@pytest.mark.parametrize(
+    ("status", "action"), [("suspended", "start_publishing"), ("closed", "retry")]
+)
+def test_nothing_publishes_on_a_platform_that_is_not_active(r, status, action):
+    """Art. 17: an approved or failed draft does not start publishing once its platform stops."""
+    w = world(r)
+    draft_id = draft_in(r, w, "approved" if action == "start_publishing" else "failed")
+    platforms.change_status(r, actor(w.propaganda), w.platform, status, "第十七条")
+    before = snapshot(r)
+    with pytest.raises(Conflict, match="不能投稿或发布"):
+        drafts.system_move(r, SYSTEM, draft_id, action)
+    assert snapshot(r) == before
+
+
+def test_a_removed_administrator_can_no_longer_edit_or_submit(r):
+    """An author removed as administrator of the platform cannot edit or submit their draft."""
+    w = world(r)
+    draft = text_draft(r, w)
+    platforms.remove_admin(r, actor(w.propaganda), w.platform, w.admin, "调岗")
+    with pytest.raises(Forbidden, match="已不是平台"):
+        drafts.submit(r, actor(w.admin), draft.id)
+    with pytest.raises(Forbidden, match="已不是平台"):
+        drafts.edit(r, actor(w.admin), draft.id, {"text": "改"})
+
+
+def test_system_moves_need_the_system(r):
+    """A person cannot make a move reserved to Qianfa itself, such as marking a draft published."""
+    w = world(r)
+    draft_id = draft_in(r, w, "approved")
+    with pytest.raises(Forbidden, match="只能由系统执行"):
+        drafts.system_move(r, actor(w.responsible), draft_id, "start_publishing")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from app import drafts, people, review
+from app import drafts, people, platforms, review
 from app.errors import Conflict, Forbidden, InvalidInput
 from app.platforms import Platform
 from tests.factories import actor, snapshot, submitted, world
@@ -217,3 +217,38 @@ def test_only_the_propaganda_department_clears_a_flag(r):
         review.set_flag(r, actor(w.admin), draft.id, "major_event", on=False)
     state = review.set_flag(r, actor(w.propaganda), draft.id, "major_event", on=False)
     assert state.missing == ["responsible"]
+
+
+def test_clearing_the_last_extra_requirement_approves_a_fully_signed_draft(r):
+    """Clearing a flag approves a draft that already has every sign-off still required."""
+    w = world(r)
+    draft = submitted(r, w, flags=("major_event",))
+    review.approve(r, actor(w.responsible), draft.id, draft.content_hash)
+    assert drafts.get(r, draft.id).status == "in_review"
+    state = review.set_flag(r, actor(w.propaganda), draft.id, "major_event", on=False)
+    assert state.draft.status == "approved"
+    assert drafts.get(r, draft.id).status == "approved"
+
+
+def test_one_person_gives_one_sign_off_even_with_both_roles(r):
+    """On a level-1 platform a responsible person who is also a propaganda reviewer signs once."""
+    w = world(r, tier=1)
+    people.grant_college_role(r, actor(w.propaganda), w.responsible, "propaganda")
+    draft = submitted(r, w)
+    state = review.approve(r, actor(w.responsible), draft.id, draft.content_hash)
+    assert list(state.given) == ["responsible"] and state.missing == ["propaganda"]
+    with pytest.raises(Conflict, match="已审核通过"):
+        review.approve(r, actor(w.responsible), draft.id, draft.content_hash)
+    review.approve(r, actor(w.propaganda), draft.id, draft.content_hash)
+    assert drafts.get(r, draft.id).status == "approved"
+
+
+def test_a_former_responsible_persons_sign_off_is_not_claimed_by_the_new_one(r):
+    """After a change of responsible person, the new one is told the version is already signed."""
+    w = world(r, tier=1)
+    draft = submitted(r, w)
+    review.approve(r, actor(w.responsible), draft.id, draft.content_hash)
+    newcomer = people.create(r, actor(w.propaganda), "新书记")
+    platforms.set_responsible(r, actor(w.propaganda), w.platform, newcomer.id, "调整")
+    with pytest.raises(Conflict, match="已有第一责任人审核通过"):
+        review.approve(r, actor(newcomer.id), draft.id, draft.content_hash)
