@@ -14,7 +14,7 @@ import redis
 
 from app import access, audit, keys, platforms, validate
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
-from app.store import Tx, atomically, decode, next_id, now, timestamp
+from app.store import Tx, atomically, decode, now, timestamp
 
 TEXT, IMAGE, ARTICLE = "text", "image", "article"
 KINDS = {TEXT: "文字", IMAGE: "图片", ARTICLE: "图文"}
@@ -263,26 +263,24 @@ def create(
     cleaned = validate_content(kind, content)
     flags = frozenset(validate.choice(f, FLAGS, "敏感标记") for f in flags)
     scheduled = _schedule(scheduled_at)
-    if not platform.is_active:
-        raise _inactive(platform.id, platform.status)
-    stamp = timestamp()
-    draft = Draft(
-        id=next_id(r, "draft", "D"),
-        platform=platform.id,
-        author=author,
-        kind=kind,
-        status=DRAFT,
-        status_reason="",
-        version=1,
-        content_hash=content_hash(kind, cleaned),
-        flags=flags,
-        scheduled_at=scheduled,
-        created_at=stamp,
-        updated_at=stamp,
-    )
 
     def change(tx: Tx) -> Draft:
         require_active_in(tx, platform.id)
+        stamp = timestamp()
+        draft = Draft(
+            id=tx.next_id("draft", "D"),
+            platform=platform.id,
+            author=author,
+            kind=kind,
+            status=DRAFT,
+            status_reason="",
+            version=1,
+            content_hash=content_hash(kind, cleaned),
+            flags=flags,
+            scheduled_at=scheduled,
+            created_at=stamp,
+            updated_at=stamp,
+        )
         write_in(tx, draft)
         _write_version(tx, draft, cleaned, author)
         score = now().timestamp()

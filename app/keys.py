@@ -15,6 +15,10 @@ def units() -> str:
     return f"{NS}:units"
 
 
+def unit_names() -> str:
+    return f"{NS}:unit-names"
+
+
 def platform(platform_id: str) -> str:
     return f"{NS}:platform:{platform_id}"
 

@@ -15,7 +15,7 @@ import redis
 from app import access, audit, keys, units, validate
 from app.access import COLLEGE_ROLES, PROPAGANDA, ROLES, authorize
 from app.errors import Conflict, InvalidInput, NotFound
-from app.store import Tx, atomically, decode, decode_set, next_id, timestamp
+from app.store import Tx, atomically, decode, decode_set, timestamp
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,9 @@ def create(
         "qq": validate.optional_pattern(qq, validate.QQ, "QQ 号"),
         "unit": units.get(r, unit).id if unit else "",
     }
-    person = Person(id=next_id(r, "person", "P"), created_at=timestamp(), **fields)
 
     def change(tx: Tx) -> Person:
+        person = Person(id=tx.next_id("person", "P"), created_at=timestamp(), **fields)
         tx.write.hset(keys.person(person.id), mapping=person.__dict__)
         tx.write.sadd(keys.people(), person.id)
         audit.append(tx, actor, "person.create", subject=person.id, detail={"name": person.name})

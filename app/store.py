@@ -31,7 +31,7 @@ class Tx:
         head = pipe.hgetall(keys.audit_head())
         self.audit_seq = int(head.get(b"seq", 0))
         self.audit_hash = head.get(b"hash", b"").decode()
-        self.audited = False
+        self.sequences: dict[str, int] = {}
 
     @property
     def read(self) -> redis.client.Pipeline:
@@ -41,6 +41,14 @@ class Tx:
 
     def watch(self, *names: str) -> None:
         self.read.watch(*names)
+
+    def next_id(self, kind: str, prefix: str) -> str:
+        """Allocate a short, typeable id such as ``D42``; a refused change uses none."""
+        key = keys.sequence(kind)
+        self.watch(key)
+        number = self.sequences.get(key) or int(self.read.get(key) or 0)
+        self.sequences[key] = number + 1
+        return f"{prefix}{number + 1}"
 
     @property
     def write(self) -> redis.client.Pipeline:
@@ -58,17 +66,14 @@ def atomically(r: redis.Redis, watch: list[str], fn: Callable[[Tx], T]) -> T:
                     pipe.watch(*watch)
                 tx = Tx(pipe)
                 result = fn(tx)
+                for key, number in tx.sequences.items():
+                    tx.write.set(key, number)
                 if pipe.explicit_transaction:
                     pipe.execute()
                 return result
             except redis.WatchError:
                 time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
     raise Conflict("操作冲突过多,请稍后重试", code="busy")
-
-
-def next_id(r: redis.Redis, kind: str, prefix: str) -> str:
-    """Allocate a short, typeable id such as ``D42``; gaps after a refused change are fine."""
-    return f"{prefix}{r.incr(keys.sequence(kind))}"
 
 
 def decode(raw: dict[bytes, bytes]) -> dict[str, str]:

@@ -6,7 +6,7 @@ import redis
 
 from app import access, audit, keys, validate
 from app.errors import Conflict, NotFound
-from app.store import Tx, atomically, decode, next_id, timestamp
+from app.store import Tx, atomically, decode, timestamp
 
 KINDS = {
     "secondary_college": "二级学院(部)",
@@ -41,17 +41,18 @@ def create(r: redis.Redis, actor: audit.Actor, name: str, kind: str) -> Unit:
     access.authorize(r, actor, (access.PROPAGANDA,), "登记单位")
     name = validate.text(name, "单位名称", max_len=NAME_MAX)
     kind = validate.choice(kind, KINDS, "单位类型")
-    if any(unit.name == name for unit in all_units(r)):
-        raise Conflict(f"已有名为「{name}」的单位")
-    unit = Unit(next_id(r, "unit", "U"), name, kind, timestamp())
 
     def change(tx: Tx) -> Unit:
+        if tx.read.hexists(keys.unit_names(), name):
+            raise Conflict(f"已有名为「{name}」的单位")
+        unit = Unit(tx.next_id("unit", "U"), name, kind, timestamp())
         tx.write.hset(keys.unit(unit.id), mapping=unit.__dict__)
         tx.write.sadd(keys.units(), unit.id)
+        tx.write.hset(keys.unit_names(), name, unit.id)
         audit.append(tx, actor, "unit.create", detail={"unit": unit.id, "name": name, "kind": kind})
         return unit
 
-    return atomically(r, [keys.units()], change)
+    return atomically(r, [keys.units(), keys.unit_names()], change)
 
 
 def get(r: redis.Redis, unit_id: str) -> Unit:
