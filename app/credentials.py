@@ -33,6 +33,7 @@ from app.masterkey import (
     key_id,
     load_keyring,
     read_key_file,
+    rotation_lock,
     stage_key,
     staged,
 )
@@ -290,16 +291,17 @@ def rotate_master_key(
     """
     access.authorize(r, actor, (access.PROPAGANDA,), "轮换主密钥")
     target = _rotation_target(settings, new_key_file)
-    if target == settings.master_key_file and not settings.master_key:
-        _settle_leftover(r, target)
-    keyring = load_keyring(settings)
-    key = stage_key(target)
-    try:
-        count = reseal_all(r, keyring, key, actor)
-    except QianfaError:
-        staged(target).unlink(missing_ok=True)  # refused before commit: nothing uses it
-        raise
-    install_key(target)
+    with rotation_lock(target):
+        if target == settings.master_key_file and not settings.master_key:
+            _settle_leftover(r, target)
+        keyring = load_keyring(settings)
+        key = stage_key(target)
+        try:
+            count = reseal_all(r, keyring, key, actor)
+        except QianfaError:
+            staged(target).unlink(missing_ok=True)  # refused before commit: nothing uses it
+            raise
+        install_key(target)
     return count
 
 

@@ -7,6 +7,8 @@ too, so no crash between the two loses a key.
 """
 
 import base64
+import contextlib
+import fcntl
 import hashlib
 import os
 import re
@@ -14,7 +16,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from app.errors import ConfigError, InvalidInput
+from app.errors import ConfigError, Conflict, InvalidInput
 from app.settings import Settings
 
 KEY_BYTES = 32
@@ -143,3 +145,18 @@ def install_key(path: Path) -> None:
     """Put the staged key in place of the old one, atomically."""
     os.replace(staged(path), path)
     _sync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def rotation_lock(path: Path):
+    """Hold ``<path>.lock`` for a whole rotation: a second one would delete the first's key."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock_file:
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Conflict("另一次主密钥轮换正在进行,请等它完成") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)

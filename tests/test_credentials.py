@@ -10,7 +10,7 @@ import app.cli
 from app import audit, credentials, keys, masterkey, people
 from app.audit import Actor
 from app.credentials import Sealed
-from app.errors import ConfigError, Forbidden, InvalidInput, NotFound, QianfaError
+from app.errors import ConfigError, Conflict, Forbidden, InvalidInput, NotFound, QianfaError
 from app.masterkey import Keyring
 from app.settings import get_settings, load_settings
 
@@ -51,17 +51,17 @@ def set_all(r, keyring, platform_id):
 
 
 def everything_in(r) -> bytes:
-    """Every key and value in the database, as one blob to search for plaintext."""
+    """Every key and value in the database, in a stable order, as one blob to search."""
     parts = []
-    for key in r.scan_iter():
+    for key in sorted(r.scan_iter()):
         parts.append(key)
         kind = r.type(key).decode()
         if kind == "string":
             parts.append(r.get(key))
         elif kind == "hash":
-            parts.extend(b for kv in r.hgetall(key).items() for b in kv)
+            parts.extend(b for kv in sorted(r.hgetall(key).items()) for b in kv)
         elif kind == "set":
-            parts.extend(r.smembers(key))
+            parts.extend(sorted(r.smembers(key)))
         elif kind == "stream":
             for _, fields in r.xrange(key):
                 parts.extend(b for kv in fields.items() for b in kv)
@@ -515,3 +515,15 @@ def test_cli_import_with_wrong_passphrase_is_one_line(r, demo, run_cli, cfg, tmp
     result = run_cli("credentials", "import-sealed", str(out), input="not the passphrase\n")
     assert result.exit_code == 1
     assert result.stderr.startswith("错误:无法打开密封存档") and result.stderr.count("\n") == 1
+
+
+def test_a_second_rotation_at_once_is_refused_and_changes_nothing(r, keyring, demo, cfg):
+    """While one rotation holds the key file's lock, another is refused before touching keys."""
+    set_all(r, keyring, demo)
+    before = cfg.master_key_file.read_bytes()
+    with masterkey.rotation_lock(cfg.master_key_file):
+        with pytest.raises(Conflict, match="正在进行"):
+            credentials.rotate_master_key(r, cfg, ACTOR)
+    assert cfg.master_key_file.read_bytes() == before
+    assert not masterkey.staged(cfg.master_key_file).exists()
+    assert credentials.reveal(r, keyring, ACTOR, demo, "token", purpose="检查").reveal()
