@@ -134,3 +134,37 @@ def test_redis_down_gives_a_clear_error_and_works_again_when_back(r):
     assert result.returncode == 1
     assert result.stderr.startswith("错误:无法访问 Redis") and len(result.stderr.splitlines()) == 1
     assert qianfa("unit", "create", "计算机学院", "--kind", "secondary_college").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["platform", "status"], "缺少参数 PLATFORM_ID"),
+        (["launch"], "没有命令 launch"),
+        (["draft", "list", "--limit", "0"], "--limit 的值无效"),
+        (["unit", "create", "x"], "缺少选项 --kind"),
+    ],
+)
+def test_usage_mistakes_are_one_chinese_line(args, message):
+    """Missing arguments, unknown commands and bad option values get one line, exit status 2."""
+    result = qianfa(*args)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith("错误:") and message in result.stderr
+
+
+def test_file_errors_are_one_line_and_export_nothing(r, tmp_path):
+    """An export to a missing folder fails with one line and leaves no audit record of an export."""
+    before = snapshot(r)
+    result = qianfa("audit", "export", "--out", str(tmp_path / "missing" / "a.jsonl"))
+    assert result.returncode == 1 and "文件或目录不存在" in result.stderr
+    sealed = qianfa(
+        "credentials",
+        "export-sealed",
+        "--out",
+        str(tmp_path / "missing" / "s.qfa"),
+        input="a long passphrase\na long passphrase\n",
+    )
+    assert sealed.returncode == 1 and "文件或目录不存在" in sealed.stderr
+    assert "Traceback" not in result.stderr + sealed.stderr
+    assert snapshot(r) == before

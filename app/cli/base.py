@@ -1,6 +1,9 @@
 """The ``qianfa`` command group and what every command shares."""
 
+import errno
 import getpass
+import re
+import sys
 
 import click
 import redis
@@ -20,6 +23,34 @@ class CliError(click.ClickException):
         click.echo(f"错误:{self.format_message()}", err=True)
 
 
+# Click's own usage errors, said in Chinese; anything else is shown as click words it.
+USAGE_MESSAGES = (
+    (r"Missing argument '(.+)'\.", r"缺少参数 \1"),
+    (r"Missing option '(.+)'\.", r"缺少选项 \1"),
+    (r"No such command '(.+)'\.", r"没有命令 \1"),
+    (r"No such option: (.+)", r"没有选项 \1"),
+    (r"Invalid value for '(.+)': (.+)", r"\1 的值无效:\2"),
+    (r"Got unexpected extra arguments? \((.+)\)", r"多余的参数:\1"),
+    (r"Option '(.+)' requires an argument\.", r"选项 \1 需要一个值"),
+)
+
+
+FILE_ERRORS = {
+    errno.ENOENT: "文件或目录不存在",
+    errno.EACCES: "没有权限",
+    errno.EEXIST: "文件已存在",
+    errno.EISDIR: "这是一个目录",
+    errno.ENOSPC: "磁盘空间不足",
+}
+
+
+def usage_message(message: str) -> str:
+    for pattern, chinese in USAGE_MESSAGES:
+        if re.fullmatch(pattern, message):
+            return re.sub(pattern, chinese, message)
+    return message
+
+
 class QianfaGroup(FlaskGroup):
     def invoke(self, ctx: click.Context):
         try:
@@ -28,6 +59,26 @@ class QianfaGroup(FlaskGroup):
             raise CliError(exc.message) from exc
         except redis.RedisError as exc:
             raise CliError(f"无法访问 Redis:{exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise CliError("文件不是 UTF-8 文本") from exc
+        except OSError as exc:
+            reason = FILE_ERRORS.get(exc.errno, exc.strerror or str(exc))
+            raise CliError(f"无法读写文件 {exc.filename or ''}:{reason}") from exc
+
+    def main(self, *args, **kwargs):
+        """Run a command; usage mistakes, like every error, are one line in Chinese."""
+        try:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as exc:
+            message = usage_message(exc.format_message())
+            click.echo(f"错误:{message}(用 --help 查看用法)", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("已取消", err=True)
+            sys.exit(1)
 
 
 cli = QianfaGroup(

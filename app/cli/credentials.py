@@ -104,15 +104,19 @@ def export_command(out: Path, passphrase_file: Path | None) -> None:
         raise CliError(f"{out} 已存在,不覆盖")
     passphrase = _passphrase(passphrase_file, confirm=True)
     keyring = masterkey.load_keyring(get_settings())
-    data = credentials.export_sealed(store(), keyring, operator(), passphrase)
-    _write_private(out, data)
+    # Create the file first: an export is audited only if there is somewhere to put it.
+    with _create_private(out) as file:
+        try:
+            file.write(credentials.export_sealed(store(), keyring, operator(), passphrase))
+        except BaseException:
+            out.unlink(missing_ok=True)
+            raise
     click.echo(f"已导出密封存档 {out},请与口令分开保管。")
 
 
-def _write_private(path: Path, data: bytes) -> None:
+def _create_private(path: Path):
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
+    return os.fdopen(fd, "wb")
 
 
 @group.command("import-sealed")
