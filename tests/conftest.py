@@ -73,6 +73,7 @@ def redis_url(tmp_path_factory):
             return False
 
     wait_until(answers, message="redis-server to answer PING")
+    client.close()
     yield url
     proc.terminate()
     proc.wait(timeout=10)
