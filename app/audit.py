@@ -11,7 +11,7 @@ import csv
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import redis
@@ -45,20 +45,25 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True)
 class Actor:
-    """Who did something: a person (with the openid they used) or an operator of a channel."""
+    """Who did something: a person (with the openid they used) or an operator of a channel.
+
+    ``trusted`` marks the operator at the server's shell and Qianfa's own processes; only
+    ``cli()`` and ``system()`` set it, so an actor built from request data never is.
+    """
 
     via: str
     person: str = ""
     openid: str = ""
     operator: str = ""
+    trusted: bool = field(default=False, compare=False)
 
     @classmethod
     def cli(cls, operator: str) -> "Actor":
-        return cls(via="cli", operator=operator)
+        return cls(via="cli", operator=operator, trusted=True)
 
     @classmethod
     def system(cls, operator: str) -> "Actor":
-        return cls(via="system", operator=operator)
+        return cls(via="system", operator=operator, trusted=True)
 
 
 def record_hash(record: dict[str, str]) -> str:

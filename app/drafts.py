@@ -353,7 +353,7 @@ PUBLISHING_ACTIONS = ("start_publishing", "retry")
 
 def system_move(r: redis.Redis, actor: audit.Actor, raw_id: str, action: str, reason: str = ""):
     """Moves that only Qianfa itself makes: screening blocks, workers publish or fail."""
-    if actor.via != "system" or action not in SYSTEM_ACTIONS:
+    if not (actor.trusted and actor.via == "system") or action not in SYSTEM_ACTIONS:
         raise Forbidden(f"「{ACTIONS.get(action, action)}」只能由系统执行")
     reason = validate.text(reason, "原因", max_len=platforms.REASON_MAX, required=False)
 

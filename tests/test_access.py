@@ -53,3 +53,14 @@ def test_leading_group_may_suspend_but_not_register(r):
     assert suspended.status == "suspended"
     with pytest.raises(Forbidden):
         units.create(r, actor(member.id), "单位", "other")
+
+
+def test_an_actor_built_from_request_data_is_never_trusted(r):
+    """Claiming the shell's or the system's channel does not make an actor trusted."""
+    w = world(r)
+    for via in ("cli", "system"):
+        claimed = audit.Actor(via=via, operator="root")
+        with pytest.raises(Forbidden):
+            units.create(r, claimed, f"伪造-{via}", "other")
+        with pytest.raises(Forbidden):
+            platforms.change_status(r, claimed, w.platform, "closed", "伪造")
