@@ -38,6 +38,7 @@ FIELDS = (
     "hash",
 )
 BATCH = 1000
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 VERIFY_ATTEMPTS = 3
 ID_CLOCK_TOLERANCE_MS = 86_400_000  # one day
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -354,9 +355,14 @@ def write_csv(rows: Iterator[dict[str, str]], out) -> int:
     writer.writeheader()
     count = 0
     for row in rows:
-        writer.writerow(row)
+        writer.writerow({k: spreadsheet_safe(v) for k, v in row.items()})
         count += 1
     return count
+
+
+def spreadsheet_safe(value: str) -> str:
+    """Keep a reason typed by a user from running as a formula when the CSV opens in Excel."""
+    return "'" + value if value[:1] in FORMULA_STARTS else value
 
 
 def trim(

@@ -453,3 +453,13 @@ def test_trim_job_with_retention_zero_removes_nothing(r, retention, monkeypatch)
     monkeypatch.setattr(audit, "now", lambda: datetime.now(UTC) + timedelta(days=3650))
     assert trim_audit() == 0
     assert entries(r) == rows
+
+
+def test_csv_export_defuses_spreadsheet_formulas(r):
+    """A reason that looks like a formula is exported as text, so Excel does not run it."""
+    reason = '=HYPERLINK("http://evil.example","点我")'
+    audit.record(r, OPS, "draft.reject", reason=reason)
+    out = io.StringIO()
+    audit.write_csv(audit.records(r), out)
+    [row] = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert row["reason"] == "'" + reason
