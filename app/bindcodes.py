@@ -1,12 +1,15 @@
 """One-time bind codes: the only way a WeChat openid becomes a known person on a platform.
 
 An operator issues a code for a person on a platform; the person sends ``绑定 <code>`` to
-that platform's official account. A code works once and expires. Only its SHA-256 is
-stored, so reading Redis does not reveal codes that are still valid. The binding records
-who the openid is; what that person may do is decided from their stored roles each time.
+that platform's official account. A code works once and expires. Only its HMAC under a
+key derived from the master key is stored, so a copy of Redis does not reveal codes that
+are still valid, even to a brute-force search (rotating the master key voids open codes).
+The binding records who the openid is; what that person may do is decided from their
+stored roles each time.
 """
 
 import hashlib
+import hmac
 import json
 import secrets
 from dataclasses import dataclass
@@ -15,6 +18,7 @@ import redis
 
 from app import access, audit, keys, people, platforms, validate
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.masterkey import Keyring
 from app.store import Tx, atomically, decode_set
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud and typed on phones
@@ -30,8 +34,8 @@ class Binding:
     roles: tuple[str, ...]
 
 
-def digest(code: str) -> str:
-    return hashlib.sha256(code.encode()).hexdigest()
+def digest(keyring: Keyring, code: str) -> str:
+    return hmac.new(keyring.derive("bindcodes"), code.encode(), hashlib.sha256).hexdigest()
 
 
 def normalize_code(raw) -> str:
@@ -49,7 +53,9 @@ def roles_on(r: redis.Redis, person_id: str, platform_id: str) -> tuple[str, ...
     return tuple(on_platform + [role for role in access.COLLEGE_ROLES if role in held])
 
 
-def issue(r: redis.Redis, actor: audit.Actor, person_id: str, platform_id: str, ttl: int) -> str:
+def issue(
+    r: redis.Redis, keyring: Keyring, actor: audit.Actor, person_id: str, platform_id: str, ttl: int
+) -> str:
     """Issue a code for this person on this platform; shown once, stored only as a hash."""
     access.authorize(r, actor, (access.PROPAGANDA,), "签发绑定码")
     person = people.get(r, person_id)
@@ -63,7 +69,7 @@ def issue(r: redis.Redis, actor: audit.Actor, person_id: str, platform_id: str, 
     ticket = {"person": person.id, "platform": platform.id, "roles": list(roles)}
 
     def change(tx: Tx) -> str:
-        tx.write.set(keys.bind_code(digest(code)), json.dumps(ticket), ex=ttl)
+        tx.write.set(keys.bind_code(digest(keyring, code)), json.dumps(ticket), ex=ttl)
         audit.append(
             tx,
             actor,
@@ -78,9 +84,11 @@ def issue(r: redis.Redis, actor: audit.Actor, person_id: str, platform_id: str, 
     return f"{code[:4]}-{code[4:]}"
 
 
-def redeem(r: redis.Redis, platform_id: str, openid: str, raw_code: str) -> Binding:
+def redeem(
+    r: redis.Redis, keyring: Keyring, platform_id: str, openid: str, raw_code: str
+) -> Binding:
     """Bind ``openid`` on this platform to the person the code was issued for; once only."""
-    code_key = keys.bind_code(digest(normalize_code(raw_code)))
+    code_key = keys.bind_code(digest(keyring, normalize_code(raw_code)))
     openid = validate.text(openid, "OpenID", max_len=OPENID_MAX)
 
     def change(tx: Tx) -> Binding:

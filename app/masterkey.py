@@ -15,6 +15,8 @@ import re
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from app.errors import ConfigError, Conflict, InvalidInput
 from app.settings import Settings
@@ -40,6 +42,13 @@ class Keyring:
     @property
     def ids(self) -> list[str]:
         return sorted(self._keys)
+
+    def derive(self, purpose: str) -> bytes:
+        """A key of its own for ``purpose`` (HKDF of the primary key): one secret, many uses."""
+        hkdf = HKDF(
+            algorithm=SHA256(), length=KEY_BYTES, salt=None, info=f"qianfa:{purpose}".encode()
+        )
+        return hkdf.derive(self._keys[self.primary])
 
     def cipher(self, kid: str) -> AESGCM:
         if kid not in self._keys:

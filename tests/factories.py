@@ -3,8 +3,10 @@
 from dataclasses import dataclass
 
 from app import audit, drafts, people, platforms, units
+from app.masterkey import Keyring
 
 OPERATOR = audit.Actor.cli("tester")
+KEYRING = Keyring([bytes(range(32))])
 
 
 def actor(person_id: str) -> audit.Actor:

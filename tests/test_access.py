@@ -4,7 +4,7 @@ import pytest
 
 from app import audit, bindcodes, people, platforms, units
 from app.errors import Forbidden
-from tests.factories import OPERATOR, actor, snapshot, world
+from tests.factories import KEYRING, OPERATOR, actor, snapshot, world
 
 
 def test_operators_at_the_shell_and_propaganda_reviewers_manage_the_registry(r):
@@ -23,7 +23,7 @@ def test_operators_at_the_shell_and_propaganda_reviewers_manage_the_registry(r):
         lambda r, a, w: platforms.change_status(r, a, w.platform, "suspended", "越权"),
         lambda r, a, w: platforms.set_responsible(r, a, w.platform, w.admin, "越权"),
         lambda r, a, w: platforms.add_admin(r, a, w.platform, w.propaganda, "越权"),
-        lambda r, a, w: bindcodes.issue(r, a, w.admin, w.platform, 3600),
+        lambda r, a, w: bindcodes.issue(r, KEYRING, a, w.admin, w.platform, 3600),
     ],
 )
 def test_platform_roles_do_not_reach_the_registry(r, attempt):

@@ -2,7 +2,7 @@
 
 import click
 
-from app import access, bindcodes, drafts, people, platforms, review, units
+from app import access, bindcodes, drafts, masterkey, people, platforms, review, units
 from app.cli.base import operator, store
 from app.settings import get_settings
 
@@ -190,7 +190,8 @@ def platform_remove_admin(platform_id, person_id, reason):
 def bind_code(person_id, platform_id):
     """签发一次性绑定码:本人在该公众号中发送「绑定 <绑定码>」完成绑定。"""
     ttl = get_settings().bind_code_ttl
-    code = bindcodes.issue(store(), operator(), person_id, platform_id, ttl)
+    keyring = masterkey.load_keyring(get_settings())
+    code = bindcodes.issue(store(), keyring, operator(), person_id, platform_id, ttl)
     click.echo(f"绑定码:{code}(仅显示这一次,{ttl // 3600} 小时内有效,只能使用一次)")
     click.echo(f"请本人在公众号中发送:绑定 {code}")
 
