@@ -11,7 +11,6 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import re
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -19,12 +18,10 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from app.errors import ConfigError, Conflict, InvalidInput
-from app.settings import Settings
+from app.settings import MASTER_KEY_FORMAT, MASTER_KEY_TEXT, Settings
 
 KEY_BYTES = 32
 DEFAULT_KEY_FILE = "master.key"
-KEY_TEXT = re.compile(r"[A-Za-z0-9_-]{43}=?")
-KEY_FORMAT = "应为 32 字节随机数的 url-safe base64 文本(44 个字符)"
 
 
 class Keyring:
@@ -70,8 +67,8 @@ def new_key() -> bytes:
 def parse_key(text: str, source: str) -> bytes:
     """Decode key text; the message names the setting, never the text."""
     text = text.strip()
-    if not KEY_TEXT.fullmatch(text):
-        raise ConfigError(f"{source}: 主密钥格式错误,{KEY_FORMAT}")
+    if not MASTER_KEY_TEXT.fullmatch(text):
+        raise ConfigError(f"{source}: 主密钥格式错误,{MASTER_KEY_FORMAT}")
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 

@@ -6,6 +6,7 @@ They are parsed and validated once into a frozen ``Settings``; a bad value raise
 
 import functools
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -15,6 +16,8 @@ from config import defaults
 
 PREFIX = "QIANFA_"
 REDIS_SCHEMES = ("redis", "rediss", "unix")
+MASTER_KEY_TEXT = re.compile(r"[A-Za-z0-9_-]{43}=?")
+MASTER_KEY_FORMAT = "应为 32 字节随机数的 url-safe base64 文本(44 个字符)"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -89,6 +92,10 @@ def load_settings(environ=None) -> Settings:
     master_key, master_key_file = raw("MASTER_KEY"), raw("MASTER_KEY_FILE")
     if master_key and master_key_file:
         raise ConfigError(f"{PREFIX}MASTER_KEY 与 {PREFIX}MASTER_KEY_FILE 只能设置一个")
+    if master_key and not MASTER_KEY_TEXT.fullmatch(master_key.strip()):
+        raise ConfigError(f"{PREFIX}MASTER_KEY: 主密钥格式错误,{MASTER_KEY_FORMAT}")
+    if master_key_file and not Path(master_key_file).expanduser().is_file():
+        raise ConfigError(f"{PREFIX}MASTER_KEY_FILE: 找不到主密钥文件 {master_key_file}")
     return Settings(
         redis_url=parse_redis_url("REDIS_URL", redis_url) if redis_url else None,
         instance_dir=instance_dir,

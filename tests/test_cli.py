@@ -117,6 +117,8 @@ def test_bad_input_gets_one_line_and_changes_nothing(r, args, message):
         ({"QIANFA_LOG_LEVEL": "LOUD"}, "QIANFA_LOG_LEVEL"),
         ({"QIANFA_BIND_CODE_TTL": "5"}, "QIANFA_BIND_CODE_TTL"),
         ({"QIANFA_WECHAT_API_BASE": "api.weixin.qq.com"}, "QIANFA_WECHAT_API_BASE"),
+        ({"QIANFA_MASTER_KEY": "short"}, "QIANFA_MASTER_KEY"),
+        ({"QIANFA_MASTER_KEY_FILE": "/nonexistent/master.key"}, "QIANFA_MASTER_KEY_FILE"),
     ],
 )
 def test_malformed_setting_stops_with_one_line_naming_it(env, setting):

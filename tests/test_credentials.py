@@ -242,13 +242,10 @@ def test_default_key_file_is_generated_once_with_mode_0600(tmp_path):
 def test_malformed_master_key_is_one_line_naming_the_setting(tmp_path, setting):
     """A malformed key, from env or file, is a one-line ConfigError that names the setting."""
     bad = "not-a-real-key-0123456789"
-    if setting == "master_key_file":
-        (tmp_path / "bad.key").write_text(bad)
-        cfg = settings_for(tmp_path, master_key_file=tmp_path / "bad.key")
-    else:
-        cfg = settings_for(tmp_path, master_key=bad)
-    with pytest.raises(ConfigError) as caught:
-        masterkey.load_keyring(cfg)
+    (tmp_path / "bad.key").write_text(bad)
+    value = tmp_path / "bad.key" if setting == "master_key_file" else bad
+    with pytest.raises(ConfigError) as caught:  # at start-up for the env, at first use for a file
+        masterkey.load_keyring(settings_for(tmp_path, **{setting: value}))
     message = caught.value.message
     assert f"QIANFA_{setting.upper()}" in message
     assert "\n" not in message and bad not in message
@@ -256,9 +253,8 @@ def test_malformed_master_key_is_one_line_naming_the_setting(tmp_path, setting):
 
 def test_missing_explicit_key_file_is_refused(tmp_path):
     """A QIANFA_MASTER_KEY_FILE that does not exist is an error, never silently generated."""
-    cfg = settings_for(tmp_path, master_key_file=tmp_path / "absent.key")
     with pytest.raises(ConfigError, match="找不到主密钥文件"):
-        masterkey.load_keyring(cfg)
+        settings_for(tmp_path, master_key_file=tmp_path / "absent.key")
     assert not (tmp_path / "absent.key").exists()
 
 
