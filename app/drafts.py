@@ -75,6 +75,8 @@ ACTIONS = {
     "retry": "重试发布",
 }
 
+FINAL_OR_PUBLISHING = (PUBLISHING, PUBLISHED, WITHDRAWN)
+
 # Art. 11: major events, emergencies and sensitive social issues need the propaganda department.
 FLAGS = {"major_event": "重大事件", "emergency": "突发事件", "sensitive_issue": "社会敏感问题"}
 
@@ -300,7 +302,7 @@ def create(
     return atomically(r, [keys.platform(platform.id)], change)
 
 
-def edit(r: redis.Redis, actor: audit.Actor, raw_id: str, content: dict, *, scheduled_at=None):
+def edit(r: redis.Redis, actor: audit.Actor, raw_id: str, content: dict) -> Draft:
     """Save a new version; approvals given for earlier versions no longer count."""
     did = draft_id(raw_id)
 
@@ -309,13 +311,12 @@ def edit(r: redis.Redis, actor: audit.Actor, raw_id: str, content: dict, *, sche
         _require_author(tx, actor, current)
         cleaned = validate_content(current.kind, content)
         new_hash = content_hash(current.kind, cleaned)
-        if new_hash == current.content_hash and scheduled_at is None:
+        if new_hash == current.content_hash:
             raise Conflict(f"稿件 {did} 的内容没有变化")
         updated = current.replace(
             status=next_status(current.status, "edit"),
             version=current.version + 1,
             content_hash=new_hash,
-            scheduled_at=_schedule(scheduled_at) if scheduled_at else current.scheduled_at,
         )
         write_in(tx, updated)
         _write_version(tx, updated, cleaned, current.author)
@@ -329,6 +330,32 @@ def edit(r: redis.Redis, actor: audit.Actor, raw_id: str, content: dict, *, sche
             version_hash=new_hash,
             decision=updated.status,
             detail={"version": updated.version, "voided_signoffs": True},
+        )
+        return updated
+
+    return atomically(r, [keys.draft(did)], change)
+
+
+def reschedule(r: redis.Redis, actor: audit.Actor, raw_id: str, scheduled_at) -> Draft:
+    """Set or clear (``None``) the publish time; the content, and so its sign-offs, stay."""
+    did, when = draft_id(raw_id), _schedule(scheduled_at)
+
+    def change(tx: Tx) -> Draft:
+        current = read_in(tx, did)
+        _require_author(tx, actor, current)
+        if current.status in FINAL_OR_PUBLISHING:
+            raise Conflict(f"稿件 {did} 当前为「{STATUSES[current.status]}」,不能再改发布时间")
+        updated = current.replace(scheduled_at=when)
+        write_in(tx, updated)
+        audit.append(
+            tx,
+            actor,
+            "draft.reschedule",
+            platform=current.platform,
+            draft=did,
+            version_hash=current.content_hash,
+            decision=current.status,
+            detail={"scheduled_at": when},
         )
         return updated
 

@@ -158,7 +158,7 @@ def set_flag(r: redis.Redis, actor: audit.Actor, raw_id: str, flag: str, on: boo
         _require_flag_right(tx, actor, draft, platform, on)
         if (flag in draft.flags) == on:
             raise Conflict(f"稿件 {did} {'已' if on else '没有'}标记「{drafts.FLAGS[flag]}」")
-        if draft.status in (drafts.PUBLISHING, drafts.PUBLISHED, drafts.WITHDRAWN):
+        if draft.status in drafts.FINAL_OR_PUBLISHING:
             raise Conflict(f"稿件 {did} 当前为「{drafts.STATUSES[draft.status]}」,不能再改标记")
         draft = draft.replace(flags=draft.flags | {flag} if on else draft.flags - {flag})
         current = _state_in(tx, draft, platform)

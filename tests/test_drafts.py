@@ -247,3 +247,17 @@ def test_system_moves_need_the_system(r):
     draft_id = draft_in(r, w, "approved")
     with pytest.raises(Forbidden, match="只能由系统执行"):
         drafts.system_move(r, actor(w.responsible), draft_id, "start_publishing")
+
+
+def test_rescheduling_keeps_the_version_and_its_sign_offs(r):
+    """Changing or clearing the publish time of an approved draft leaves it approved."""
+    w = world(r)
+    draft = drafts.submit(r, actor(w.admin), text_draft(r, w, scheduled_at="2099-01-01T08:00").id)
+    review.approve(r, actor(w.responsible), draft.id, draft.content_hash)
+    moved = drafts.reschedule(r, actor(w.admin), draft.id, "2099-02-01T08:00")
+    assert moved.scheduled_at == "2099-02-01T00:00:00+00:00"
+    assert (moved.status, moved.version) == ("approved", 1)
+    assert drafts.reschedule(r, actor(w.admin), draft.id, None).scheduled_at == ""
+    assert review.state(r, draft.id).complete
+    with pytest.raises(Conflict, match="内容没有变化"):
+        drafts.edit(r, actor(w.admin), draft.id, {"text": "计算机学院举办程序设计竞赛"})
