@@ -23,7 +23,6 @@ from app.store import Tx, atomically, decode_set
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud and typed on phones
 LENGTH = 8
-OPENID_MAX = 64
 
 
 @dataclass(frozen=True)
@@ -88,8 +87,8 @@ def redeem(
     r: redis.Redis, keyring: Keyring, platform_id: str, openid: str, raw_code: str
 ) -> Binding:
     """Bind ``openid`` on this platform to the person the code was issued for; once only."""
+    platform_id, openid = platforms.platform_id(platform_id), validate.openid(openid)
     code_key = keys.bind_code(digest(keyring, normalize_code(raw_code)))
-    openid = validate.text(openid, "OpenID", max_len=OPENID_MAX)
 
     def change(tx: Tx) -> Binding:
         raw = tx.read.get(code_key)
@@ -129,7 +128,7 @@ def _bound_openids(tx: Tx, person_id: str, platform_id: str) -> set[str]:
 
 def person_for(r: redis.Redis, platform_id: str, openid: str) -> str | None:
     """Who this openid is on this platform, from the stored binding; ``None`` for followers."""
-    found = r.get(keys.binding(platform_id, openid))
+    found = r.get(keys.binding(platforms.platform_id(platform_id), validate.openid(openid)))
     return found.decode() if found else None
 
 
@@ -141,6 +140,7 @@ def bindings_of(r: redis.Redis, person_id: str) -> list[tuple[str, str]]:
 def unbind(r: redis.Redis, actor: audit.Actor, platform_id: str, openid: str, why: str) -> str:
     """Revoke a binding; the openid becomes an ordinary follower again."""
     access.authorize(r, actor, (access.PROPAGANDA,), "解除绑定")
+    platform_id, openid = platforms.platform_id(platform_id), validate.openid(openid)
     why = platforms.reason(why)
     key = keys.binding(platform_id, openid)
 

@@ -23,7 +23,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from app import access, keys, platforms
+from app import access, keys, platforms, validate
 from app.audit import Actor, append
 from app.errors import InvalidInput, NotFound, QianfaError
 from app.masterkey import (
@@ -41,6 +41,7 @@ from app.settings import Settings
 from app.store import Tx, atomically, decode, decode_set, timestamp
 
 VERSION = "v1"
+PURPOSE_MAX = 200
 NONCE_BYTES = 12
 
 SECRETS = {
@@ -154,6 +155,7 @@ def set_secret(
     r: redis.Redis, keyring: Keyring, actor: Actor, platform_id: str, name: str, value: str
 ) -> None:
     """Seal ``value`` as the platform's ``name``; the write and its audit record land together."""
+    platform_id = platforms.platform_id(platform_id)
     access.authorize(r, actor, (access.PROPAGANDA,), "设置平台密钥")
     check_value(name, value)
 
@@ -178,9 +180,9 @@ def reveal(
 ) -> Sealed:
     """Decrypt one secret; the read is audited with who asked and why."""
     access.authorize(r, actor, (access.PROPAGANDA,), "读取平台密钥")
+    platform_id = platforms.platform_id(platform_id)
     check_name(name)
-    if not purpose or not purpose.strip():
-        raise InvalidInput("读取密钥须说明用途(purpose)")
+    purpose = validate.text(purpose, "读取密钥的用途(purpose)", max_len=PURPOSE_MAX)
 
     def change(tx: Tx) -> Sealed:
         _require_platform(tx.read, platform_id)
@@ -197,6 +199,7 @@ def reveal(
 
 def status(r: redis.Redis, platform_id: str) -> dict[str, dict]:
     """Which secrets are set and when they changed; never a value."""
+    platform_id = platforms.platform_id(platform_id)
     _require_platform(r, platform_id)
     stored = decode(r.hgetall(keys.platform_secrets(platform_id)))
     return {

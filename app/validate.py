@@ -10,6 +10,9 @@ from app.errors import InvalidInput
 PHONE = re.compile(r"^(\+?\d[\d-]{5,19})$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
 QQ = re.compile(r"^[1-9]\d{4,11}$")
+LINE_BREAKS = re.compile(r"[\r\n\t]+")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+OPENID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 CHINA_TIME = timezone(timedelta(hours=8))
 
 
@@ -18,17 +21,33 @@ def normalize(raw: str) -> str:
     return unicodedata.normalize("NFKC", raw or "").strip()
 
 
-def text(value, label: str, *, max_len: int, required: bool = True) -> str:
+def text(value, label: str, *, max_len: int, required: bool = True, multiline: bool = False) -> str:
+    """Trimmed text within ``max_len``; line breaks only where ``multiline``, no control codes.
+
+    A single-line field gets its line breaks and tabs turned into spaces, as a phone's
+    keyboard may add them; other control characters are refused.
+    """
     if value is None:
         value = ""
     if not isinstance(value, str):
         raise InvalidInput(f"{label}必须是文字")
+    if not multiline:
+        value = LINE_BREAKS.sub(" ", value)
     value = value.strip()
+    if CONTROL.search(value):
+        raise InvalidInput(f"{label}含有不可见的控制字符")
     if required and not value:
         raise InvalidInput(f"{label}不能为空")
     if len(value) > max_len:
         raise InvalidInput(f"{label}过长:最多 {max_len} 字,实际 {len(value)} 字")
     return value
+
+
+def openid(raw) -> str:
+    """A WeChat OpenID: letters, digits, ``_`` and ``-``, as WeChat issues them."""
+    if not isinstance(raw, str) or not OPENID.fullmatch(raw):
+        raise InvalidInput("OpenID 格式不对")
+    return raw
 
 
 def short_id(raw, prefix: str, label: str) -> str:
