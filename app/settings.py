@@ -38,9 +38,19 @@ class Settings:
     log_level: str
 
     def __repr__(self) -> str:
-        shown = {k: v for k, v in self.__dict__.items() if k != "master_key"}
+        shown = dict(self.__dict__)
         shown["master_key"] = "<sealed>" if self.master_key else None
+        shown["redis_url"] = without_password(self.redis_url) if self.redis_url else None
         return f"Settings({shown})"
+
+
+def without_password(url: str) -> str:
+    """The URL with any password replaced, for messages and logs."""
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    netloc = parsed.netloc.replace(f":{parsed.password}@", ":<sealed>@", 1)
+    return parsed._replace(netloc=netloc).geturl()
 
 
 def parse_int(name: str, raw: str, *, low: int, high: int) -> int:
@@ -56,8 +66,9 @@ def parse_int(name: str, raw: str, *, low: int, high: int) -> int:
 def parse_redis_url(name: str, raw: str) -> str:
     scheme = urlparse(raw).scheme
     if scheme not in REDIS_SCHEMES:
+        shown = repr(scheme) if scheme else "(缺少协议)"
         raise ConfigError(
-            f"{PREFIX}{name}: 不支持的协议 {scheme or raw!r},应为 redis://、rediss:// 或 unix://"
+            f"{PREFIX}{name}: 不支持的协议 {shown},应为 redis://、rediss:// 或 unix://"
         )
     return raw
 

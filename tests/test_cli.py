@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 import app.cli
 from app import audit, drafts
+from app.settings import load_settings
 from tests.conftest import free_port
 from tests.factories import snapshot, submitted, world
 
@@ -170,3 +171,14 @@ def test_file_errors_are_one_line_and_export_nothing(r, tmp_path):
     assert sealed.returncode == 1 and "文件或目录不存在" in sealed.stderr
     assert "Traceback" not in result.stderr + sealed.stderr
     assert snapshot(r) == before
+
+
+def test_settings_never_show_the_redis_password_or_master_key():
+    """Neither the printed settings nor a refused Redis URL show a password or the master key."""
+    key = "A" * 43 + "="
+    shown = repr(
+        load_settings({"QIANFA_REDIS_URL": "redis://:hunter2@db:6379/0", "QIANFA_MASTER_KEY": key})
+    )
+    assert "hunter2" not in shown and key not in shown and "db:6379" in shown
+    result = qianfa("unit", "list", env={"QIANFA_REDIS_URL": "hunter2@db:6379"})
+    assert result.returncode == 2 and "hunter2" not in result.stderr
