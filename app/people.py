@@ -99,7 +99,7 @@ def college_role(role: str) -> str:
     return role
 
 
-def grant_college_role(r: redis.Redis, actor: audit.Actor, person_id: str, role: str) -> None:
+def grant_college_role(r: redis.Redis, actor: audit.Actor, person_id: str, role: str) -> Person:
     """Make a person a propaganda-department reviewer or a leading-group member."""
     authorize(r, actor, (PROPAGANDA,), "授予全校角色")
     person, role = get(r, person_id), college_role(role)
@@ -111,9 +111,10 @@ def grant_college_role(r: redis.Redis, actor: audit.Actor, person_id: str, role:
         audit.append(tx, actor, "role.grant", subject=person.id, detail={"role": role})
 
     atomically(r, [keys.person_roles(person.id)], change)
+    return person
 
 
-def revoke_college_role(r: redis.Redis, actor: audit.Actor, person_id: str, role: str) -> None:
+def revoke_college_role(r: redis.Redis, actor: audit.Actor, person_id: str, role: str) -> Person:
     authorize(r, actor, (PROPAGANDA,), "收回全校角色")
     person, role = get(r, person_id), college_role(role)
 
@@ -124,3 +125,4 @@ def revoke_college_role(r: redis.Redis, actor: audit.Actor, person_id: str, role
         audit.append(tx, actor, "role.revoke", subject=person.id, detail={"role": role})
 
     atomically(r, [keys.person_roles(person.id)], change)
+    return person

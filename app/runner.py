@@ -25,19 +25,21 @@ RESEND_AFTER = 3
 
 
 def run_all(settings: Settings, echo=print) -> int:
+    stopping = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.append(True))
     env, processes = dict(os.environ), dict(PROCESSES)
     if not settings.redis_url:
         env["QIANFA_REDIS_URL"] = embedded_url(settings.instance_dir)
         echo(f"内置 Redis 已启动,数据目录 {settings.instance_dir}")
-    if "QIANFA_WECHAT_API_BASE" not in os.environ:
+    if not settings.wechat_configured:
         processes = {"sandbox": sandbox_command(settings), **processes}
         env["QIANFA_WECHAT_API_BASE"] = f"http://127.0.0.1:{settings.sandbox_port}"
-    children = {name: _spawn(args, env) for name, args in processes.items()}
-    echo(f"Qianfa 已启动:http://{settings.host}:{settings.port}/healthz  (Ctrl-C 停止)")
-    stopping = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.append(True))
+    children: dict[str, subprocess.Popen] = {}
     try:
+        for name, args in processes.items():
+            children[name] = _spawn(args, env)
+        echo(f"Qianfa 已启动:http://{settings.host}:{settings.port}/healthz  (Ctrl-C 停止)")
         exited = _wait_for_first_exit(children, stopping)
     finally:
         _stop(children)

@@ -34,6 +34,7 @@ class Settings:
     audit_retention_days: int
     worker_stale_after: int
     wechat_api_base: str
+    wechat_configured: bool
     sandbox_port: int
     log_level: str
 
@@ -127,6 +128,7 @@ def load_settings(environ=None) -> Settings:
             "WORKER_STALE_AFTER", raw("WORKER_STALE_AFTER"), low=5, high=3600
         ),
         wechat_api_base=parse_http_url("WECHAT_API_BASE", raw("WECHAT_API_BASE")),
+        wechat_configured=bool(environ.get(PREFIX + "WECHAT_API_BASE")),
         sandbox_port=parse_int("SANDBOX_PORT", raw("SANDBOX_PORT"), low=1, high=65535),
         log_level=parse_choice("LOG_LEVEL", raw("LOG_LEVEL"), LOG_LEVELS),
     )

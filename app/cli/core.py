@@ -85,8 +85,8 @@ def role_group():
 @click.argument("role")
 def role_grant(person_id, role):
     """授予全校角色。平台的管理员和第一责任人请用 platform 命令设置。"""
-    people.grant_college_role(store(), operator(), person_id, role)
-    click.echo(f"已授予 {person_id.upper()} 角色 {role}")
+    person = people.grant_college_role(store(), operator(), person_id, role)
+    click.echo(f"已授予 {person.name}({person.id}):{access.ROLES[people.college_role(role)]}")
 
 
 @role_group.command("revoke")
@@ -94,8 +94,8 @@ def role_grant(person_id, role):
 @click.argument("role")
 def role_revoke(person_id, role):
     """收回全校角色。"""
-    people.revoke_college_role(store(), operator(), person_id, role)
-    click.echo(f"已收回 {person_id.upper()} 的角色 {role}")
+    person = people.revoke_college_role(store(), operator(), person_id, role)
+    click.echo(f"已收回 {person.name}({person.id})的{access.ROLES[people.college_role(role)]}角色")
 
 
 @click.group("platform")
@@ -192,8 +192,14 @@ def bind_code(person_id, platform_id):
     ttl = get_settings().bind_code_ttl
     keyring = masterkey.load_keyring(get_settings())
     code = bindcodes.issue(store(), keyring, operator(), person_id, platform_id, ttl)
-    click.echo(f"绑定码:{code}(仅显示这一次,{ttl // 3600} 小时内有效,只能使用一次)")
+    click.echo(f"绑定码:{code}(仅显示这一次,{_duration(ttl)}内有效,只能使用一次)")
     click.echo(f"请本人在公众号中发送:绑定 {code}")
+
+
+def _duration(seconds: int) -> str:
+    if seconds % 3600 == 0:
+        return f" {seconds // 3600} 小时"
+    return f" {seconds // 60} 分钟"
 
 
 @click.group("binding")
