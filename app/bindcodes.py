@@ -48,7 +48,8 @@ def normalize_code(raw) -> str:
 def roles_on(r: redis.Redis, person_id: str, platform_id: str) -> tuple[str, ...]:
     """The roles a person holds that matter on this platform, platform roles first."""
     held = people.grants(r, person_id)
-    on_platform = [role for role in access.PLATFORM_ROLES if f"{role}@{platform_id}" in held]
+    platform_grants = {access.grant_name(role, platform_id): role for role in access.PLATFORM_ROLES}
+    on_platform = [role for grant, role in platform_grants.items() if grant in held]
     return tuple(on_platform + [role for role in access.COLLEGE_ROLES if role in held])
 
 

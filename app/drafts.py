@@ -8,7 +8,7 @@ atomic Redis transaction together with its audit record.
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import redis
 
@@ -198,7 +198,10 @@ def draft_id(raw) -> str:
 
 
 def get(r: redis.Redis, raw_id: str) -> Draft:
-    did = draft_id(raw_id)
+    return _load(r, draft_id(raw_id))
+
+
+def _load(r, did: str) -> Draft:
     raw = decode(r.hgetall(keys.draft(did)))
     if not raw:
         raise NotFound(f"没有编号为 {did} 的稿件")
@@ -239,10 +242,7 @@ def list_drafts(
 
 def read_in(tx: Tx, did: str) -> Draft:
     """Read a draft inside a transaction; the caller has WATCHed its key."""
-    raw = decode(tx.read.hgetall(keys.draft(did)))
-    if not raw:
-        raise NotFound(f"没有编号为 {did} 的稿件")
-    return Draft.from_stored(raw)
+    return _load(tx.read, did)
 
 
 def write_in(tx: Tx, draft: Draft) -> None:
@@ -370,7 +370,7 @@ def submit(r: redis.Redis, actor: audit.Actor, raw_id: str) -> Draft:
 
 def withdraw(r: redis.Redis, actor: audit.Actor, raw_id: str, reason: str = "") -> Draft:
     """Take a draft back before it is published."""
-    reason = validate.text(reason, "撤回原因", max_len=platforms.REASON_MAX, required=False)
+    reason = validate.text(reason, "撤回原因", max_len=validate.REASON_MAX, required=False)
     return _author_move(r, actor, raw_id, "withdraw", reason)
 
 
@@ -383,7 +383,7 @@ def system_move(r: redis.Redis, actor: audit.Actor, raw_id: str, action: str, re
     """Moves that only Qianfa itself makes: screening blocks, workers publish or fail."""
     if not (actor.trusted and actor.via == "system") or action not in SYSTEM_ACTIONS:
         raise Forbidden(f"「{ACTIONS.get(action, action)}」只能由系统执行")
-    reason = validate.text(reason, "原因", max_len=platforms.REASON_MAX, required=False)
+    reason = validate.text(reason, "原因", max_len=validate.REASON_MAX, required=False)
 
     def check(tx: Tx, draft: Draft) -> None:
         if action in PUBLISHING_ACTIONS:
@@ -445,10 +445,6 @@ def _schedule(raw) -> str:
     if when < now() - timedelta(minutes=1):
         raise InvalidInput("定时发布时间不能早于现在")
     return timestamp(when)
-
-
-def scheduled_time(draft: Draft) -> datetime | None:
-    return datetime.fromisoformat(draft.scheduled_at) if draft.scheduled_at else None
 
 
 def _require_admin(r: redis.Redis, actor: audit.Actor, platform: platforms.Platform) -> str:

@@ -59,10 +59,6 @@ def person_roles(person_id: str) -> str:
     return f"{NS}:person:{person_id}:roles"
 
 
-def role_holders(grant: str) -> str:
-    return f"{NS}:role:{grant}"
-
-
 def person_bindings(person_id: str) -> str:
     return f"{NS}:person:{person_id}:bindings"
 

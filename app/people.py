@@ -1,11 +1,9 @@
-"""People (人员) and their roles.
+"""People (人员) and the roles granted to them.
 
-Platform roles (administrator 管理员, first responsible person 第一责任人) are held on one
-platform and change only through ``platforms``, which keeps "exactly one responsible
-person, at least one administrator" true. College-wide roles (propaganda-department
-reviewer 宣传部审核人, leading-group member 领导小组成员) are granted here. A grant is
-stored as ``role`` or ``role@platform`` in the person's role set, and the reverse index
-``role_holders`` answers "who holds this role".
+Platform roles (administrator 管理员, first responsible person 第一责任人) change only
+through ``platforms``, which keeps "exactly one responsible person, at least one
+administrator" true. College-wide roles (propaganda-department reviewer 宣传部审核人,
+leading-group member 领导小组成员) are granted here. ``access`` reads them.
 """
 
 from dataclasses import dataclass
@@ -13,7 +11,6 @@ from dataclasses import dataclass
 import redis
 
 from app import access, audit, keys, units, validate
-from app.access import COLLEGE_ROLES, PROPAGANDA, ROLES, authorize
 from app.errors import Conflict, InvalidInput, NotFound
 from app.store import Tx, atomically, decode, decode_set, timestamp
 
@@ -41,7 +38,7 @@ def create(
     qq: str = "",
     unit: str = "",
 ) -> Person:
-    authorize(r, actor, (PROPAGANDA,), "登记人员")
+    access.authorize(r, actor, (access.PROPAGANDA,), "登记人员")
     fields = {
         "name": validate.text(name, "姓名", max_len=32),
         "title": validate.text(title, "职务", max_len=32, required=False),
@@ -78,35 +75,31 @@ def grants(r: redis.Redis, person_id: str) -> set[str]:
     return decode_set(r.smembers(keys.person_roles(person_id)))
 
 
-def holders(r: redis.Redis, role: str, platform_id: str | None = None) -> set[str]:
-    return decode_set(r.smembers(keys.role_holders(access.grant_name(role, platform_id))))
-
-
 def write_grant(tx: Tx, person_id: str, grant: str) -> None:
     tx.write.sadd(keys.person_roles(person_id), grant)
-    tx.write.sadd(keys.role_holders(grant), person_id)
 
 
 def write_revoke(tx: Tx, person_id: str, grant: str) -> None:
     tx.write.srem(keys.person_roles(person_id), grant)
-    tx.write.srem(keys.role_holders(grant), person_id)
 
 
 def college_role(role: str) -> str:
-    role = validate.choice(role, ROLES, "角色")
-    if role not in COLLEGE_ROLES:
-        raise InvalidInput(f"「{ROLES[role]}」是平台角色,请通过平台的负责人/管理员设置来指定")
+    role = validate.choice(role, access.ROLES, "角色")
+    if role not in access.COLLEGE_ROLES:
+        raise InvalidInput(
+            f"「{access.ROLES[role]}」是平台角色,请通过平台的负责人/管理员设置来指定"
+        )
     return role
 
 
 def grant_college_role(r: redis.Redis, actor: audit.Actor, person_id: str, role: str) -> Person:
     """Make a person a propaganda-department reviewer or a leading-group member."""
-    authorize(r, actor, (PROPAGANDA,), "授予全校角色")
+    access.authorize(r, actor, (access.PROPAGANDA,), "授予全校角色")
     person, role = get(r, person_id), college_role(role)
 
     def change(tx: Tx) -> None:
         if tx.read.sismember(keys.person_roles(person.id), role):
-            raise Conflict(f"{person.name}({person.id})已是{ROLES[role]}")
+            raise Conflict(f"{person.name}({person.id})已是{access.ROLES[role]}")
         write_grant(tx, person.id, role)
         audit.append(tx, actor, "role.grant", subject=person.id, detail={"role": role})
 
@@ -115,12 +108,12 @@ def grant_college_role(r: redis.Redis, actor: audit.Actor, person_id: str, role:
 
 
 def revoke_college_role(r: redis.Redis, actor: audit.Actor, person_id: str, role: str) -> Person:
-    authorize(r, actor, (PROPAGANDA,), "收回全校角色")
+    access.authorize(r, actor, (access.PROPAGANDA,), "收回全校角色")
     person, role = get(r, person_id), college_role(role)
 
     def change(tx: Tx) -> None:
         if not tx.read.sismember(keys.person_roles(person.id), role):
-            raise Conflict(f"{person.name}({person.id})不是{ROLES[role]}")
+            raise Conflict(f"{person.name}({person.id})不是{access.ROLES[role]}")
         write_revoke(tx, person.id, role)
         audit.append(tx, actor, "role.revoke", subject=person.id, detail={"role": role})
 

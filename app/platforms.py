@@ -35,7 +35,6 @@ STATUS_TRANSITIONS = {
 }
 PLATFORM_ID = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
 APPID = re.compile(r"^wx[0-9a-f]{16}$")
-REASON_MAX = 500
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,7 @@ def parse_tier(raw) -> int:
 
 
 def reason(raw) -> str:
-    return validate.text(raw, "原因", max_len=REASON_MAX)
+    return validate.text(raw, "原因", max_len=validate.REASON_MAX)
 
 
 def exists(r: redis.Redis, platform_id: str) -> bool:
@@ -92,7 +91,10 @@ def exists(r: redis.Redis, platform_id: str) -> bool:
 
 
 def get(r: redis.Redis, raw_id: str) -> Platform:
-    pid = platform_id(raw_id)
+    return _load(r, platform_id(raw_id))
+
+
+def _load(r, pid: str) -> Platform:
     raw = decode(r.hgetall(keys.platform(pid)))
     if not raw:
         raise NotFound(f"没有标识为 {pid} 的平台")
@@ -163,9 +165,11 @@ def create(
         tx.write.sadd(keys.platforms(), platform.id)
         if platform.appid:
             tx.write.set(keys.platform_by_appid(platform.appid), platform.id)
-        people.write_grant(tx, platform.responsible, access.grant_name("responsible", platform.id))
+        people.write_grant(
+            tx, platform.responsible, access.grant_name(access.RESPONSIBLE, platform.id)
+        )
         for admin in platform.admins:
-            people.write_grant(tx, admin, access.grant_name("admin", platform.id))
+            people.write_grant(tx, admin, access.grant_name(access.ADMIN, platform.id))
         _write_filing(tx, platform.id, "initial", "新建备案", _owners(platform))
         audit.append(tx, actor, "platform.create", platform=platform.id, detail=_owners(platform))
         return platform
@@ -221,8 +225,8 @@ def set_responsible(
         if current.responsible == new:
             raise Conflict(f"{new} 已是平台 {pid} 的第一责任人")
         _check_separation(new, current.admins)
-        people.write_revoke(tx, current.responsible, access.grant_name("responsible", pid))
-        people.write_grant(tx, new, access.grant_name("responsible", pid))
+        people.write_revoke(tx, current.responsible, access.grant_name(access.RESPONSIBLE, pid))
+        people.write_grant(tx, new, access.grant_name(access.RESPONSIBLE, pid))
         tx.write.hset(keys.platform(pid), mapping={"responsible": new, "updated_at": timestamp()})
         updated = _replace(current, responsible=new)
         _record_owner_change(tx, actor, current, updated, why, new)
@@ -242,7 +246,7 @@ def add_admin(r: redis.Redis, actor: audit.Actor, raw_id: str, person_id: str, w
             raise Conflict(f"{person} 已是平台 {pid} 的管理员")
         _check_separation(current.responsible, current.admins | {person})
         tx.write.sadd(keys.platform_admins(pid), person)
-        people.write_grant(tx, person, access.grant_name("admin", pid))
+        people.write_grant(tx, person, access.grant_name(access.ADMIN, pid))
         updated = _replace(current, admins=current.admins | {person})
         _record_owner_change(tx, actor, current, updated, why, person)
         return updated
@@ -262,7 +266,7 @@ def remove_admin(r: redis.Redis, actor: audit.Actor, raw_id: str, person_id: str
         if current.admins == {person}:
             raise Conflict(f"平台 {pid} 至少要有一名管理员,请先添加新管理员")
         tx.write.srem(keys.platform_admins(pid), person)
-        people.write_revoke(tx, person, access.grant_name("admin", pid))
+        people.write_revoke(tx, person, access.grant_name(access.ADMIN, pid))
         updated = _replace(current, admins=current.admins - {person})
         _record_owner_change(tx, actor, current, updated, why, person)
         return updated
@@ -284,11 +288,7 @@ def _check_separation(responsible: str, admins: frozenset[str]) -> None:
 def read_in(tx: Tx, pid: str) -> Platform:
     """Read a platform inside a transaction, watching it so a concurrent change retries."""
     tx.watch(keys.platform(pid), keys.platform_admins(pid))
-    raw = decode(tx.read.hgetall(keys.platform(pid)))
-    if not raw:
-        raise NotFound(f"没有标识为 {pid} 的平台")
-    admins = frozenset(decode_set(tx.read.smembers(keys.platform_admins(pid))))
-    return Platform(**{**raw, "tier": int(raw["tier"]), "admins": admins})
+    return _load(tx.read, pid)
 
 
 def _replace(platform: Platform, **changes) -> Platform:

@@ -19,7 +19,6 @@ from app.store import Tx, atomically, decode, timestamp
 RESPONSIBLE = "responsible"
 PROPAGANDA = "propaganda"
 SIGNOFFS = {RESPONSIBLE: "第一责任人", PROPAGANDA: "党委宣传部"}
-REASON_MAX = 500
 
 
 @dataclass(frozen=True)
@@ -119,7 +118,7 @@ def approve(r: redis.Redis, actor: audit.Actor, raw_id: str, seen_hash: str) -> 
 def reject(r: redis.Redis, actor: audit.Actor, raw_id: str, seen_hash: str, reason: str):
     """Send a draft back to its author with a reason; its sign-offs are dropped."""
     did = drafts.draft_id(raw_id)
-    reason = validate.text(reason, "退回原因", max_len=REASON_MAX)
+    reason = validate.text(reason, "退回原因", max_len=validate.REASON_MAX)
 
     def change(tx: Tx) -> Draft:
         draft, platform, mine = _reviewable(tx, actor, did, seen_hash, "reject")

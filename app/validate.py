@@ -13,6 +13,7 @@ QQ = re.compile(r"^[1-9]\d{4,11}$")
 LINE_BREAKS = re.compile(r"[\r\n\t]+")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 OPENID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+REASON_MAX = 500
 CHINA_TIME = timezone(timedelta(hours=8))
 
 
