@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c $(LOCK) pip setuptools
 
 $(STAMP): $(BIN)/python pyproject.toml $(LOCK)
 	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev]'
@@ -39,7 +39,7 @@ bench: $(STAMP)
 # Re-resolve the newest versions and record them as the tested set.
 lock: $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade -e '.[dev]'
-	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e ' > $(LOCK)
+	$(BIN)/python -m pip freeze --all --exclude-editable | grep -v '^-e ' > $(LOCK)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

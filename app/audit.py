@@ -5,6 +5,10 @@ head key holds the newest (seq, hash), so ``verify`` finds a record that was cha
 removed, inserted or reordered. Records are appended inside the same MULTI as the change
 they describe (``append(tx, ...)``), so a change is never without its record. Secrets
 never enter a record: callers put names in ``detail``, never values.
+
+The chain is not keyed: someone who can write to Redis can rebuild every record after
+the one they changed, and the head. ``qianfa audit verify`` prints the head's hash;
+writing it down elsewhere from time to time (an external anchor) catches that too.
 """
 
 import csv
@@ -114,6 +118,12 @@ def append(
 def record(r: redis.Redis, actor: Actor, action: str, **fields) -> dict[str, str]:
     """Append one record on its own, for steps that change nothing else."""
     return atomically(r, [], lambda tx: append(tx, actor, action, **fields))
+
+
+def head(r: redis.Redis) -> tuple[int, str]:
+    """The newest record's sequence number and hash: the value to note down as an anchor."""
+    fields = decode(r.hgetall(keys.audit_head()))
+    return int(fields.get("seq", 0)), fields.get("hash", "")
 
 
 @dataclass(frozen=True)

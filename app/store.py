@@ -5,6 +5,10 @@ WATCHed), checks its rules, then queues writes on ``tx.write`` and audit records
 ``audit.append(tx, ...)``. ``atomically`` runs it under WATCH/MULTI/EXEC and re-runs
 it when another client changed a watched key first, so a change and its audit record
 land together or not at all.
+
+Every transaction WATCHes the audit chain's head, and every change appends to the chain,
+so changes are serialized: two of them never commit on the same state. The explicit
+watch lists still name what each change reads, so the code says what it depends on.
 """
 
 import random

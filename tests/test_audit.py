@@ -149,12 +149,17 @@ def assert_verify_names(entry: str, seq: int, reason: str) -> None:
 
 
 def test_chain_of_records_verifies(r):
-    """Records appended one by one verify, and the CLI reports how many with exit 0."""
+    """Records appended one by one verify; the CLI reports how many and the head to note down."""
     chain(r, 5)
     assert audit.verify(r) == audit.Verification(True, 5)
     result = run("audit", "verify")
     assert result.exit_code == 0
-    assert result.stdout == "审计链完整:共核验 5 条记录。\n"
+    seq, digest = audit.head(r)
+    assert (seq, len(digest)) == (5, 64)
+    assert result.stdout.splitlines() == [
+        "审计链完整:共核验 5 条记录。",
+        f"链头:第 5 条,哈希 {digest}(可另行记下,用于日后核对)",
+    ]
 
 
 def test_empty_trail_verifies(r):

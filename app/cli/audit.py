@@ -28,7 +28,10 @@ def verify_command():
             f"审计链已被破坏(此前 {result.checked} 条完好)。"
             f"第一条异常记录:{_where(result)};原因:{result.problem}"
         )
+    seq, digest = audit.head(store())
     click.echo(f"审计链完整:共核验 {result.checked} 条记录。")
+    if seq:
+        click.echo(f"链头:第 {seq} 条,哈希 {digest}(可另行记下,用于日后核对)")
 
 
 def _where(result: audit.Verification) -> str:
