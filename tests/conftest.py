@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from app.settings import get_settings, load_settings
+from tests.sandbox_helpers import SAMPLE_AES_KEY, SAMPLE_APPID, SAMPLE_TOKEN, Receiver
 
 
 def free_port() -> int:
@@ -113,3 +114,10 @@ def r(redis_url):
 @pytest.fixture
 def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def receiver():
+    """A real HTTP server in Qianfa's place that checks every callback with wechatpy."""
+    with Receiver(SAMPLE_TOKEN, SAMPLE_AES_KEY, SAMPLE_APPID) as server:
+        yield server

@@ -4,19 +4,10 @@ import pytest
 from wechatpy.replies import TextReply
 
 from tests.sandbox_helpers import (
-    SAMPLE_AES_KEY,
     SAMPLE_APPID,
-    SAMPLE_TOKEN,
-    Receiver,
     register_sample_account,
     running_sandbox,
 )
-
-
-@pytest.fixture
-def receiver():
-    with Receiver(SAMPLE_TOKEN, SAMPLE_AES_KEY, SAMPLE_APPID) as server:
-        yield server
 
 
 @pytest.fixture

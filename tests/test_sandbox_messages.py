@@ -5,23 +5,14 @@ from wechatpy.events import MassSendJobFinishEvent, TemplateSendJobFinishEvent
 from wechatpy.exceptions import WeChatClientException
 
 from tests.sandbox_helpers import (
-    SAMPLE_AES_KEY,
     SAMPLE_APPID,
     SAMPLE_SECRET,
-    SAMPLE_TOKEN,
-    Receiver,
     SandboxClient,
     register_sample_account,
     running_sandbox,
 )
 
 TEMPLATE = "review-notice-0000000000000000000000000001"
-
-
-@pytest.fixture
-def receiver():
-    with Receiver(SAMPLE_TOKEN, SAMPLE_AES_KEY, SAMPLE_APPID) as server:
-        yield server
 
 
 @pytest.fixture

@@ -6,23 +6,14 @@ import pytest
 from wechatpy.exceptions import WeChatClientException
 
 from tests.sandbox_helpers import (
-    SAMPLE_AES_KEY,
     SAMPLE_APPID,
     SAMPLE_SECRET,
-    SAMPLE_TOKEN,
-    Receiver,
     SandboxClient,
     register_sample_account,
     running_sandbox,
 )
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
-
-
-@pytest.fixture
-def receiver():
-    with Receiver(SAMPLE_TOKEN, SAMPLE_AES_KEY, SAMPLE_APPID) as server:
-        yield server
 
 
 @pytest.fixture
