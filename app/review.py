@@ -95,11 +95,9 @@ def approve(r: redis.Redis, actor: audit.Actor, raw_id: str, seen_hash: str) -> 
         signoff = _signoff_to_fill(did, actor, mine, current)
         signed = {**current.given, signoff: _signoff(actor, draft)}
         tx.write.hset(keys.draft_signoffs(did), signoff, json.dumps(signed[signoff]))
+        draft = _settle(draft, ReviewState(draft, current.required, signed))
+        drafts.write_in(tx, draft)
         result = ReviewState(draft, current.required, signed)
-        if result.complete:
-            draft = draft.replace(status=drafts.next_status(draft.status, "approve"))
-            drafts.write_in(tx, draft)
-            result = ReviewState(draft, current.required, signed)
         audit.append(
             tx,
             actor,
