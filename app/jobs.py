@@ -1,7 +1,7 @@
-"""The RQ queues and the one place jobs are enqueued from.
+"""The RQ queues, named by concern; jobs are to be enqueued from this module only.
 
-Queues are named by concern. A worker drains them in the order of ``QUEUES``, so that
-order is the priority: alerts first, then publishing, then notifications.
+A worker drains them in the order of ``QUEUES``, so that order is the priority: alerts
+first, then publishing, then notifications.
 """
 
 import redis

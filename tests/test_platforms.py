@@ -15,20 +15,22 @@ def registry(r):
     return unit.id, league.id, boss.id, admin.id
 
 
+# The fields of a platform owned by what ``registry`` creates in a clean database.
+FIELDS = dict(
+    name="学生会公众号",
+    kind="wechat",
+    tier=3,
+    unit="U1",
+    supervising_unit="U2",
+    responsible="P1",
+    admins=["P2"],
+)
+APPID = "wx0123456789abcdef"
+
+
 def create(r, **overrides):
-    unit, league, boss, admin = registry(r)
-    fields = dict(
-        name="学生会公众号",
-        kind="wechat",
-        tier=3,
-        unit=unit,
-        supervising_unit=league,
-        responsible=boss,
-        admins=[admin],
-        appid="wx0123456789abcdef",
-    )
-    fields.update(overrides)
-    return platforms.create(r, OPERATOR, "xsh-wx", **fields)
+    registry(r)
+    return platforms.create(r, OPERATOR, "xsh-wx", **{**FIELDS, "appid": APPID, **overrides})
 
 
 def test_a_new_platform_starts_in_filing_with_its_owners(r):
@@ -38,7 +40,7 @@ def test_a_new_platform_starts_in_filing_with_its_owners(r):
     assert platforms.get(r, "xsh-wx") == p
     assert access.has_role(r, p.responsible, "responsible", "xsh-wx")
     assert all(access.has_role(r, a, "admin", "xsh-wx") for a in p.admins)
-    assert platforms.by_appid(r, "wx0123456789abcdef").id == "xsh-wx"
+    assert platforms.by_appid(r, APPID).id == "xsh-wx"
     assert platforms.filings(r, "xsh-wx")[0]["kind"] == "initial"
 
 
@@ -60,18 +62,8 @@ def test_bad_platform_input_is_refused_and_writes_nothing(r, overrides, error, m
     """Each invalid field gets its own message and leaves Redis as it was."""
     registry(r)
     before = snapshot(r)
-    fields = dict(
-        name="学生会公众号",
-        kind="wechat",
-        tier=3,
-        unit="U1",
-        supervising_unit="U2",
-        responsible="P1",
-        admins=["P2"],
-    )
-    fields.update(overrides)
     with pytest.raises(error, match=message):
-        platforms.create(r, OPERATOR, "xsh-wx", **fields)
+        platforms.create(r, OPERATOR, "xsh-wx", **{**FIELDS, **overrides})
     assert snapshot(r) == before
 
 
@@ -85,19 +77,10 @@ def test_bad_platform_ids_are_refused(r, bad_id):
 def test_platform_ids_and_appids_are_unique(r):
     """A second platform with the same id, or the same AppID, is refused."""
     create(r)
-    same_owners = dict(
-        name="x",
-        kind="wechat",
-        tier=3,
-        unit="U1",
-        supervising_unit="U2",
-        responsible="P1",
-        admins=["P2"],
-    )
     with pytest.raises(Conflict, match="已被使用"):
-        platforms.create(r, OPERATOR, "xsh-wx", **same_owners)
+        platforms.create(r, OPERATOR, "xsh-wx", **FIELDS)
     with pytest.raises(Conflict, match="AppID"):
-        platforms.create(r, OPERATOR, "other-wx", **same_owners, appid="wx0123456789abcdef")
+        platforms.create(r, OPERATOR, "other-wx", **FIELDS, appid=APPID)
 
 
 ALLOWED = {
