@@ -101,3 +101,7 @@ def audit_anchor() -> str:
 
 def master_key_check() -> str:
     return f"{NS}:credentials:keycheck"
+
+
+def alerts() -> str:
+    return f"{NS}:alerts"
