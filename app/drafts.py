@@ -225,15 +225,20 @@ def version(r: redis.Redis, raw_id: str, number: int | None = None) -> Version:
 
 
 def list_drafts(
-    r: redis.Redis, *, platform: str | None = None, status: str | None = None, limit: int = 100
+    r: redis.Redis,
+    *,
+    platform: str | None = None,
+    status: str | None = None,
+    author: str | None = None,
+    limit: int = 100,
 ) -> list[Draft]:
-    """Newest first, optionally for one platform and one status."""
+    """Newest first, optionally for one platform, one status and one author."""
     index = keys.platform_drafts(platforms.platform_id(platform)) if platform else keys.drafts()
     status = validate.choice(status, STATUSES, "稿件状态") if status else None
     found = []
     for did in r.zrevrange(index, 0, -1):
         draft = Draft.from_stored(decode(r.hgetall(keys.draft(did.decode()))))
-        if status is None or draft.status == status:
+        if (status is None or draft.status == status) and author in (None, draft.author):
             found.append(draft)
             if len(found) >= limit:
                 break

@@ -105,3 +105,15 @@ def master_key_check() -> str:
 
 def alerts() -> str:
     return f"{NS}:alerts"
+
+
+def chat_session(platform_id: str, openid: str) -> str:
+    return f"{NS}:chat_session:{platform_id}:{openid}"
+
+
+def chat_seen(draft_id: str, person_id: str) -> str:
+    return f"{NS}:chat_seen:{draft_id}:{person_id}"
+
+
+def bind_attempts(platform_id: str, openid: str) -> str:
+    return f"{NS}:bind_attempts:{platform_id}:{openid}"

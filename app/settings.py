@@ -37,6 +37,8 @@ class Settings:
     wechat_configured: bool
     sandbox_port: int
     log_level: str
+    public_url: str
+    preview_ttl: int
 
     def __repr__(self) -> str:
         shown = dict(self.__dict__)
@@ -131,7 +133,15 @@ def load_settings(environ=None) -> Settings:
         wechat_configured=bool(environ.get(PREFIX + "WECHAT_API_BASE")),
         sandbox_port=parse_int("SANDBOX_PORT", raw("SANDBOX_PORT"), low=1, high=65535),
         log_level=parse_choice("LOG_LEVEL", raw("LOG_LEVEL"), LOG_LEVELS),
+        public_url=parse_http_url("PUBLIC_URL", raw("PUBLIC_URL") or _local_url(raw)),
+        preview_ttl=parse_int("PREVIEW_TTL", raw("PREVIEW_TTL"), low=60, high=30 * 86400),
     )
+
+
+def _local_url(raw) -> str:
+    """Where the web process listens, for links when no public address is configured."""
+    port = parse_int("PORT", raw("PORT"), low=1, high=65535)
+    return f"http://{raw('HOST')}:{port}"
 
 
 @functools.cache

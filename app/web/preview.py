@@ -1,0 +1,47 @@
+"""``/preview/<token>``: one version of a draft, as it will look on WeChat, for reviewers.
+
+The signed token is the authorization (``app.preview``). The article's HTML is the
+author's, so the page forbids every script and sends no referrer, which would carry
+the token to image hosts.
+"""
+
+from flask import Blueprint, make_response, render_template
+
+from app import drafts, platforms, preview
+from app.errors import QianfaError
+from app.masterkey import load_keyring
+from app.web import redis_client, settings
+
+bp = Blueprint("preview", __name__)
+
+POLICY = (
+    "default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+@bp.get("/preview/<token>")
+def show(token: str):
+    r = redis_client()
+    try:
+        draft_id, number = preview.open_token(load_keyring(settings()), token)
+        draft = drafts.get(r, draft_id)
+        version = drafts.version(r, draft_id, number)
+        platform = platforms.get(r, draft.platform)
+        page = render_template(
+            "preview.html",
+            draft=draft,
+            version=version,
+            platform=platform,
+            status=drafts.STATUSES[draft.status],
+            kind=drafts.KINDS[draft.kind],
+        )
+        status = 200
+    except QianfaError as error:
+        page, status = render_template("preview_error.html", message=error.message), error.status
+    response = make_response(page, status)
+    response.headers["Content-Security-Policy"] = POLICY
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,273 @@
+"""Chat commands, driven through ``chat.respond`` as the webhook calls it."""
+
+import json
+from dataclasses import dataclass
+
+import pytest
+
+from app import audit, bindcodes, chat, compose, drafts, platforms, preview, review
+from tests.factories import KEYRING, OPERATOR, snapshot, world
+
+
+@dataclass
+class Phone:
+    """One WeChat user talking to the platform's account."""
+
+    r: object
+    platform: str
+    openid: str
+
+    def inbound(self, kind: str = "text", **fields) -> chat.Inbound:
+        person = bindcodes.person_for(self.r, self.platform, self.openid) or ""
+        return chat.Inbound(openid=self.openid, type=kind, person=person, **fields)
+
+    def say(self, text: str) -> str | None:
+        return self.send(self.inbound(text=text))
+
+    def send(self, message: chat.Inbound) -> str | None:
+        return chat.respond(self.r, KEYRING, platforms.get(self.r, self.platform), message)
+
+    def bind(self, person: str) -> str:
+        code = bindcodes.issue(self.r, KEYRING, OPERATOR, person, self.platform, ttl=600)
+        return self.say(f"绑定 {code}")
+
+
+@pytest.fixture
+def w(r):
+    return world(r)
+
+
+@pytest.fixture
+def admin(r, w):
+    phone = Phone(r, w.platform, "oAdmin000000000001")
+    phone.bind(w.admin)
+    return phone
+
+
+@pytest.fixture
+def responsible(r, w):
+    phone = Phone(r, w.platform, "oResp0000000000001")
+    phone.bind(w.responsible)
+    return phone
+
+
+@pytest.fixture
+def propaganda(r, w):
+    phone = Phone(r, w.platform, "oProp0000000000001")
+    phone.bind(w.propaganda)
+    return phone
+
+
+@pytest.fixture
+def follower(r, w):
+    return Phone(r, w.platform, "oFollower000000001")
+
+
+def refusals(r):
+    return [rec for rec in audit.records(r) if rec["action"] == "chat.refused"]
+
+
+def test_bind_with_a_code_names_the_role(r, w):
+    phone = Phone(r, w.platform, "oAdmin000000000001")
+    reply = phone.bind(w.admin)
+    assert "绑定成功" in reply and "管理员" in reply
+    assert bindcodes.person_for(r, w.platform, phone.openid) == w.admin
+
+
+def test_bind_tolerates_full_width_and_a_missing_space(r, w):
+    phone = Phone(r, w.platform, "oAdmin000000000001")
+    code = bindcodes.issue(r, KEYRING, OPERATOR, w.admin, w.platform, ttl=600)
+    full_width = code.translate({ord(c): ord(c) + 0xFEE0 for c in code if c.isalnum()})
+    assert "绑定成功" in phone.say(f"  绑定{full_width}  ")
+
+
+def test_wrong_bind_codes_are_throttled(r, w):
+    phone = Phone(r, w.platform, "oStranger00000001")
+    for _ in range(chat.BIND_ATTEMPTS):
+        assert "无效" in phone.say("绑定 AAAA-AAAA")
+    code = bindcodes.issue(r, KEYRING, OPERATOR, w.admin, w.platform, ttl=600)
+    assert "次数过多" in phone.say(f"bind {code}")
+    assert bindcodes.person_for(r, w.platform, phone.openid) is None
+
+
+def test_followers_words_are_left_to_the_account(follower):
+    for text in ("帮助", "投稿", "你好", "待审"):
+        assert follower.say(text) is None
+    assert follower.send(follower.inbound("event", event="subscribe")) is None
+
+
+def test_follower_naming_a_draft_is_refused_and_audited(r, follower, admin):
+    admin.say("投稿 运动会通知")
+    reply = follower.say("同意 D1")
+    assert "还没有绑定" in reply
+    assert drafts.get(r, "D1").status == drafts.IN_REVIEW
+    [refusal] = refusals(r)
+    assert refusal["reason"] == "unbound" and json.loads(refusal["detail"])["command"] == "approve"
+
+
+def test_help_lists_only_what_the_role_may_do(admin, responsible):
+    admin_help, reviewer_help = admin.say("帮助"), responsible.say("help")
+    assert "投稿" in admin_help and "同意" not in admin_help
+    assert "同意" in reviewer_help and "投稿" not in reviewer_help
+
+
+def test_unknown_command_gets_a_hint(admin):
+    assert "帮助" in admin.say("发布吧")
+
+
+def test_short_text_submission_goes_to_review(r, w, admin):
+    reply = admin.say("投稿 计算机学院举办程序设计竞赛")
+    assert "D1" in reply and "第一责任人" in reply
+    draft = drafts.get(r, "D1")
+    assert (draft.status, draft.author, draft.kind) == (drafts.IN_REVIEW, w.admin, drafts.TEXT)
+
+
+def test_draft_session_collects_text_pictures_and_links_into_an_article(r, admin):
+    assert "开始投稿" in admin.say("投稿")
+    admin.say("今天下午举行了运动会。")
+    admin.send(admin.inbound("image", pic_url="https://mmbiz.qpic.cn/a.jpg", media_id="m1"))
+    admin.send(admin.inbound("link", url="https://www.example.edu.cn/n/1", title="成绩公告"))
+    admin.say("状态良好的同学请报名")  # a command word, but inside a session it is content
+    assert "请先发送「标题" in admin.say("提交")
+    admin.say("标题 校运动会开幕")
+    outline = admin.say("预览")
+    assert "校运动会开幕" in outline and "[图片]" in outline and "4." in outline
+    assert "已提交稿件 D1" in admin.say("提交")
+    version = drafts.version(r, "D1")
+    assert version.kind == drafts.ARTICLE
+    assert version.content["cover_image"] == "https://mmbiz.qpic.cn/a.jpg"
+    assert "状态良好的同学请报名" in version.content["content_html"]
+    assert compose.load(r, admin.platform, admin.openid) is None
+
+
+def test_one_picture_with_a_caption_is_an_image_post(r, admin):
+    admin.say("投稿")
+    admin.send(admin.inbound("image", pic_url="https://mmbiz.qpic.cn/b.jpg"))
+    admin.say("图书馆新馆落成")
+    admin.say("提交")
+    version = drafts.version(r, "D1")
+    assert version.kind == drafts.IMAGE and version.content["caption"] == "图书馆新馆落成"
+
+
+def test_cancel_drops_the_session(r, admin):
+    admin.say("投稿")
+    admin.say("草稿内容")
+    assert "已取消" in admin.say("取消")
+    assert drafts.list_drafts(r) == []
+    assert "没有看懂" in admin.say("草稿内容")
+
+
+def test_reviewer_views_and_approves_naming_version_and_hash(r, admin, responsible):
+    admin.say("投稿 计算机学院举办程序设计竞赛")
+    assert "D1" in responsible.say("待审")
+    view = responsible.say("查看D1")
+    assert "计算机学院举办程序设计竞赛" in view and "同意 D1" in view
+    draft = drafts.get(r, "D1")
+    reply = responsible.say("通过 D1")
+    assert f"第 1 版({draft.content_hash[:8]})" in reply and "全部通过" in reply
+    assert drafts.get(r, "D1").status == drafts.APPROVED
+    assert "没有等待你审核" in responsible.say("待审")
+
+
+def test_approval_of_a_version_the_reviewer_did_not_see_is_refused(r, w, admin, responsible):
+    admin.say("投稿 第一版")
+    responsible.say("查看 D1")
+    drafts.edit(r, audit.Actor(via="chat", person=w.admin), "D1", {"text": "第二版"})
+    assert "已修改" in responsible.say("同意 D1")
+    assert review.state(r, "D1").given == {}
+
+
+def test_tier_one_platform_needs_the_propaganda_department_too(r):
+    w = world(r, tier=1, platform_id="xy-wx")
+    admin, resp, prop = (Phone(r, w.platform, f"oPerson00000000{i}") for i in range(3))
+    admin.bind(w.admin), resp.bind(w.responsible), prop.bind(w.propaganda)
+    admin.say("投稿 学校召开党委会")
+    assert "还需:党委宣传部" in resp.say("同意 D1")
+    assert "D1" in prop.say("待审")
+    assert "全部通过" in prop.say("同意 D1")
+
+
+def test_flagged_draft_adds_the_propaganda_sign_off(r, admin, responsible, propaganda):
+    admin.say("投稿 关于突发事件的说明")
+    assert "党委宣传部" in responsible.say("敏感 D1 突发")
+    assert "还需:党委宣传部" in responsible.say("同意 D1")
+    assert drafts.get(r, "D1").flags == {"emergency"}
+    propaganda.say("同意 D1")
+    assert drafts.get(r, "D1").status == drafts.APPROVED
+
+
+def test_reject_needs_a_reason(r, admin, responsible):
+    admin.say("投稿 有错别字的稿件")
+    before = snapshot(r)
+    assert "请写明驳回原因" in responsible.say("驳回 D1")
+    assert snapshot(r) == before
+    assert "标题有错别字" in responsible.say("驳回 D1 标题有错别字")
+    draft = drafts.get(r, "D1")
+    assert (draft.status, draft.status_reason) == (drafts.REJECTED, "标题有错别字")
+    assert "标题有错别字" in admin.say("状态 D1")
+
+
+def test_admin_withdraws_and_lists_own_drafts(r, admin):
+    admin.say("投稿 第一篇")
+    admin.say("投稿 第二篇")
+    assert "已撤回稿件 D1" in admin.say("撤回 D1 写错了")
+    mine = admin.say("我的稿件")
+    assert "D1 · 已撤回" in mine and "D2 · 审核中" in mine
+
+
+def test_wrong_role_is_refused_politely_and_audited(r, admin, responsible):
+    admin.say("投稿 运动会通知")
+    before = drafts.get(r, "D1")
+    assert "只有本公众号的审核人" in admin.say("同意 D1")
+    assert "只有本公众号的管理员" in responsible.say("投稿 我也想发")
+    assert drafts.get(r, "D1") == before and len(drafts.list_drafts(r)) == 1
+    assert [json.loads(rec["detail"])["command"] for rec in refusals(r)] == ["approve", "compose"]
+
+
+def test_author_who_is_also_reviewer_cannot_approve_own_draft(r):
+    w = world(r)
+    platforms.add_admin(r, OPERATOR, w.platform, w.propaganda, "宣传部兼任管理员")
+    phone = Phone(r, w.platform, "oBoth000000000001")
+    phone.bind(w.propaganda)
+    phone.say("投稿 自己的稿件")
+    assert "不能审核自己" in phone.say("同意 D1")
+    assert refusals(r)[-1]["reason"] == "self_review"
+
+
+def test_draft_of_another_platform_is_not_found(r, w, responsible):
+    other = world(r, platform_id="other-wx")
+    drafts.submit(
+        r,
+        audit.Actor(via="chat", person=other.admin),
+        drafts.create(
+            r, audit.Actor(via="chat", person=other.admin), "other-wx", "text", {"text": "x"}
+        ).id,
+    )
+    assert "本公众号没有编号为 D1" in responsible.say("查看 D1")
+
+
+def test_long_text_is_viewed_in_pages_that_fit_a_message(r, admin, responsible):
+    admin.say("投稿 " + "段落内容。" * 380)
+    first = responsible.say("查看 D1")
+    assert "第 1/" in first and "查看 D1 2" in first
+    pages = chat.paginate(drafts.version(r, "D1").content["text"], chat.PAGE_BYTES)
+    assert "".join(pages) == drafts.version(r, "D1").content["text"]
+    for number in range(1, len(pages) + 1):
+        reply = responsible.say(f"查看 D1 {number}")
+        assert len(reply.encode()) <= chat.MAX_REPLY_BYTES and pages[number - 1] in reply
+
+
+def test_article_view_carries_a_signed_preview_link(r, admin, responsible):
+    admin.say("投稿")
+    admin.say("正文")
+    admin.say("标题 校园新闻")
+    admin.say("提交")
+    reply = responsible.say("查看 D1")
+    token = reply.split("/preview/")[1].split()[0]
+    assert preview.open_token(KEYRING, token) == ("D1", 1)
+
+
+def test_text_submission_too_long_is_refused_without_a_draft(r, admin):
+    reply = admin.say("投稿 " + "字" * (drafts.LIMITS["text"] + 1))
+    assert "过长" in reply or "最多" in reply
+    assert drafts.list_drafts(r) == []

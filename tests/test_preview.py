@@ -1,0 +1,62 @@
+"""The signed article preview page that ``查看`` links to."""
+
+import pytest
+
+from app import audit, create_app, drafts, preview
+from app.masterkey import load_keyring
+from tests.factories import actor, world
+
+ARTICLE = {
+    "title": "校运动会开幕",
+    "author": "校团委",
+    "digest": "",
+    "content_html": '<p>运动会开幕。</p><script>alert(1)</script><img src="https://e.cn/a.jpg">',
+    "cover_image": "",
+    "source_url": "",
+}
+
+
+@pytest.fixture
+def client(settings):
+    return create_app(settings).test_client()
+
+
+@pytest.fixture
+def article(r):
+    w = world(r)
+    return drafts.create(r, actor(w.admin), w.platform, "article", ARTICLE)
+
+
+def test_preview_renders_the_article_without_running_its_scripts(client, settings, article):
+    token = preview.token(load_keyring(settings), article.id, 1, ttl=600)
+    response = client.get(f"/preview/{token}")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "校运动会开幕" in page and "运动会开幕。" in page and "计算机学院微信公众号" in page
+    assert "script-src" not in response.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_preview_shows_the_version_it_was_made_for(r, client, settings, article):
+    token = preview.token(load_keyring(settings), article.id, 1, ttl=600)
+    drafts.edit(
+        r,
+        audit.Actor(via="chat", person=article.author),
+        article.id,
+        {**ARTICLE, "title": "新标题"},
+    )
+    page = client.get(f"/preview/{token}").get_data(as_text=True)
+    assert "校运动会开幕" in page and "新标题" not in page and "已有更新的第 2 版" in page
+
+
+def test_forged_and_expired_links_are_refused(client, settings, article):
+    keyring = load_keyring(settings)
+    token = preview.token(keyring, article.id, 1, ttl=600)
+    body, signature = token.split(".")
+    other = preview.token(keyring, "D2", 1, ttl=600).split(".")[0]
+    assert client.get(f"/preview/{other}.{signature}").status_code == 403
+    expired = preview.token(keyring, article.id, 1, ttl=600, now=1_000_000_000)
+    response = client.get(f"/preview/{expired}")
+    assert response.status_code == 403 and "已过期" in response.get_data(as_text=True)
+    assert client.get("/preview/garbage").status_code == 400
