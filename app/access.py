@@ -29,6 +29,12 @@ def grant_name(role: str, platform_id: str | None = None) -> str:
     return f"{role}@{platform_id}" if platform_id else role
 
 
+def roles_on(grants: set[str], platform_id: str) -> tuple[str, ...]:
+    """The roles that matter on this platform among a person's grants, platform roles first."""
+    on_platform = [role for role in PLATFORM_ROLES if grant_name(role, platform_id) in grants]
+    return tuple(on_platform + [role for role in COLLEGE_ROLES if role in grants])
+
+
 def has_role(r: redis.Redis, person_id: str, role: str, platform_id: str | None = None) -> bool:
     return bool(r.sismember(keys.person_roles(person_id), grant_name(role, platform_id)))
 

@@ -46,11 +46,7 @@ def normalize_code(raw) -> str:
 
 
 def roles_on(r: redis.Redis, person_id: str, platform_id: str) -> tuple[str, ...]:
-    """The roles a person holds that matter on this platform, platform roles first."""
-    held = people.grants(r, person_id)
-    platform_grants = {access.grant_name(role, platform_id): role for role in access.PLATFORM_ROLES}
-    on_platform = [role for grant, role in platform_grants.items() if grant in held]
-    return tuple(on_platform + [role for role in access.COLLEGE_ROLES if role in held])
+    return access.roles_on(people.grants(r, person_id), platform_id)
 
 
 def issue(

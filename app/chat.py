@@ -23,6 +23,7 @@ from app.errors import Forbidden, InvalidInput, NotFound, QianfaError
 from app.masterkey import Keyring
 from app.platforms import Platform
 from app.settings import get_settings
+from app.store import decode_set
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +106,7 @@ def _respond(r, keyring, platform, message: Inbound) -> str | None:
             return None
         if command.needs != ANYONE:
             return _refuse(r, platform, message, command, "unbound")
-    roles = bindcodes.roles_on(r, message.person, platform.id) if message.person else ()
-    session = compose.load(r, platform.id, message.openid) if message.person else None
+    roles, session = _sender(r, platform.id, message)
     ctx = Context(r, keyring, platform, message, roles, session)
     if session is not None and access.ADMIN in roles:
         return _in_session(ctx, command, args)
@@ -118,6 +118,18 @@ def _respond(r, keyring, platform, message: Inbound) -> str | None:
         return command.run(ctx, args)
     except Forbidden as error:
         return _refuse(r, platform, message, command, error.code, error.message)
+
+
+def _sender(r, platform_id: str, message: Inbound):
+    """The sender's roles here and open draft session, in one round trip."""
+    if not message.person:
+        return (), None
+    pipe = r.pipeline(transaction=False)
+    pipe.smembers(keys.person_roles(message.person))
+    pipe.get(keys.chat_session(platform_id, message.openid))
+    grants, session = pipe.execute()
+    roles = access.roles_on(decode_set(grants), platform_id)
+    return roles, compose.Session.loads(session) if session else None
 
 
 def parse(text: str) -> tuple["Command | None", str]:
