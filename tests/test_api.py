@@ -457,3 +457,17 @@ def test_openapi_content_schemas_match_the_domain():
     for kind, fields in drafts.CONTENT_FIELDS.items():
         assert set(openapi.CONTENT[kind]["properties"]) == fields
     assert set(openapi.CONTENT) == set(drafts.KINDS)
+
+
+def test_a_saved_draft_that_cannot_be_submitted_says_why(r, api, w):
+    """When submitting fails after saving, the answer is the saved draft with the reason."""
+    created = api.text(w.platform).get_json()
+    review.reject(r, actor(w.responsible), "D1", created["content_hash"], "请补充")
+    platforms.change_status(r, OPERATOR, w.platform, "suspended", "整改")
+    response = api.post("/drafts/D1/versions", json={"content": {"text": "补充后的正文"}})
+    assert response.status_code == 201
+    body = response.get_json()
+    assert (body["status"], body["version"]) == ("draft", 2)
+    assert (
+        body["submit_error"]["error"] == "conflict" and "已停用" in body["submit_error"]["message"]
+    )

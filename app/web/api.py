@@ -93,9 +93,8 @@ def new_version(draft_id):
         content = drafts.validate_content(draft.kind, body["content"])
     require_uploads(r, content)
     edited = drafts.edit(r, token.actor(), draft.id, content)
-    if resubmit and edited.status == drafts.DRAFT:
-        drafts.submit(r, token.actor(), draft.id)
-    return respond(201, representations.draft(r, draft.id))
+    answer = _submitted(r, token, edited) if resubmit and edited.status == drafts.DRAFT else {}
+    return respond(201, {**representations.draft(r, draft.id), **answer})
 
 
 @bp.post("/drafts/<draft_id>/withdraw")
@@ -184,7 +183,7 @@ def _create(r, token: apitokens.ApiToken, platform: str, body: dict) -> drafts.D
 
 
 def _submitted(r, token: apitokens.ApiToken, draft: drafts.Draft) -> dict:
-    """Submit the new draft; if that fails, the draft still exists and the answer says why."""
+    """Submit what was just saved; if that fails, it stays saved and the answer says why."""
     try:
         drafts.submit(r, token.actor(), draft.id)
     except QianfaError as exc:

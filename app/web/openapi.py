@@ -160,7 +160,7 @@ SCHEMAS = {
                     "review": _ref("ReviewState"),
                     "submit_error": {
                         **_ref("Error"),
-                        "description": "仅在创建成功而提交审核失败时出现;稿件仍为「草稿」",
+                        "description": "仅在保存成功而提交审核失败时出现;稿件仍为「草稿」",
                     },
                 },
             },
