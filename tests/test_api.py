@@ -98,11 +98,13 @@ def test_create_submits_to_review_by_default(r, api, w):
 
 
 def test_create_without_submit_leaves_a_draft(api, w):
+    """With submit false the new draft stays a draft, not yet in review."""
     body = api.text(w.platform, submit=False).get_json()
     assert body["status"] == "draft"
 
 
 def test_article_with_flags_needs_the_propaganda_department(api, w):
+    """An article flagged as an emergency also needs the propaganda department."""
     response = api.create(
         {"platform": w.platform, "kind": "article", "content": ARTICLE, "flags": ["emergency"]}
     )
@@ -124,6 +126,7 @@ def test_retry_with_the_same_key_returns_the_first_answer(r, api, w):
 
 
 def test_same_key_with_another_body_is_refused(r, api, w):
+    """The same Idempotency-Key with another body is refused with 422 and changes nothing."""
     api.text(w.platform, key="cms-42")
     before = without_token_use(r)
     response = api.text(w.platform, text="另一篇稿件", key="cms-42")
@@ -150,6 +153,7 @@ def test_a_refused_create_frees_its_key(r, api, w):
 
 
 def test_the_idempotency_key_is_required(r, api, w):
+    """Creating without an Idempotency-Key is refused, naming the header."""
     body = {"platform": w.platform, "kind": "text", "content": {"text": "x"}}
     response = api.client.post("/api/v1/drafts", json=body, headers=api.headers)
     assert response.status_code == 400
@@ -158,6 +162,7 @@ def test_the_idempotency_key_is_required(r, api, w):
 
 
 def test_read_shows_content_hash_and_sign_offs(r, api, w):
+    """Reading a draft shows its version, content hash and the sign-offs given."""
     created = api.text(w.platform).get_json()
     review.approve(r, actor(w.responsible), "D1", created["content_hash"])
     body = api.get("/drafts/d1").get_json()
@@ -188,6 +193,7 @@ def test_new_version_voids_the_approvals(r, api, w):
 def test_new_version_of_a_rejected_draft_is_resubmitted_unless_asked_not_to(
     r, api, w, submit, status
 ):
+    """A rejected draft's new version goes back to review, or stays a draft with submit false."""
     created = api.text(w.platform).get_json()
     review.reject(r, actor(w.responsible), "D1", created["content_hash"], "请补充时间地点")
     body = {"content": {"text": "12 月 1 日在图书馆举办"}, "submit": submit}
@@ -195,12 +201,14 @@ def test_new_version_of_a_rejected_draft_is_resubmitted_unless_asked_not_to(
 
 
 def test_new_version_with_the_same_content_is_a_conflict(api, w):
+    """A new version must change the content."""
     api.text(w.platform, text="同样")
     response = api.post("/drafts/D1/versions", json={"content": {"text": "同样"}})
     assert response.status_code == 409
 
 
 def test_withdraw_with_a_reason(r, api, w):
+    """Withdrawing records the reason; withdrawing again is a state conflict."""
     api.text(w.platform)
     response = api.post("/drafts/D1/withdraw", json={"reason": "活动取消"})
     assert response.status_code == 200
@@ -221,6 +229,7 @@ def test_only_the_author_withdraws(r, client, api, w):
 
 
 def test_list_filters_by_platform_status_and_limit(r, client, w):
+    """Only the token's platforms, newest first, by platform, status and limit."""
     second = world(r, platform_id="wh-wx")
     third = world(r, platform_id="tw-wx")
     for pid in (second.platform, third.platform):
@@ -249,6 +258,7 @@ def test_list_filters_by_platform_status_and_limit(r, client, w):
     + [({"platform": "Bad Id"}, "platform"), ({"sort": "id"}, "sort")],
 )
 def test_list_refuses_bad_parameters(api, query, field):
+    """A bad or unknown query parameter is refused, naming it."""
     response = api.get("/drafts", query_string=query)
     assert response.status_code == 400 and error_of(response)["field"] == field
 
@@ -270,6 +280,7 @@ def test_out_of_scope_platform_is_forbidden(r, client, api, w):
 
 
 def test_token_of_a_person_who_lost_the_admin_role_is_refused(r, api, w):
+    """Once the person is no longer an administrator, every call with the token is refused."""
     api.text(w.platform)
     platforms.remove_admin(r, OPERATOR, w.platform, w.admin, "调岗")
     before = without_token_use(r)
@@ -288,6 +299,7 @@ def test_token_of_a_person_who_lost_the_admin_role_is_refused(r, api, w):
     "header", [None, "", "Bearer", "Bearer qf_wrong", "Basic dXNlcjpwYXNz", "qf_abc"]
 )
 def test_missing_or_bad_token_is_401(r, client, w, header):
+    """No token, another scheme or an unknown token is 401 with a Bearer challenge."""
     headers = {"Authorization": header} if header is not None else {}
     response = client.get("/api/v1/drafts", headers=headers)
     assert response.status_code == 401 and error_of(response)["error"] == "unauthorized"
@@ -295,6 +307,7 @@ def test_missing_or_bad_token_is_401(r, client, w, header):
 
 
 def test_revoked_token_is_401(r, api, w):
+    """A revoked token is refused at once."""
     apitokens.revoke(r, OPERATOR, "T1")
     assert api.text(w.platform).status_code == 401
     assert drafts.list_drafts(r) == []
@@ -341,6 +354,7 @@ def test_malformed_bodies_are_refused_in_the_one_shape(r, api, data, content_typ
     ],
 )
 def test_invalid_fields_are_named_and_write_nothing(r, api, w, change, field):
+    """Each invalid field is named in the error, and nothing is written."""
     before = without_token_use(r)
     body = {"platform": w.platform, "kind": "text", "content": {"text": "正文"}, **change}
     response = api.create(body, key="same-key")
@@ -366,6 +380,7 @@ def test_upload_then_use_as_cover(r, api, w):
 
 
 def test_the_same_image_is_stored_once(r, api):
+    """Uploading the same bytes twice gives the same reference and one stored copy."""
     first = api.upload(JPEG, "image/jpeg", "a.jpg").get_json()
     second = api.upload(JPEG, "image/jpg", "b.jpg").get_json()
     assert first == second and len(r.keys(keys.upload("*"))) == 1
@@ -373,6 +388,7 @@ def test_the_same_image_is_stored_once(r, api):
 
 
 def test_cover_must_be_an_existing_upload(r, api, w):
+    """An article cannot name an upload that does not exist as its cover."""
     article = {**ARTICLE, "cover_image": "upload:" + "0" * 64}
     response = api.create({"platform": w.platform, "kind": "article", "content": article})
     assert response.status_code == 400 and error_of(response)["field"] == "content.cover_image"
@@ -400,6 +416,7 @@ def test_oversized_and_wrong_type_uploads_write_nothing(r, api, data, content_ty
 
 
 def test_upload_needs_multipart_with_a_file(r, api):
+    """An upload must be multipart with a file field."""
     assert api.post("/uploads", data=png(), content_type="image/png").status_code == 415
     empty = api.post("/uploads", data={"other": "x"}, content_type="multipart/form-data")
     assert empty.status_code == 400 and error_of(empty)["field"] == "file"
@@ -423,6 +440,7 @@ def test_api_submission_is_in_the_audit_export(r, api, w):
 
 
 def test_the_token_is_never_logged(r, client, w, caplog):
+    """No log line carries the token's secret."""
     _, secret = apitokens.issue(r, OPERATOR, w.admin, [w.platform])
     api = Api(client, secret)
     with caplog.at_level(logging.DEBUG):
@@ -433,6 +451,7 @@ def test_the_token_is_never_logged(r, client, w, caplog):
 
 
 def test_unknown_routes_and_methods_answer_in_the_one_shape(api):
+    """Unknown routes and methods get the JSON error shape, in Chinese."""
     missing = api.get("/nothing")
     assert missing.status_code == 404 and error_of(missing)["message"] == "没有这个地址"
     wrong = api.client.delete("/api/v1/drafts/D1", headers=api.headers)
@@ -454,6 +473,7 @@ def test_openapi_document_lists_every_route(client):
 
 
 def test_openapi_content_schemas_match_the_domain():
+    """The document's content schemas have exactly the fields the domain accepts."""
     for kind, fields in drafts.CONTENT_FIELDS.items():
         assert set(openapi.CONTENT[kind]["properties"]) == fields
     assert set(openapi.CONTENT) == set(drafts.KINDS)

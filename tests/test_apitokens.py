@@ -78,6 +78,7 @@ def test_a_token_is_only_for_platforms_where_the_person_is_an_administrator(r):
 
 
 def test_closed_platform_gets_no_token(r):
+    """No token is issued for a closed platform."""
     w = world(r, status="closed")
     with pytest.raises(Conflict, match="已关闭"):
         apitokens.issue(r, OPERATOR, w.admin, [w.platform])
@@ -100,6 +101,7 @@ def test_scope_and_role_are_checked_at_use(r):
 
 
 def test_holder_may_revoke_their_own_token_but_not_anothers(r):
+    """An administrator may revoke their own token, not a colleague's."""
     w = world(r)
     apitokens.issue(r, OPERATOR, w.admin, [w.platform])
     apitokens.issue(r, OPERATOR, w.other_admin, [w.platform])
@@ -122,6 +124,7 @@ def test_issue_is_audited_on_every_platform_in_scope_without_the_secret(r):
 
 
 def test_list_shows_tokens_but_never_a_secret(r):
+    """Listing shows every token, or one person's, and never a secret or its hash."""
     w = world(r)
     apitokens.issue(r, OPERATOR, w.admin, [w.platform])
     apitokens.issue(r, OPERATOR, w.other_admin, [w.platform])
