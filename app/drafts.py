@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import redis
 
-from app import access, audit, keys, platforms, validate
+from app import access, audit, keys, platforms, uploads, validate
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.store import Tx, atomically, decode, now, timestamp
 
@@ -139,9 +139,16 @@ def _article(content: dict) -> dict[str, str]:
             content.get("digest"), "摘要", max_len=LIMITS["digest"], required=False, multiline=True
         ),
         "content_html": html,
-        "cover_image": validate.url(content.get("cover_image"), "封面图片地址"),
+        "cover_image": _cover_image(content.get("cover_image")),
         "source_url": validate.url(content.get("source_url"), "原文链接"),
     }
+
+
+def _cover_image(value) -> str:
+    """An image URL, or the reference of an image uploaded through the API (``uploads``)."""
+    if uploads.is_ref(value):
+        return value
+    return validate.url(value, "封面图片地址")
 
 
 def content_hash(kind: str, content: dict[str, str]) -> str:

@@ -3,6 +3,11 @@
     QianfaError                 base; carries a stable ``code`` and a Chinese ``message``
     ├── ConfigError             a setting is missing or malformed (stops the process)
     ├── InvalidInput    400     a field is empty, too long, malformed or unknown in kind
+    │   ├── TooLarge        413     a body or an upload over its size limit
+    │   ├── UnsupportedType 415     a body or an upload of a type not accepted
+    │   └── Unprocessable   422     contradicts an earlier request (an Idempotency-Key reused
+    │                               with another body)
+    ├── Unauthorized    401     no credential, or one that is unknown, malformed or revoked
     ├── NotFound        404     no such unit, platform, person, draft or code
     ├── Forbidden       403     the actor's stored role does not allow the action
     ├── Conflict        409     the state forbids it: invalid transition, stale approval,
@@ -10,7 +15,8 @@
     └── Unavailable     503     Redis (or another backing service) cannot be reached
 
 Domain code raises these; each edge renders them once: the JSON API as
-``{"error": code, "message": ...}``, the CLI as one line, the chat as a polite reply.
+``{"error": code, "message": ...}`` (plus ``"field"`` when one input field is at fault),
+the CLI as one line, the chat as a polite reply.
 """
 
 
@@ -20,14 +26,18 @@ class QianfaError(Exception):
     status = 500
     code = "internal"
 
-    def __init__(self, message: str, *, code: str | None = None):
+    def __init__(self, message: str, *, code: str | None = None, field: str = ""):
         super().__init__(message)
         self.message = message
+        self.field = field
         if code:
             self.code = code
 
     def to_dict(self) -> dict:
-        return {"error": self.code, "message": self.message}
+        shown = {"error": self.code, "message": self.message}
+        if self.field:
+            shown["field"] = self.field
+        return shown
 
 
 class ConfigError(QianfaError):
@@ -41,6 +51,34 @@ class InvalidInput(QianfaError):
 
     status = 400
     code = "invalid_input"
+
+
+class TooLarge(InvalidInput):
+    """A request body or an uploaded file is over its size limit."""
+
+    status = 413
+    code = "too_large"
+
+
+class UnsupportedType(InvalidInput):
+    """A request body or an uploaded file is of a type that is not accepted."""
+
+    status = 415
+    code = "unsupported_type"
+
+
+class Unprocessable(InvalidInput):
+    """The request contradicts an earlier one: an Idempotency-Key reused with another body."""
+
+    status = 422
+    code = "unprocessable"
+
+
+class Unauthorized(QianfaError):
+    """No credential was given, or it is unknown, malformed or revoked."""
+
+    status = 401
+    code = "unauthorized"
 
 
 class NotFound(QianfaError):

@@ -117,3 +117,27 @@ def chat_seen(draft_id: str, person_id: str) -> str:
 
 def bind_attempts(platform_id: str, openid: str) -> str:
     return f"{NS}:bind_attempts:{platform_id}:{openid}"
+
+
+def api_token(token_id: str) -> str:
+    return f"{NS}:apitoken:{token_id}"
+
+
+def api_tokens() -> str:
+    return f"{NS}:apitokens"
+
+
+def api_token_by_digest(digest: str) -> str:
+    return f"{NS}:apitoken-digest:{digest}"
+
+
+def person_api_tokens(person_id: str) -> str:
+    return f"{NS}:person:{person_id}:apitokens"
+
+
+def api_idempotency(token_id: str, key_digest: str) -> str:
+    return f"{NS}:api:idempotency:{token_id}:{key_digest}"
+
+
+def upload(digest: str) -> str:
+    return f"{NS}:upload:{digest}"

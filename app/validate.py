@@ -79,7 +79,11 @@ def optional_pattern(value, pattern: re.Pattern, label: str) -> str:
 
 
 def url(value, label: str, *, required: bool = False, max_bytes: int = 1024) -> str:
-    value = (value or "").strip()
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{label}必须是文字")
+    value = value.strip()
     if not value:
         if required:
             raise InvalidInput(f"{label}不能为空")

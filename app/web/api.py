@@ -1,0 +1,300 @@
+"""``/api/v1``: the draft-submission API for editors and their CMSs, JSON in and out.
+
+Every request but the OpenAPI document carries ``Authorization: Bearer <API token>``.
+The token names a person and the platforms it may be used on; the person's stored roles
+decide, at each request, what it may do there. Views parse the request, call the domain
+and render; every error takes the one JSON shape of ``app.web.errors``.
+"""
+
+import json
+from contextlib import contextmanager
+from datetime import timedelta
+
+from flask import Blueprint, jsonify, request, url_for
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from app import apitokens, drafts, idempotency, uploads, validate
+from app.errors import Forbidden, InvalidInput, QianfaError, TooLarge, Unauthorized, UnsupportedType
+from app.store import now
+from app.web import openapi, redis_client, representations
+from app.web.errors import render
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+JSON_MAX_BYTES = 256 * 1024
+MULTIPART_OVERHEAD = 64 * 1024
+LIST_DEFAULT, LIST_MAX = 50, 100
+CREATE_FIELDS = ("platform", "kind", "content", "flags", "scheduled_at", "submit")
+VERSION_FIELDS = ("content", "submit")
+WITHDRAW_FIELDS = ("reason",)
+LIST_PARAMS = ("platform", "status", "limit")
+
+
+@bp.before_request
+def limit_body():
+    """Refuse a body over its limit before reading it: JSON is small, a cover is 2 MB."""
+    upload = request.endpoint == "api.upload_image"
+    request.max_content_length = (
+        uploads.MAX_BYTES + MULTIPART_OVERHEAD if upload else JSON_MAX_BYTES
+    )
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def body_too_large(exc):
+    if request.endpoint == "api.upload_image":
+        return render(
+            TooLarge(f"图片过大:最多 {uploads.MAX_BYTES // 1024 // 1024} MB", field="file")
+        )
+    return render(TooLarge(f"请求体过大:最多 {JSON_MAX_BYTES // 1024} KB"))
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    return jsonify(openapi.SPEC)
+
+
+@bp.post("/drafts")
+def create_draft():
+    """Create a draft and, unless ``submit`` is false, send it to review; once per key."""
+    token, r = authenticated()
+    body = json_body(CREATE_FIELDS, required=("platform", "kind", "content"))
+    key = idempotency.check_key(request.headers.get(idempotency.HEADER))
+    platform = scoped(r, token, body["platform"])
+    stored = idempotency.begin(r, token.id, key, body)
+    if stored:
+        return respond(stored.status, stored.body, replayed=True)
+    try:
+        submit = boolean(body, "submit")
+        draft = _create(r, token, platform, body)
+    except Exception:
+        idempotency.abandon(r, token.id, key)
+        raise
+    answer = _submitted(r, token, draft) if submit else {}
+    answer = {**representations.draft(r, draft.id), **answer}
+    idempotency.finish(r, token.id, key, body, 201, answer)
+    return respond(201, answer)
+
+
+@bp.get("/drafts/<draft_id>")
+def get_draft(draft_id):
+    token, r = authenticated()
+    draft = visible(r, token, draft_id)
+    return respond(200, representations.draft(r, draft.id))
+
+
+@bp.post("/drafts/<draft_id>/versions")
+def new_version(draft_id):
+    """Save new content as the next version (its sign-offs start over) and resubmit it."""
+    token, r = authenticated()
+    body = json_body(VERSION_FIELDS, required=("content",))
+    draft = visible(r, token, draft_id)
+    resubmit = boolean(body, "submit")
+    with field("content"):
+        content = drafts.validate_content(draft.kind, body["content"])
+    require_uploads(r, content)
+    edited = drafts.edit(r, token.actor(), draft.id, content)
+    answer = _submitted(r, token, edited) if resubmit and edited.status == drafts.DRAFT else {}
+    return respond(201, {**representations.draft(r, draft.id), **answer})
+
+
+@bp.post("/drafts/<draft_id>/withdraw")
+def withdraw_draft(draft_id):
+    token, r = authenticated()
+    body = json_body(WITHDRAW_FIELDS)
+    draft = visible(r, token, draft_id)
+    with field("reason"):
+        reason = validate.text(
+            body.get("reason"), "撤回原因", max_len=validate.REASON_MAX, required=False
+        )
+    drafts.withdraw(r, token.actor(), draft.id, reason)
+    return respond(200, representations.draft(r, draft.id))
+
+
+@bp.get("/drafts")
+def list_drafts():
+    """Newest first, on the token's platforms (or one of them), optionally in one status."""
+    token, r = authenticated()
+    args = query(LIST_PARAMS)
+    if args.get("platform"):
+        platform_ids = [scoped(r, token, args["platform"])]
+    else:
+        platform_ids = apitokens.usable_platforms(r, token)
+        if not platform_ids:
+            raise Forbidden(f"API 令牌 {token.id} 已不能用于任何平台", code="not_admin")
+    status = args.get("status")
+    if status is not None:
+        with field("status"):
+            status = validate.choice(status, drafts.STATUSES, "稿件状态")
+    found = newest(r, platform_ids, status, parse_limit(args.get("limit")))
+    return respond(200, {"drafts": [representations.summary(d) for d in found]})
+
+
+@bp.post("/uploads")
+def upload_image():
+    """Keep a JPEG or PNG cover; answer the reference that ``content.cover_image`` takes."""
+    token, r = authenticated()
+    if not apitokens.usable_platforms(r, token):
+        raise Forbidden(f"API 令牌 {token.id} 已不能用于任何平台", code="not_admin")
+    if request.mimetype != "multipart/form-data":
+        raise UnsupportedType("请用 multipart/form-data 上传,文件放在 file 字段", field="file")
+    file = request.files.get("file")
+    if file is None:
+        raise InvalidInput("缺少文件字段 file", field="file")
+    saved = uploads.save(r, token.actor(), file.read(uploads.MAX_BYTES + 1), file.mimetype)
+    return respond(201, representations.upload(saved))
+
+
+def authenticated():
+    """The token of this request and the Redis client; 401 without a valid one."""
+    scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
+        raise Unauthorized("缺少 API 令牌:请求头应为 Authorization: Bearer <令牌>")
+    r = redis_client()
+    return apitokens.authenticate(r, credential.strip()), r
+
+
+def scoped(r, token: apitokens.ApiToken, raw_platform) -> str:
+    with field("platform"):
+        return apitokens.authorize(r, token, raw_platform)
+
+
+def visible(r, token: apitokens.ApiToken, raw_id: str) -> drafts.Draft:
+    """The draft, if it is on a platform this token may be used on."""
+    draft = drafts.get(r, raw_id)
+    apitokens.authorize(r, token, draft.platform)
+    return draft
+
+
+def _create(r, token: apitokens.ApiToken, platform: str, body: dict) -> drafts.Draft:
+    with field("kind"):
+        kind = validate.choice(body["kind"], drafts.KINDS, "稿件类型")
+    with field("content"):
+        content = drafts.validate_content(kind, body["content"])
+    require_uploads(r, content)
+    return drafts.create(
+        r,
+        token.actor(),
+        platform,
+        kind,
+        content,
+        flags=flags(body.get("flags")),
+        scheduled_at=scheduled(body.get("scheduled_at")),
+    )
+
+
+def _submitted(r, token: apitokens.ApiToken, draft: drafts.Draft) -> dict:
+    """Submit what was just saved; if that fails, it stays saved and the answer says why."""
+    try:
+        drafts.submit(r, token.actor(), draft.id)
+    except QianfaError as exc:
+        return {"submit_error": exc.to_dict()}
+    return {}
+
+
+def require_uploads(r, content: dict) -> None:
+    cover = content.get("cover_image", "")
+    if uploads.is_ref(cover) and not uploads.exists(r, cover):
+        raise InvalidInput(f"封面图片 {cover} 不存在:请先上传", field="content.cover_image")
+
+
+def flags(raw) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise InvalidInput('flags 须为数组,如 ["major_event"]', field="flags")
+    with field("flags"):
+        return tuple(validate.choice(flag, drafts.FLAGS, "敏感标记") for flag in raw)
+
+
+def scheduled(raw):
+    """The same rule ``drafts`` applies, checked here so the error names its field."""
+    if raw is not None and not isinstance(raw, str):
+        raise InvalidInput(
+            "定时发布时间须为 ISO 8601 文字,如 2026-12-01T08:00+08:00", field="scheduled_at"
+        )
+    with field("scheduled_at"):
+        when = validate.moment(raw, "定时发布时间")
+        if when is not None and when < now() - timedelta(minutes=1):
+            raise InvalidInput("定时发布时间不能早于现在")
+    return when
+
+
+def boolean(body: dict, name: str, default: bool = True) -> bool:
+    value = body.get(name, default)
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{name} 须为 true 或 false", field=name)
+    return value
+
+
+def parse_limit(raw) -> int:
+    if raw is None:
+        return LIST_DEFAULT
+    if not raw.isdigit() or not 1 <= int(raw) <= LIST_MAX:
+        raise InvalidInput(f"limit 须为 1–{LIST_MAX} 的整数", field="limit")
+    return int(raw)
+
+
+def newest(r, platform_ids: list[str], status: str | None, count: int) -> list[drafts.Draft]:
+    """The newest drafts over several platforms: each platform's newest, merged."""
+    found = [
+        draft
+        for pid in platform_ids
+        for draft in drafts.list_drafts(r, platform=pid, status=status, limit=count)
+    ]
+    found.sort(key=lambda d: (d.created_at, int(d.id[1:])), reverse=True)
+    return found[:count]
+
+
+def json_body(allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict:
+    """The request's JSON object: no field outside ``allowed``, none of ``required`` missing."""
+    raw = request.get_data()
+    if not raw and not required:
+        return {}
+    if not raw:
+        raise InvalidInput("请求体不能为空:应为 JSON 对象", code="bad_json")
+    if not request.is_json:
+        raise UnsupportedType("请求体须为 JSON,请设置 Content-Type: application/json")
+    try:
+        body = json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        raise InvalidInput("请求体不是有效的 JSON", code="bad_json") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("请求体须为 JSON 对象", code="bad_json")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise InvalidInput(f"不认识的字段:{unknown[0][:40]!r}", field=unknown[0][:40])
+    for name in required:
+        if body.get(name) is None:
+            raise InvalidInput(f"缺少字段 {name}", field=name)
+    return body
+
+
+def query(allowed: tuple[str, ...]) -> dict[str, str]:
+    unknown = sorted(set(request.args) - set(allowed))
+    if unknown:
+        raise InvalidInput(f"不认识的查询参数:{unknown[0][:40]!r}", field=unknown[0][:40])
+    return {name: value for name, value in request.args.items() if value != ""}
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+@contextmanager
+def field(name: str):
+    """Name the field an error raised inside is about, unless it names one already."""
+    try:
+        yield
+    except QianfaError as exc:
+        exc.field = exc.field or name
+        raise
+
+
+def respond(status: int, body: dict, *, replayed: bool = False):
+    response = jsonify(body)
+    response.status_code = status
+    if status == 201 and "id" in body:
+        response.headers["Location"] = url_for("api.get_draft", draft_id=body["id"])
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response

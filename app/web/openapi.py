@@ -1,0 +1,326 @@
+"""The OpenAPI 3.1 document of ``/api/v1``, kept as data beside the routes it describes.
+
+A test checks that every route of the ``api`` blueprint is here and nothing else is.
+"""
+
+from app import drafts, idempotency, uploads
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _error(description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": _ref("Error")}},
+    }
+
+
+def _ok(description: str, schema: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+def _json_body(schema: str, required: bool = True) -> dict:
+    return {"required": required, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+DRAFT_ID = {
+    "name": "draft_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[Dd][1-9][0-9]{0,8}$"},
+    "example": "D42",
+}
+ERRORS = {
+    "400": _error(
+        "请求不合规:缺少或写错的字段由 field 指出;请求体不是 JSON 对象时 error 为 bad_json"
+    ),
+    "401": _error("缺少 API 令牌,或令牌无效、已吊销"),
+    "403": _error("令牌无权操作该平台(out_of_scope),或其人员已不是该平台的管理员(not_admin)"),
+}
+DRAFT_ERRORS = {
+    **ERRORS,
+    "404": _error("没有这个稿件"),
+    "409": _error("稿件或平台的当前状态不允许这样做(如已撤回、平台已停用、内容没有变化)"),
+}
+TEXT = {"type": "string"}
+STAMP = {"type": "string", "format": "date-time"}
+
+CONTENT = {
+    "text": {
+        "type": "object",
+        "required": ["text"],
+        "additionalProperties": False,
+        "properties": {"text": {**TEXT, "maxLength": drafts.LIMITS["text"]}},
+    },
+    "image": {
+        "type": "object",
+        "required": ["image_url"],
+        "additionalProperties": False,
+        "properties": {
+            "image_url": {**TEXT, "format": "uri"},
+            "caption": {**TEXT, "maxLength": drafts.LIMITS["caption"]},
+        },
+    },
+    "article": {
+        "type": "object",
+        "required": ["title", "content_html"],
+        "additionalProperties": False,
+        "properties": {
+            "title": {**TEXT, "maxLength": drafts.LIMITS["title"]},
+            "author": {**TEXT, "maxLength": drafts.LIMITS["author"]},
+            "digest": {**TEXT, "maxLength": drafts.LIMITS["digest"]},
+            "content_html": {**TEXT, "maxLength": drafts.LIMITS["content_html"]},
+            "cover_image": {
+                **TEXT,
+                "description": "封面:http(s) 网址,或 POST /uploads 返回的 ref(upload:<sha256>)",
+            },
+            "source_url": {**TEXT, "format": "uri"},
+        },
+    },
+}
+
+SCHEMAS = {
+    "Error": {
+        "type": "object",
+        "required": ["error", "message"],
+        "properties": {
+            "error": {**TEXT, "description": "稳定的错误代码,如 invalid_input、forbidden"},
+            "message": {**TEXT, "description": "给人看的中文说明"},
+            "field": {**TEXT, "description": "出错的字段(仅当某一字段出错时)"},
+        },
+    },
+    "Content": {
+        "description": "稿件内容,字段由 kind 决定",
+        "oneOf": [_ref(f"{kind.capitalize()}Content") for kind in CONTENT],
+    },
+    **{f"{kind.capitalize()}Content": schema for kind, schema in CONTENT.items()},
+    "NewDraft": {
+        "type": "object",
+        "required": ["platform", "kind", "content"],
+        "additionalProperties": False,
+        "properties": {
+            "platform": {**TEXT, "example": "jsj-wx"},
+            "kind": {"enum": list(drafts.KINDS)},
+            "content": _ref("Content"),
+            "flags": {
+                "type": "array",
+                "items": {"enum": list(drafts.FLAGS)},
+                "description": "第十一条:涉及重大事件、突发事件、社会敏感问题,须宣传部审核",
+            },
+            "scheduled_at": {**STAMP, "description": "定时发布时间;未写时区按北京时间"},
+            "submit": {"type": "boolean", "default": True, "description": "创建后立即提交审核"},
+        },
+    },
+    "NewVersion": {
+        "type": "object",
+        "required": ["content"],
+        "additionalProperties": False,
+        "properties": {
+            "content": _ref("Content"),
+            "submit": {
+                "type": "boolean",
+                "default": True,
+                "description": "修改后回到「草稿」的稿件(如被退回的)是否重新提交审核",
+            },
+        },
+    },
+    "Withdraw": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"reason": {**TEXT, "maxLength": 500}},
+    },
+    "DraftSummary": {
+        "type": "object",
+        "properties": {
+            "id": {**TEXT, "example": "D42"},
+            "platform": TEXT,
+            "author": {**TEXT, "description": "作者的人员编号"},
+            "kind": {"enum": list(drafts.KINDS)},
+            "status": {"enum": list(drafts.STATUSES)},
+            "status_label": TEXT,
+            "status_reason": TEXT,
+            "version": {"type": "integer", "minimum": 1},
+            "content_hash": {**TEXT, "description": "当前版本内容的 SHA-256;审核通过针对它"},
+            "flags": {"type": "array", "items": {"enum": list(drafts.FLAGS)}},
+            "scheduled_at": {"type": ["string", "null"], "format": "date-time"},
+            "created_at": STAMP,
+            "updated_at": STAMP,
+        },
+    },
+    "Draft": {
+        "allOf": [
+            _ref("DraftSummary"),
+            {
+                "type": "object",
+                "properties": {
+                    "content": _ref("Content"),
+                    "version_created_at": STAMP,
+                    "review": _ref("ReviewState"),
+                    "submit_error": {
+                        **_ref("Error"),
+                        "description": "仅在保存成功而提交审核失败时出现;稿件仍为「草稿」",
+                    },
+                },
+            },
+        ]
+    },
+    "ReviewState": {
+        "type": "object",
+        "properties": {
+            "required": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"signoff": TEXT, "label": TEXT, "rule": TEXT},
+                },
+            },
+            "given": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "signoff": TEXT,
+                        "label": TEXT,
+                        "person": TEXT,
+                        "version": {"type": "integer"},
+                        "at": STAMP,
+                    },
+                },
+            },
+            "missing": {"type": "array", "items": TEXT},
+            "complete": {"type": "boolean"},
+        },
+    },
+    "DraftList": {
+        "type": "object",
+        "properties": {"drafts": {"type": "array", "items": _ref("DraftSummary")}},
+    },
+    "Upload": {
+        "type": "object",
+        "properties": {
+            "ref": {**TEXT, "description": "填入 content.cover_image", "example": "upload:9f86…"},
+            "sha256": TEXT,
+            "content_type": {"enum": list(uploads.MAGIC)},
+            "size": {"type": "integer", "maximum": uploads.MAX_BYTES},
+            "created_at": STAMP,
+        },
+    },
+}
+
+PATHS = {
+    "/api/v1/openapi.json": {
+        "get": {
+            "summary": "本文档",
+            "security": [],
+            "responses": {"200": {"description": "OpenAPI 3.1 文档"}},
+        }
+    },
+    "/api/v1/drafts": {
+        "post": {
+            "summary": "创建稿件(默认随即提交审核)",
+            "parameters": [
+                {
+                    "name": idempotency.HEADER,
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.KEY_MAX},
+                    "description": "同一令牌 24 小时内重发同一请求,得到第一次的响应,不重复创建",
+                }
+            ],
+            "requestBody": _json_body("NewDraft"),
+            "responses": {
+                "201": _ok("已创建;重放的响应带 Idempotent-Replayed: true", "Draft"),
+                **ERRORS,
+                "409": _error("平台不在运行中,或同一键的请求仍在处理"),
+                "413": _error("请求体过大"),
+                "415": _error("请求体不是 application/json"),
+                "422": _error("Idempotency-Key 已用于内容不同的请求"),
+            },
+        },
+        "get": {
+            "summary": "列出稿件,新的在前",
+            "parameters": [
+                {"name": "platform", "in": "query", "schema": TEXT},
+                {"name": "status", "in": "query", "schema": {"enum": list(drafts.STATUSES)}},
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50},
+                },
+            ],
+            "responses": {"200": _ok("令牌可用平台上的稿件", "DraftList"), **ERRORS},
+        },
+    },
+    "/api/v1/drafts/{draft_id}": {
+        "get": {
+            "summary": "稿件、当前版本内容与审核进度",
+            "parameters": [DRAFT_ID],
+            "responses": {"200": _ok("稿件", "Draft"), **DRAFT_ERRORS},
+        }
+    },
+    "/api/v1/drafts/{draft_id}/versions": {
+        "post": {
+            "summary": "保存新版本;此前的审核通过作废",
+            "parameters": [DRAFT_ID],
+            "requestBody": _json_body("NewVersion"),
+            "responses": {"201": _ok("新版本已保存", "Draft"), **DRAFT_ERRORS},
+        }
+    },
+    "/api/v1/drafts/{draft_id}/withdraw": {
+        "post": {
+            "summary": "撤回稿件",
+            "parameters": [DRAFT_ID],
+            "requestBody": _json_body("Withdraw", required=False),
+            "responses": {"200": _ok("已撤回", "Draft"), **DRAFT_ERRORS},
+        }
+    },
+    "/api/v1/uploads": {
+        "post": {
+            "summary": "上传封面图片(JPEG 或 PNG,最多 2 MB,按文件内容判断类型)",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["file"],
+                            "properties": {
+                                "file": {"type": "string", "contentMediaType": "image/*"}
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "201": _ok("已保存;同样的图片只存一份", "Upload"),
+                **ERRORS,
+                "413": _error("图片超过 2 MB"),
+                "415": _error("不是 JPEG 或 PNG,或声明的类型与内容不符"),
+            },
+        }
+    },
+}
+
+SPEC = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "签发 Qianfa 投稿 API",
+        "version": "1.0.0",
+        "description": (
+            "编辑和内容管理系统向签发投稿:稿件经第一责任人(必要时党委宣传部)审核通过后才会发布。"
+            "每个请求带 Authorization: Bearer <API 令牌>;"
+            "令牌由宣传部用 qianfa api-token issue 签发,"
+            "只能用于指定的平台,且其人员须仍是该平台的管理员。错误统一为 "
+            '{"error": 代码, "message": 中文说明, "field": 出错字段}。'
+        ),
+    },
+    "servers": [{"url": "/"}],
+    "security": [{"bearer": []}],
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": SCHEMAS,
+    },
+    "paths": PATHS,
+}

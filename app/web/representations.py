@@ -1,0 +1,71 @@
+"""The JSON the API answers with: drafts, their review state and uploads.
+
+Field names here are the API's contract (``openapi.SCHEMAS`` describes them); domain
+objects change shape without the API changing with them.
+"""
+
+import redis
+
+from app import drafts, review, uploads
+
+
+def summary(draft: drafts.Draft) -> dict:
+    """A draft without its content, as lists show it."""
+    return {
+        "id": draft.id,
+        "platform": draft.platform,
+        "author": draft.author,
+        "kind": draft.kind,
+        "status": draft.status,
+        "status_label": drafts.STATUSES[draft.status],
+        "status_reason": draft.status_reason,
+        "version": draft.version,
+        "content_hash": draft.content_hash,
+        "flags": sorted(draft.flags),
+        "scheduled_at": draft.scheduled_at or None,
+        "created_at": draft.created_at,
+        "updated_at": draft.updated_at,
+    }
+
+
+def draft(r: redis.Redis, draft_id: str) -> dict:
+    """A draft with its current version's content and who still has to sign it off."""
+    state = review.state(r, draft_id)
+    current = drafts.version(r, draft_id, state.draft.version)
+    return {
+        **summary(state.draft),
+        "content": current.content,
+        "version_created_at": current.created_at,
+        "review": review_state(state),
+    }
+
+
+def review_state(state: review.ReviewState) -> dict:
+    return {
+        "required": [
+            {"signoff": req.signoff, "label": review.SIGNOFFS[req.signoff], "rule": req.rule}
+            for req in state.required
+        ],
+        "given": [
+            {
+                "signoff": name,
+                "label": review.SIGNOFFS[name],
+                "person": given["person"],
+                "version": given["version"],
+                "at": given["at"],
+            }
+            for name, given in sorted(state.given.items())
+        ],
+        "missing": state.missing,
+        "complete": state.complete,
+    }
+
+
+def upload(saved: uploads.Upload) -> dict:
+    return {
+        "ref": saved.ref,
+        "sha256": saved.sha256,
+        "content_type": saved.content_type,
+        "size": saved.size,
+        "created_at": saved.created_at,
+    }
