@@ -117,3 +117,17 @@ def chat_seen(draft_id: str, person_id: str) -> str:
 
 def bind_attempts(platform_id: str, openid: str) -> str:
     return f"{NS}:bind_attempts:{platform_id}:{openid}"
+
+
+def wechat_token(appid: str) -> str:
+    """Hash: the account's shared access token, its kind and when to refresh it."""
+    return f"{NS}:wechat:token:{appid}"
+
+
+def wechat_token_lock(appid: str) -> str:
+    return f"{NS}:wechat:token-lock:{appid}"
+
+
+def wechat_paused(platform_id: str) -> str:
+    """Present (with a TTL until the quota resets) while the platform's publishing waits."""
+    return f"{NS}:wechat:paused:{platform_id}"
