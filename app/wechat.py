@@ -2,11 +2,13 @@
 
 Every call goes through ``WeChatAPI._call``: a token from the shared ``TokenStore``, one
 HTTP exchange with explicit timeouts, and WeChat's answer turned into plain data or into
-one of the ``WeChatError`` classes of ``app.errors`` by the ``ERRCODES`` table. The only
-retry made here is the token one: 40001/40014/42001 refresh the token and repeat the call
-once. Everything else that may pass (-1, 45011, 5xx, timeouts) is ``WeChatRetryable``
-and left to the RQ jobs, which space their attempts with ``backoff``. 45009 pauses the
-platform's publishing until the quota resets and raises one ``quota_exhausted`` alert.
+one of the ``WeChatError`` classes of ``app.errors`` (``app.wechat_errors.ERRCODES``). The
+only retry made here is the token one: 40001/40014/42001 refresh the token and repeat the
+call once. Everything else that may pass (-1, 45011, 5xx, timeouts) is ``WeChatRetryable``
+and left to the RQ jobs, which space their attempts with ``wechat_errors.backoff``. 45009
+pauses the platform's publishing until the quota resets and raises one alert
+(``app.quota``); while the pause lasts, the publishing steps here (uploads, draft/add,
+freepublish/submit, mass send) are refused without calling WeChat.
 
 JSON goes out as raw UTF-8 (``ensure_ascii=False``): WeChat refuses ``\\uXXXX`` escapes,
 which ``requests``' ``json=`` would send. wechatpy's client is not used: its token URL is
@@ -17,16 +19,15 @@ import io
 import json
 import logging
 import os
-import random
 import re
 import threading
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import BinaryIO
 
 import redis
 import requests
 
-from app import alerts, audit, credentials, keys, platforms
+from app import audit, credentials, platforms
 from app.access_token import Issued, TokenStore
 from app.errors import (
     InvalidInput,
@@ -34,20 +35,19 @@ from app.errors import (
     WeChatPermanent,
     WeChatQuotaExhausted,
     WeChatRetryable,
-    WeChatTokenInvalid,
 )
 from app.masterkey import Keyring, load_keyring
+from app.quota import next_reset, pause, paused_until
 from app.settings import Settings, get_settings
-from app.store import Tx, atomically, now, timestamp
+from app.store import now
 from app.validate import CHINA_TIME
+from app.wechat_errors import QUOTA_EXHAUSTED, TOKEN_INVALID, classify, clean_errmsg
 
 log = logging.getLogger(__name__)
 
 ACTOR = audit.Actor.system("wechat")
 CONNECT_TIMEOUT = 5.0
-TOKEN_INVALID = (40001, 40014, 42001)
 MASS_DUPLICATE = 45065
-QUOTA_EXHAUSTED = 45009
 MAX_CLIENTMSGID = 64  # bytes
 PUBLISH_STATUS = {
     0: "发布成功",
@@ -58,153 +58,7 @@ PUBLISH_STATUS = {
     5: "发布后用户已删除全部文章",
     6: "发布后文章已被系统封禁",
 }
-
-# errcode -> (class, what it means, in Chinese, for the author). Codes not listed are
-# permanent and shown with WeChat's own text.
-ERRCODES: dict[int, tuple[type[WeChatError], str]] = {
-    -1: (WeChatRetryable, "微信系统繁忙"),
-    45011: (WeChatRetryable, "接口调用过于频繁,请一分钟后再试"),
-    45066: (WeChatRetryable, "同一群发重试过快,请一分钟后再试"),
-    45009: (WeChatQuotaExhausted, "今日接口调用次数已用完"),
-    40001: (WeChatTokenInvalid, "access_token 无效或不是最新"),
-    40014: (WeChatTokenInvalid, "access_token 不合法"),
-    42001: (WeChatTokenInvalid, "access_token 已过期"),
-    40003: (WeChatPermanent, "接收人 OpenID 无效"),
-    40005: (WeChatPermanent, "文件类型不受支持"),
-    40007: (WeChatPermanent, "素材 media_id 无效"),
-    40009: (WeChatPermanent, "图片大小超过限制"),
-    40013: (WeChatPermanent, "AppID 无效"),
-    40033: (WeChatPermanent, "内容含有不合法的 \\uxxxx 字符"),
-    40037: (WeChatPermanent, "模板 ID 无效"),
-    40125: (WeChatPermanent, "AppSecret 错误"),
-    40164: (WeChatPermanent, "服务器 IP 不在公众号的 IP 白名单中"),
-    41005: (WeChatPermanent, "缺少上传的文件"),
-    43004: (WeChatPermanent, "对方未关注公众号"),
-    43101: (WeChatPermanent, "对方拒收模板消息"),
-    44003: (WeChatPermanent, "图文内容为空"),
-    44004: (WeChatPermanent, "消息内容为空"),
-    45002: (WeChatPermanent, "消息内容超过长度限制"),
-    45003: (WeChatPermanent, "标题超过长度限制"),
-    45004: (WeChatPermanent, "摘要超过长度限制"),
-    45008: (WeChatPermanent, "图文数量超过限制"),
-    45015: (WeChatPermanent, "对方超过 48 小时未与公众号互动,无法发送客服消息"),
-    45028: (WeChatPermanent, "群发次数已用完"),
-    45047: (WeChatPermanent, "客服消息条数已达上限"),
-    45067: (WeChatPermanent, "群发标识 clientmsgid 过长"),
-    45110: (WeChatPermanent, "作者名超过长度限制"),
-    47001: (WeChatPermanent, "请求格式错误"),
-    47003: (WeChatPermanent, "请求参数无效"),
-    48001: (WeChatPermanent, "公众号没有此接口的权限(需认证的服务号)"),
-    53502: (WeChatPermanent, "发布任务 ID 无效"),
-    53503: (WeChatPermanent, "草稿未通过发布检查"),
-}
-# Retired tokens are refused with 40001 by API calls, but 40001 from the token endpoints
-# themselves means the AppSecret is wrong: never a reason to fetch yet another token.
-TOKEN_ENDPOINT_ERRCODES = {40001: (WeChatPermanent, "AppSecret 错误或已重置")}
-RETRY_AFTER = {45011: 60.0, 45066: 60.0}
-NOISE = re.compile(r"\s*(?:hint: \[[^\]]*\]|rid: [0-9a-fA-F-]+)")
 SECRET_IN_URL = re.compile(r"((?:secret|access_token)=)[^&\s\"']+")
-
-
-# --- errors ---------------------------------------------------------------------------
-
-
-def clean_errmsg(errmsg) -> str:
-    """WeChat's errmsg without the ``hint: [...]`` and ``rid: ...`` noise."""
-    return NOISE.sub("", str(errmsg or "")).strip()
-
-
-def classify(
-    errcode: int,
-    errmsg: str,
-    endpoint: str,
-    action: str,
-    *,
-    token_endpoint: bool = False,
-    note: str = "",
-    retry_after: float | None = None,
-) -> WeChatError:
-    """The error for a WeChat errcode, with a Chinese message naming what failed and why."""
-    table = {**ERRCODES, **TOKEN_ENDPOINT_ERRCODES} if token_endpoint else ERRCODES
-    cls, meaning = table.get(errcode, (WeChatPermanent, ""))
-    text = clean_errmsg(errmsg)
-    reason = meaning or f"微信返回:{text or '(无说明)'}"
-    return cls(
-        f"{action}失败:{reason}(微信错误码 {errcode}){note}",
-        errcode=errcode,
-        errmsg=text,
-        endpoint=endpoint,
-        retry_after=retry_after if retry_after is not None else RETRY_AFTER.get(errcode),
-    )
-
-
-def backoff(attempt: int, *, base: float = 5.0, cap: float = 900.0, rng=None) -> float:
-    """Seconds to wait before retry number ``attempt`` (0-based): exponential, jittered.
-
-    "Equal jitter": half of ``min(cap, base * 2**attempt)`` plus a random share of the
-    other half, so workers that failed together do not all come back at once, and no
-    retry comes back sooner than half the nominal delay.
-    """
-    if attempt < 0:
-        raise ValueError("attempt must be >= 0")
-    ceiling = min(cap, base * 2 ** min(attempt, 32))
-    return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
-
-
-def retry_intervals(retries: int, **kwargs) -> list[float]:
-    """``backoff`` for each of ``retries`` attempts, as RQ's ``Retry(interval=...)`` wants."""
-    return [backoff(attempt, **kwargs) for attempt in range(retries)]
-
-
-def retry_delay(error: WeChatError, attempt: int, **kwargs) -> float:
-    """When to try again after ``error``: the backoff, or longer if WeChat said so."""
-    return max(backoff(attempt, **kwargs), error.retry_after or 0.0)
-
-
-# --- the quota pause ------------------------------------------------------------------
-
-
-def next_reset(moment: datetime, at: str) -> datetime:
-    """The first ``at`` (HH:MM, Beijing time) after ``moment``, when daily quotas reset."""
-    hour, minute = map(int, at.split(":"))
-    local = moment.astimezone(CHINA_TIME)
-    reset = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
-    if reset <= local:
-        reset += timedelta(days=1)
-    return reset
-
-
-def pause(r: redis.Redis, platform_id: str, *, endpoint: str, until: datetime) -> bool:
-    """Pause the platform's publishing until ``until``; True if this call paused it.
-
-    The pause, its audit record and the one ``quota_exhausted`` alert land together, and
-    only the first of many workers hitting 45009 at once creates them.
-    """
-    key = keys.wechat_paused(platform_id)
-    ttl_ms = max(1000, int((until - now()).total_seconds() * 1000))
-    shown = until.astimezone(CHINA_TIME).strftime("%m-%d %H:%M")
-    detail = {"endpoint": endpoint, "until": timestamp(until)}
-
-    def change(tx: Tx) -> bool:
-        if tx.read.exists(key):
-            return False
-        tx.write.set(key, json.dumps({**detail, "since": timestamp()}), px=ttl_ms)
-        message = f"平台 {platform_id} 今日微信接口额度已用完({endpoint}),发布暂停至 {shown}"
-        alerts.queue_in(tx, "quota_exhausted", message, platform=platform_id, detail=detail)
-        audit.append(tx, ACTOR, "wechat.quota_exhausted", platform=platform_id, detail=detail)
-        return True
-
-    return atomically(r, [key], change)
-
-
-def is_paused(r: redis.Redis, platform_id: str) -> bool:
-    """Whether the platform's publishing waits for its WeChat quota to reset."""
-    return bool(r.exists(keys.wechat_paused(platform_id)))
-
-
-def paused_until(r: redis.Redis, platform_id: str) -> str | None:
-    raw = r.get(keys.wechat_paused(platform_id))
-    return json.loads(raw)["until"] if raw else None
 
 
 # --- HTTP -----------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from app.errors import (
     WeChatRetryable,
     WeChatTokenInvalid,
 )
-from app.wechat import WeChatAPI, is_paused, paused_until
+from app.quota import is_paused, paused_until
+from app.wechat import WeChatAPI
 from tests.conftest import free_port
 from tests.factories import KEYRING
 from tests.sandbox_helpers import running_sandbox

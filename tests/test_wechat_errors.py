@@ -14,8 +14,9 @@ from app.errors import (
     WeChatRetryable,
     WeChatTokenInvalid,
 )
+from app.quota import next_reset
 from app.settings import load_settings
-from app.wechat import backoff, classify, clean_errmsg, next_reset, retry_delay, retry_intervals
+from app.wechat_errors import backoff, classify, clean_errmsg, retry_delay, retry_intervals
 
 
 @pytest.mark.parametrize(
