@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 ACTOR = audit.Actor.system("wechat")
 CONNECT_TIMEOUT = 5.0
+POOL_SIZE = 32
 MASS_DUPLICATE = 45065
 MAX_CLIENTMSGID = 64  # bytes
 PUBLISH_STATUS = {
@@ -90,7 +91,12 @@ def session() -> requests.Session:
             urllib3_log = logging.getLogger("urllib3.connectionpool")
             if not any(isinstance(f, _RedactQuery) for f in urllib3_log.filters):
                 urllib3_log.addFilter(_RedactQuery())
-            _sessions[pid] = requests.Session()
+            http = requests.Session()
+            # One connection per worker thread, instead of urllib3's default of 10.
+            adapter = requests.adapters.HTTPAdapter(pool_maxsize=POOL_SIZE)
+            http.mount("https://", adapter)
+            http.mount("http://", adapter)
+            _sessions[pid] = http
         return _sessions[pid]
 
 

@@ -3,20 +3,23 @@
 import io
 import logging
 import traceback
+from dataclasses import replace
 
 import pytest
 
 from app import alerts, audit, keys
 from app.errors import (
+    InvalidInput,
     WeChatPermanent,
     WeChatQuotaExhausted,
     WeChatRetryable,
     WeChatTokenInvalid,
 )
+from app.masterkey import load_keyring
 from app.quota import is_paused, paused_until
 from app.wechat import WeChatAPI
 from tests.conftest import free_port
-from tests.factories import KEYRING
+from tests.factories import KEYRING, world
 from tests.sandbox_helpers import running_sandbox
 from tests.wechat_helpers import APPID, PLATFORM, SECRET, wechat_platform, wechat_settings
 
@@ -155,6 +158,24 @@ def test_failed_publication_reports_fail_idx(api, control):
 
 def test_draft_count(api):
     assert api.draft_count() == 0
+
+
+def test_for_platform_uses_this_processs_master_key(r, tmp_path):
+    """``for_platform`` opens the AppSecret with the key from the settings, as workers will."""
+    with running_sandbox() as (url, control, _):
+        control.add_account(appid=APPID, secret=SECRET)
+        settings = replace(
+            wechat_settings(url), instance_dir=tmp_path, master_key_file=tmp_path / "master.key"
+        )
+        wechat_platform(r, keyring=load_keyring(settings))
+        assert WeChatAPI.for_platform(r, PLATFORM, settings).draft_count() == 0
+
+
+def test_only_wechat_platforms_with_an_appid(r):
+    """A platform without an AppID has no WeChat API."""
+    world(r, platform_id="jsj-web")
+    with pytest.raises(InvalidInput):
+        WeChatAPI(r, KEYRING, "jsj-web")
 
 
 # --- errors ---------------------------------------------------------------------------

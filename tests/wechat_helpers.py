@@ -16,8 +16,8 @@ APPID = "wx5823bf96d3bd56c7"
 SECRET = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 
 
-def wechat_platform(r, platform_id: str = PLATFORM, appid: str = APPID) -> str:
-    """An active WeChat platform whose AppSecret is sealed under the tests' keyring."""
+def wechat_platform(r, platform_id: str = PLATFORM, appid: str = APPID, keyring=KEYRING) -> str:
+    """An active WeChat platform whose AppSecret is sealed (by default under KEYRING)."""
     unit = units.create(r, OPERATOR, f"计算机学院-{platform_id}", "secondary_college")
     league = units.create(r, OPERATOR, f"党委宣传部-{platform_id}", "propaganda")
     responsible = people.create(r, OPERATOR, "李书记")
@@ -36,7 +36,7 @@ def wechat_platform(r, platform_id: str = PLATFORM, appid: str = APPID) -> str:
         appid=appid,
     )
     platforms.change_status(r, OPERATOR, platform_id, "active", "备案审批完成")
-    credentials.set_secret(r, KEYRING, OPERATOR, platform_id, "app_secret", SECRET)
+    credentials.set_secret(r, keyring, OPERATOR, platform_id, "app_secret", SECRET)
     return platform_id
 
 
