@@ -26,6 +26,7 @@ from typing import BinaryIO
 
 import redis
 import requests
+from requests.adapters import HTTPAdapter
 
 from app import audit, credentials, platforms
 from app.access_token import Issued, TokenStore
@@ -93,7 +94,7 @@ def session() -> requests.Session:
                 urllib3_log.addFilter(_RedactQuery())
             http = requests.Session()
             # One connection per worker thread, instead of urllib3's default of 10.
-            adapter = requests.adapters.HTTPAdapter(pool_maxsize=POOL_SIZE)
+            adapter = HTTPAdapter(pool_maxsize=POOL_SIZE)
             http.mount("https://", adapter)
             http.mount("http://", adapter)
             _sessions[pid] = http
@@ -324,10 +325,11 @@ class WeChatAPI:
         return int(answer["msgid"])
 
     def mass_send_text(self, text: str, clientmsgid: str) -> dict:
-        """Mass-send text to every follower: ``{"msg_id": int, "duplicate": bool}``.
+        """Mass-send text to every follower: ``{"msg_id": int | None, "duplicate": bool}``.
 
         WeChat drops a send whose ``clientmsgid`` it saw in the last 24 hours (45065) and
-        names the first send's msg_id: that is the send we wanted, so it counts as success.
+        names the first send's msg_id: that is the send we wanted, so it counts as success
+        (msg_id is None only if WeChat left it out of that answer).
         """
         if not clientmsgid or len(clientmsgid.encode("utf-8")) > MAX_CLIENTMSGID:
             raise InvalidInput(f"clientmsgid 应为 1–{MAX_CLIENTMSGID} 字节")
@@ -344,7 +346,8 @@ class WeChatAPI:
         duplicate = answer.get("errcode") == MASS_DUPLICATE
         if duplicate:
             log.info("mass send %s for platform %s was already sent", clientmsgid, self.platform_id)
-        return {"msg_id": int(answer["msg_id"]), "duplicate": duplicate}
+        msg_id = answer.get("msg_id")
+        return {"msg_id": None if msg_id is None else int(msg_id), "duplicate": duplicate}
 
     def mass_preview(self, openid: str, media_id: str) -> int | None:
         """Send a draft article to one user to look at (群发预览); WeChat's msg_id if given."""

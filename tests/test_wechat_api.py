@@ -107,6 +107,11 @@ def test_mass_send_text_and_its_duplicate(api, control, reviewer):
     assert received(control, reviewer, "群发")[-1]["content"] == "计算机学院举办程序设计竞赛"
 
 
+def test_mass_duplicate_without_msg_id_is_still_success(api, control):
+    control.add_fault(endpoint="message/mass/sendall", action={"errcode": 45065}, times=1)
+    assert api.mass_send_text("通知", "D42-abcdef") == {"msg_id": None, "duplicate": True}
+
+
 def test_mass_preview_sends_the_draft_to_one_reviewer(api, control, reviewer):
     """preview puts the draft article in one user's chat."""
     media_id = published_draft(api)
