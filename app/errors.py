@@ -12,7 +12,16 @@
     ├── Forbidden       403     the actor's stored role does not allow the action
     ├── Conflict        409     the state forbids it: invalid transition, stale approval,
     │                           self-approval, a race lost too many times
-    └── Unavailable     503     Redis (or another backing service) cannot be reached
+    ├── Unavailable     503     Redis (or another backing service) cannot be reached
+    └── WeChatError     502     WeChat refused a call or could not be reached; carries
+        │                       ``errcode`` (None without one), ``errmsg`` (no rid), ``endpoint``
+        ├── WeChatRetryable       -1, 45011, 45066, HTTP 5xx, timeouts, connection errors:
+        │                         the same call may succeed later (``retry_after`` if known)
+        ├── WeChatQuotaExhausted  45009: today's quota is spent; the platform's publishing is
+        │                         paused until the quota resets (``retry_after``)
+        ├── WeChatTokenInvalid    40001/40014/42001 again after one token refresh and retry
+        └── WeChatPermanent       anything else: the request itself is refused; the message
+                                  says why, in Chinese, for the author
 
 Domain code raises these; each edge renders them once: the JSON API as
 ``{"error": code, "message": ...}`` (plus ``"field"`` when one input field is at fault),
@@ -107,3 +116,55 @@ class Unavailable(QianfaError):
 
     status = 503
     code = "unavailable"
+
+
+class WeChatError(QianfaError):
+    """WeChat refused a call or could not be reached; the message is for the author."""
+
+    status = 502
+    code = "wechat"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        errcode: int | None = None,
+        errmsg: str = "",
+        endpoint: str = "",
+        retry_after: float | None = None,
+        code: str | None = None,
+    ):
+        super().__init__(message, code=code)
+        self.errcode = errcode
+        self.errmsg = errmsg
+        self.endpoint = endpoint
+        self.retry_after = retry_after
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "errcode": self.errcode}
+
+
+class WeChatRetryable(WeChatError):
+    """A passing failure (system busy, rate limit, 5xx, timeout): try again later."""
+
+    status = 503
+    code = "wechat_retryable"
+
+
+class WeChatQuotaExhausted(WeChatError):
+    """45009: the daily quota is spent; publishing on the platform waits for the reset."""
+
+    status = 503
+    code = "wechat_quota"
+
+
+class WeChatTokenInvalid(WeChatError):
+    """The access token was refused again right after a refresh."""
+
+    code = "wechat_token"
+
+
+class WeChatPermanent(WeChatError):
+    """WeChat refused the request itself; repeating it will not help."""
+
+    code = "wechat_refused"

@@ -141,3 +141,17 @@ def api_idempotency(token_id: str, key_digest: str) -> str:
 
 def upload(digest: str) -> str:
     return f"{NS}:upload:{digest}"
+
+
+def wechat_token(appid: str) -> str:
+    """Hash: the account's shared access token, its kind and when to refresh it."""
+    return f"{NS}:wechat:token:{appid}"
+
+
+def wechat_token_lock(appid: str) -> str:
+    return f"{NS}:wechat:token-lock:{appid}"
+
+
+def wechat_paused(platform_id: str) -> str:
+    """Present (with a TTL until the quota resets) while the platform's publishing waits."""
+    return f"{NS}:wechat:paused:{platform_id}"

@@ -19,6 +19,9 @@ REDIS_SCHEMES = ("redis", "rediss", "unix")
 MASTER_KEY_TEXT = re.compile(r"[A-Za-z0-9_-]{43}=?")
 MASTER_KEY_FORMAT = "应为 32 字节随机数的 url-safe base64 文本(44 个字符)"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+PLATFORM_ID = re.compile(r"[a-z][a-z0-9-]{1,31}")  # the rule of app.platforms.PLATFORM_ID
+CLOCK_TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+ALL_PLATFORMS = "*"
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,15 @@ class Settings:
     log_level: str
     public_url: str
     preview_ttl: int
+    wechat_timeout: float
+    wechat_stable_token: tuple[str, ...]
+    wechat_token_margin: int
+    wechat_quota_reset: str
+
+    def uses_stable_token(self, platform_id: str) -> bool:
+        """Whether this platform fetches its access token with ``/cgi-bin/stable_token``."""
+        stable = self.wechat_stable_token
+        return ALL_PLATFORMS in stable or platform_id in stable
 
     def __repr__(self) -> str:
         shown = dict(self.__dict__)
@@ -81,6 +93,36 @@ def parse_http_url(name: str, raw: str) -> str:
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ConfigError(f"{PREFIX}{name}: 需要 http(s):// 开头的网址,收到 {raw!r}")
     return raw.rstrip("/")
+
+
+def parse_seconds(name: str, raw: str, *, low: float, high: float) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name}: 需要秒数,收到 {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{PREFIX}{name}: 需要 {low}–{high} 之间的秒数,收到 {raw!r}")
+    return value
+
+
+def parse_platform_list(name: str, raw: str) -> tuple[str, ...]:
+    """Comma-separated platform ids, or ``*`` for every platform; empty for none."""
+    items = tuple(dict.fromkeys(part.strip().lower() for part in raw.split(",") if part.strip()))
+    if items == (ALL_PLATFORMS,):
+        return items
+    for item in items:
+        if not PLATFORM_ID.fullmatch(item):
+            raise ConfigError(
+                f"{PREFIX}{name}: 应为逗号分隔的平台标识,或 * 表示全部平台,收到 {item[:40]!r}"
+            )
+    return items
+
+
+def parse_clock_time(name: str, raw: str) -> str:
+    value = raw.strip()
+    if not CLOCK_TIME.fullmatch(value):
+        raise ConfigError(f"{PREFIX}{name}: 需要 HH:MM 格式的北京时间,收到 {raw!r}")
+    return value
 
 
 def parse_choice(name: str, raw: str, choices: tuple[str, ...]) -> str:
@@ -135,6 +177,14 @@ def load_settings(environ=None) -> Settings:
         log_level=parse_choice("LOG_LEVEL", raw("LOG_LEVEL"), LOG_LEVELS),
         public_url=parse_http_url("PUBLIC_URL", raw("PUBLIC_URL") or _local_url(raw)),
         preview_ttl=parse_int("PREVIEW_TTL", raw("PREVIEW_TTL"), low=60, high=30 * 86400),
+        wechat_timeout=parse_seconds("WECHAT_TIMEOUT", raw("WECHAT_TIMEOUT"), low=0.1, high=300),
+        wechat_stable_token=parse_platform_list(
+            "WECHAT_STABLE_TOKEN", raw("WECHAT_STABLE_TOKEN") or ""
+        ),
+        wechat_token_margin=parse_int(
+            "WECHAT_TOKEN_MARGIN", raw("WECHAT_TOKEN_MARGIN"), low=0, high=3600
+        ),
+        wechat_quota_reset=parse_clock_time("WECHAT_QUOTA_RESET", raw("WECHAT_QUOTA_RESET")),
     )
 
 

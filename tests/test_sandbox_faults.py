@@ -69,6 +69,23 @@ def test_quota_fault_is_45009(sandbox):
         client.message.send_text("o" + "0" * 27, "hi")
 
 
+@pytest.mark.parametrize(
+    ("errcode", "text"),
+    [
+        (45011, "api minute-quota reach limit  mustslower  retry next minute"),
+        (45066, "相同 clientmsgid 重试速度过快"),
+    ],
+)
+def test_rate_limit_faults_answer_wechats_text(sandbox, errcode, text):
+    """The per-minute quota (45011) and a too-fast mass retry (45066) carry their own errmsg."""
+    _, control, client = sandbox
+    control.add_fault(endpoint="message/mass/sendall", action={"errcode": errcode}, times=1)
+    with pytest.raises(WeChatClientException) as raised:
+        client.post("message/mass/sendall", data={"msgtype": "text"})
+    assert raised.value.errcode == errcode
+    assert raised.value.errmsg.startswith(text) and " rid: " in raised.value.errmsg
+
+
 def test_faults_are_per_account(sandbox):
     """A rule for one AppID leaves another account's calls alone."""
     url, control, client = sandbox

@@ -48,10 +48,13 @@ ERRMSG = {
     45005: "url size out of limit",
     45008: "article size out of limit",
     45009: "reach max api daily quota limit",
+    45011: "api minute-quota reach limit  mustslower  retry next minute",
     45015: "response out of time limit or subscription is canceled",
     45028: "has no masssend quota",
     45047: "out of response count limit",
     45065: "clientmsgid exist",
+    # No English capture of 45066 was found; this is the doc's own description.
+    45066: "相同 clientmsgid 重试速度过快,请间隔1分钟重试",
     45067: "clientmsgid size out of limit",
     45110: "author size out of limit",
     47001: "data format error",

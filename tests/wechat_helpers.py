@@ -1,0 +1,59 @@
+"""Helpers for the WeChat client tests: a platform with an AppID and a sealed AppSecret,
+settings aimed at a sandbox, and the body of a competing process."""
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import redis
+
+from app import credentials, people, platforms, units
+from app.settings import Settings, load_settings
+from app.wechat import WeChatAPI
+from tests.factories import KEYRING, OPERATOR
+
+PLATFORM = "jsj-wx"
+APPID = "wx5823bf96d3bd56c7"
+SECRET = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+
+
+def wechat_platform(r, platform_id: str = PLATFORM, appid: str = APPID, keyring=KEYRING) -> str:
+    """An active WeChat platform whose AppSecret is sealed (by default under KEYRING)."""
+    unit = units.create(r, OPERATOR, f"计算机学院-{platform_id}", "secondary_college")
+    league = units.create(r, OPERATOR, f"党委宣传部-{platform_id}", "propaganda")
+    responsible = people.create(r, OPERATOR, "李书记")
+    admin = people.create(r, OPERATOR, "王老师")
+    platforms.create(
+        r,
+        OPERATOR,
+        platform_id,
+        name="计算机学院微信公众号",
+        kind="wechat",
+        tier=2,
+        unit=unit.id,
+        supervising_unit=league.id,
+        responsible=responsible.id,
+        admins=[admin.id],
+        appid=appid,
+    )
+    platforms.change_status(r, OPERATOR, platform_id, "active", "备案审批完成")
+    credentials.set_secret(r, keyring, OPERATOR, platform_id, "app_secret", SECRET)
+    return platform_id
+
+
+def wechat_settings(api_base: str, **env) -> Settings:
+    """This process's settings with WeChat at ``api_base`` and ``QIANFA_WECHAT_*`` overrides."""
+    environ = {**os.environ, "QIANFA_WECHAT_API_BASE": api_base}
+    environ.update({f"QIANFA_WECHAT_{name.upper()}": str(value) for name, value in env.items()})
+    return load_settings(environ)
+
+
+def compete_for_token(redis_url: str, api_base: str, threads: int, barrier, results) -> None:
+    """In its own process: many threads need a token at once, then each makes a call."""
+    r = redis.Redis.from_url(redis_url)
+    api = WeChatAPI(r, KEYRING, PLATFORM, wechat_settings(api_base))
+    barrier.wait(timeout=30)
+    with ThreadPoolExecutor(threads) as pool:
+        tokens = list(pool.map(lambda _: api.tokens.current(), range(threads)))
+        counts = list(pool.map(lambda _: api.draft_count(), range(threads)))
+    results.put((sorted(set(tokens)), counts))
+    r.close()
