@@ -105,3 +105,7 @@ def master_key_check() -> str:
 
 def alerts() -> str:
     return f"{NS}:alerts"
+
+
+def draft_screening(draft_id: str, number: int) -> str:
+    return f"{NS}:draft:{draft_id}:v{number}:screening"

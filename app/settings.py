@@ -37,6 +37,7 @@ class Settings:
     wechat_configured: bool
     sandbox_port: int
     log_level: str
+    screening_dir: Path
 
     def __repr__(self) -> str:
         shown = dict(self.__dict__)
@@ -88,6 +89,16 @@ def parse_choice(name: str, raw: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def parse_directory(name: str, raw: str | None) -> Path:
+    """An existing directory; unset means the sample shipped in ``config/screening``."""
+    if raw is None:
+        return Path(defaults.__file__).resolve().parent / "screening"
+    path = Path(raw).expanduser().absolute()
+    if not path.is_dir():
+        raise ConfigError(f"{PREFIX}{name}: 找不到目录 {raw}")
+    return path
+
+
 def load_settings(environ=None) -> Settings:
     """Read every setting from ``environ`` (default ``os.environ``) over the defaults."""
     environ = os.environ if environ is None else environ
@@ -131,6 +142,7 @@ def load_settings(environ=None) -> Settings:
         wechat_configured=bool(environ.get(PREFIX + "WECHAT_API_BASE")),
         sandbox_port=parse_int("SANDBOX_PORT", raw("SANDBOX_PORT"), low=1, high=65535),
         log_level=parse_choice("LOG_LEVEL", raw("LOG_LEVEL"), LOG_LEVELS),
+        screening_dir=parse_directory("SCREENING_DIR", raw("SCREENING_DIR")),
     )
 
 
