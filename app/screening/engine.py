@@ -85,7 +85,7 @@ def _pieces(name: str, text: str) -> list[Piece]:
 def scan(piece: Piece, rules: Rules) -> list[Hit]:
     """Every hit in one piece, whitelisted ones removed, at its place in the field's source."""
     folded = fold(piece.text)
-    found = list(_lexicon(folded, rules))
+    found = list(lexicon_matches(folded, rules))
     found += [
         (f.category, f.label, f.start, f.end, None)
         for f in _patterns(folded, rules)
@@ -115,7 +115,8 @@ def _allowed(spans: list[tuple[str, int, int]]):
     return inside
 
 
-def _lexicon(folded: str, rules: Rules):
+def lexicon_matches(folded: str, rules: Rules):
+    """Lexicon hits in folded text as (category, term, start, end, allowed), positions mapped."""
     if rules.automaton is None:
         return
     compact = Compact(folded)
@@ -130,9 +131,7 @@ def _lexicon(folded: str, rules: Rules):
 
 
 def _patterns(folded: str, rules: Rules):
-    yield from detectors.personal_data(folded)
-    yield from detectors.credentials(folded)
-    yield from detectors.advertising(folded, rules.allowed_domains)
+    return detectors.find_all(folded, rules.allowed_domains)
 
 
 def _hit(piece: Piece, rules: Rules, category, term, start, end, *, pattern: bool) -> Hit:

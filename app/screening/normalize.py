@@ -77,9 +77,9 @@ class Compact:
 
     def _index(self) -> tuple[list[int], list[int]]:
         if self._starts is None:
-            ends = list(accumulate(map(len, self._parts)))
-            original = [0] + ends[1::2]
-            compact = [0] + list(accumulate(len(part) for part in self._parts[::2]))[:-1]
+            lengths = list(map(len, self._parts))
+            original = [0, *accumulate(lengths)][::2]
+            compact = [0, *accumulate(lengths[::2])]
             self._starts = (compact, original)
         return self._starts
 
