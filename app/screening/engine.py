@@ -92,11 +92,22 @@ def scan(piece: Piece, rules: Rules) -> list[Hit]:
         if rules.verdict(f.category) != OFF
     ]
     inside = _allowed([(c, s, e) for c, _, s, e, allow in found if allow])
+    kept = [f for f in found if not f[4] and not inside(f[0], f[2], f[3])]
     return [
         _hit(piece, rules, category, term, start, end, pattern=allow is None)
-        for category, term, start, end, allow in found
-        if not allow and not inside(category, start, end)
+        for category, term, start, end, allow in _outermost(kept)
     ]
+
+
+def _outermost(found: list[tuple]) -> list[tuple]:
+    """Drop a hit inside a longer one of its category: 网络赌博 is one place, not two."""
+    kept, reach = [], {}
+    for item in sorted(found, key=lambda f: (f[0], f[2], -f[3])):
+        category, _, _, end, _ = item
+        if reach.get(category, -1) < end:
+            kept.append(item)
+            reach[category] = end
+    return kept
 
 
 def _allowed(spans: list[tuple[str, int, int]]):
