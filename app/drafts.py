@@ -415,7 +415,7 @@ def _screened_in(tx: Tx, draft: Draft, found: screening.Screening) -> Draft:
     write_in(tx, blocked)
     audit.append(
         tx,
-        screening.records.SYSTEM,
+        screening.SYSTEM,
         "draft.block",
         platform=draft.platform,
         draft=draft.id,
@@ -467,8 +467,6 @@ def system_move(r: redis.Redis, actor: audit.Actor, raw_id: str, action: str, re
 def _author_move(r: redis.Redis, actor: audit.Actor, raw_id: str, action: str, reason: str):
     def check(tx: Tx, draft: Draft) -> None:
         _require_author(tx, actor, draft)
-        if action == "submit":
-            require_active_in(tx, draft.platform)
 
     return _move(r, actor, raw_id, action, reason, check)
 

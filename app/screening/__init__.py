@@ -29,6 +29,7 @@ from app.screening.engine import MAX_CHARS, MAX_HITS, screen, screen_text
 from app.screening.lexicons import Rules
 from app.screening.lexicons import load as rules
 from app.screening.records import (
+    SYSTEM,
     blocked_message,
     flags_for,
     recheck,
@@ -46,6 +47,7 @@ __all__ = [
     "MAX_HITS",
     "OFF",
     "PASS",
+    "SYSTEM",
     "VERDICTS",
     "WARN",
     "Category",
