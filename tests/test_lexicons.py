@@ -61,6 +61,17 @@ def test_unparseable_policy_falls_back_to_the_defaults(directory):
     assert rules.allowed_domains == lexicons.DEFAULT_DOMAINS
 
 
+@pytest.mark.parametrize(
+    "policy",
+    ["verdicts = 3\n", 'links = "x"\n', "[links]\nallowed_domains = 5\n", b"\xff\n"],
+)
+def test_a_policy_of_the_wrong_shape_is_noted_not_fatal(directory, policy):
+    raw = policy if isinstance(policy, bytes) else policy.encode()
+    (directory / "policy.toml").write_bytes(raw)
+    rules = lexicons.load(directory)
+    assert rules.problems and rules.verdict("obscenity_violence") == screening.BLOCK
+
+
 def test_a_category_switched_off_finds_nothing(directory):
     (directory / "policy.toml").write_text('[verdicts]\nobscenity_violence = "off"\n')
     assert not screening.screen_text("赌博", rules=lexicons.load(directory)).hits

@@ -230,6 +230,16 @@ def test_summary_is_one_chinese_line_with_categories_and_words():
     assert screening.screen_text("校运会开幕").summary_zh() == "内容检查未发现问题"
 
 
+def test_escalating_a_category_outside_art11_counts_as_a_sensitive_issue():
+    hit = screening.Hit("rumour", "谣言", "text", 0, 2, screening.ESCALATE)
+    assert screening.Screening("v", hits=(hit,)).flags == {"sensitive_issue"}
+
+
+def test_html_hits_say_they_count_in_the_source():
+    found = screening.screen({"content_html": "<p>有人赌博</p>"})
+    assert found.hits[0].where_zh == "正文第 6 字符(HTML 源码)"
+
+
 def test_result_round_trips_through_its_dict():
     found = screening.screen_text("有人赌博,电话 13912345678")
     assert screening.Screening.from_dict(found.to_dict()) == found

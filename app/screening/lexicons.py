@@ -120,18 +120,26 @@ def _policy(data: bytes | None, problems: list[str]) -> tuple[dict[str, str], tu
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         problems.append(f"{POLICY}: 无法解析({exc}),全部类别按默认处理")
         return verdicts, DEFAULT_DOMAINS
-    for category, verdict in dict(policy.get("verdicts", {})).items():
+    for category, verdict in _table(policy, "verdicts", problems).items():
         if category not in CATEGORIES:
             problems.append(f"{POLICY}: 没有「{category}」这个类别")
         elif verdict not in VERDICTS:
             problems.append(f"{POLICY}: {category} 的处理方式 {verdict!r} 无效,按默认处理")
         else:
             verdicts[category] = verdict
-    domains = policy.get("links", {}).get("allowed_domains", list(DEFAULT_DOMAINS))
+    domains = _table(policy, "links", problems).get("allowed_domains", list(DEFAULT_DOMAINS))
     if not isinstance(domains, list) or not all(isinstance(d, str) for d in domains):
         problems.append(f"{POLICY}: links.allowed_domains 应为文字列表")
         domains = list(DEFAULT_DOMAINS)
     return verdicts, tuple(d.strip().lower().strip(".") for d in domains if d.strip())
+
+
+def _table(policy: dict, name: str, problems: list[str]) -> dict:
+    value = policy.get(name, {})
+    if not isinstance(value, dict):
+        problems.append(f"{POLICY}: {name} 应为一个表([{name}]),已忽略")
+        return {}
+    return value
 
 
 def _add_terms(name, data, category, allow, patterns, problems) -> None:

@@ -32,6 +32,7 @@ VERDICT_SUMMARY = {
     "escalate": "涉及第十一条,须经党委宣传部审核",
     "warn": "有需要审核人留意的内容",
 }
+SOURCE_FIELDS = ("content_html",)
 # Personal data and secrets are shown masked: a result is read in chats and logs.
 MASKED = ("personal_data", "credentials")
 SUMMARY_TERMS = 3
@@ -58,7 +59,9 @@ class Hit:
 
     @property
     def where_zh(self) -> str:
-        return f"{FIELDS_ZH.get(self.field, self.field)}第 {self.start + 1} 字"
+        """Where to look, for the author: a character count, in the HTML source for articles."""
+        unit = "字符(HTML 源码)" if self.field in SOURCE_FIELDS else "字"
+        return f"{FIELDS_ZH.get(self.field, self.field)}第 {self.start + 1} {unit}"
 
     @property
     def shown(self) -> str:
