@@ -98,10 +98,25 @@ def test_full_width_latin_and_case_are_folded():
         ("支持台独", True),
         ("举行消防演练,模拟火灾逃生演练", False),
         ("宿舍发生火灾", True),
+        ("本平台独立运营,香港独特的风景", False),
+        ("以考查取代考试", False),
+        ("请在学校官网上访问", False),
+        ("组织集体上访", True),
+        ("关于上访问题的通报", True),
+        ("宣扬香港独立", True),
     ],
 )
 def test_whitelisted_phrases_cancel_the_terms_inside_them(text, hit):
     """A term inside an allowed phrase of its category is not a hit, whatever its spelling."""
+    assert bool(screening.screen_text(text).hits) is hit
+
+
+@pytest.mark.parametrize(
+    ("text", "hit"),
+    [("参加Visual Studio培训", False), ("请加V详谈", True), ("请加 v 详谈", True)],
+)
+def test_latin_terms_do_not_match_inside_words(text, hit):
+    """加v is a call to add a WeChat contact, not the start of 参加Visual."""
     assert bool(screening.screen_text(text).hits) is hit
 
 

@@ -137,8 +137,20 @@ def lexicon_matches(folded: str, rules: Rules):
         compact.text, overlapping=True
     ):
         begin, finish = compact.span(start, end)
+        if _inside_a_word(folded, begin, finish):
+            continue
         for entry in rules.entries[index]:
             yield entry.category, entry.term, begin, finish, entry.allow
+
+
+def _inside_a_word(text: str, start: int, end: int) -> bool:
+    """A match whose Latin letters run on into a word: 加v in 参加Visual is no call to add v."""
+    before = start > 0 and _latin(text[start]) and _latin(text[start - 1])
+    return before or (end < len(text) and _latin(text[end - 1]) and _latin(text[end]))
+
+
+def _latin(char: str) -> bool:
+    return "a" <= char <= "z"
 
 
 def _patterns(folded: str, rules: Rules):
