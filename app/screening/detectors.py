@@ -49,6 +49,9 @@ URL = re.compile(
 # Every pattern needs ASCII letters or digits (or a currency sign); Chinese prose mostly has
 # none, so the patterns run on the few islands that do, with room for words like 微信号/元.
 ISLAND = re.compile(r"[0-9a-z$¥+][\x20-\x7e¥]*")
+SHORT_NUMBER = re.compile(r"[0-9]{1,7}(?:\.[0-9]{1,2})? ?")
+PRICE_TAIL = re.compile(r"元|块钱|折(?!磨|腾|叠|返|断|服|射|线)")
+DISCOUNT = re.compile(r"[1-9](?:\.[0-9])?")
 BEFORE, AFTER = 14, 4
 GAP = "\n\n"
 
@@ -143,7 +146,8 @@ def domain_allowed(url: str, allowed: tuple[str, ...]) -> bool:
 
 def find_all(text: str, allowed_domains: tuple[str, ...]) -> Iterator[Found]:
     """Every pattern check on ``text``, run on its ASCII islands only, positions in ``text``."""
-    windows = _windows(text)
+    windows, numbers = _windows(text)
+    yield from _prices(text, numbers)
     if not windows:
         return
     reduced = GAP.join(text[start:end] for start, end in windows)
@@ -157,15 +161,31 @@ def find_all(text: str, allowed_domains: tuple[str, ...]) -> Iterator[Found]:
         yield Found(found.category, found.label, found.start + shift, found.end + shift)
 
 
-def _windows(text: str) -> list[tuple[int, int]]:
+def _windows(text: str) -> tuple[list[tuple[int, int]], list[re.Match]]:
+    """Windows around islands worth every check, and the short numbers (years, prices) apart.
+
+    A short number can only be a price, so it skips the other checks: most digits in
+    Chinese prose are years, dates and counts.
+    """
     windows: list[list[int]] = []
+    numbers = []
     for island in ISLAND.finditer(text):
+        if SHORT_NUMBER.fullmatch(island.group()):
+            numbers.append(island)
+            continue
         start, end = max(0, island.start() - BEFORE), min(len(text), island.end() + AFTER)
         if windows and start <= windows[-1][1] + len(GAP):
             windows[-1][1] = end
         else:
             windows.append([start, end])
-    return [(start, end) for start, end in windows]
+    return [(start, end) for start, end in windows], numbers
+
+
+def _prices(text: str, numbers: list[re.Match]) -> Iterator[Found]:
+    for number in numbers:
+        tail = PRICE_TAIL.match(text, number.end())
+        if tail and (tail.group() != "折" or DISCOUNT.fullmatch(number.group().strip())):
+            yield Found("advertising", "价格或折扣", number.start(), tail.end())
 
 
 def _checks(text: str, allowed_domains: tuple[str, ...]) -> Iterator[Found]:
