@@ -153,6 +153,21 @@ def test_article_html_text_links_and_alt_are_screened_at_their_source_offsets():
     assert not [h for h in found.hits if h.category == "other_prohibited"]  # script is not shown
 
 
+def test_character_references_are_decoded_and_mapped_to_their_source():
+    """赌&#21338; is 赌博 to a reader; the hit covers the reference in the source."""
+    html = "<p>有人赌&#21338;,还有&lt;b&gt;</p>"
+    [hit] = screening.screen({"content_html": html}).hits
+    assert html[hit.start : hit.end] == "赌&#21338;"
+
+
+def test_image_fields_caption_and_link():
+    found = screening.screen({"image_url": "http://shop.example.com/a.png", "caption": "赌博"})
+    assert {(h.field, h.part, h.category) for h in found.hits} == {
+        ("image_url", "link", "advertising"),
+        ("caption", "text", "obscenity_violence"),
+    }
+
+
 def test_title_and_digest_are_screened_as_their_own_fields():
     found = screening.screen(
         {"title": "限时优惠", "digest": "转发此消息可免灾", "content_html": "<p>正文</p>"}
