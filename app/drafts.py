@@ -12,8 +12,8 @@ from datetime import timedelta
 
 import redis
 
-from app import access, audit, keys, platforms, uploads, validate
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app import access, audit, keys, platforms, screening, uploads, validate
+from app.errors import Conflict, ContentBlocked, Forbidden, InvalidInput, NotFound
 from app.store import Tx, atomically, decode, now, timestamp
 
 TEXT, IMAGE, ARTICLE = "text", "image", "article"
@@ -316,10 +316,14 @@ def create(
 
 
 def edit(r: redis.Redis, actor: audit.Actor, raw_id: str, content: dict) -> Draft:
-    """Save a new version; approvals given for earlier versions no longer count."""
-    did = draft_id(raw_id)
+    """Save a new version; approvals given for earlier versions no longer count.
 
-    def change(tx: Tx) -> Draft:
+    A version that goes (back) into review is screened first, as at ``submit``.
+    """
+    did = draft_id(raw_id)
+    rules = screening.rules()
+
+    def change(tx: Tx) -> tuple[Draft, screening.Screening | None]:
         current = read_in(tx, did)
         _require_author(tx, actor, current)
         cleaned = validate_content(current.kind, content)
@@ -344,9 +348,12 @@ def edit(r: redis.Redis, actor: audit.Actor, raw_id: str, content: dict) -> Draf
             decision=updated.status,
             detail={"version": updated.version, "voided_signoffs": True},
         )
-        return updated
+        if updated.status != IN_REVIEW:
+            return updated, None
+        found = screening.screen_version(updated, cleaned, rules)
+        return _screened_in(tx, updated, found), found
 
-    return atomically(r, [keys.draft(did)], change)
+    return _unless_blocked(*atomically(r, [keys.draft(did)], change))
 
 
 def reschedule(r: redis.Redis, actor: audit.Actor, raw_id: str, scheduled_at) -> Draft:
@@ -376,8 +383,73 @@ def reschedule(r: redis.Redis, actor: audit.Actor, raw_id: str, scheduled_at) ->
 
 
 def submit(r: redis.Redis, actor: audit.Actor, raw_id: str) -> Draft:
-    """Send the current version to review."""
-    return _author_move(r, actor, raw_id, "submit", "")
+    """Send the current version to review once content screening lets it (art. 9-11, 16).
+
+    ``block``: the draft goes to ``blocked`` instead, the propaganda department is alerted
+    and ``ContentBlocked`` tells the author what and where. ``escalate`` adds the propaganda
+    department's sign-off; every result is kept for reviewers (``screening.result_for``).
+    """
+    did = draft_id(raw_id)
+    rules = screening.rules()
+
+    def change(tx: Tx) -> tuple[Draft, screening.Screening]:
+        current = read_in(tx, did)
+        _require_author(tx, actor, current)
+        require_active_in(tx, current.platform)
+        updated = current.replace(status=next_status(current.status, "submit"), status_reason="")
+        found = screening.screen_version(current, content_in(tx, current), rules)
+        if found.verdict == screening.BLOCK:
+            return _screened_in(tx, current, found), found
+        screening.record_in(tx, current, found)
+        write_in(tx, updated)
+        audit.append(
+            tx,
+            actor,
+            "draft.submit",
+            platform=current.platform,
+            draft=did,
+            version_hash=current.content_hash,
+            decision=updated.status,
+            detail={"screening": found.verdict, "flags": sorted(found.flags)},
+        )
+        return updated, found
+
+    return _unless_blocked(*atomically(r, [keys.draft(did)], change))
+
+
+def _screened_in(tx: Tx, draft: Draft, found: screening.Screening) -> Draft:
+    """Record the result; on ``block`` move the draft to ``blocked`` as Qianfa itself."""
+    screening.record_in(tx, draft, found)
+    if found.verdict != screening.BLOCK:
+        return draft
+    reason = found.summary_zh()[: validate.REASON_MAX]
+    blocked = draft.replace(status=next_status(draft.status, "block"), status_reason=reason)
+    write_in(tx, blocked)
+    audit.append(
+        tx,
+        screening.SYSTEM,
+        "draft.block",
+        platform=draft.platform,
+        draft=draft.id,
+        version_hash=draft.content_hash,
+        decision=blocked.status,
+        reason=reason,
+    )
+    return blocked
+
+
+def _unless_blocked(draft: Draft, found: screening.Screening | None) -> Draft:
+    if found is not None and found.verdict == screening.BLOCK:
+        raise ContentBlocked(
+            screening.blocked_message(draft.id, found), draft=draft, screening=found
+        )
+    return draft
+
+
+def content_in(tx: Tx, draft: Draft) -> dict[str, str]:
+    """The content of the draft's current version, read inside a transaction."""
+    raw = tx.read.hget(keys.draft_version(draft.id, draft.version), "content")
+    return json.loads(raw) if raw else {}
 
 
 def withdraw(r: redis.Redis, actor: audit.Actor, raw_id: str, reason: str = "") -> Draft:
@@ -407,8 +479,6 @@ def system_move(r: redis.Redis, actor: audit.Actor, raw_id: str, action: str, re
 def _author_move(r: redis.Redis, actor: audit.Actor, raw_id: str, action: str, reason: str):
     def check(tx: Tx, draft: Draft) -> None:
         _require_author(tx, actor, draft)
-        if action == "submit":
-            require_active_in(tx, draft.platform)
 
     return _move(r, actor, raw_id, action, reason, check)
 

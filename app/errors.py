@@ -12,6 +12,10 @@
     ├── Forbidden       403     the actor's stored role does not allow the action
     ├── Conflict        409     the state forbids it: invalid transition, stale approval,
     │                           self-approval, a race lost too many times
+    ├── ContentBlocked  422     screening found prohibited content: the draft was moved to
+    │                           ``blocked`` and the propaganda department alerted; carries
+    │                           the draft and the screening result (the one error that
+    │                           reports a change that did happen)
     ├── Unavailable     503     Redis (or another backing service) cannot be reached
     └── WeChatError     502     WeChat refused a call or could not be reached; carries
         │                       ``errcode`` (None without one), ``errmsg`` (no rid), ``endpoint``
@@ -168,3 +172,22 @@ class WeChatPermanent(WeChatError):
     """WeChat refused the request itself; repeating it will not help."""
 
     code = "wechat_refused"
+
+
+class ContentBlocked(QianfaError):
+    """Screening blocked the version (art. 10, 16); the draft is now ``blocked``.
+
+    Raised after the change committed, so every channel tells the author through the path
+    it already has for errors; ``screening`` holds the hits (category, words, where).
+    """
+
+    status = 422
+    code = "content_blocked"
+
+    def __init__(self, message: str, *, draft, screening):
+        super().__init__(message)
+        self.draft = draft
+        self.screening = screening
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "draft": self.draft.id, "screening": self.screening.to_dict()}

@@ -155,3 +155,7 @@ def wechat_token_lock(appid: str) -> str:
 def wechat_paused(platform_id: str) -> str:
     """Present (with a TTL until the quota resets) while the platform's publishing waits."""
     return f"{NS}:wechat:paused:{platform_id}"
+
+
+def draft_screening(draft_id: str, number: int) -> str:
+    return f"{NS}:draft:{draft_id}:v{number}:screening"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import redis
 
-from app import access, audit, drafts, keys, platforms, validate
+from app import access, audit, drafts, keys, platforms, screening, validate
 from app.drafts import Draft
 from app.errors import Conflict, Forbidden
 from app.platforms import Platform
@@ -77,7 +77,9 @@ def qualifications(r, person_id: str, platform: Platform) -> set[str]:
 def state(r: redis.Redis, raw_id: str) -> ReviewState:
     draft = drafts.get(r, raw_id)
     platform = platforms.get(r, draft.platform)
-    return ReviewState(draft, required_signoffs(platform, draft), _valid_signoffs(r, draft))
+    return ReviewState(
+        draft, required_signoffs(platform, draft, flags(r, draft)), valid_signoffs(r, draft)
+    )
 
 
 def approve(r: redis.Redis, actor: audit.Actor, raw_id: str, seen_hash: str) -> ReviewState:
@@ -199,7 +201,7 @@ def _reviewable(tx: Tx, actor: audit.Actor, did: str, seen_hash: str, action: st
     platform = platforms.read_in(tx, draft.platform)
     if actor.person:
         tx.watch(keys.person_roles(actor.person))
-    required = {req.signoff for req in required_signoffs(platform, draft)}
+    required = {req.signoff for req in required_signoffs(platform, draft, flags(tx.read, draft))}
     mine = qualifications(tx.read, actor.person, platform) & required
     if not mine:
         needed = "、".join(SIGNOFFS[s] for s in sorted(required))
@@ -239,10 +241,16 @@ def _signoff(actor: audit.Actor, draft: Draft) -> dict:
 
 
 def _state_in(tx: Tx, draft: Draft, platform: Platform) -> ReviewState:
-    return ReviewState(draft, required_signoffs(platform, draft), _valid_signoffs(tx.read, draft))
+    required = required_signoffs(platform, draft, flags(tx.read, draft))
+    return ReviewState(draft, required, valid_signoffs(tx.read, draft))
 
 
-def _valid_signoffs(r, draft: Draft) -> dict[str, dict]:
+def flags(r, draft: Draft) -> frozenset[str]:
+    """The draft's art. 11 flags: the author's and reviewers' marks and what screening found."""
+    return draft.flags | screening.flags_for(r, draft)
+
+
+def valid_signoffs(r, draft: Draft) -> dict[str, dict]:
     """Sign-offs given for the draft's current content; older ones do not count."""
     stored = decode(r.hgetall(keys.draft_signoffs(draft.id)))
     given = {name: json.loads(value) for name, value in stored.items()}

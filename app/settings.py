@@ -52,6 +52,8 @@ class Settings:
         stable = self.wechat_stable_token
         return ALL_PLATFORMS in stable or platform_id in stable
 
+    screening_dir: Path
+
     def __repr__(self) -> str:
         shown = dict(self.__dict__)
         shown["master_key"] = "<sealed>" if self.master_key else None
@@ -132,6 +134,16 @@ def parse_choice(name: str, raw: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def parse_directory(name: str, raw: str | None) -> Path:
+    """An existing directory; unset means the sample shipped in ``config/screening``."""
+    if raw is None:
+        return Path(defaults.__file__).resolve().parent / "screening"
+    path = Path(raw).expanduser().absolute()
+    if not path.is_dir():
+        raise ConfigError(f"{PREFIX}{name}: 找不到目录 {raw}")
+    return path
+
+
 def load_settings(environ=None) -> Settings:
     """Read every setting from ``environ`` (default ``os.environ``) over the defaults."""
     environ = os.environ if environ is None else environ
@@ -185,6 +197,7 @@ def load_settings(environ=None) -> Settings:
             "WECHAT_TOKEN_MARGIN", raw("WECHAT_TOKEN_MARGIN"), low=0, high=3600
         ),
         wechat_quota_reset=parse_clock_time("WECHAT_QUOTA_RESET", raw("WECHAT_QUOTA_RESET")),
+        screening_dir=parse_directory("SCREENING_DIR", raw("SCREENING_DIR")),
     )
 
 

@@ -204,15 +204,16 @@ def test_scheduled_time_is_kept_and_past_times_refused(r):
 
 
 def test_every_step_is_audited_with_its_version_hash(r):
-    """Creating, submitting and approving each leave one audit record naming the draft and hash."""
+    """Creating, screening, submitting and approving each leave one record naming draft and hash."""
     w = world(r)
     draft = text_draft(r, w)
     drafts.submit(r, actor(w.admin), draft.id)
     review.approve(r, actor(w.responsible), draft.id, draft.content_hash)
     steps = [rec for rec in audit.records(r, draft=draft.id)]
-    assert [s["action"] for s in steps] == ["draft.create", "draft.submit", "draft.approve"]
+    actions = ["draft.create", "draft.screen", "draft.submit", "draft.approve"]
+    assert [s["action"] for s in steps] == actions
     assert {s["version_hash"] for s in steps} == {draft.content_hash}
-    assert steps[2]["person"] == w.responsible and steps[2]["decision"] == "approved"
+    assert steps[3]["person"] == w.responsible and steps[3]["decision"] == "approved"
     assert audit.verify(r).ok
 
 

@@ -69,7 +69,7 @@ def replay(records: list[dict]) -> str:
     status = "draft"
     for rec in records:
         action = rec["action"].removeprefix("draft.")
-        if action == "create":
+        if action in ("create", "screen"):  # neither moves the draft
             continue
         if action == "approve" and rec["decision"] == "in_review":
             assert status == "in_review", f"partial sign-off recorded in status {status}"

@@ -1,0 +1,68 @@
+"""``qianfa screening``: check the lexicons, try a text, read a draft's screening result."""
+
+from pathlib import Path
+
+import click
+
+from app import screening
+from app.cli.base import CliError, store
+
+
+@click.group("screening")
+def screening_group():
+    """内容检查:核对词库、试检查一段文字、查看稿件的检查结果。"""
+
+
+@screening_group.command("check")
+@click.option(
+    "--dir", "directory", type=click.Path(file_okay=False), help="词库目录;默认为配置的目录。"
+)
+def check_command(directory):
+    """列出词库版本、各类别的词数和处理方式,以及被跳过的行。"""
+    rules = screening.rules(Path(directory) if directory else None)
+    click.echo(f"词库版本:{rules.version}")
+    for cid, category in screening.CATEGORIES.items():
+        terms, allowed = len(rules.terms(cid)), len(rules.terms(cid, allow=True))
+        verdict = screening.VERDICTS[rules.verdict(cid)]
+        click.echo(f"  {cid:20} {category.name_zh}:{terms} 词,白名单 {allowed} 条,{verdict}")
+    for problem in rules.problems:
+        click.echo(f"注意:{problem}")
+    if rules.problems:
+        raise CliError(f"词库有 {len(rules.problems)} 处问题(已跳过,其余词条照常使用)")
+
+
+@screening_group.command("try")
+@click.argument("text", required=False)
+@click.option("--file", "path", type=click.File("rb"), help="从文件读取(UTF-8);- 为标准输入。")
+def try_command(text, path):
+    """检查一段文字(不保存),逐条列出命中的位置。"""
+    if (text is None) == (path is None):
+        raise CliError("请给出要检查的文字,或用 --file 指定文件")
+    found = screening.screen_text(path.read() if path else text)
+    _show(found)
+
+
+@screening_group.command("result")
+@click.argument("draft")
+@click.option("--version", type=int, help="版本号;默认为当前版本。")
+def result_command(draft, version):
+    """查看稿件某一版本保存的检查结果。"""
+    found = screening.result_for(store(), draft, version)
+    if found is None:
+        raise CliError(f"稿件 {draft} 的这一版本还没有检查结果(提交审核时检查)")
+    _show(found)
+
+
+def _show(found: screening.Screening) -> None:
+    click.echo(found.summary_zh())
+    for note in found.notes:
+        click.echo(f"注意:{note}")
+    for hit in found.hits:
+        where = f"{hit.field}[{hit.start}:{hit.end}]"
+        click.echo(f"  {screening.VERDICTS[hit.verdict]:8} {hit.category_zh}:{hit.shown} {where}")
+    if found.truncated:
+        click.echo(f"  (只列出前 {len(found.hits)} 处)")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(screening_group)

@@ -1,0 +1,166 @@
+"""Screening results in Redis, one per draft version, and what a verdict does to a draft.
+
+A result is stored in the transaction that moves the draft, together with an audit
+record that keeps the lexicon version, the verdict and the count per category (never
+the text) and, for ``block`` and ``escalate``, an alert to the propaganda department.
+"""
+
+import dataclasses
+import json
+
+import redis
+
+from app import alerts, audit, keys, validate
+from app.screening.categories import BLOCK, name_zh
+from app.screening.engine import screen
+from app.screening.lexicons import Rules, load
+from app.screening.results import Screening
+from app.store import Tx, atomically, timestamp
+
+SYSTEM = audit.Actor.system("screening")
+BLOCK_DETAIL = 5
+
+
+def screen_version(draft, content: dict[str, str], rules: Rules) -> Screening:
+    """Screen one version of a draft; the result names the version and its content hash."""
+    found = screen(content, rules=rules)
+    return dataclasses.replace(
+        found, version=draft.version, content_hash=draft.content_hash, screened_at=timestamp()
+    )
+
+
+def result_for(r: redis.Redis, raw_id: str, version: int | None = None) -> Screening | None:
+    """The stored result of a version (default: the current one); ``None`` if never screened."""
+    did = validate.short_id(raw_id, "D", "稿件")
+    if version is None:
+        current = r.hget(keys.draft(did), "version")
+        if current is None:
+            return None
+        version = int(current)
+    return stored(r, did, version)
+
+
+def stored(r, did: str, version: int) -> Screening | None:
+    raw = r.get(keys.draft_screening(did, version))
+    return Screening.from_dict(json.loads(raw)) if raw else None
+
+
+def flags_for(r, draft) -> frozenset[str]:
+    """The art. 11 flags screening added to the draft's current content."""
+    found = stored(r, draft.id, draft.version)
+    if found is None or found.content_hash != draft.content_hash:
+        return frozenset()
+    return found.flags
+
+
+def record_in(tx: Tx, draft, found: Screening, *, alert_sensitive: bool = True) -> None:
+    """Store the result, audit it and alert the propaganda department as its verdict says."""
+    tx.write.set(
+        keys.draft_screening(draft.id, found.version),
+        json.dumps(found.to_dict(), ensure_ascii=False, sort_keys=True),
+    )
+    audit.append(
+        tx,
+        SYSTEM,
+        "draft.screen",
+        platform=draft.platform,
+        draft=draft.id,
+        version_hash=found.content_hash,
+        decision=found.verdict,
+        detail=found.audit_detail(),
+    )
+    if found.verdict == BLOCK:
+        message = f"稿件 {draft.id} 第 {found.version} 版含有禁止发布的内容,已拦截"
+        alerts.queue_in(
+            tx,
+            "prohibited_content",
+            message,
+            platform=draft.platform,
+            draft=draft.id,
+            detail=found.audit_detail(),
+        )
+    elif found.flags and alert_sensitive:
+        topics = "、".join(name_zh(flag) for flag in sorted(found.flags))
+        message = f"稿件 {draft.id} 第 {found.version} 版涉及{topics},须经党委宣传部审核"
+        alerts.queue_in(
+            tx,
+            "sensitive_draft",
+            message,
+            platform=draft.platform,
+            draft=draft.id,
+            detail=found.audit_detail(),
+        )
+
+
+def blocked_message(draft_id: str, found: Screening) -> str:
+    """What the author is told: which categories, which words, where."""
+    hits = found.hits_with(BLOCK)
+    shown = ";".join(f"{h.category_zh}:{h.shown}({h.where_zh})" for h in hits[:BLOCK_DETAIL])
+    more = f" 等 {len(hits)} 处" if len(hits) > BLOCK_DETAIL else ""
+    return (
+        f"稿件 {draft_id} 含有禁止发布的内容,已拦截并通报党委宣传部:{shown}{more}。请修改后重新提交"
+    )
+
+
+def recheck(r: redis.Redis, raw_id: str) -> Screening:
+    """Screen the current version again if the lexicons changed since; for the publish job.
+
+    A ``block`` moves the draft to ``blocked`` where the table allows it; new art. 11 flags
+    reopen an approved draft whose sign-offs no longer cover them. The caller checks
+    the draft's status afterwards. Unchanged lexicons: the stored result, nothing written.
+    """
+    # drafts and review import this package to screen and to count flags.
+    from app import drafts
+
+    rules = load()
+    did = drafts.draft_id(raw_id)
+
+    def change(tx: Tx) -> Screening:
+        draft = drafts.read_in(tx, did)
+        before = stored(tx.read, did, draft.version)
+        if before and (before.lexicon_version, before.content_hash) == (
+            rules.version,
+            draft.content_hash,
+        ):
+            return before
+        found = screen_version(draft, drafts.content_in(tx, draft), rules)
+        new_flags = not found.flags <= (before.flags if before else frozenset())
+        action = _consequence(tx, draft, found, new_flags)
+        record_in(tx, draft, found, alert_sensitive=new_flags)
+        if action:
+            _move_in(tx, draft, action, found)
+        return found
+
+    return atomically(r, [keys.draft(did)], change)
+
+
+def _consequence(tx: Tx, draft, found: Screening, new_flags: bool) -> str:
+    from app import drafts, platforms, review
+
+    if found.verdict == BLOCK and (draft.status, "block") in drafts.TRANSITIONS:
+        return "block"
+    if draft.status == drafts.APPROVED and new_flags:
+        platform = platforms.read_in(tx, draft.platform)
+        required = review.required_signoffs(platform, draft, draft.flags | found.flags)
+        state = review.ReviewState(draft, required, review.valid_signoffs(tx.read, draft))
+        if not state.complete:
+            return "reopen"
+    return ""
+
+
+def _move_in(tx: Tx, draft, action: str, found: Screening) -> None:
+    from app import drafts
+
+    reason = found.summary_zh()[: validate.REASON_MAX]
+    moved = draft.replace(status=drafts.next_status(draft.status, action), status_reason=reason)
+    drafts.write_in(tx, moved)
+    audit.append(
+        tx,
+        SYSTEM,
+        f"draft.{action}",
+        platform=draft.platform,
+        draft=draft.id,
+        version_hash=draft.content_hash,
+        decision=moved.status,
+        reason=reason,
+    )

@@ -1,0 +1,196 @@
+"""What screening found: hits at their place in the original text, and the verdict they add up to.
+
+A result is plain data that every channel renders: the chat states ``summary_zh()``, the
+preview and ``查看`` highlight with ``segments()``, the API returns ``to_dict()``.
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from app.screening.categories import (
+    ART11,
+    DEFAULT_FLAG,
+    ESCALATE,
+    PASS,
+    STRENGTH,
+    name_zh,
+)
+
+FIELDS_ZH = {
+    "text": "正文",
+    "caption": "图片说明",
+    "image_url": "图片地址",
+    "title": "标题",
+    "author": "作者",
+    "digest": "摘要",
+    "content_html": "正文",
+    "cover_image": "封面图片地址",
+    "source_url": "原文链接",
+}
+VERDICT_SUMMARY = {
+    "block": "已拦截,不能送审",
+    "escalate": "涉及第十一条,须经党委宣传部审核",
+    "warn": "有需要审核人留意的内容",
+}
+SOURCE_FIELDS = ("content_html",)
+# Personal data and secrets are shown masked: a result is read in chats and logs.
+MASKED = ("personal_data", "credentials")
+SUMMARY_TERMS = 3
+EXCERPT = 40
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One finding; ``start``/``end`` index the original text of ``field`` (HTML: its source)."""
+
+    category: str
+    term: str
+    field: str
+    start: int
+    end: int
+    verdict: str
+    excerpt: str = ""
+    part: str = "text"
+    pattern: bool = False
+
+    @property
+    def category_zh(self) -> str:
+        return name_zh(self.category)
+
+    @property
+    def where_zh(self) -> str:
+        """Where to look, for the author: a character count, in the HTML source for articles."""
+        unit = "字符(HTML 源码)" if self.field in SOURCE_FIELDS else "字"
+        return f"{FIELDS_ZH.get(self.field, self.field)}第 {self.start + 1} {unit}"
+
+    @property
+    def shown(self) -> str:
+        """The hit as a reader may see it: the term, or a masked excerpt of personal data."""
+        if not self.pattern:
+            return f"「{self.term}」"
+        if self.category == "credentials":
+            return self.term
+        return f"{self.term} {self.excerpt[:EXCERPT]}"
+
+    def to_dict(self) -> dict:
+        return {**self.__dict__, "category_zh": self.category_zh}
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> "Hit":
+        return cls(**{k: v for k, v in raw.items() if k in cls.__dataclass_fields__})
+
+
+def mask(value: str) -> str:
+    """Keep the first three and last two characters of a number, star the rest."""
+    if len(value) <= 6:
+        return "*" * len(value)
+    return value[:3] + "*" * (len(value) - 5) + value[-2:]
+
+
+@dataclass(frozen=True)
+class Screening:
+    """The hits of one screening (strongest first, capped) and the full count per category."""
+
+    lexicon_version: str
+    hits: tuple[Hit, ...] = ()
+    counts: dict[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    truncated: bool = False
+    version: int = 0
+    content_hash: str = ""
+    screened_at: str = ""
+
+    @property
+    def verdict(self) -> str:
+        """``block``, ``escalate``, ``warn`` or ``pass``: the strongest verdict of any hit."""
+        return max((h.verdict for h in self.hits), key=STRENGTH.__getitem__, default=PASS)
+
+    @property
+    def flags(self) -> frozenset[str]:
+        """The art. 11 flags that escalated hits add, as if the author had marked them."""
+        escalated = {h.category for h in self.hits if h.verdict == ESCALATE}
+        return frozenset(c if c in ART11 else DEFAULT_FLAG for c in escalated)
+
+    def hits_with(self, verdict: str) -> list[Hit]:
+        return [h for h in self.hits if h.verdict == verdict]
+
+    def summary_zh(self) -> str:
+        """One line in Chinese: the verdict, then each category with its first few words."""
+        if not self.hits:
+            return "内容检查未发现问题"
+        by_category: dict[str, list[Hit]] = {}
+        for hit in self.hits:
+            by_category.setdefault(hit.category, []).append(hit)
+        parts = []
+        for category, hits in by_category.items():
+            shown = list(dict.fromkeys(f"{h.shown}({h.where_zh})" for h in hits))
+            more = self.counts.get(category, len(hits)) - SUMMARY_TERMS
+            tail = f" 等 {self.counts.get(category, len(hits))} 处" if more > 0 else ""
+            parts.append(f"{name_zh(category)}:{'、'.join(shown[:SUMMARY_TERMS])}{tail}")
+        return f"内容检查{VERDICT_SUMMARY[self.verdict]}。" + ";".join(parts)
+
+    def audit_detail(self) -> dict:
+        """What the audit trail keeps of a screening: never the text, only what and how many."""
+        return {
+            "lexicon_version": self.lexicon_version,
+            "verdict": self.verdict,
+            "counts": dict(sorted(self.counts.items())),
+            "version": self.version,
+        }
+
+    def to_dict(self) -> dict:
+        return {
+            "lexicon_version": self.lexicon_version,
+            "verdict": self.verdict,
+            "hits": [h.to_dict() for h in self.hits],
+            "counts": self.counts,
+            "notes": list(self.notes),
+            "truncated": self.truncated,
+            "version": self.version,
+            "content_hash": self.content_hash,
+            "screened_at": self.screened_at,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> "Screening":
+        return cls(
+            lexicon_version=raw["lexicon_version"],
+            hits=tuple(Hit.from_dict(h) for h in raw["hits"]),
+            counts=dict(raw["counts"]),
+            notes=tuple(raw["notes"]),
+            truncated=raw["truncated"],
+            version=raw["version"],
+            content_hash=raw["content_hash"],
+            screened_at=raw["screened_at"],
+        )
+
+
+def collect(version: str, hits: list[Hit], notes: list[str], limit: int) -> Screening:
+    """Order hits strongest first, then by place; keep ``limit`` of them and count them all."""
+    ordered = sorted(set(hits), key=lambda h: (-STRENGTH[h.verdict], h.field, h.start, h.end))
+    counts = Counter(h.category for h in ordered)
+    return Screening(
+        lexicon_version=version,
+        hits=tuple(ordered[:limit]),
+        counts=dict(counts),
+        notes=tuple(notes),
+        truncated=len(ordered) > limit,
+    )
+
+
+def segments(text: str, hits, field: str | None = None) -> list[tuple[str, tuple[Hit, ...]]]:
+    """Cut ``text`` into consecutive pieces, each with the hits covering it, for highlighting.
+
+    With ``field``, only that field's hits count. Joining the pieces gives ``text`` back.
+    """
+    mine = [h for h in hits if field is None or h.field == field]
+    mine = [h for h in mine if 0 <= h.start < h.end <= len(text)]
+    cuts = sorted({0, len(text), *(h.start for h in mine), *(h.end for h in mine)})
+    pieces = []
+    for start, end in zip(cuts, cuts[1:], strict=False):
+        covering = tuple(h for h in mine if h.start <= start and end <= h.end)
+        if pieces and not covering and not pieces[-1][1]:
+            pieces[-1] = (pieces[-1][0] + text[start:end], ())
+        else:
+            pieces.append((text[start:end], covering))
+    return pieces
