@@ -15,8 +15,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.ensure_ascii = False
     logging.basicConfig(level=settings.log_level)
 
-    from app.web import errors, health
+    from app.web import errors, health, wechat
 
     errors.init_app(app)
     app.register_blueprint(health.bp)
+    app.register_blueprint(wechat.bp)
     return app

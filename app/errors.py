@@ -7,7 +7,9 @@
     ├── Forbidden       403     the actor's stored role does not allow the action
     ├── Conflict        409     the state forbids it: invalid transition, stale approval,
     │                           self-approval, a race lost too many times
-    └── Unavailable     503     Redis (or another backing service) cannot be reached
+    ├── Unavailable     503     Redis (or another backing service) cannot be reached
+    └── CallbackRefused 4xx     a WeChat callback refused as a security event: forged,
+                                stale, replayed, oversized, malformed, inactive platform
 
 Domain code raises these; each edge renders them once: the JSON API as
 ``{"error": code, "message": ...}``, the CLI as one line, the chat as a polite reply.
@@ -69,3 +71,15 @@ class Unavailable(QianfaError):
 
     status = 503
     code = "unavailable"
+
+
+class CallbackRefused(QianfaError):
+    """A WeChat callback refused; ``code`` names the reason, ``status`` is a 4xx."""
+
+    status = 400
+    code = "refused"
+
+    def __init__(self, message: str, *, code: str, status: int = 400, forged: bool = False):
+        super().__init__(message, code=code)
+        self.status = status
+        self.forged = forged
