@@ -3,6 +3,7 @@
 import base64
 import json
 import os
+import threading
 
 import pytest
 
@@ -13,6 +14,7 @@ from app.sandbox.crypto import sign
 from app.settings import load_settings
 from app.webhook import Gateway, Limits, refusals
 from app.webhook import config as webhook_config
+from tests.conftest import wait_until
 from tests.sandbox_helpers import SAMPLE_TOKEN
 from tests.webhook_helpers import (
     OPERATOR,
@@ -344,3 +346,50 @@ def test_secrets_are_revealed_once_per_process(client, r):
 def test_sender_that_is_not_an_openid_is_refused(client):
     """A FromUserName that is not an OpenID never reaches a Redis key."""
     assert post(client, text(sender="bad:sender")).status_code == 400
+
+
+class BlockedChat(Chat):
+    """Holds the first answer until the test releases it."""
+
+    def __init__(self):
+        super().__init__()
+        self.release = threading.Event()
+
+    def __call__(self, r, keyring, platform, message):
+        self.calls.append(message)
+        self.release.wait(10)
+        return "终于答复"
+
+
+def test_retry_that_outwaits_the_first_attempt_gets_success(r, settings):
+    """A retry waits QIANFA_WEBHOOK_RETRY_WAIT for the first attempt, then acknowledges."""
+    active_platform(r, settings)
+    chat = BlockedChat()
+    client = app_with(settings_with(webhook_retry_wait=0.1), chat).test_client()
+    message, answers = text("帮助"), []
+    first = threading.Thread(target=lambda: answers.append(post(client, message)))
+    first.start()
+    wait_until(lambda: chat.calls, message="the first attempt to reach the chat")
+    assert post(client, message).text == "success"
+    chat.release.set()
+    first.join(10)
+    assert reply_of(answers[0])["Content"] == "终于答复"
+    assert reply_of(post(client, message))["Content"] == "终于答复"
+    assert len(chat.calls) == 1
+
+
+def test_chat_failure_releases_the_claim_for_the_retry(r, settings):
+    """When the chat raises, the claim is dropped, so WeChat's retry is answered afresh."""
+    active_platform(r, settings)
+    outcomes = [RuntimeError("boom"), "第二次成功"]
+
+    def flaky(r, keyring, platform, message):
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    client = app_with(settings, flaky).test_client()
+    message = text("帮助")
+    assert post(client, message).status_code == 500
+    assert reply_of(post(client, message))["Content"] == "第二次成功"

@@ -8,12 +8,12 @@ import sys
 
 import click
 
-from app.cli import audit, credentials, processes, registry, sandbox
+from app.cli import audit, credentials, processes, registry, sandbox, webhook
 from app.cli.base import cli
 from app.errors import ConfigError
 from app.settings import get_settings
 
-for group in (audit, credentials, processes, registry, sandbox):
+for group in (audit, credentials, processes, registry, sandbox, webhook):
     group.register(cli)
 
 
