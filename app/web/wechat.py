@@ -28,9 +28,10 @@ def render(answer: Answer) -> Response:
 
 def bounded_body(limit: int) -> bytes | None:
     """The request body, or None when it is larger than ``limit`` (then left unread)."""
-    if request.content_length is not None and request.content_length > limit:
-        return None
-    body = request.stream.read(limit + 1)
+    length = request.content_length
+    if length is not None:
+        return request.get_data(cache=False) if length <= limit else None
+    body = request.stream.read(limit + 1)  # chunked: read no more than the limit allows
     return None if len(body) > limit else body
 
 

@@ -109,8 +109,8 @@ class Gateway:
         self.r, self.keyring, self.limits = r, keyring, limits
         self.respond = respond or (lambda *args: chat.respond(*args))
         self.forwarder = Forwarder(limits.forward_timeout, limits.max_body)
-        self._state = r.register_script(scripts.STATE)
-        self._claim = r.register_script(scripts.CLAIM)
+        self._state = scripts.Script(r, scripts.STATE)
+        self._claim = scripts.Script(r, scripts.CLAIM)
         self._accounts: dict[str, Account] = {}
         self._lock = threading.Lock()
 
@@ -213,7 +213,7 @@ class Gateway:
 
     def _fingerprint(self, pid: str) -> tuple[str, str]:
         keys_ = [keys.platform(pid), keys.platform_admins(pid), keys.platform_secrets(pid)]
-        found = self._state(keys=keys_)
+        found = self._state(keys_, [])
         if not found:
             self._accounts.pop(pid, None)
             raise refused("没有这个平台", "unknown_platform", 404)
@@ -276,7 +276,7 @@ class Gateway:
         except BaseException:
             self.r.delete(keys.webhook_dedup(pid, call.dedup))  # let WeChat's retry redo it
             raise
-        self.r.set(keys.webhook_dedup(pid, call.dedup), reply, xx=True, keepttl=True)
+        self.r.execute_command("SET", keys.webhook_dedup(pid, call.dedup), reply, "XX", "KEEPTTL")
         return self._render(account, args, call, reply)
 
     def _claim_call(self, pid: str, account: Account, args: dict, call: Call) -> list:
@@ -294,7 +294,7 @@ class Gateway:
         argv = [account.fingerprint, 2 * self.limits.timestamp_window, ttl, call.kind]
         if call.kind == "publish":
             argv += publish_record(pid, call.fields)
-        outcome = self._claim(keys=claim_keys, args=argv)
+        outcome = self._claim(claim_keys, argv)
         kind = outcome[0].decode()
         if kind == "gone":
             self._accounts.pop(pid, None)

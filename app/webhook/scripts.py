@@ -6,6 +6,29 @@ about a platform (the sealed Token, EncodingAESKey and downstream token, the pla
 reveals its secrets again; otherwise it never reads them.
 """
 
+import hashlib
+
+import redis
+
+
+class Script:
+    """A Lua script run by its SHA-1, loaded on first use and again after a server restart.
+
+    Leaner than redis-py's ``Script`` on the hot path: one EVALSHA, no argument wrappers.
+    """
+
+    def __init__(self, r: redis.Redis, source: str):
+        self.r, self.source = r, source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+    def __call__(self, keys: list[str], args: list) -> list:
+        try:
+            return self.r.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            self.r.script_load(self.source)
+            return self.r.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+
+
 FINGERPRINT = """
 local function fingerprint(platform, admins, secrets)
   local sealed = redis.call('HMGET', secrets, 'token', 'encoding_aes_key', 'forward_token')
