@@ -276,6 +276,8 @@ HOSTILE = {
     "malformed XML": (lambda: (plain_params(), b"<xml><ToUserName>gh_1</To"), 400, "bad_xml"),
     "not XML at all": (lambda: (plain_params(), "\u0000\xff".encode("latin-1")), 400, "bad_xml"),
     "wrong AppID": (wrong_appid, 403, "wrong_appid"),
+    "no query at all": (lambda: ({}, signed(text(), "safe")[1].encode()), 403, "bad_signature"),
+    "Encrypt missing": (lambda: (encrypted_params(""), b"<xml/>"), 400, "undecryptable"),
     "forged signature": (forged_signature, 403, "bad_signature"),
     "stale timestamp": (stale_timestamp, 403, "stale_timestamp"),
     "unknown encrypt_type": (

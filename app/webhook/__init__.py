@@ -190,7 +190,7 @@ class Gateway:
         if account.aes_key is None:
             raise refused("平台未设置 EncodingAESKey", "not_configured", 403)
         encrypt = outer.get("Encrypt", "")
-        token, timestamp, nonce = account.token.reveal(), args["timestamp"], args["nonce"]
+        token, timestamp, nonce = account.token.reveal(), args["timestamp"], args.get("nonce", "")
         expected = crypto.sign(token, timestamp, nonce, encrypt)
         if not crypto.same(expected, args.get("msg_signature")):
             raise refused("消息签名(msg_signature)无效", "bad_msg_signature", 403, forged=True)
