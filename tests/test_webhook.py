@@ -7,13 +7,13 @@ import threading
 
 import pytest
 
-from app import alerts, audit, create_app, keys
+from app import alerts, audit, keys
+from app.errors import ConfigError
 from app.masterkey import load_keyring
-from app.redis import get_redis
 from app.sandbox.crypto import sign
 from app.settings import load_settings
-from app.webhook import Gateway, Limits, refusals
 from app.webhook import config as webhook_config
+from app.webhook import refusals
 from tests.conftest import wait_until
 from tests.sandbox_helpers import SAMPLE_TOKEN
 from tests.webhook_helpers import (
@@ -21,44 +21,20 @@ from tests.webhook_helpers import (
     ORIGINAL_ID,
     PLATFORM,
     STAFF,
+    Chat,
     active_platform,
+    app_with,
     bind,
     fresh,
     post,
     post_raw,
     render,
     reply_of,
+    settings_with,
     signed,
     text,
     without_security,
 )
-
-
-class Chat:
-    """Stands in for chat.respond: answers bound senders, counts every call."""
-
-    def __init__(self):
-        self.calls = []
-
-    def __call__(self, r, keyring, platform, message):
-        self.calls.append(message)
-        if message.person and message.type == "text":
-            return f"收到{message.person}:{message.text}"
-        return None
-
-
-def app_with(settings, chat=None):
-    app = create_app(settings)
-    if chat is not None:
-        keyring, limits = load_keyring(settings), Limits.of(settings)
-        gateway = Gateway(get_redis(settings), keyring, limits, respond=chat)
-        app.extensions["qianfa.webhook"] = gateway
-    return app
-
-
-def settings_with(**overrides):
-    env = {**os.environ, **{f"QIANFA_{k.upper()}": str(v) for k, v in overrides.items()}}
-    return load_settings(env)
 
 
 @pytest.fixture
@@ -395,3 +371,19 @@ def test_chat_failure_releases_the_claim_for_the_retry(r, settings):
     message = text("帮助")
     assert post(client, message).status_code == 500
     assert reply_of(post(client, message))["Content"] == "第二次成功"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("WEBHOOK_TIMESTAMP_WINDOW", "5"),
+        ("WEBHOOK_MAX_BODY", "lots"),
+        ("WEBHOOK_FORWARD_TIMEOUT", "5"),
+        ("WEBHOOK_RETRY_WAIT", "-1"),
+        ("WEBHOOK_FORGED_ALERT", "0"),
+    ],
+)
+def test_webhook_settings_are_checked_at_start_up(name, value):
+    """A webhook setting out of range stops start-up with one line naming it."""
+    with pytest.raises(ConfigError, match=f"QIANFA_{name}"):
+        load_settings({**os.environ, f"QIANFA_{name}": value})

@@ -24,16 +24,18 @@ from tests.sandbox_helpers import (
     register_sample_account,
     running_sandbox,
 )
-from tests.test_webhook import Chat, app_with, settings_with
 from tests.webhook_helpers import (
     FOLLOWER,
     OPERATOR,
     ORIGINAL_ID,
     PLATFORM,
     STAFF,
+    Chat,
     active_platform,
+    app_with,
     bind,
     serve,
+    settings_with,
 )
 
 DOWNSTREAM_TOKEN = "downstream42"

@@ -1,6 +1,7 @@
 """Helpers for the webhook tests: an active platform with sealed credentials, callbacks
 signed and encrypted as WeChat (the sandbox's own code) makes them, Qianfa in a thread."""
 
+import os
 import secrets
 import threading
 import time
@@ -8,10 +9,13 @@ from contextlib import contextmanager
 
 from werkzeug.serving import make_server
 
-from app import audit, credentials, people, platforms, units
+from app import audit, create_app, credentials, people, platforms, units
 from app.masterkey import load_keyring
+from app.redis import get_redis
 from app.sandbox import wirexml
 from app.sandbox.callbacks import Target, build_request, read_reply
+from app.settings import load_settings
+from app.webhook import Gateway, Limits
 from tests.factories import snapshot
 from tests.sandbox_helpers import SAMPLE_AES_KEY, SAMPLE_APPID, SAMPLE_TOKEN
 
@@ -125,3 +129,30 @@ def serve(app):
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+class Chat:
+    """Stands in for chat.respond: answers bound senders, counts every call."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, r, keyring, platform, message):
+        self.calls.append(message)
+        if message.person and message.type == "text":
+            return f"收到{message.person}:{message.text}"
+        return None
+
+
+def app_with(settings, chat=None):
+    app = create_app(settings)
+    if chat is not None:
+        keyring, limits = load_keyring(settings), Limits.of(settings)
+        gateway = Gateway(get_redis(settings), keyring, limits, respond=chat)
+        app.extensions["qianfa.webhook"] = gateway
+    return app
+
+
+def settings_with(**overrides):
+    env = {**os.environ, **{f"QIANFA_{k.upper()}": str(v) for k, v in overrides.items()}}
+    return load_settings(env)
