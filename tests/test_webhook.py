@@ -387,3 +387,23 @@ def test_webhook_settings_are_checked_at_start_up(name, value):
     """A webhook setting out of range stops start-up with one line naming it."""
     with pytest.raises(ConfigError, match=f"QIANFA_{name}"):
         load_settings({**os.environ, f"QIANFA_{name}": value})
+
+
+def test_downstream_replies_that_wechat_would_refuse_become_success():
+    """Garbage, a DTD, an envelope with a bad signature or in plaintext mode: "success"."""
+    from app.webhook.forward import Forwarder
+
+    envelope = render({"Encrypt": "QUJD", "MsgSignature": "0" * 40, "TimeStamp": 1, "Nonce": "2"})
+    good = sign("downstream", "1", "2", "QUJD")
+    signed_envelope = envelope.replace("0" * 40, good)
+    cases = [
+        (b"", True, "success"),
+        (b"not xml", False, "success"),
+        (BILLION_LAUGHS.encode(), False, "success"),
+        (envelope.encode(), True, "success"),
+        (signed_envelope.encode(), False, "success"),
+        (signed_envelope.encode(), True, "enc:QUJD"),
+        (b"<xml><MsgType>text</MsgType></xml>", False, "xml:<xml><MsgType>text</MsgType></xml>"),
+    ]
+    for content, encrypted, expected in cases:
+        assert Forwarder.reply("downstream", content, encrypted=encrypted) == expected

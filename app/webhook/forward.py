@@ -10,6 +10,7 @@ then sees nothing, which is what WeChat does with an empty answer.
 """
 
 import logging
+import time
 from urllib.parse import urlparse
 
 import requests
@@ -38,21 +39,41 @@ class Forwarder:
         params.update(nonce=nonce, openid=args.get("openid", ""))
         if encrypt is not None:
             params.update(encrypt_type="aes", msg_signature=sign(token, timestamp, nonce, encrypt))
+        content = self._post(url, params, body)
+        if content is None:
+            return SUCCESS
+        return self.reply(token, content, encrypted=encrypt is not None)
+
+    def _post(self, url: str, params: dict, body: bytes) -> bytes | None:
+        """The downstream's 200 answer, or None; the whole exchange stays within the timeout.
+
+        requests' timeouts bound the connect and each read, not the total, so the connect
+        gets a third, the wait for the answer the rest, and the body is read against a
+        deadline (a server dripping bytes does not hold the reply past it).
+        """
+        deadline = time.monotonic() + self.timeout
+        split = (self.timeout / 3, self.timeout * 2 / 3)
         try:
-            response = self.session.post(
+            with self.session.post(
                 url,
                 params=params,
                 data=body,
                 headers={"Content-Type": "text/xml"},
-                timeout=self.timeout,
+                timeout=split,
                 allow_redirects=False,
-            )
+                stream=True,
+            ) as response:
+                if response.status_code != 200:
+                    return None
+                content = b""
+                for chunk in response.iter_content(4096):
+                    content += chunk
+                    if len(content) > self.max_body or time.monotonic() > deadline:
+                        return None
+                return content
         except requests.RequestException as exc:
             log.warning("forward to %s failed: %s", urlparse(url).netloc, type(exc).__name__)
-            return SUCCESS
-        if response.status_code != 200 or len(response.content) > self.max_body:
-            return SUCCESS
-        return self.reply(token, response.content, encrypted=encrypt is not None)
+            return None
 
     @staticmethod
     def reply(token: str, content: bytes, *, encrypted: bool) -> str:
