@@ -15,10 +15,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.ensure_ascii = False
     logging.basicConfig(level=settings.log_level)
 
-    from app.web import api, errors, health, preview
+    from app.web import api, errors, health, preview, wechat
 
     errors.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(preview.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(wechat.bp)
     return app

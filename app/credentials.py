@@ -48,6 +48,8 @@ SECRETS = {
     "app_secret": (re.compile(r"[0-9a-fA-F]{32}"), "32 位十六进制字符"),
     "token": (re.compile(r"[A-Za-z0-9]{3,32}"), "3–32 位英文字母或数字"),
     "encoding_aes_key": (re.compile(r"[A-Za-z0-9+/]{43}"), "43 位英文字母、数字、+ 或 /"),
+    # The Token of the callback URL the account used before Qianfa (``qianfa webhook set``).
+    "forward_token": (re.compile(r"[A-Za-z0-9]{3,32}"), "3–32 位英文字母或数字"),
 }
 NAMES = tuple(SECRETS)
 

@@ -17,6 +17,8 @@
     │                           the draft and the screening result (the one error that
     │                           reports a change that did happen)
     ├── Unavailable     503     Redis (or another backing service) cannot be reached
+    ├── CallbackRefused 4xx     a WeChat callback refused as a security event: forged,
+    │                           stale, replayed, oversized, malformed, inactive platform
     └── WeChatError     502     WeChat refused a call or could not be reached; carries
         │                       ``errcode`` (None without one), ``errmsg`` (no rid), ``endpoint``
         ├── WeChatRetryable       -1, 45011, 45066, HTTP 5xx, timeouts, connection errors:
@@ -191,3 +193,15 @@ class ContentBlocked(QianfaError):
 
     def to_dict(self) -> dict:
         return {**super().to_dict(), "draft": self.draft.id, "screening": self.screening.to_dict()}
+
+
+class CallbackRefused(QianfaError):
+    """A WeChat callback refused; ``code`` names the reason, ``status`` is a 4xx."""
+
+    status = 400
+    code = "refused"
+
+    def __init__(self, message: str, *, code: str, status: int = 400, forged: bool = False):
+        super().__init__(message, code=code)
+        self.status = status
+        self.forged = forged

@@ -159,3 +159,33 @@ def wechat_paused(platform_id: str) -> str:
 
 def draft_screening(draft_id: str, number: int) -> str:
     return f"{NS}:draft:{draft_id}:v{number}:screening"
+
+
+def webhook_config(platform_id: str) -> str:
+    return f"{NS}:webhook:{platform_id}:config"
+
+
+def webhook_nonce(platform_id: str, timestamp: str, nonce: str) -> str:
+    return f"{NS}:webhook:{platform_id}:nonce:{timestamp}:{nonce}"
+
+
+def webhook_dedup(platform_id: str, digest: str) -> str:
+    return f"{NS}:webhook:{platform_id}:dedup:{digest}"
+
+
+def webhook_refusals(bucket: str) -> str:
+    """Refusal counters by reason, for ``qianfa webhook show`` and /healthz."""
+    return f"{NS}:webhook:{bucket}:refusals"
+
+
+def webhook_refusal_window(bucket: str, window: int) -> str:
+    return f"{NS}:webhook:{bucket}:refused:{window}"
+
+
+def webhook_forged_window(bucket: str, window: int) -> str:
+    return f"{NS}:webhook:{bucket}:forged:{window}"
+
+
+def publish_events() -> str:
+    """PUBLISHJOBFINISH events as WeChat sent them, one entry per publish_id and status."""
+    return f"{NS}:wechat:publish-events"

@@ -13,6 +13,9 @@ import subprocess
 import sys
 import time
 
+import redis
+
+from app.errors import QianfaError
 from app.redis import embedded_url
 from app.settings import Settings
 
@@ -32,14 +35,18 @@ def run_all(settings: Settings, echo=print) -> int:
     if not settings.redis_url:
         env["QIANFA_REDIS_URL"] = embedded_url(settings.instance_dir)
         echo(f"内置 Redis 已启动,数据目录 {settings.instance_dir}")
+    demo = []
     if not settings.wechat_configured:
         processes = {"sandbox": sandbox_command(settings), **processes}
         env["QIANFA_WECHAT_API_BASE"] = f"http://127.0.0.1:{settings.sandbox_port}"
+        demo = demo_lines(settings)
     children: dict[str, subprocess.Popen] = {}
     try:
         for name, args in processes.items():
             children[name] = _spawn(args, env)
         echo(f"Qianfa 已启动:http://{settings.host}:{settings.port}/healthz  (Ctrl-C 停止)")
+        for line in demo:
+            echo(line)
         exited = _wait_for_first_exit(children, stopping)
     finally:
         _stop(children)
@@ -48,6 +55,24 @@ def run_all(settings: Settings, echo=print) -> int:
         return 1
     echo("Qianfa 已停止")
     return 0
+
+
+def demo_lines(settings: Settings) -> list[str]:
+    """Register the demo platform (idempotently) and say how to bind and chat."""
+    from app import demo
+    from app.masterkey import load_keyring
+
+    page = f"http://127.0.0.1:{settings.sandbox_port}/"
+    # A client of its own, closed after: an embedded Redis with a client still connected
+    # at exit is not shut down, and then does not save its data.
+    client = redis.Redis.from_url(settings.redis_url or embedded_url(settings.instance_dir))
+    try:
+        lines = demo.ensure(client, load_keyring(settings), settings.bind_code_ttl)
+    except QianfaError as exc:
+        return [f"未能准备演示平台:{exc.message}"]
+    finally:
+        client.close()
+    return [*lines, f"沙箱页面 {page} 上可以看到每个用户的聊天,并以他们的身份发消息"]
 
 
 def sandbox_command(settings: Settings) -> list[str]:

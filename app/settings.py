@@ -53,6 +53,14 @@ class Settings:
         return ALL_PLATFORMS in stable or platform_id in stable
 
     screening_dir: Path
+    webhook_timestamp_window: int
+    webhook_max_body: int
+    webhook_dedup_ttl: int
+    webhook_retry_wait: float
+    webhook_forward_timeout: float
+    webhook_refusal_window: int
+    webhook_audit_refusals: int
+    webhook_forged_alert: int
 
     def __repr__(self) -> str:
         shown = dict(self.__dict__)
@@ -77,6 +85,16 @@ def parse_int(name: str, raw: str, *, low: int, high: int) -> int:
         raise ConfigError(f"{PREFIX}{name}: 需要整数,收到 {raw!r}") from None
     if not low <= value <= high:
         raise ConfigError(f"{PREFIX}{name}: 需要 {low}–{high} 之间的整数,收到 {value}")
+    return value
+
+
+def parse_float(name: str, raw: str, *, low: float, high: float) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name}: 需要数字,收到 {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{PREFIX}{name}: 需要 {low:g}–{high:g} 之间的数字,收到 {value:g}")
     return value
 
 
@@ -198,6 +216,7 @@ def load_settings(environ=None) -> Settings:
         ),
         wechat_quota_reset=parse_clock_time("WECHAT_QUOTA_RESET", raw("WECHAT_QUOTA_RESET")),
         screening_dir=parse_directory("SCREENING_DIR", raw("SCREENING_DIR")),
+        **_webhook_settings(raw),
     )
 
 
@@ -205,6 +224,27 @@ def _local_url(raw) -> str:
     """Where the web process listens, for links when no public address is configured."""
     port = parse_int("PORT", raw("PORT"), low=1, high=65535)
     return f"http://{raw('HOST')}:{port}"
+
+
+def _webhook_settings(raw) -> dict:
+    """The callback endpoint's limits; WeChat gives up on an answer after 5 seconds."""
+
+    def integer(name: str, low: int, high: int) -> int:
+        return parse_int(name, raw(name), low=low, high=high)
+
+    def seconds(name: str, low: float, high: float) -> float:
+        return parse_float(name, raw(name), low=low, high=high)
+
+    return {
+        "webhook_timestamp_window": integer("WEBHOOK_TIMESTAMP_WINDOW", 10, 3600),
+        "webhook_max_body": integer("WEBHOOK_MAX_BODY", 1024, 10 * 1024 * 1024),
+        "webhook_dedup_ttl": integer("WEBHOOK_DEDUP_TTL", 60, 7 * 86400),
+        "webhook_retry_wait": seconds("WEBHOOK_RETRY_WAIT", 0, 4.5),
+        "webhook_forward_timeout": seconds("WEBHOOK_FORWARD_TIMEOUT", 0.1, 4.5),
+        "webhook_refusal_window": integer("WEBHOOK_REFUSAL_WINDOW", 10, 86400),
+        "webhook_audit_refusals": integer("WEBHOOK_AUDIT_REFUSALS", 1, 10_000),
+        "webhook_forged_alert": integer("WEBHOOK_FORGED_ALERT", 1, 1_000_000),
+    }
 
 
 @functools.cache

@@ -43,6 +43,22 @@ def sandbox_accounts(base):
         return None
 
 
+def send_as_demo_staff(base, content):
+    """Act as the sandbox's demo staff member: the callback goes to Qianfa's /wechat/demo."""
+    from app.sandbox.demo import DEMO_ACCOUNT, DEMO_USERS
+
+    url = (
+        f"{base}/sandbox/api/accounts/{DEMO_ACCOUNT['appid']}"
+        f"/users/{DEMO_USERS[0]['openid']}/messages"
+    )
+    body = json.dumps({"type": "text", "content": content}).encode()
+    request = urllib.request.Request(
+        url, data=body, headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=15) as response:
+        return json.load(response)
+
+
 def start(env):
     return subprocess.Popen(
         [sys.executable, "-m", "app", "run"],
@@ -85,10 +101,13 @@ def test_run_starts_everything_on_embedded_redis_and_keeps_data(tmp_path):
         assert accounts[0]["server_url"] == f"http://127.0.0.1:{port}/wechat/demo"
         created = qianfa(env, "unit", "create", "计算机学院", "--kind", "secondary_college")
         assert created.returncode == 0, created.stderr
+        delivery = send_as_demo_staff(sandbox, "绑定 ABCD-EFGH")
+        assert delivery["outcome"] in ("acked", "replied"), delivery
     finally:
         code, output = stop(proc)
     assert code == 0, output
     assert "curl -X POST" in output and "沙箱微信已启动" in output
+    assert "演示平台 demo" in output and "的身份发送:绑定 " in output
     assert health(port) == (None, None)
     assert (tmp_path / "instance" / "qianfa.rdb").exists()
 

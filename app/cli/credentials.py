@@ -51,7 +51,7 @@ passphrase_option = click.option(
 @click.argument("name")
 @click.option("--stdin", "from_stdin", is_flag=True, help="从标准输入读取值(第一行)。")
 def set_command(platform: str, name: str, from_stdin: bool) -> None:
-    """设置平台 PLATFORM 的密钥 NAME(app_secret、token 或 encoding_aes_key)。"""
+    """设置平台 PLATFORM 的密钥 NAME(app_secret、token、encoding_aes_key 或 forward_token)。"""
     credentials.check_name(name)
     if from_stdin:
         value = sys.stdin.readline().rstrip("\r\n")

@@ -4,10 +4,11 @@ import redis
 from flask import Blueprint, jsonify
 from rq import Worker
 
-from app import jobs
+from app import jobs, keys
 from app.redis import describe
-from app.store import now
+from app.store import decode_set, now
 from app.web import redis_client, settings
+from app.webhook import refusals
 
 bp = Blueprint("health", __name__)
 
@@ -20,6 +21,7 @@ def healthz():
         r.ping()
         workers = worker_heartbeats(r)
         queues = jobs.depths(r)
+        refused = refusals.all_counts(r, sorted(decode_set(r.smembers(keys.platforms()))))
     except redis.RedisError as exc:
         body = {"status": "down", "redis": {"ok": False, "where": where, "error": str(exc)}}
         return jsonify(body), 503
@@ -32,6 +34,7 @@ def healthz():
             "workers": workers,
             "workers_alive": len(alive),
             "queues": queues,
+            "webhook_refusals": refused,
         }
     )
 

@@ -1,0 +1,79 @@
+"""``qianfa webhook``: what followers who are not staff get, and the refusal counters."""
+
+import sys
+
+import click
+
+from app import masterkey, platforms
+from app.cli.base import operator, store
+from app.settings import get_settings
+from app.webhook import config, refusals
+
+
+@click.group("webhook")
+def group() -> None:
+    """公众号回调:非工作人员的默认回复、转发到原服务器、拒绝计数。"""
+
+
+@group.command("set")
+@click.argument("platform")
+@click.option("--default-reply", default=None, help="非工作人员消息的默认回复;空字符串表示清除。")
+@click.option("--forward-url", default=None, help="原回调地址(http/https);空字符串表示停止转发。")
+@click.option(
+    "--forward-token-stdin",
+    is_flag=True,
+    help="从标准输入第一行读取原服务器的 Token(不设置则用本平台的 Token 签名)。",
+)
+def set_command(platform, default_reply, forward_url, forward_token_stdin) -> None:
+    """设置平台 PLATFORM 的回调选项,每项变更都记入审计。"""
+    token = sys.stdin.readline().rstrip("\r\n") if forward_token_stdin else None
+    keyring = masterkey.load_keyring(get_settings())
+    shown = config.configure(
+        store(),
+        keyring,
+        operator(),
+        platform,
+        default_reply=default_reply,
+        forward=forward_url,
+        forward_token=token,
+    )
+    click.echo(f"已更新平台 {shown.platform} 的回调设置。")
+    _print(shown)
+
+
+@group.command("show")
+@click.argument("platform", required=False)
+def show_command(platform) -> None:
+    """显示回调设置和被拒绝的回调次数(不指定平台则列出全部)。"""
+    r = store()
+    ids = (
+        [platforms.get(r, platform).id] if platform else [p.id for p in platforms.all_platforms(r)]
+    )
+    counted = refusals.all_counts(r, ids)
+    for pid in ids:
+        _print(config.get(r, pid))
+        _print_counts(counted.get(pid, {}))
+    if not platform and refusals.UNKNOWN in counted:
+        click.echo("不存在的平台:")
+        _print_counts(counted[refusals.UNKNOWN])
+
+
+def _print(shown: config.WebhookConfig) -> None:
+    click.echo(f"{shown.platform}  回调地址 /wechat/{shown.platform}")
+    click.echo(f"  默认回复:{shown.default_reply or '(无,回复 success)'}")
+    token = "原服务器 Token 已设置" if shown.forward_token_set else "用本平台 Token 签名"
+    click.echo(
+        f"  转发地址:{shown.forward_url + '(' + token + ')' if shown.forward_url else '(不转发)'}"
+    )
+
+
+def _print_counts(counts: dict[str, int]) -> None:
+    if not counts:
+        click.echo("  被拒绝的回调:0")
+        return
+    detail = "、".join(f"{code} {n}" for code, n in sorted(counts.items()))
+    click.echo(f"  被拒绝的回调:{sum(counts.values())}({detail})")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(group)

