@@ -18,7 +18,18 @@ from dataclasses import dataclass
 
 import redis
 
-from app import access, audit, bindcodes, compose, drafts, keys, preview, review, validate
+from app import (
+    access,
+    audit,
+    bindcodes,
+    compose,
+    drafts,
+    keys,
+    preview,
+    review,
+    screening,
+    validate,
+)
 from app.errors import Forbidden, InvalidInput, NotFound, QianfaError
 from app.masterkey import Keyring
 from app.platforms import Platform
@@ -253,11 +264,17 @@ def _no_session() -> str:
 def _submitted(ctx: Context, draft: drafts.Draft) -> str:
     state = review.state(ctx.r, draft.id)
     waiting = "、".join(review.SIGNOFFS[s] for s in state.missing)
-    return (
+    return _fit(
         f"已提交稿件 {draft.id}({drafts.KINDS[draft.kind]},第 {draft.version} 版),"
         f"状态:{drafts.STATUSES[draft.status]}。等待审核:{waiting or '无'}。\n"
+        f"{_screening_line(ctx, draft)}\n"
         f"发送「状态 {draft.id}」查看进度,「撤回 {draft.id}」撤回。"
     )
+
+
+def _screening_line(ctx: Context, draft: drafts.Draft) -> str:
+    found = screening.result_for(ctx.r, draft.id)
+    return found.summary_zh() if found else "内容检查:本版本尚未检查"
 
 
 # ---- administrators ----------------------------------------------------------------------
@@ -306,6 +323,8 @@ def _summary(ctx: Context, draft: drafts.Draft) -> list[str]:
         lines.append(f"{review.SIGNOFFS[req.signoff]}:{mark}")
     if draft.flags:
         lines.append("标记:" + "、".join(drafts.FLAGS[f] for f in sorted(draft.flags)))
+    if draft.status != drafts.DRAFT:
+        lines.append(_screening_line(ctx, draft))
     return lines
 
 
@@ -364,7 +383,7 @@ def _body(ctx: Context, draft: drafts.Draft, version: drafts.Version, page_arg: 
         )
         hours = settings.preview_ttl // 3600
         return f"标题:{content['title']}\n阅读全文({hours} 小时内有效):{url}", ""
-    pages = paginate(content["text"], PAGE_BYTES)
+    pages = paginate(_marked(ctx, draft, content["text"]), PAGE_BYTES)
     number = _page_number(page_arg, len(pages))
     more = ""
     if len(pages) > 1:
@@ -372,6 +391,15 @@ def _body(ctx: Context, draft: drafts.Draft, version: drafts.Version, page_arg: 
         if number < len(pages):
             more += f"发送「查看 {draft.id} {number + 1}」看下一段。"
     return pages[number - 1], more
+
+
+def _marked(ctx: Context, draft: drafts.Draft, text: str) -> str:
+    """The text with screening hits in 【】, so a reviewer sees what was found where."""
+    found = screening.result_for(ctx.r, draft.id)
+    if not found or not found.hits:
+        return text
+    pieces = screening.runs(text, found.hits, field="text")
+    return "".join(f"【{piece}】" if hit else piece for piece, hit in pieces)
 
 
 def _page_number(raw: str, count: int) -> int:

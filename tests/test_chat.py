@@ -271,3 +271,22 @@ def test_text_submission_too_long_is_refused_without_a_draft(r, admin):
     reply = admin.say("投稿 " + "字" * (drafts.LIMITS["text"] + 1))
     assert "过长" in reply or "最多" in reply
     assert drafts.list_drafts(r) == []
+
+
+def test_submission_reply_states_the_screening_verdict(r, admin):
+    assert "内容检查未发现问题" in admin.say("投稿 计算机学院举办程序设计竞赛")
+    reply = admin.say("投稿 报名请加微信 abc123")
+    assert "D2" in reply and "加微信" in reply
+
+
+def test_prohibited_content_is_blocked_and_the_author_told_what(r, admin, responsible):
+    reply = admin.say("投稿 大家都来练法轮功")
+    assert "法轮功" in reply
+    assert drafts.get(r, "D1").status == drafts.BLOCKED
+    assert "没有等待你审核" in responsible.say("待审")
+
+
+def test_view_highlights_what_screening_found(r, admin, responsible):
+    admin.say("投稿 报名请加微信 abc123,名额有限")
+    view = responsible.say("查看 D1")
+    assert "【加微信 abc123】" in view and "内容检查" in view

@@ -60,3 +60,13 @@ def test_forged_and_expired_links_are_refused(client, settings, article):
     response = client.get(f"/preview/{expired}")
     assert response.status_code == 403 and "已过期" in response.get_data(as_text=True)
     assert client.get("/preview/garbage").status_code == 400
+
+
+def test_preview_highlights_what_screening_found(r, client, settings):
+    w = world(r, platform_id="ad-wx")
+    draft = drafts.create(r, actor(w.admin), w.platform, "text", {"text": "报名请加微信 abc123"})
+    drafts.submit(r, actor(w.admin), draft.id)
+    token = preview.token(load_keyring(settings), draft.id, 1, ttl=600)
+    page = client.get(f"/preview/{token}").get_data(as_text=True)
+    assert "报名请<mark>加微信 abc123</mark>" in page
+    assert "商业性广告" in page

@@ -340,3 +340,10 @@ def test_screening_time_grows_linearly():
     short = _best_of(5, lambda: screening.screen_text(unit))
     long = _best_of(3, lambda: screening.screen_text(unit * 10))
     assert long / short < 25, (short, long)
+
+
+def test_runs_join_adjacent_hits_into_one_highlight():
+    found = screening.screen_text("报名请加微信 abc123,名额有限")
+    pieces = screening.runs("报名请加微信 abc123,名额有限", found.hits, field="text")
+    assert "".join(piece for piece, _ in pieces) == "报名请加微信 abc123,名额有限"
+    assert [hit for _, hit in pieces] == [False, True, False]

@@ -37,7 +37,7 @@ from app.screening.records import (
     result_for,
     screen_version,
 )
-from app.screening.results import Hit, Screening, segments
+from app.screening.results import Hit, Screening, runs, segments
 
 __all__ = [
     "BLOCK",
@@ -63,5 +63,6 @@ __all__ = [
     "screen",
     "screen_text",
     "screen_version",
+    "runs",
     "segments",
 ]

@@ -194,3 +194,15 @@ def segments(text: str, hits, field: str | None = None) -> list[tuple[str, tuple
         else:
             pieces.append((text[start:end], covering))
     return pieces
+
+
+def runs(text: str, hits, field: str | None = None) -> list[tuple[str, bool]]:
+    """``text`` cut into alternating plain and found runs, adjacent hits joined into one."""
+    merged: list[tuple[str, bool]] = []
+    for piece, covering in segments(text, hits, field):
+        found = bool(covering)
+        if merged and merged[-1][1] == found:
+            merged[-1] = (merged[-1][0] + piece, found)
+        else:
+            merged.append((piece, found))
+    return merged

@@ -158,6 +158,10 @@ SCHEMAS = {
                     "content": _ref("Content"),
                     "version_created_at": STAMP,
                     "review": _ref("ReviewState"),
+                    "screening": {
+                        "oneOf": [_ref("Screening"), {"type": "null"}],
+                        "description": "当前版本的内容检查结果;未提交审核的版本为 null",
+                    },
                     "submit_error": {
                         **_ref("Error"),
                         "description": "仅在保存成功而提交审核失败时出现;稿件仍为「草稿」",
@@ -165,6 +169,32 @@ SCHEMAS = {
                 },
             },
         ]
+    },
+    "Screening": {
+        "type": "object",
+        "properties": {
+            "lexicon_version": TEXT,
+            "verdict": {"enum": ["pass", "warn", "escalate", "block"]},
+            "hits": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "description": "命中:类别、词语、字段及其在原文中的起止位置(用于高亮)",
+                    "properties": {
+                        "category": TEXT,
+                        "category_zh": TEXT,
+                        "term": TEXT,
+                        "field": TEXT,
+                        "start": {"type": "integer"},
+                        "end": {"type": "integer"},
+                        "verdict": TEXT,
+                    },
+                },
+            },
+            "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "version": {"type": "integer"},
+            "content_hash": TEXT,
+        },
     },
     "ReviewState": {
         "type": "object",

@@ -7,7 +7,7 @@ the token to image hosts.
 
 from flask import Blueprint, make_response, render_template
 
-from app import drafts, platforms, preview
+from app import drafts, platforms, preview, screening
 from app.errors import QianfaError
 from app.masterkey import load_keyring
 from app.web import redis_client, settings
@@ -20,6 +20,15 @@ POLICY = (
 )
 
 
+def _pieces(version: drafts.Version, found) -> list:
+    """The text of a text or image post cut for highlighting what screening found."""
+    field = {"text": "text", "image": "caption"}.get(version.kind)
+    if field is None:
+        return []
+    hits = found.hits if found else ()
+    return screening.runs(version.content[field], hits, field=field)
+
+
 @bp.get("/preview/<token>")
 def show(token: str):
     r = redis_client()
@@ -28,6 +37,7 @@ def show(token: str):
         draft = drafts.get(r, draft_id)
         version = drafts.version(r, draft_id, number)
         platform = platforms.get(r, draft.platform)
+        found = screening.result_for(r, draft_id, number)
         page = render_template(
             "preview.html",
             draft=draft,
@@ -35,6 +45,8 @@ def show(token: str):
             platform=platform,
             status=drafts.STATUSES[draft.status],
             kind=drafts.KINDS[draft.kind],
+            found=found,
+            pieces=_pieces(version, found),
         )
         status = 200
     except QianfaError as error:

@@ -6,7 +6,7 @@ objects change shape without the API changing with them.
 
 import redis
 
-from app import drafts, review, uploads
+from app import drafts, review, screening, uploads
 
 
 def summary(draft: drafts.Draft) -> dict:
@@ -37,7 +37,14 @@ def draft(r: redis.Redis, draft_id: str) -> dict:
         "content": current.content,
         "version_created_at": current.created_at,
         "review": review_state(state),
+        "screening": _screening(r, draft_id),
     }
+
+
+def _screening(r: redis.Redis, draft_id: str) -> dict | None:
+    """The current version's screening: verdict and hits with their positions, for highlighting."""
+    found = screening.result_for(r, draft_id)
+    return found.to_dict() if found else None
 
 
 def review_state(state: review.ReviewState) -> dict:
