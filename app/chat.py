@@ -56,7 +56,11 @@ NEEDS = {
 
 @dataclass(frozen=True)
 class Inbound:
-    """One message from WeChat, already verified; ``person`` is the bound person or ''."""
+    """One message from WeChat, already verified; ``person`` is the bound person or ''.
+
+    ``grants`` and ``session`` are the person's stored role grants and open draft session
+    when the webhook read them together with the binding; ``None`` means read them here.
+    """
 
     openid: str
     type: str
@@ -68,6 +72,8 @@ class Inbound:
     title: str = ""
     description: str = ""
     event: str = ""
+    grants: frozenset[str] | None = None
+    session: str = ""
 
 
 @dataclass
@@ -135,6 +141,9 @@ def _sender(r, platform_id: str, message: Inbound):
     """The sender's roles here and open draft session, in one round trip."""
     if not message.person:
         return (), None
+    if message.grants is not None:
+        session = compose.Session.loads(message.session) if message.session else None
+        return access.roles_on(message.grants, platform_id), session
     pipe = r.pipeline(transaction=False)
     pipe.smembers(keys.person_roles(message.person))
     pipe.get(keys.chat_session(platform_id, message.openid))

@@ -198,3 +198,17 @@ def test_replayed_and_forged_callbacks_are_refused(college, settings, r):
     assert len(drafts.list_drafts(r)) == 1
     refused = [json.loads(line)["action"] for line in _all_export()]
     assert sum(action.startswith("webhook.") for action in refused) >= 2
+
+
+def test_article_composed_from_several_messages(phones, college, r):
+    """A draft session across messages: the webhook hands the chat its session each time."""
+    phones.bind(ADMIN, college.admin)
+    assert "开始投稿" in phones.say(ADMIN, "投稿")
+    assert "第 1 段" in phones.say(ADMIN, "今天学校举行了秋季运动会。")
+    delivery = phones.control.send(SAMPLE_APPID, ADMIN, type="image")
+    assert delivery["outcome"] == "replied"
+    assert "标题已设为" in phones.say(ADMIN, "标题 秋季运动会开幕")
+    assert "已提交稿件 D1" in phones.say(ADMIN, "提交")
+    version = drafts.version(r, "D1")
+    assert version.kind == drafts.ARTICLE and version.content["title"] == "秋季运动会开幕"
+    assert version.content["cover_image"].startswith("http://mmbiz.qpic.cn/")

@@ -43,6 +43,8 @@ ACTOR = Actor.system("webhook")
 PENDING = "pending"
 PUBLISH_DEDUP_TTL = 30 * 86400
 POLL = 0.05
+# A person's role-set key, around the person id the claim script finds bound.
+ROLES_KEY = keys.person_roles("|").split("|")
 XML = "application/xml; charset=utf-8"
 TEXT = "text/plain; charset=utf-8"
 
@@ -271,8 +273,10 @@ class Gateway:
             if cached == PENDING:
                 cached = self._wait_for_reply(pid, call)
             return self._render(account, args, call, cached)
+        grants, session = outcome[5], outcome[6]
+        message = inbound(call, person, {g.decode() for g in grants}, session.decode())
         try:
-            reply = self._reply(account, args, body, call, person, default_reply, forward_url)
+            reply = self._reply(account, args, body, call, message, default_reply, forward_url)
         except BaseException:
             self.r.delete(keys.webhook_dedup(pid, call.dedup))  # let WeChat's retry redo it
             raise
@@ -289,11 +293,14 @@ class Gateway:
             keys.webhook_dedup(pid, call.dedup),
             keys.binding(pid, call.openid),
             keys.publish_events(),
+            keys.chat_session(pid, call.openid),
         ]
         ttl = PUBLISH_DEDUP_TTL if call.kind == "publish" else self.limits.dedup_ttl
         argv = [account.fingerprint, 2 * self.limits.timestamp_window, ttl, call.kind]
         if call.kind == "publish":
             argv += publish_record(pid, call.fields)
+        else:
+            argv += ROLES_KEY
         outcome = self._claim(claim_keys, argv)
         kind = outcome[0].decode()
         if kind == "gone":
@@ -325,12 +332,12 @@ class Gateway:
         args: dict,
         body: bytes,
         call: Call,
-        person: str,
+        message: chat.Inbound,
         default_reply: str,
         forward_url: str,
     ) -> str:
         """What to cache and answer: the chat's reply, else the follower's."""
-        text = self.respond(self.r, self.keyring, account.platform, inbound(call, person))
+        text = self.respond(self.r, self.keyring, account.platform, message)
         fields = call.fields
         if text:
             return "xml:" + wirexml.text_reply(call.openid, fields.get("ToUserName", ""), text)

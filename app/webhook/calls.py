@@ -59,13 +59,17 @@ def classify(fields: dict, encrypt: str | None) -> Call:
     return Call({**fields, "MsgType": msg_type}, encrypt, kind, digest)
 
 
-def inbound(call: Call, person: str) -> chat.Inbound:
+def inbound(
+    call: Call, person: str, grants: set[str] | None = None, session: str = ""
+) -> chat.Inbound:
     """The chat's view of a message; voice carries WeChat's speech recognition as text."""
     f = call.fields
     return chat.Inbound(
         openid=call.openid,
         type=f["MsgType"],
         person=person,
+        grants=frozenset(grants) if person and grants is not None else None,
+        session=session,
         text=f.get("Content") or f.get("Recognition", ""),
         media_id=f.get("MediaId", ""),
         pic_url=f.get("PicUrl", ""),

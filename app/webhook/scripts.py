@@ -50,13 +50,18 @@ return {status, fingerprint(KEYS[1], KEYS[2], KEYS[3])}
 """
 )
 
-# KEYS: platform, admins, secrets, webhook config, nonce, dedup, binding, publish events.
+# KEYS: platform, admins, secrets, webhook config, nonce, dedup, binding, publish events,
+#       the sender's chat session.
 # ARGV: fingerprint, nonce ttl, dedup ttl, kind ("message" | "publish" | "ack"),
-#       then for "publish" the event's fields as name, value, name, value...
+#       then for "publish" the event's fields as name, value, name, value...,
+#       for "message" the prefix and suffix of a person's role-set key.
 # Returns {"gone"} | {"inactive", status} | {"stale"} | {"replay"} | {"recorded"}
 #       | {"dup", cached, person, default reply, forward url}
-#       | {"new", "", person, default reply, forward url}
+#       | {"new", "", person, default reply, forward url, grants, session}
 # Nothing is written unless the callback is fresh: a refused one leaves Redis as it was.
+# A bound sender's role grants and draft session come back with the binding, so the chat
+# commands need no round trip of their own; the role-set key is built here from the bound
+# person, which is fine on a single Redis (Qianfa does not run on Redis Cluster).
 CLAIM = (
     FINGERPRINT
     + """
@@ -81,7 +86,12 @@ local config = redis.call('HMGET', KEYS[4], 'default_reply', 'forward_url')
 local person = redis.call('GET', KEYS[7]) or ''
 if cached then return {'dup', cached, person, config[1] or '', config[2] or ''} end
 redis.call('SET', KEYS[6], 'pending', 'EX', ARGV[3])
-return {'new', '', person, config[1] or '', config[2] or ''}
+local grants, session = {}, ''
+if person ~= '' then
+  grants = redis.call('SMEMBERS', ARGV[5] .. person .. ARGV[6])
+  session = redis.call('GET', KEYS[9]) or ''
+end
+return {'new', '', person, config[1] or '', config[2] or '', grants, session}
 """
 )
 
