@@ -24,7 +24,9 @@ class World:
     other_admin: str
 
 
-def world(r, *, tier: int = 2, platform_id: str = "jsj-wx", status: str = "active") -> World:
+def world(
+    r, *, tier: int = 2, platform_id: str = "jsj-wx", status: str = "active", appid: str = ""
+) -> World:
     unit = units.create(r, OPERATOR, f"计算机学院-{platform_id}", "secondary_college")
     league = units.create(r, OPERATOR, f"党委宣传部-{platform_id}", "propaganda")
     responsible = people.create(r, OPERATOR, "李书记")
@@ -43,6 +45,7 @@ def world(r, *, tier: int = 2, platform_id: str = "jsj-wx", status: str = "activ
         supervising_unit=league.id,
         responsible=responsible.id,
         admins=[admin.id, other_admin.id],
+        appid=appid,
     )
     if status != "filing":
         platforms.change_status(r, OPERATOR, platform_id, "active", "备案审批完成")
