@@ -42,6 +42,7 @@ BLOCK_MS = 1000
 CLAIM_IDLE_MS = 60_000
 HEARTBEAT_EVERY = 5.0
 FORGET_AFTER = 86400  # seconds: heartbeats of dispatchers gone this long are dropped
+RETIRED_CONSUMER_IDLE_MS = 3_600_000  # a consumer idle this long, holding nothing, is gone
 
 
 def _has_flags(record: dict[str, str]) -> bool:
@@ -192,11 +193,25 @@ class Dispatcher:
                 jobs.enqueue(self.r, periodic.queue, periodic.name, tag=str(int(time.time())))
         if time.monotonic() - self._last_beat >= HEARTBEAT_EVERY:
             self.heartbeat()
+            self.forget_consumers()
 
     def heartbeat(self) -> None:
         self._last_beat = time.monotonic()
         beat = {"at": timestamp(), "pid": os.getpid(), "routed": self.routed}
         self.r.hset(keys.dispatchers(), self.name, json.dumps(beat))
+
+    def forget_consumers(self) -> int:
+        """Drop consumers of dispatchers long gone (each process has its own name) once
+        they hold no pending record, so the group does not grow with every restart."""
+        dropped = 0
+        for stream in self.streams:
+            for consumer in self.r.xinfo_consumers(stream, GROUP):
+                idle, name = consumer["idle"], consumer["name"]
+                name = name.decode() if isinstance(name, bytes) else name
+                if consumer["pending"] == 0 and idle > RETIRED_CONSUMER_IDLE_MS:
+                    self.r.xgroup_delconsumer(stream, GROUP, name)
+                    dropped += 1
+        return dropped
 
     def retire(self) -> None:
         """Leave the heartbeat list on a clean stop."""

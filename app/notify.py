@@ -17,7 +17,7 @@ from datetime import datetime
 import redis
 
 from app import access, audit, contacts, keys, platforms, validate
-from app.errors import WeChatError, WeChatPermanent, WeChatRetryable
+from app.errors import QianfaError, WeChatPermanent, WeChatRetryable
 from app.store import atomically, now
 from app.validate import CHINA_TIME
 
@@ -99,7 +99,7 @@ def deliver(
     except WeChatRetryable:
         r.delete(claim)
         raise
-    except WeChatError as error:
+    except QianfaError as error:  # WeChat refused, or the platform has no AppID or AppSecret
         r.set(claim, FAILED, ex=KEEP)
         _audit(r, "notify.failed", person, platform_id, notice, reason=error.message)
         return FAILED

@@ -202,3 +202,13 @@ def test_the_dispatcher_process_beats_in_healthz_and_routes(r):
         proc.wait(timeout=15)
     assert proc.returncode == 0
     assert r.hlen(keys.dispatchers()) == 0  # a clean stop leaves the list
+
+
+def test_consumers_of_dispatchers_long_gone_are_forgotten(r, dispatcher, monkeypatch):
+    """Each dispatcher process reads under its own name; idle ones holding nothing go."""
+    r.xreadgroup(dispatch.GROUP, "old", {keys.audit_stream(): ">"}, count=1)
+    dispatcher.step(block_ms=None)
+    monkeypatch.setattr(dispatch, "RETIRED_CONSUMER_IDLE_MS", -1)
+    dispatcher.forget_consumers()
+    names = {c["name"] for c in r.xinfo_consumers(keys.audit_stream(), dispatch.GROUP)}
+    assert names == set()

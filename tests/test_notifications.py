@@ -10,7 +10,7 @@ from app.audit import Actor
 from app.chat import Inbound
 from app.masterkey import load_keyring
 from app.store import now, timestamp
-from tests.factories import OPERATOR, actor, submitted, text_draft
+from tests.factories import OPERATOR, actor, submitted, world
 from tests.notify_helpers import TEMPLATE, sandbox_office  # noqa: F401
 from tests.wechat_helpers import APPID
 
@@ -254,11 +254,51 @@ def test_a_draft_that_left_review_is_not_reminded(o):
 
 def test_set_template_is_for_the_propaganda_department(r):
     from app.errors import Forbidden
-    from tests.factories import world
 
     w = world(r)
     with pytest.raises(Forbidden):
         notify.set_template(r, actor(w.admin), w.platform, TEMPLATE)
     assert notify.set_template(r, actor(w.propaganda), w.platform, TEMPLATE) == TEMPLATE
     assert notify.template_for(r, w.platform) == TEMPLATE
-    text_draft  # noqa: B018
+
+
+def test_a_platform_without_an_appsecret_is_a_recorded_failure_not_a_crash(o):
+    """No AppSecret sealed: the job records why it could not notify, and does not fail."""
+    o.r.delete(keys.platform_secrets(o.w.platform))
+    submitted(o.r, o.w)
+    o.settle()
+
+    (failed,) = records(o.r, "notify.failed")
+    assert failed["subject"] == o.w.responsible
+
+
+def test_the_window_allows_five_messages_per_message_from_the_user(r):
+    from app import contacts
+
+    openid = "o" + "x" * 27
+    assert not contacts.window_open(r, "jsj-wx", openid)
+    contacts.touch(r, "jsj-wx", openid)
+    for _ in range(contacts.PER_MESSAGE):
+        assert contacts.window_open(r, "jsj-wx", openid)
+        contacts.used(r, "jsj-wx", openid)
+    assert not contacts.window_open(r, "jsj-wx", openid)
+    contacts.touch(r, "jsj-wx", openid)
+    assert contacts.window_open(r, "jsj-wx", openid)
+
+
+def test_a_message_written_almost_48_hours_ago_no_longer_opens_the_window(r):
+    from app import contacts
+
+    openid = "o" + "y" * 27
+    contacts.touch(r, "jsj-wx", openid, at=now().timestamp() - contacts.WINDOW + 60)
+    assert not contacts.window_open(r, "jsj-wx", openid)
+
+
+def test_escalation_may_not_come_before_the_reminder():
+    from app.errors import ConfigError
+    from app.settings import load_settings
+
+    with pytest.raises(ConfigError, match="REVIEW_ESCALATE_AFTER"):
+        load_settings(
+            {"QIANFA_REVIEW_REMIND_AFTER": "7200", "QIANFA_REVIEW_ESCALATE_AFTER": "3600"}
+        )
