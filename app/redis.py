@@ -48,7 +48,6 @@ def get_redis(settings: Settings | None = None) -> redis.Redis:
                 socket_connect_timeout=SOCKET_TIMEOUT,
                 health_check_interval=HEALTH_CHECK_INTERVAL,
                 retry=retry_policy(),
-                socket_keepalive=True,
             )
             _clients[url] = client
     return client

@@ -302,3 +302,20 @@ def test_escalation_may_not_come_before_the_reminder():
         load_settings(
             {"QIANFA_REVIEW_REMIND_AFTER": "7200", "QIANFA_REVIEW_ESCALATE_AFTER": "3600"}
         )
+
+
+def test_the_template_is_set_from_the_command_line(r):
+    from click.testing import CliRunner
+
+    import app.cli
+
+    w = world(r)
+    runner = CliRunner()
+    result = runner.invoke(app.cli.cli, ["platform", "notify-template", w.platform, TEMPLATE])
+    assert result.exit_code == 0, result.output
+    assert TEMPLATE in result.output
+    assert notify.template_for(r, w.platform) == TEMPLATE
+    (record,) = audit.records(r, action="platform.notify_template")
+    assert record["platform"] == w.platform
+    runner.invoke(app.cli.cli, ["platform", "notify-template", w.platform])
+    assert notify.template_for(r, w.platform) == ""
