@@ -75,6 +75,12 @@ def recent(r: redis.Redis, count: int = 100) -> list[Alert]:
     return [_alert(entry_id, raw) for entry_id, raw in r.xrevrange(keys.alerts(), count=count)]
 
 
+def get(r: redis.Redis, alert_id: str) -> Alert | None:
+    """One alert by its stream id, or None once the stream was capped past it."""
+    found = r.xrange(keys.alerts(), min=alert_id, max=alert_id)
+    return _alert(found[0][0], found[0][1]) if found else None
+
+
 def _alert(entry_id: bytes, raw: dict) -> Alert:
     fields = decode(raw)
     return Alert(

@@ -120,6 +120,12 @@ def record(r: redis.Redis, actor: Actor, action: str, **fields) -> dict[str, str
     return atomically(r, [], lambda tx: append(tx, actor, action, **fields))
 
 
+def entry(r: redis.Redis, entry_id: str) -> dict[str, str] | None:
+    """One record by its stream id (with ``id``), or None once trimmed away."""
+    found = r.xrange(keys.audit_stream(), min=entry_id, max=entry_id)
+    return {"id": entry_id, **decode(found[0][1])} if found else None
+
+
 def head(r: redis.Redis) -> tuple[int, str]:
     """The newest record's sequence number and hash: the value to note down as an anchor."""
     fields = decode(r.hgetall(keys.audit_head()))

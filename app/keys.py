@@ -189,3 +189,43 @@ def webhook_forged_window(bucket: str, window: int) -> str:
 def publish_events() -> str:
     """PUBLISHJOBFINISH events as WeChat sent them, one entry per publish_id and status."""
     return f"{NS}:wechat:publish-events"
+
+
+def dispatchers() -> str:
+    """Hash: dispatcher name -> its last heartbeat (JSON), for /healthz."""
+    return f"{NS}:dispatchers"
+
+
+def periodic(name: str) -> str:
+    """Present while a periodic job's interval runs; whoever sets it enqueues the job."""
+    return f"{NS}:periodic:{name}"
+
+
+def contact(platform_id: str, openid: str) -> str:
+    """Hash: when the user last wrote to the account, and messages sent since (48 h window)."""
+    return f"{NS}:contact:{platform_id}:{openid}"
+
+
+def platform_notify(platform_id: str) -> str:
+    """Hash: how Qianfa reaches people on this account (the template message id)."""
+    return f"{NS}:platform:{platform_id}:notify"
+
+
+def notified(token: str) -> str:
+    """Claim of one notification (or one raised alert), so a job run twice sends once."""
+    return f"{NS}:notified:{token}"
+
+
+def review_clock(draft_id: str) -> str:
+    """Hash: the version waiting for review and since when, for reminders."""
+    return f"{NS}:draft:{draft_id}:review-clock"
+
+
+def alert_fold(kind: str, platform_id: str, draft_id: str) -> str:
+    """The first alert of a fold window for identical alerts; expires with the window."""
+    return f"{NS}:alert-fold:{kind}:{platform_id}:{draft_id}"
+
+
+def alert_fold_counts() -> str:
+    """Hash: first alert id of a fold window -> alerts folded into it since."""
+    return f"{NS}:alert-fold-counts"

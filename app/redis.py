@@ -12,11 +12,21 @@ import threading
 from pathlib import Path
 
 import redis
+from redis.backoff import EqualJitterBackoff
+from redis.retry import Retry
 
 from app.errors import Unavailable
 from app.settings import Settings, get_settings
 
 SOCKET_TIMEOUT = 5
+HEALTH_CHECK_INTERVAL = 10
+# A restarted Redis (an AOF replay, a failover) answers again within a few seconds: each
+# command is retried on ConnectionError/TimeoutError with jittered waits of 25 ms growing to
+# 1 s, about 4 to 8 s in all, before the error reaches the caller. A transaction that loses
+# its connection while WATCHing is not replayed blindly: redis-py raises WatchError and
+# ``store.atomically`` runs the change again from its reads.
+RETRY_ATTEMPTS = 12
+RETRY_BASE, RETRY_CAP = 0.05, 1.0
 EMBEDDED_DB = "qianfa.rdb"
 EMBEDDED_CONFIG = {"appendonly": "yes", "appendfsync": "everysec"}
 
@@ -36,10 +46,16 @@ def get_redis(settings: Settings | None = None) -> redis.Redis:
                 url,
                 socket_timeout=SOCKET_TIMEOUT,
                 socket_connect_timeout=SOCKET_TIMEOUT,
-                health_check_interval=30,
+                health_check_interval=HEALTH_CHECK_INTERVAL,
+                retry=retry_policy(),
             )
             _clients[url] = client
     return client
+
+
+def retry_policy() -> Retry:
+    """How long a command waits for Redis to come back before its error is raised."""
+    return Retry(EqualJitterBackoff(cap=RETRY_CAP, base=RETRY_BASE), RETRY_ATTEMPTS)
 
 
 def embedded_url(instance_dir: Path) -> str:

@@ -22,6 +22,7 @@ from app.settings import Settings
 PROCESSES = {
     "web": ["serve"],
     "worker": ["worker"],
+    "dispatcher": ["dispatcher"],
 }
 STOP_GRACE = 10
 RESEND_AFTER = 3

@@ -46,12 +46,10 @@ class Settings:
     wechat_stable_token: tuple[str, ...]
     wechat_token_margin: int
     wechat_quota_reset: str
-
-    def uses_stable_token(self, platform_id: str) -> bool:
-        """Whether this platform fetches its access token with ``/cgi-bin/stable_token``."""
-        stable = self.wechat_stable_token
-        return ALL_PLATFORMS in stable or platform_id in stable
-
+    review_remind_after: int
+    review_escalate_after: int
+    review_scan_interval: int
+    alert_fold_window: int
     screening_dir: Path
     webhook_timestamp_window: int
     webhook_max_body: int
@@ -61,6 +59,11 @@ class Settings:
     webhook_refusal_window: int
     webhook_audit_refusals: int
     webhook_forged_alert: int
+
+    def uses_stable_token(self, platform_id: str) -> bool:
+        """Whether this platform fetches its access token with ``/cgi-bin/stable_token``."""
+        stable = self.wechat_stable_token
+        return ALL_PLATFORMS in stable or platform_id in stable
 
     def __repr__(self) -> str:
         shown = dict(self.__dict__)
@@ -217,7 +220,31 @@ def load_settings(environ=None) -> Settings:
         wechat_quota_reset=parse_clock_time("WECHAT_QUOTA_RESET", raw("WECHAT_QUOTA_RESET")),
         screening_dir=parse_directory("SCREENING_DIR", raw("SCREENING_DIR")),
         **_webhook_settings(raw),
+        **_review_timing(raw),
+        alert_fold_window=parse_int(
+            "ALERT_FOLD_WINDOW", raw("ALERT_FOLD_WINDOW"), low=0, high=86400
+        ),
     )
+
+
+def _review_timing(raw) -> dict[str, int]:
+    """When a waiting review is reminded and escalated; escalation never comes first."""
+    week = 7 * 86400
+    remind = parse_int("REVIEW_REMIND_AFTER", raw("REVIEW_REMIND_AFTER"), low=60, high=week)
+    escalate = parse_int(
+        "REVIEW_ESCALATE_AFTER", raw("REVIEW_ESCALATE_AFTER"), low=60, high=4 * week
+    )
+    if escalate < remind:
+        raise ConfigError(
+            f"{PREFIX}REVIEW_ESCALATE_AFTER({escalate})"
+            f"不能短于 {PREFIX}REVIEW_REMIND_AFTER({remind})"
+        )
+    scan = parse_int("REVIEW_SCAN_INTERVAL", raw("REVIEW_SCAN_INTERVAL"), low=10, high=86400)
+    return {
+        "review_remind_after": remind,
+        "review_escalate_after": escalate,
+        "review_scan_interval": scan,
+    }
 
 
 def _local_url(raw) -> str:

@@ -15,6 +15,7 @@ def test_healthz_reports_redis_workers_and_queues(r):
     assert body["redis"]["ok"] is True
     assert set(body["queues"]) == {"alerts", "publishing", "notifications"}
     assert body["workers_alive"] == 0
+    assert body["dispatchers_alive"] == 0
     assert body["status"] == "degraded"
 
 
@@ -27,9 +28,10 @@ def test_healthz_is_503_when_redis_is_unreachable():
     assert response.get_json()["redis"]["ok"] is False
 
 
-def test_worker_heartbeat_shows_in_healthz(r, redis_url):
-    """A running worker appears alive in /healthz."""
+def test_worker_and_dispatcher_heartbeats_show_in_healthz(r, redis_url):
+    """A running worker and dispatcher appear alive in /healthz; with both, status is ok."""
     worker = subprocess.Popen([sys.executable, "-m", "app", "worker"])
+    dispatcher = None
     try:
         client = create_app(load_settings()).test_client()
 
@@ -38,12 +40,21 @@ def test_worker_heartbeat_shows_in_healthz(r, redis_url):
             return body["workers_alive"] == 1 and body["workers"][0]["state"] == "idle"
 
         wait_until(idle_worker, message="the worker's heartbeat")
+        assert client.get("/healthz").get_json()["status"] == "degraded"  # nothing dispatches
+        dispatcher = subprocess.Popen([sys.executable, "-m", "app", "dispatcher"])
+        wait_until(
+            lambda: client.get("/healthz").get_json()["dispatchers_alive"] == 1,
+            message="the dispatcher's heartbeat",
+        )
         assert client.get("/healthz").get_json()["status"] == "ok"
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=15)
-        finally:
-            if worker.poll() is None:
-                worker.kill()
-                worker.wait()
+        for proc in (worker, dispatcher):
+            if proc is None:
+                continue
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()

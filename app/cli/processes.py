@@ -47,9 +47,22 @@ def worker(queues, burst, with_scheduler):
     run_worker(get_settings(), tuple(queues), burst=burst, with_scheduler=with_scheduler)
 
 
+@click.command("dispatcher")
+def dispatcher():
+    """启动分发进程:把审计记录和告警转为工作队列中的任务,并按时排入定期任务。"""
+    import logging
+
+    from app import dispatch
+    from app.redis import get_redis
+
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
+    dispatch.run(get_redis(settings), settings)
+
+
 @click.command("run")
 def run():
-    """启动全部进程(Web、工作进程;未设置 QIANFA_REDIS_URL 时含内置 Redis),Ctrl-C 全部停止。"""
+    """启动全部进程(Web、工作、分发;未设置 QIANFA_REDIS_URL 时含内置 Redis),Ctrl-C 全部停止。"""
     from app.runner import run_all
 
     code = run_all(get_settings(), echo=click.echo)
@@ -59,5 +72,5 @@ def run():
 
 
 def register(cli: click.Group) -> None:
-    for command in (serve, worker, run):
+    for command in (serve, worker, dispatcher, run):
         cli.add_command(command)

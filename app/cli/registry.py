@@ -2,7 +2,7 @@
 
 import click
 
-from app import access, bindcodes, drafts, masterkey, people, platforms, review, units
+from app import access, bindcodes, drafts, masterkey, notify, people, platforms, review, units
 from app.cli.base import operator, store
 from app.settings import get_settings
 
@@ -182,6 +182,18 @@ def platform_remove_admin(platform_id, person_id, reason):
     """移除管理员(至少保留一名)。"""
     p = platforms.remove_admin(store(), operator(), platform_id, person_id, reason)
     click.echo(f"平台 {p.id} 的管理员:{'、'.join(sorted(p.admins))}")
+
+
+@platform_group.command("notify-template")
+@click.argument("platform_id")
+@click.argument("template_id", required=False, default="")
+def platform_notify_template(platform_id, template_id):
+    """设置审核通知所用的模板消息 ID(对方 48 小时内未互动时使用);不写 ID 则清除。
+
+    模板需有 keyword1(事项)、keyword2(稿件)、keyword3(回复方式)、keyword4(时间)四个字段。
+    """
+    done = notify.set_template(store(), operator(), platform_id, template_id)
+    click.echo(f"平台 {platform_id} 的通知模板:{done or '未设置(只发客服消息)'}")
 
 
 @click.command("bind-code")

@@ -1,10 +1,10 @@
-"""``GET /healthz``: Redis reachability, worker heartbeats and queue depths."""
+"""``GET /healthz``: Redis reachability, worker and dispatcher heartbeats, queue depths."""
 
 import redis
 from flask import Blueprint, jsonify
 from rq import Worker
 
-from app import jobs, keys
+from app import dispatch, jobs, keys
 from app.redis import describe
 from app.store import decode_set, now
 from app.web import redis_client, settings
@@ -20,19 +20,24 @@ def healthz():
     try:
         r.ping()
         workers = worker_heartbeats(r)
+        dispatchers = dispatch.heartbeats(r, settings().worker_stale_after)
         queues = jobs.depths(r)
         refused = refusals.all_counts(r, sorted(decode_set(r.smembers(keys.platforms()))))
     except redis.RedisError as exc:
         body = {"status": "down", "redis": {"ok": False, "where": where, "error": str(exc)}}
         return jsonify(body), 503
     alive = [w for w in workers if w["alive"]]
+    dispatching = [d for d in dispatchers if d["alive"]]
     return jsonify(
         {
-            "status": "ok" if alive else "degraded",
+            # Without a dispatcher nothing reaches the queues; without a worker nothing leaves.
+            "status": "ok" if alive and dispatching else "degraded",
             "redis": {"ok": True, "where": where},
             "wechat_api_base": settings().wechat_api_base,
             "workers": workers,
             "workers_alive": len(alive),
+            "dispatchers": dispatchers,
+            "dispatchers_alive": len(dispatching),
             "queues": queues,
             "webhook_refusals": refused,
         }
