@@ -46,6 +46,10 @@ class Settings:
     wechat_stable_token: tuple[str, ...]
     wechat_token_margin: int
     wechat_quota_reset: str
+    publish_lease: float
+    publish_retry_base: float
+    publish_attempts: int
+    publish_job_timeout: int
 
     def uses_stable_token(self, platform_id: str) -> bool:
         """Whether this platform fetches its access token with ``/cgi-bin/stable_token``."""
@@ -185,6 +189,14 @@ def load_settings(environ=None) -> Settings:
             "WECHAT_TOKEN_MARGIN", raw("WECHAT_TOKEN_MARGIN"), low=0, high=3600
         ),
         wechat_quota_reset=parse_clock_time("WECHAT_QUOTA_RESET", raw("WECHAT_QUOTA_RESET")),
+        publish_lease=parse_seconds("PUBLISH_LEASE", raw("PUBLISH_LEASE"), low=0.5, high=3600),
+        publish_retry_base=parse_seconds(
+            "PUBLISH_RETRY_BASE", raw("PUBLISH_RETRY_BASE"), low=0.01, high=3600
+        ),
+        publish_attempts=parse_int("PUBLISH_ATTEMPTS", raw("PUBLISH_ATTEMPTS"), low=1, high=100),
+        publish_job_timeout=parse_int(
+            "PUBLISH_JOB_TIMEOUT", raw("PUBLISH_JOB_TIMEOUT"), low=10, high=3600
+        ),
     )
 
 
