@@ -14,3 +14,19 @@ def trim_audit() -> int:
     settings = get_settings()
     actor = audit.Actor.system("worker")
     return audit.trim(get_redis(settings), actor, settings.audit_retention_days)
+
+
+def publish_draft(draft_id: str, version: int) -> str:
+    """Advance the publication of one draft version as far as it goes now (app.publishing)."""
+    from app import publishing
+
+    settings = get_settings()
+    return publishing.run(get_redis(settings), draft_id, version, settings=settings)
+
+
+def sweep_publications() -> list[str]:
+    """Re-queue publications whose job was lost; meant to run every minute or so."""
+    from app import publishing
+
+    settings = get_settings()
+    return publishing.sweep(get_redis(settings), settings=settings)
