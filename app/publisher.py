@@ -43,8 +43,8 @@ from app.wechat import PUBLISH_STATUS, WeChatAPI
 log = logging.getLogger(__name__)
 
 ACTOR = pubs.ACTOR
-# Set only by the kill tests: "before:<step>" or "after:<step>" makes the worker's whole
-# process group die by SIGKILL at that point, as a crashed machine would.
+# Set only by the kill tests: "before:<step>" or "after:<step>" makes the worker die by
+# SIGKILL at that point, work-horse and parent alike, as on a crashed machine.
 CRASH_ENV = "QIANFA_TEST_CRASH_AT"
 MAX_POLLS = 30
 SEARCH_PAGES = 5  # batchget pages (20 each, newest first) searched for our own draft/article
@@ -52,8 +52,14 @@ REASON_MAX = 200
 
 
 def crash_point(name: str) -> None:
-    if os.environ.get(CRASH_ENV) == name:
-        os.killpg(os.getpgrp(), signal.SIGKILL)
+    if os.environ.get(CRASH_ENV) != name:
+        return
+    parent = os.getppid()
+    # RQ's work-horse runs in a process group of its own; the worker that forked it leads
+    # another one (the tests start it in a new session).
+    if os.getpgid(parent) == parent:
+        os.killpg(parent, signal.SIGKILL)
+    os.killpg(os.getpgrp(), signal.SIGKILL)
 
 
 def clientmsgid(pub: Publication) -> str:
