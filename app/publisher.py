@@ -251,11 +251,19 @@ class Publisher:
     def _submit(self) -> str:
         if not self._platform_active():
             return self.fail(f"平台 {self.pub.platform} 已不在运行中,停止发布(第十七条)")
-        if self.pub.submit_intent_at and self._settled_by_wechat():
+        again = bool(self.pub.submit_intent_at)
+        if again and self._settled_by_wechat():
             return self.pub.step
         self._note(submit_intent_at=timestamp())
         crash_point("before:submit")
-        answer = self.api.freepublish_submit(self.pub.media_id)
+        try:
+            answer = self.api.freepublish_submit(self.pub.media_id)
+        except WeChatPermanent as exc:
+            if not again:
+                raise
+            # WeChat may refuse a repeated submit while the first is still being published:
+            # look again later instead of failing a draft that is about to go online.
+            return self._retry(exc, exc.message)
         crash_point("after:submit")
         publish_id = answer["publish_id"]
         self.r.set(keys.publish_id(publish_id), self.pub.member)

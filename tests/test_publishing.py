@@ -471,3 +471,24 @@ def test_review_state_unchanged_by_publishing(r, control, pset, w):
     publishing.schedule(r, draft.id, settings=pset)
     publishing.run(r, draft.id, draft.version, settings=pset)
     assert r.hgetall(keys.draft_signoffs(draft.id)) and before
+
+
+def test_repeated_submit_refused_while_the_first_is_publishing(r, control, pset, w, images):
+    """After a submit that was made but not recorded, a refused resubmission is retried
+    rather than failing, and the one article is found once WeChat is done."""
+    draft, pub = submitted_article(r, control, pset, w, images)
+    pubs.note(r, pub, step=pubs.SUBMIT, publish_id="")  # as if killed right after submit
+    control.add_fault(endpoint="freepublish/submit", action={"errcode": 53501}, times=1)
+    assert publishing.run(r, draft.id, draft.version, settings=pset) == "waiting"
+    assert publishing.publication_of(r, draft.id).attempts == 1
+    assert drafts.get(r, draft.id).status == drafts.PUBLISHING
+    assert publishing.run(r, draft.id, draft.version, settings=pset) == "waiting"
+    second = publishing.publication_of(r, draft.id)
+    assert second.step == pubs.WAIT and second.publish_id != pub.publish_id
+    control.flush_jobs()
+    control.wait_idle()
+    assert publishing.run(r, draft.id, draft.version, settings=pset) == pubs.DONE
+    assert len(account(control)["articles"]) == 1
+    # The first job's PUBLISHJOBFINISH names a publish_id recorded before the crash: ours.
+    assert publishing.on_publish_finished(r, pub.publish_id, 0, "a", "https://mp/a", [])
+    assert len(actions(r, "draft.publish")) == 1
