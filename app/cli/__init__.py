@@ -8,12 +8,12 @@ import sys
 
 import click
 
-from app.cli import apitokens, audit, credentials, processes, registry, sandbox
+from app.cli import apitokens, audit, credentials, processes, publishing, registry, sandbox
 from app.cli.base import cli
 from app.errors import ConfigError
 from app.settings import get_settings
 
-for group in (apitokens, audit, credentials, processes, registry, sandbox):
+for group in (apitokens, audit, credentials, processes, registry, publishing, sandbox):
     group.register(cli)
 
 
