@@ -68,9 +68,9 @@ def enqueue_publish(
     q = queue(r, PUBLISHING)
     try:
         if at is None:
-            q.enqueue("workers.jobs.publish_draft", draft_id, version, **options)
+            q.enqueue("workers.jobs.publish_draft", draft_id, version, run=run, **options)
         else:
-            q.enqueue_at(at, "workers.jobs.publish_draft", draft_id, version, **options)
+            q.enqueue_at(at, "workers.jobs.publish_draft", draft_id, version, run=run, **options)
     except DuplicateJobError:
         pass  # this run is already queued: nothing to add
     return job_id

@@ -78,11 +78,19 @@ def _moment(stored: str) -> datetime | None:
     return when if when > datetime.now(UTC) else None
 
 
-def run(r: redis.Redis, draft_id: str, version: int, *, settings: Settings | None = None) -> str:
+def run(
+    r: redis.Redis,
+    draft_id: str,
+    version: int,
+    *,
+    settings: Settings | None = None,
+    number: int = 0,
+) -> str:
     """Advance one publication as far as it goes now; return where it stands.
 
     Only the holder of the draft's lease advances it: a second run at the same time
-    returns "busy" and leaves it alone.
+    returns "busy" and leaves it alone. Run ``number`` (when given) exits if a later run
+    has been queued since (a callback or the sweeper queued one), so runs never fork.
     """
     settings = settings or get_settings()
     lease = pubs.Lease(r, draft_id, settings.publish_lease)
@@ -92,6 +100,8 @@ def run(r: redis.Redis, draft_id: str, version: int, *, settings: Settings | Non
         pub = pubs.load(r, draft_id, int(version))
         if pub is None:
             return "unknown"
+        if number and number < pub.run:
+            return "superseded"
         return Publisher(r, settings, pub, lease).advance()
     finally:
         lease.release()

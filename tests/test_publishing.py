@@ -492,3 +492,14 @@ def test_repeated_submit_refused_while_the_first_is_publishing(r, control, pset,
     # The first job's PUBLISHJOBFINISH names a publish_id recorded before the crash: ours.
     assert publishing.on_publish_finished(r, pub.publish_id, 0, "a", "https://mp/a", [])
     assert len(actions(r, "draft.publish")) == 1
+
+
+def test_a_superseded_run_does_nothing(r, control, pset, w):
+    """A run queued before a later one (a callback's, the sweeper's) exits without a call."""
+    draft = approved(r, w)
+    publishing.schedule(r, draft.id, settings=pset)
+    pub = publishing.publication_of(r, draft.id)
+    pubs.note(r, pub, run=3)
+    assert publishing.run(r, draft.id, draft.version, settings=pset, number=1) == "superseded"
+    assert account(control)["mass_sends"] == []
+    assert publishing.run(r, draft.id, draft.version, settings=pset, number=3) == pubs.DONE

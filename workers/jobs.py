@@ -16,12 +16,15 @@ def trim_audit() -> int:
     return audit.trim(get_redis(settings), actor, settings.audit_retention_days)
 
 
-def publish_draft(draft_id: str, version: int) -> str:
-    """Advance the publication of one draft version as far as it goes now (app.publishing)."""
+def publish_draft(draft_id: str, version: int, run: int = 0) -> str:
+    """Advance the publication of one draft version as far as it goes now (app.publishing).
+
+    ``run`` numbers the runs of one publication; a run superseded by a later one exits.
+    """
     from app import publishing
 
     settings = get_settings()
-    return publishing.run(get_redis(settings), draft_id, version, settings=settings)
+    return publishing.run(get_redis(settings), draft_id, version, settings=settings, number=run)
 
 
 def sweep_publications() -> list[str]:
