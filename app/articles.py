@@ -170,5 +170,5 @@ def cover_of(article: dict) -> str:
 
 def check_source(value: str) -> str:
     if not value:
-        raise InvalidInput("稿件缺少图片")
+        raise InvalidInput("稿件缺少图片:微信图文必须有封面")
     return value

@@ -154,6 +154,9 @@ class Publisher:
             reason = self.refusal(draft)
             if reason:
                 return self._refuse(reason)
+            early = _seconds_until(draft.scheduled_at)
+            if early > 1:  # the publish time was moved later after this run was queued
+                return self.schedule_run(early, "publish.rescheduled")
             if quota.is_paused(self.r, self.pub.platform):
                 return self._hold(None)
             try:
@@ -438,6 +441,12 @@ class Publisher:
             timeout=self.settings.publish_job_timeout,
         )
         return "waiting"
+
+
+def _seconds_until(stored: str) -> float:
+    if not stored:
+        return 0.0
+    return (datetime.fromisoformat(stored) - datetime.now(UTC)).total_seconds()
 
 
 def audit_unknown(r: redis.Redis, publish_id: str, status: int) -> None:

@@ -68,7 +68,18 @@ def schedule(r: redis.Redis, draft_id: str, *, settings: Settings | None = None)
         jobs.enqueue_publish(
             r, pub.draft, pub.version, 1, at=when, timeout=settings.publish_job_timeout
         )
+    elif pub is not None and pub.step == pubs.QUEUED:
+        _follow_schedule(r, settings, pub, when)
     return pub
+
+
+def _follow_schedule(r: redis.Redis, settings: Settings, pub: Publication, when) -> None:
+    """The draft's publish time changed since it was queued: queue a run for the new time."""
+    due = when.timestamp() if when else time.time()
+    queued = r.zscore(keys.publications_active(), pub.member)
+    if queued is not None and abs(queued - due) > 1 and not pubs.lease_held(r, pub.draft):
+        delay = max(0.0, due - time.time())
+        Publisher(r, settings, pub).schedule_run(delay, "publish.rescheduled")
 
 
 def _moment(stored: str) -> datetime | None:

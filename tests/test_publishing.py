@@ -503,3 +503,22 @@ def test_a_superseded_run_does_nothing(r, control, pset, w):
     assert publishing.run(r, draft.id, draft.version, settings=pset, number=1) == "superseded"
     assert account(control)["mass_sends"] == []
     assert publishing.run(r, draft.id, draft.version, settings=pset, number=3) == pubs.DONE
+
+
+def test_a_later_publish_time_is_followed(r, control, pset, w):
+    """Moved later after it was queued, the publication waits for the new time."""
+    draft = approved(r, w)
+    publishing.schedule(r, draft.id, settings=pset)
+    later = now() + timedelta(hours=1)
+    drafts.reschedule(r, actor(w.admin), draft.id, later.isoformat())
+    pub = publishing.schedule(r, draft.id, settings=pset)
+    assert pub.run == 1  # the schedule call itself queued the run for the new time ...
+    moved = publishing.publication_of(r, draft.id)
+    assert (
+        moved.run == 2
+        and moved.job in Queue(jobs.PUBLISHING, connection=r).scheduled_job_registry.get_job_ids()
+    )
+    # ... and a run already queued for the old time only queues itself again.
+    assert publishing.run(r, draft.id, draft.version, settings=pset) == "waiting"
+    assert account(control)["mass_sends"] == []
+    assert drafts.get(r, draft.id).status == drafts.APPROVED
