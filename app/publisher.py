@@ -47,6 +47,7 @@ ACTOR = pubs.ACTOR
 # SIGKILL at that point, work-horse and parent alike, as on a crashed machine.
 CRASH_ENV = "QIANFA_TEST_CRASH_AT"
 MAX_POLLS = 30
+MASS_DEDUPE_SAFE = 23 * 3600  # seconds: inside WeChat's 24-hour clientmsgid window
 SEARCH_PAGES = 5  # batchget pages (20 each, newest first) searched for our own draft/article
 REASON_MAX = 200
 
@@ -321,7 +322,12 @@ class Publisher:
     def _send(self) -> str:
         if not self._platform_active():
             return self.fail(f"平台 {self.pub.platform} 已不在运行中,停止发布(第十七条)")
-        self._note(send_intent_at=timestamp())
+        if -_seconds_until(self.pub.send_intent_at) > MASS_DEDUPE_SAFE:
+            # WeChat drops a repeated clientmsgid for 24 hours only: past that, a resend
+            # could reach every follower twice, so a person has to look.
+            return self.fail("上次群发已超过 23 小时仍未确认结果,为免重复群发已停止,请人工核对")
+        if not self.pub.send_intent_at:
+            self._note(send_intent_at=timestamp())
         crash_point("before:send")
         answer = self.api.mass_send_text(self.content["text"], clientmsgid(self.pub))
         crash_point("after:send")

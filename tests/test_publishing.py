@@ -522,3 +522,17 @@ def test_a_later_publish_time_is_followed(r, control, pset, w):
     assert publishing.run(r, draft.id, draft.version, settings=pset) == "waiting"
     assert account(control)["mass_sends"] == []
     assert drafts.get(r, draft.id).status == drafts.APPROVED
+
+
+def test_mass_send_unconfirmed_for_a_day_is_not_repeated(r, control, pset, w):
+    """Past WeChat's 24-hour clientmsgid window a resend could reach followers twice: fail."""
+    draft = approved(r, w)
+    publishing.schedule(r, draft.id, settings=pset)
+    drafts.system_move(r, audit.Actor.system("test"), draft.id, "start_publishing")
+    pub = publishing.publication_of(r, draft.id)
+    pubs.note(
+        r, pub, step=pubs.SEND, send_intent_at=(now() - timedelta(hours=23, minutes=1)).isoformat()
+    )
+    assert publishing.run(r, draft.id, draft.version, settings=pset) == pubs.FAILED
+    assert "为免重复群发" in drafts.get(r, draft.id).status_reason
+    assert account(control)["mass_sends"] == []
