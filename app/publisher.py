@@ -69,6 +69,8 @@ def clientmsgid(pub: Publication) -> str:
 
 
 class Publisher:
+    """Advances one publication; built per run, holding the run's lease (None outside a run)."""
+
     def __init__(self, r: redis.Redis, settings: Settings, pub: Publication, lease=None):
         self.r, self.settings, self.pub, self.lease = r, settings, pub, lease
         self._api = None

@@ -163,8 +163,9 @@ def on_publish_finished(
 ) -> bool:
     """Take WeChat's PUBLISHJOBFINISH; False (and audited) when the publish_id is not ours.
 
-    Success settles the publication at once; a failure queues a run that asks WeChat
-    and looks for our article before failing the draft. Repeats change nothing.
+    Success settles the publication at once; a failure (or a success without the article
+    URL) queues a run that asks WeChat, and looks for our article before failing the
+    draft. Repeats change nothing.
     """
     settings = settings or get_settings()
     pub = pubs.by_publish_id(r, str(publish_id))
@@ -187,9 +188,9 @@ def on_publish_finished(
     if pub.finished or int(status) == 1:
         return True
     publisher = Publisher(r, settings, pub)
-    if int(status) == 0:
+    if int(status) == 0 and article_url:
         publisher.published(article_id, article_url)
-    else:
+    else:  # a failure, or a success without the URL: a run asks WeChat
         publisher.schedule_run(0, "publish.poll", publish_status=int(status))
     return True
 
