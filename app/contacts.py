@@ -2,7 +2,8 @@
 
 A customer-service message (客服消息) reaches a user only within 48 hours of their last
 message to the account, and at most 5 times per message (WeChat's 2023 rule; 45015 and
-45047 otherwise). The webhook calls ``touch`` on every inbound message; notifications
+45047 otherwise). The webhook's claim script does what ``touch`` does on every message a
+user writes (events open no window), in the callback's one round trip; notifications
 ask ``window_open`` before choosing a customer-service message over a template message.
 """
 

@@ -2,16 +2,16 @@
 
 Every change already appends its audit record in the same transaction (``app.store``), so
 the record is the durable proof that something happened. The dispatcher reads the audit
-stream (and the alert stream) through a Redis consumer group, routes each record through
-``RULES`` and, in one MULTI/EXEC, enqueues the jobs and acknowledges the record. A record
-is never lost: until it is acknowledged it stays in the group's pending list, and a
-dispatcher that died holding it is relieved by another one after ``CLAIM_IDLE_MS``. A record
-routed twice (a claim racing a slow dispatcher) queues a job with the same deterministic
-id; each job is idempotent anyway (``app.notify`` claims, alert claims), since RQ may also
-run a job again. The consumer group only adds a pending list beside the stream: it
-changes no record, so ``audit verify`` is untouched; ``audit.trim`` removes records older
-than the retention, long after they were routed, and a trimmed record still pending is
-simply acknowledged.
+stream (and the alert and PUBLISHJOBFINISH streams) through a Redis consumer group, routes
+each record through ``RULES`` and, in one MULTI/EXEC, enqueues the jobs and acknowledges the
+record. A record is never lost: until it is acknowledged it stays in the group's pending
+list, and a dispatcher that died holding it is relieved by another one after
+``CLAIM_IDLE_MS``. A record routed twice (a claim racing a slow dispatcher) queues a job
+with the same deterministic id; each job is idempotent anyway (``app.notify`` claims, alert
+claims), since RQ may also run a job again. The consumer group only adds a pending list
+beside the stream: it changes no record, so ``audit verify`` is untouched; ``audit.trim``
+removes records older than the retention, long after they were routed, and a trimmed record
+still pending is simply acknowledged.
 
 The dispatcher also enqueues the periodic jobs (``jobs.PERIODIC``) and writes a heartbeat
 that ``/healthz`` reports.
@@ -69,7 +69,7 @@ class Rule:
         return self.when is None or self.when(record)
 
 
-N, A = jobs.NOTIFICATIONS, jobs.ALERTS
+N, A, P = jobs.NOTIFICATIONS, jobs.ALERTS, jobs.PUBLISHING
 # The whole routing of side effects. A draft "enters review" on submit, on a new version
 # while in review, and when a flag adds the propaganda department's sign-off; the author
 # hears of each outcome. ``decision`` holds the status the draft has after the record.
@@ -91,9 +91,11 @@ RULES = (
         decision=platforms.SUSPENDED,
         args=("platform_suspended",),
     ),
-    # Publishing (added at merge): records that leave a draft approved schedule it.
-    #   Rule("draft.approve", "schedule_publication", jobs.PUBLISHING, decision=drafts.APPROVED),
-    #   Rule("draft.unflag", "schedule_publication", jobs.PUBLISHING, decision=drafts.APPROVED),
+    # Records that leave a draft approved (or move an approved draft's time) publish it.
+    Rule("draft.approve", "schedule_publication", P, decision=drafts.APPROVED),
+    Rule("draft.unflag", "schedule_publication", P, decision=drafts.APPROVED),
+    Rule("draft.reschedule", "schedule_publication", P, decision=drafts.APPROVED),
+    Rule("draft.retry", "schedule_publication", P, decision=drafts.APPROVED),
 )
 
 
@@ -107,6 +109,11 @@ def route(record: dict[str, str]) -> list[tuple[str, str, tuple[str, ...]]]:
 def route_alert(alert_id: str) -> list[tuple[str, str, tuple[str, ...]]]:
     """Every queued alert is delivered to the propaganda department."""
     return [(jobs.ALERTS, "deliver_alert", (alert_id,))]
+
+
+def route_publish_event(event_id: str) -> list[tuple[str, str, tuple[str, ...]]]:
+    """Every PUBLISHJOBFINISH the webhook recorded settles its publication."""
+    return [(jobs.PUBLISHING, "publish_finished", (event_id,))]
 
 
 class Dispatcher:
@@ -124,7 +131,7 @@ class Dispatcher:
         self.settings = settings
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.claim_idle_ms = claim_idle_ms
-        self.streams = (keys.audit_stream(), keys.alerts())
+        self.streams = (keys.audit_stream(), keys.alerts(), keys.publish_events())
         self.routed = 0
         self._last_beat = 0.0
 
@@ -175,8 +182,10 @@ class Dispatcher:
         if stream == keys.audit_stream():
             record = {k.decode(): v.decode() for k, v in (fields or {}).items()}
             routed = route({"id": entry_id, **record}) if record else []
-        else:
+        elif stream == keys.alerts():
             routed = route_alert(entry_id) if fields else []
+        else:
+            routed = route_publish_event(entry_id) if fields else []
         with self.r.pipeline(transaction=True) as pipe:
             for queue_name, job, args in routed:
                 jobs.enqueue(self.r, queue_name, job, *args, pipeline=pipe)

@@ -463,8 +463,19 @@ SYSTEM_ACTIONS = ("block", "start_publishing", "publish", "fail", "retry")
 PUBLISHING_ACTIONS = ("start_publishing", "retry")
 
 
-def system_move(r: redis.Redis, actor: audit.Actor, raw_id: str, action: str, reason: str = ""):
-    """Moves that only Qianfa itself makes: screening blocks, workers publish or fail."""
+def system_move(
+    r: redis.Redis,
+    actor: audit.Actor,
+    raw_id: str,
+    action: str,
+    reason: str = "",
+    *,
+    detail: dict | None = None,
+):
+    """Moves that only Qianfa itself makes: screening blocks, workers publish or fail.
+
+    ``detail`` goes into the audit record (the article URL of a publication, say).
+    """
     if not (actor.trusted and actor.via == "system") or action not in SYSTEM_ACTIONS:
         raise Forbidden(f"「{ACTIONS.get(action, action)}」只能由系统执行")
     reason = validate.text(reason, "原因", max_len=validate.REASON_MAX, required=False)
@@ -473,7 +484,7 @@ def system_move(r: redis.Redis, actor: audit.Actor, raw_id: str, action: str, re
         if action in PUBLISHING_ACTIONS:
             require_active_in(tx, draft.platform)
 
-    return _move(r, actor, raw_id, action, reason, check)
+    return _move(r, actor, raw_id, action, reason, check, detail)
 
 
 def _author_move(r: redis.Redis, actor: audit.Actor, raw_id: str, action: str, reason: str):
@@ -483,7 +494,9 @@ def _author_move(r: redis.Redis, actor: audit.Actor, raw_id: str, action: str, r
     return _move(r, actor, raw_id, action, reason, check)
 
 
-def _move(r: redis.Redis, actor: audit.Actor, raw_id: str, action: str, reason: str, check):
+def _move(
+    r: redis.Redis, actor: audit.Actor, raw_id: str, action: str, reason: str, check, detail=None
+):
     did = draft_id(raw_id)
 
     def change(tx: Tx) -> Draft:
@@ -500,6 +513,7 @@ def _move(r: redis.Redis, actor: audit.Actor, raw_id: str, action: str, reason: 
             version_hash=current.content_hash,
             decision=updated.status,
             reason=reason,
+            detail=detail,
         )
         return updated
 

@@ -229,3 +229,28 @@ def alert_fold(kind: str, platform_id: str, draft_id: str) -> str:
 def alert_fold_counts() -> str:
     """Hash: first alert id of a fold window -> alerts folded into it since."""
     return f"{NS}:alert-fold-counts"
+
+
+def publication(draft_id: str, version: int) -> str:
+    """Hash: the durable state of publishing one version of a draft (``app.publication``)."""
+    return f"{NS}:publication:{draft_id}:v{version}"
+
+
+def publications_active() -> str:
+    """Sorted set of ``<draft>:v<version>`` not yet finished, scored by when they are next due."""
+    return f"{NS}:publications:active"
+
+
+def publication_lease(draft_id: str) -> str:
+    """Held (with a TTL) by the one job that is advancing this draft's publication."""
+    return f"{NS}:publication-lease:{draft_id}"
+
+
+def publish_id(publish_id: str) -> str:
+    """WeChat's publish_id -> ``<draft>:v<version>``, to recognise our PUBLISHJOBFINISH."""
+    return f"{NS}:publish-id:{publish_id}"
+
+
+def platform_publishing(platform_id: str) -> str:
+    """Hash: the platform's publishing settings (``mass_preview`` on or off)."""
+    return f"{NS}:platform:{platform_id}:publishing"

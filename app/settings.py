@@ -59,6 +59,10 @@ class Settings:
     webhook_refusal_window: int
     webhook_audit_refusals: int
     webhook_forged_alert: int
+    publish_lease: float
+    publish_retry_base: float
+    publish_attempts: int
+    publish_job_timeout: int
 
     def uses_stable_token(self, platform_id: str) -> bool:
         """Whether this platform fetches its access token with ``/cgi-bin/stable_token``."""
@@ -223,6 +227,14 @@ def load_settings(environ=None) -> Settings:
         **_review_timing(raw),
         alert_fold_window=parse_int(
             "ALERT_FOLD_WINDOW", raw("ALERT_FOLD_WINDOW"), low=0, high=86400
+        ),
+        publish_lease=parse_seconds("PUBLISH_LEASE", raw("PUBLISH_LEASE"), low=0.5, high=3600),
+        publish_retry_base=parse_seconds(
+            "PUBLISH_RETRY_BASE", raw("PUBLISH_RETRY_BASE"), low=0.01, high=3600
+        ),
+        publish_attempts=parse_int("PUBLISH_ATTEMPTS", raw("PUBLISH_ATTEMPTS"), low=1, high=100),
+        publish_job_timeout=parse_int(
+            "PUBLISH_JOB_TIMEOUT", raw("PUBLISH_JOB_TIMEOUT"), low=10, high=3600
         ),
     )
 

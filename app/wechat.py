@@ -50,6 +50,7 @@ ACTOR = audit.Actor.system("wechat")
 CONNECT_TIMEOUT = 5.0
 POOL_SIZE = 32
 MASS_DUPLICATE = 45065
+INVALID_MEDIA = 40007
 MAX_CLIENTMSGID = 64  # bytes
 PUBLISH_STATUS = {
     0: "发布成功",
@@ -355,6 +356,12 @@ class WeChatAPI:
         answer = self._call("POST", "message/mass/preview", "发送预览", body=body)
         return int(answer["msg_id"]) if answer.get("msg_id") is not None else None
 
+    def mass_preview_text(self, openid: str, text: str) -> int | None:
+        """Send a text post to one user to look at before it is approved (群发预览)."""
+        body = {"touser": openid, "text": {"content": text}, "msgtype": "text"}
+        answer = self._call("POST", "message/mass/preview", "发送预览", body=body)
+        return int(answer["msg_id"]) if answer.get("msg_id") is not None else None
+
     # --- media ---
 
     def add_image_material(self, image: BinaryIO | bytes, filename: str) -> dict:
@@ -401,6 +408,35 @@ class WeChatAPI:
             "msg_data_id": None if msg_data_id is None else str(msg_data_id),
         }
 
+    def draft_exists(self, media_id: str) -> bool:
+        """Whether the draft box still holds this draft; it leaves once published."""
+        answer = self._call(
+            "POST", "draft/get", "查询草稿", body={"media_id": media_id}, accept=(INVALID_MEDIA,)
+        )
+        return answer.get("errcode") != INVALID_MEDIA
+
+    def draft_batchget(self, offset: int = 0, count: int = 20) -> dict:
+        """One page of the draft box, newest first, without content:
+        ``{"total_count": int, "items": [{"media_id", "news_item": [...]}]}``."""
+        body = {"offset": offset, "count": count, "no_content": 1}
+        answer = self._call("POST", "draft/batchget", "查询草稿列表", body=body)
+        items = [
+            {"media_id": item.get("media_id", ""), "news_item": _news(item)}
+            for item in answer.get("item") or []
+        ]
+        return {"total_count": int(answer.get("total_count", 0)), "items": items}
+
+    def freepublish_batchget(self, offset: int = 0, count: int = 20) -> dict:
+        """One page of the published articles, newest first, without content:
+        ``{"total_count": int, "items": [{"article_id", "news_item": [...]}]}``."""
+        body = {"offset": offset, "count": count, "no_content": 1}
+        answer = self._call("POST", "freepublish/batchget", "查询已发布文章", body=body)
+        items = [
+            {"article_id": item.get("article_id", ""), "news_item": _news(item)}
+            for item in answer.get("item") or []
+        ]
+        return {"total_count": int(answer.get("total_count", 0)), "items": items}
+
     def freepublish_get(self, publish_id: str) -> dict:
         """The state of a publish job.
 
@@ -421,6 +457,13 @@ class WeChatAPI:
             "article_urls": [item.get("article_url", "") for item in items],
             "fail_idx": [int(index) for index in answer.get("fail_idx") or []],
         }
+
+
+def _news(item: dict) -> list[dict]:
+    """The ``news_item`` list of a ``batchget`` entry, whichever way WeChat nests it."""
+    content = item.get("content") or {}
+    news = content.get("news_item") if isinstance(content, dict) else None
+    return [entry for entry in news or [] if isinstance(entry, dict)]
 
 
 def _upload(image: BinaryIO | bytes, filename: str) -> tuple[str, BinaryIO, int]:

@@ -26,8 +26,25 @@ def record(action, decision="", **fields):
         (record("draft.edit", "in_review"), [("notifications", "notify_reviewers", ("1-0",))]),
         (record("draft.edit", "draft"), []),
         (record("draft.approve", "in_review"), []),
-        (record("draft.approve", "approved"), [("notifications", "notify_author", ("1-0",))]),
-        (record("draft.unflag", "approved"), [("notifications", "notify_author", ("1-0",))]),
+        (
+            record("draft.approve", "approved"),
+            [
+                ("notifications", "notify_author", ("1-0",)),
+                ("publishing", "schedule_publication", ("1-0",)),
+            ],
+        ),
+        (
+            record("draft.unflag", "approved"),
+            [
+                ("notifications", "notify_author", ("1-0",)),
+                ("publishing", "schedule_publication", ("1-0",)),
+            ],
+        ),
+        (
+            record("draft.reschedule", "approved"),
+            [("publishing", "schedule_publication", ("1-0",))],
+        ),
+        (record("draft.reschedule", "in_review"), []),
         (record("draft.reject", "rejected"), [("notifications", "notify_author", ("1-0",))]),
         (record("draft.publish", "published"), [("notifications", "notify_author", ("1-0",))]),
         (record("draft.fail", "failed"), [("notifications", "notify_author", ("1-0",))]),

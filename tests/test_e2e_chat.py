@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from app import apitokens, bindcodes, create_app, credentials, drafts, keys
+from app import apitokens, bindcodes, contacts, create_app, credentials, drafts, keys
 from app.cli.base import cli
 from app.masterkey import load_keyring
 from tests.factories import OPERATOR, world
@@ -212,3 +212,12 @@ def test_article_composed_from_several_messages(phones, college, r):
     version = drafts.version(r, "D1")
     assert version.kind == drafts.ARTICLE and version.content["title"] == "秋季运动会开幕"
     assert version.content["cover_image"].startswith("http://mmbiz.qpic.cn/")
+
+
+def test_writing_to_the_account_opens_the_48_hour_window(phones, college, r):
+    """What a user writes opens the customer-service window; subscribing alone does not."""
+    assert not contacts.window_open(r, college.platform, FOLLOWER)
+    phones.control.send(SAMPLE_APPID, FOLLOWER, type="event", event="subscribe")
+    assert not contacts.window_open(r, college.platform, FOLLOWER)
+    phones.say(FOLLOWER, "你好")
+    assert contacts.window_open(r, college.platform, FOLLOWER)

@@ -155,3 +155,24 @@ def test_reset_drops_jobs_still_pending(sandbox, receiver):
     control.flush_jobs()
     control.wait_idle()
     assert receiver.events("PUBLISHJOBFINISH") == []
+
+
+def test_a_draft_submitted_twice_becomes_one_article(sandbox):
+    """A draft leaves the box once published, so a second job on it ends with status 3 and
+    batchget lists one article, whose cover names the draft it came from."""
+    control, client = sandbox
+    media_id = add_draft(client, "招生简章")
+    thumb = client.post("draft/get", data={"media_id": media_id})["news_item"][0]["thumb_media_id"]
+    first = client.post("freepublish/submit", data={"media_id": media_id})["publish_id"]
+    second = client.post("freepublish/submit", data={"media_id": media_id})["publish_id"]
+    control.flush_jobs()
+    control.wait_idle()
+    statuses = [
+        client.post("freepublish/get", data={"publish_id": str(pid)})["publish_status"]
+        for pid in (first, second)
+    ]
+    assert statuses == [0, 3]
+    online = client.post("freepublish/batchget", data={"offset": 0, "count": 20, "no_content": 1})
+    assert online["total_count"] == 1
+    assert online["item"][0]["content"]["news_item"][0]["thumb_media_id"] == thumb
+    assert errcode_of(lambda: client.post("draft/get", data={"media_id": media_id})) == 40007

@@ -7,9 +7,10 @@ claims of ``app.notify`` and ``app.escalation``.
 """
 
 import functools
+import json
 import logging
 
-from app import alerts, audit, escalation, jobs, notifications, reminders
+from app import alerts, audit, escalation, jobs, keys, notifications, publishing, reminders
 from app.masterkey import load_keyring
 from app.redis import get_redis
 from app.settings import get_settings
@@ -92,3 +93,46 @@ def trim_audit() -> int:
     settings = get_settings()
     actor = audit.Actor.system("worker")
     return audit.trim(get_redis(settings), actor, settings.audit_retention_days)
+
+
+def publish_draft(draft_id: str, version: int, run: int = 0) -> str:
+    """Advance the publication of one draft version as far as it goes now (app.publishing).
+
+    ``run`` numbers the runs of one publication; a run superseded by a later one exits.
+    """
+    settings = get_settings()
+    return publishing.run(get_redis(settings), draft_id, version, settings=settings, number=run)
+
+
+def sweep_publications() -> list[str]:
+    """Re-queue publications whose job was lost; meant to run every minute or so."""
+    settings = get_settings()
+    return publishing.sweep(get_redis(settings), settings=settings)
+
+
+def schedule_publication(event_id: str) -> None:
+    """A record left a draft approved: hand it to publishing (idempotent there)."""
+    settings, r, _ = _context()
+    record = _record(r, event_id)
+    if record is not None:
+        publishing.schedule(r, record["draft"], settings=settings)
+
+
+def publish_finished(event_id: str) -> bool:
+    """Settle the publication a PUBLISHJOBFINISH callback (recorded by the webhook) names."""
+    settings, r, _ = _context()
+    found = r.xrange(keys.publish_events(), event_id, event_id)
+    if not found:
+        log.warning("publish event %s is gone; nothing to do", event_id)
+        return False
+    event = {k.decode(): v.decode() for k, v in found[0][1].items()}
+    urls = json.loads(event["article_urls"] or "[]")
+    return publishing.on_publish_finished(
+        r,
+        event["publish_id"],
+        int(event["publish_status"] or -1),
+        article_id=event["article_id"],
+        article_url=urls[0] if urls else "",
+        fail_idx=tuple(json.loads(event["fail_idx"] or "[]")),
+        settings=settings,
+    )

@@ -8,12 +8,32 @@ import sys
 
 import click
 
-from app.cli import apitokens, audit, credentials, processes, registry, sandbox, screening, webhook
+from app.cli import (
+    apitokens,
+    audit,
+    credentials,
+    processes,
+    publishing,
+    registry,
+    sandbox,
+    screening,
+    webhook,
+)
 from app.cli.base import cli
 from app.errors import ConfigError
 from app.settings import get_settings
 
-for group in (apitokens, audit, credentials, processes, registry, sandbox, screening, webhook):
+for group in (
+    apitokens,
+    audit,
+    credentials,
+    processes,
+    publishing,
+    registry,
+    sandbox,
+    screening,
+    webhook,
+):
     group.register(cli)
 
 

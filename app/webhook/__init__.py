@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import redis
 
-from app import chat, credentials, keys, platforms
+from app import chat, contacts, credentials, keys, platforms
 from app.audit import Actor
 from app.credentials import Sealed
 from app.errors import CallbackRefused, NotFound
@@ -294,13 +294,15 @@ class Gateway:
             keys.binding(pid, call.openid),
             keys.publish_events(),
             keys.chat_session(pid, call.openid),
+            keys.contact(pid, call.openid),
         ]
         ttl = PUBLISH_DEDUP_TTL if call.kind == "publish" else self.limits.dedup_ttl
         argv = [account.fingerprint, 2 * self.limits.timestamp_window, ttl, call.kind]
         if call.kind == "publish":
             argv += publish_record(pid, call.fields)
         else:
-            argv += ROLES_KEY
+            wrote = "0" if call.fields.get("MsgType") == "event" else "1"
+            argv += [*ROLES_KEY, time.time(), wrote, contacts.WINDOW]
         outcome = self._claim(claim_keys, argv)
         kind = outcome[0].decode()
         if kind == "gone":

@@ -51,10 +51,11 @@ return {status, fingerprint(KEYS[1], KEYS[2], KEYS[3])}
 )
 
 # KEYS: platform, admins, secrets, webhook config, nonce, dedup, binding, publish events,
-#       the sender's chat session.
+#       the sender's chat session, the sender's 48-hour window (``app.contacts``).
 # ARGV: fingerprint, nonce ttl, dedup ttl, kind ("message" | "publish" | "ack"),
 #       then for "publish" the event's fields as name, value, name, value...,
-#       for "message" the prefix and suffix of a person's role-set key.
+#       for "message" the prefix and suffix of a person's role-set key, the time now,
+#       "1" when the user wrote (an event opens no window), the window's length.
 # Returns {"gone"} | {"inactive", status} | {"stale"} | {"replay"} | {"recorded"}
 #       | {"dup", cached, person, default reply, forward url}
 #       | {"new", "", person, default reply, forward url, grants, session}
@@ -86,6 +87,10 @@ local config = redis.call('HMGET', KEYS[4], 'default_reply', 'forward_url')
 local person = redis.call('GET', KEYS[7]) or ''
 if cached then return {'dup', cached, person, config[1] or '', config[2] or ''} end
 redis.call('SET', KEYS[6], 'pending', 'EX', ARGV[3])
+if ARGV[8] == '1' then
+  redis.call('HSET', KEYS[10], 'at', ARGV[7], 'used', '0')
+  redis.call('EXPIRE', KEYS[10], ARGV[9])
+end
 local grants, session = {}, ''
 if person ~= '' then
   grants = redis.call('SMEMBERS', ARGV[5] .. person .. ARGV[6])

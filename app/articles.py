@@ -1,0 +1,174 @@
+"""What a draft becomes in WeChat: image bytes fetched with limits, inline images rewritten,
+and the ``draft/add`` article built from a version's content.
+
+WeChat strips images in an article body that do not come from ``media/uploadimg``, so
+each inline ``<img src>`` is uploaded and its URL replaced. Images come from an
+``upload:<sha256>`` reference (``app.uploads``) or are downloaded over HTTP(S) with a
+size and time limit.
+"""
+
+import html
+import re
+import time
+
+import requests
+
+from app import uploads
+from app.errors import InvalidInput, QianfaError
+
+MAX_IMAGE_BYTES = 10 * 1024 * 1024  # WeChat's limit for permanent image material
+FETCH_TIMEOUT = (5.0, 15.0)  # connect, read (each read of a chunk)
+FETCH_DEADLINE = 30.0  # seconds for a whole download
+IMG_SRC = re.compile(r"""(<img\b[^>]*?\bsrc\s*=\s*)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
+WECHAT_IMAGE_HOSTS = ("mmbiz.qpic.cn", "mmbiz.qlogo.cn")
+TITLE_MAX = 32
+
+
+class ImageUnavailable(QianfaError):
+    """An image could not be fetched; ``retryable`` says whether trying later may help."""
+
+    code = "image_unavailable"
+
+    def __init__(self, message: str, *, retryable: bool):
+        super().__init__(message)
+        self.retryable = retryable
+
+
+def inline_images(content_html: str) -> list[str]:
+    """The distinct ``<img src>`` of an article body that must be uploaded, in order."""
+    found = []
+    for match in IMG_SRC.finditer(content_html):
+        src = html.unescape(match.group(3)).strip()
+        if _needs_upload(src) and src not in found:
+            found.append(src)
+    return found
+
+
+def _needs_upload(src: str) -> bool:
+    if uploads.is_ref(src):
+        return True
+    if not src.lower().startswith(("http://", "https://")):
+        return False  # data: and relative URLs: WeChat drops them, nothing to upload
+    host = re.sub(r"^https?://", "", src, flags=re.IGNORECASE).split("/")[0].lower()
+    return not host.endswith(WECHAT_IMAGE_HOSTS)
+
+
+def rewrite_images(content_html: str, urls: dict[str, str]) -> str:
+    """The body with each uploaded image's ``src`` replaced by its WeChat URL."""
+
+    def replace(match: re.Match) -> str:
+        src = html.unescape(match.group(3)).strip()
+        if src not in urls:
+            return match.group(0)
+        quote = match.group(2)
+        return f"{match.group(1)}{quote}{html.escape(urls[src], quote=True)}{quote}"
+
+    return IMG_SRC.sub(replace, content_html)
+
+
+def image_bytes(r, source: str, *, max_bytes: int = MAX_IMAGE_BYTES) -> tuple[bytes, str]:
+    """The bytes of an image and a file name for WeChat, from an upload ref or a URL.
+
+    WeChat judges a file by its name's extension, which must match the bytes, so the
+    name is made from what the bytes are.
+    """
+    if uploads.is_ref(source):
+        upload = uploads.get(r, source)
+        data, stem = upload.data, upload.sha256[:16]
+    else:
+        data, stem = fetch(source, max_bytes=max_bytes), "image"
+    return data, f"{stem}.{_extension(data)}"
+
+
+def _extension(data: bytes) -> str:
+    if data.startswith(b"GIF8"):
+        return "gif"
+    return "png" if uploads.sniff(data) == "image/png" else "jpg"
+
+
+def fetch(url: str, *, max_bytes: int = MAX_IMAGE_BYTES, deadline: float = FETCH_DEADLINE):
+    """Download an image with a size limit and a time limit; never more than ``max_bytes``."""
+    started = time.monotonic()
+    failure = None
+    try:
+        with requests.get(url, stream=True, timeout=FETCH_TIMEOUT) as response:
+            _check_response(url, response, max_bytes)
+            data = bytearray()
+            for chunk in response.iter_content(64 * 1024):
+                data.extend(chunk)
+                if len(data) > max_bytes:
+                    raise ImageUnavailable(_too_large(url, max_bytes), retryable=False)
+                if time.monotonic() - started > deadline:
+                    raise ImageUnavailable(f"下载图片超时:{_short(url)}", retryable=True)
+    except requests.Timeout:
+        failure = f"下载图片超时:{_short(url)}"
+    except requests.RequestException as exc:
+        failure = f"无法下载图片({type(exc).__name__}):{_short(url)}"
+    if failure:
+        raise ImageUnavailable(failure, retryable=True)
+    if not data:
+        raise ImageUnavailable(f"图片是空的:{_short(url)}", retryable=False)
+    return bytes(data)
+
+
+def _check_response(url: str, response: requests.Response, max_bytes: int) -> None:
+    status = response.status_code
+    if status >= 500 or status == 429:
+        raise ImageUnavailable(f"图片服务器暂时不可用(HTTP {status}):{_short(url)}", retryable=True)
+    if status != 200:
+        raise ImageUnavailable(f"图片无法下载(HTTP {status}):{_short(url)}", retryable=False)
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise ImageUnavailable(_too_large(url, max_bytes), retryable=False)
+
+
+def _too_large(url: str, max_bytes: int) -> str:
+    return f"图片超过 {max_bytes // (1024 * 1024)} MB:{_short(url)}"
+
+
+def _short(url: str) -> str:
+    return url if len(url) <= 80 else url[:77] + "..."
+
+
+def news_article(content: dict[str, str], body_html: str, thumb_media_id: str) -> dict:
+    """A ``news`` (图文) article for ``draft/add``; empty optional fields are left out."""
+    article = {
+        "article_type": "news",
+        "title": content["title"],
+        "content": body_html,
+        "thumb_media_id": thumb_media_id,
+    }
+    for ours, theirs in (
+        ("author", "author"),
+        ("digest", "digest"),
+        ("source_url", "content_source_url"),
+    ):
+        if content.get(ours):
+            article[theirs] = content[ours]
+    return article
+
+
+def picture_article(content: dict[str, str], image_media_id: str) -> dict:
+    """An image post as a ``newspic`` (图片消息): the picture, its caption as title and text."""
+    caption = content.get("caption") or ""
+    title = caption.splitlines()[0][:TITLE_MAX] if caption.strip() else "图片"
+    return {
+        "article_type": "newspic",
+        "title": title,
+        "content": html.escape(caption),
+        "image_info": {"image_list": [{"image_media_id": image_media_id}]},
+    }
+
+
+def cover_of(article: dict) -> str:
+    """The permanent media_id that identifies one of our WeChat drafts or articles."""
+    if article.get("thumb_media_id"):
+        return str(article["thumb_media_id"])
+    images = ((article.get("image_info") or {}).get("image_list")) or []
+    return str(images[0].get("image_media_id", "")) if images else ""
+
+
+def check_source(value: str) -> str:
+    if not value:
+        raise InvalidInput("稿件缺少图片:微信图文必须有封面")
+    return value
