@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 import redis
 
-from app import articles, audit, drafts, keys, platforms, quota, review, wechat_errors
+from app import articles, audit, drafts, keys, platforms, quota, review, screening, wechat_errors
 from app import publication as pubs
 from app.alerts import queue_in
 from app.articles import ImageUnavailable
@@ -154,6 +154,10 @@ class Publisher:
         draft = drafts.get(self.r, self.pub.draft)
         resumed = draft.status == drafts.PUBLISHING and draft.version == self.pub.version
         if not resumed:
+            # Screened again if the lexicons changed since review: a block or a new art. 11
+            # topic takes the draft out of "approved", which the checks below then refuse.
+            screening.recheck(self.r, draft.id)
+            draft = drafts.get(self.r, self.pub.draft)
             reason = self.refusal(draft)
             if reason:
                 return self._refuse(reason)

@@ -121,3 +121,14 @@ def receiver():
     """A real HTTP server in Qianfa's place that checks every callback with wechatpy."""
     with Receiver(SAMPLE_TOKEN, SAMPLE_AES_KEY, SAMPLE_APPID) as server:
         yield server
+
+
+@pytest.fixture
+def lexicons(tmp_path, monkeypatch):
+    """A copy of the sample lexicons that the test may change; settings point at it."""
+    directory = tmp_path / "screening"
+    shutil.copytree(get_settings().screening_dir, directory)
+    monkeypatch.setenv("QIANFA_SCREENING_DIR", str(directory))
+    get_settings.cache_clear()
+    yield directory
+    get_settings.cache_clear()

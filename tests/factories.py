@@ -66,3 +66,8 @@ def submitted(r, w: World, **kwargs) -> drafts.Draft:
 def snapshot(r) -> dict[bytes, bytes]:
     """Every key with its serialized value, to prove a refused call wrote nothing."""
     return {key: r.dump(key) for key in sorted(r.keys("*"))}
+
+
+def add_term(directory, category: str, term: str) -> None:
+    with open(directory / f"{category}.txt", "a", encoding="utf-8") as f:
+        f.write(f"\n{term}\n")

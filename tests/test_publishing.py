@@ -13,7 +13,7 @@ from app import publication as pubs
 from app.errors import Conflict
 from app.quota import pause
 from app.store import now
-from tests.factories import OPERATOR, actor
+from tests.factories import OPERATOR, actor, add_term
 from tests.publishing_helpers import (
     COVER,
     approved,
@@ -180,6 +180,18 @@ def test_suspended_platform_refuses_and_leaves_the_draft_approved(r, control, ps
     assert publishing.run(r, draft.id, draft.version, settings=pset) == pubs.REFUSED
     assert drafts.get(r, draft.id).status == drafts.APPROVED
     assert "已停用" in actions(r, "publish.refused")[0]["reason"]
+    assert account(control)["mass_sends"] == []
+
+
+def test_lexicon_change_since_approval_blocks_before_anything_goes_out(
+    r, control, pset, w, lexicons
+):
+    """Issue 6: screened again before publishing when the lexicons changed since review."""
+    draft = approved(r, w, text="校园歌手大赛圆满结束")
+    publishing.schedule(r, draft.id, settings=pset)
+    add_term(lexicons, "other_prohibited", "歌手大赛")
+    assert publishing.run(r, draft.id, draft.version, settings=pset) == pubs.REFUSED
+    assert drafts.get(r, draft.id).status == drafts.BLOCKED
     assert account(control)["mass_sends"] == []
 
 

@@ -1,14 +1,12 @@
 """Screening in the draft workflow: what each verdict does to a draft, its sign-offs, alerts."""
 
 import json
-import shutil
 
 import pytest
 
 from app import alerts, audit, drafts, review, screening
 from app.errors import ContentBlocked
-from app.settings import get_settings
-from tests.factories import actor, snapshot, submitted, text_draft, world
+from tests.factories import actor, add_term, snapshot, submitted, text_draft, world
 
 BLOCKED_TEXT = "欢迎参加网络赌博讲座"  # 网络赌博 is in obscenity_violence.txt; 远离赌博 is not here
 SENSITIVE_TEXT = "关于实验室爆炸的情况说明"
@@ -159,22 +157,6 @@ def test_article_drafts_are_screened_field_by_field(r):
     drafts.submit(r, actor(w.admin), draft.id)
     found = screening.result_for(r, draft.id)
     assert {(h.field, h.part) for h in found.hits} == {("digest", "text"), ("content_html", "link")}
-
-
-@pytest.fixture
-def lexicons(tmp_path, monkeypatch):
-    """A copy of the sample lexicons that the test may change; settings point at it."""
-    directory = tmp_path / "screening"
-    shutil.copytree(get_settings().screening_dir, directory)
-    monkeypatch.setenv("QIANFA_SCREENING_DIR", str(directory))
-    get_settings.cache_clear()
-    yield directory
-    get_settings.cache_clear()
-
-
-def add_term(directory, category: str, term: str) -> None:
-    with open(directory / f"{category}.txt", "a", encoding="utf-8") as f:
-        f.write(f"\n{term}\n")
 
 
 def approved(r, w, text: str) -> drafts.Draft:
