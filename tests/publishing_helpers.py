@@ -6,10 +6,10 @@ import threading
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from app import credentials, drafts, people, platforms, publishing, review, units
+from app import credentials, drafts, platforms, publishing, review
 from app.masterkey import load_keyring
 from app.settings import Settings, load_settings
-from tests.factories import OPERATOR, World, actor
+from tests.factories import OPERATOR, World, actor, world
 from tests.images import JPEG, png
 from tests.wechat_helpers import APPID, PLATFORM, SECRET
 
@@ -35,28 +35,9 @@ def publish_settings(api_base: str, **env) -> Settings:
 def wechat_world(r, settings: Settings, *, tier: int = 2) -> World:
     """An active platform with the sandbox account's AppID, its AppSecret sealed under the
     key this process's settings (and so the workers') use."""
-    unit = units.create(r, OPERATOR, "计算机学院", "secondary_college")
-    league = units.create(r, OPERATOR, "党委宣传部", "propaganda")
-    responsible = people.create(r, OPERATOR, "李书记")
-    admin = people.create(r, OPERATOR, "王老师")
-    propaganda = people.create(r, OPERATOR, "宣传部张部长")
-    people.grant_college_role(r, OPERATOR, propaganda.id, "propaganda")
-    platforms.create(
-        r,
-        OPERATOR,
-        PLATFORM,
-        name="计算机学院微信公众号",
-        kind="wechat",
-        tier=tier,
-        unit=unit.id,
-        supervising_unit=league.id,
-        responsible=responsible.id,
-        admins=[admin.id],
-        appid=APPID,
-    )
-    platforms.change_status(r, OPERATOR, PLATFORM, "active", "备案审批完成")
+    w = world(r, tier=tier, platform_id=PLATFORM, appid=APPID)
     credentials.set_secret(r, load_keyring(settings), OPERATOR, PLATFORM, "app_secret", SECRET)
-    return World(PLATFORM, responsible.id, admin.id, propaganda.id, "")
+    return w
 
 
 def approved(

@@ -9,14 +9,14 @@ from contextlib import contextmanager
 
 from werkzeug.serving import make_server
 
-from app import audit, create_app, credentials, people, platforms, units
+from app import audit, create_app, credentials
 from app.masterkey import load_keyring
 from app.redis import get_redis
 from app.sandbox import wirexml
 from app.sandbox.callbacks import Target, build_request, read_reply
 from app.settings import load_settings
 from app.webhook import Gateway, Limits
-from tests.factories import snapshot
+from tests.factories import snapshot, world
 from tests.sandbox_helpers import SAMPLE_AES_KEY, SAMPLE_APPID, SAMPLE_TOKEN
 
 OPERATOR = audit.Actor.cli("tester")
@@ -29,31 +29,11 @@ SECURITY = (":refusals", ":refused:", ":forged:")
 
 def active_platform(r, settings, *, pid=PLATFORM, status="active", appid=SAMPLE_APPID):
     """A wechat platform with its Token and EncodingAESKey sealed; returns its people."""
-    unit = units.create(r, OPERATOR, f"计算机学院-{pid}", "secondary_college")
-    league = units.create(r, OPERATOR, f"党委宣传部-{pid}", "propaganda")
-    responsible = people.create(r, OPERATOR, "李书记")
-    admin = people.create(r, OPERATOR, "王老师")
-    platforms.create(
-        r,
-        OPERATOR,
-        pid,
-        name="计算机学院微信公众号",
-        kind="wechat",
-        tier=2,
-        unit=unit.id,
-        supervising_unit=league.id,
-        responsible=responsible.id,
-        admins=[admin.id],
-        appid=appid,
-    )
-    if status != "filing":
-        platforms.change_status(r, OPERATOR, pid, "active", "备案审批完成")
-    if status not in ("filing", "active"):
-        platforms.change_status(r, OPERATOR, pid, status, "测试")
+    w = world(r, platform_id=pid, status=status, appid=appid)
     keyring = load_keyring(settings)
     credentials.set_secret(r, keyring, OPERATOR, pid, "token", SAMPLE_TOKEN)
     credentials.set_secret(r, keyring, OPERATOR, pid, "encoding_aes_key", SAMPLE_AES_KEY)
-    return {"responsible": responsible.id, "admin": admin.id}
+    return {"responsible": w.responsible, "admin": w.admin}
 
 
 def bind(r, pid, openid, person):

@@ -6,10 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import redis
 
-from app import credentials, people, platforms, units
+from app import credentials
 from app.settings import Settings, load_settings
 from app.wechat import WeChatAPI
-from tests.factories import KEYRING, OPERATOR
+from tests.factories import KEYRING, OPERATOR, world
 
 PLATFORM = "jsj-wx"
 APPID = "wx5823bf96d3bd56c7"
@@ -18,24 +18,7 @@ SECRET = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 
 def wechat_platform(r, platform_id: str = PLATFORM, appid: str = APPID, keyring=KEYRING) -> str:
     """An active WeChat platform whose AppSecret is sealed (by default under KEYRING)."""
-    unit = units.create(r, OPERATOR, f"计算机学院-{platform_id}", "secondary_college")
-    league = units.create(r, OPERATOR, f"党委宣传部-{platform_id}", "propaganda")
-    responsible = people.create(r, OPERATOR, "李书记")
-    admin = people.create(r, OPERATOR, "王老师")
-    platforms.create(
-        r,
-        OPERATOR,
-        platform_id,
-        name="计算机学院微信公众号",
-        kind="wechat",
-        tier=2,
-        unit=unit.id,
-        supervising_unit=league.id,
-        responsible=responsible.id,
-        admins=[admin.id],
-        appid=appid,
-    )
-    platforms.change_status(r, OPERATOR, platform_id, "active", "备案审批完成")
+    world(r, platform_id=platform_id, appid=appid)
     credentials.set_secret(r, keyring, OPERATOR, platform_id, "app_secret", SECRET)
     return platform_id
 
