@@ -4,10 +4,12 @@ and tell the author. The dispatcher and a worker run in this process (``Office``
 
 import pytest
 
-from app import create_app, credentials, drafts
+from app import audit, create_app, credentials, drafts
 from app.masterkey import load_keyring
+from tests.conftest import wait_until
 from tests.factories import OPERATOR
 from tests.notify_helpers import office
+from tests.publishing_helpers import image_server
 from tests.sandbox_helpers import running_sandbox
 from tests.webhook_helpers import ORIGINAL_ID, serve
 from tests.wechat_helpers import APPID
@@ -64,3 +66,35 @@ def test_nothing_goes_out_before_approval_and_it_goes_out_once_after(wired):
     assert drafts.get(o.r, "D1").status == drafts.PUBLISHED
     told = [m["content"] for m in o.received(o.w.admin) if "D1" in m.get("content", "")]
     assert any("发布" in line for line in told), told
+
+
+def test_article_composed_in_chat_goes_out_by_draft_and_freepublish(wired):
+    """Cover uploaded, draft added, submitted; PUBLISHJOBFINISH comes back through the webhook."""
+    o = wired
+    o.bind(o.w.admin, "王老师")
+    o.bind(o.w.responsible, "李书记")
+    with image_server() as images:
+        say(o, o.w.admin, "投稿")
+        say(o, o.w.admin, "校运动会今天开幕,欢迎大家观赛。")
+        o.control.send(APPID, o.openids[o.w.admin], type="image", pic_url=images.url("/cover.png"))
+        say(o, o.w.admin, "标题 校运动会开幕")
+        assert "已提交稿件 D1" in say(o, o.w.admin, "提交")
+        o.settle()
+        assert o.control.account(APPID)["articles"] == []
+
+        assert "审核已全部通过" in say(o, o.w.responsible, "同意 D1")
+        wait_until(lambda: _published(o), timeout=20, message="the article to be published")
+
+    [article] = o.control.account(APPID)["articles"]
+    [item] = article["news_item"]
+    assert item["title"] == "校运动会开幕" and "欢迎大家观赛" in item["content"]
+    [published] = [r for r in audit.records(o.r, draft="D1") if r["action"] == "draft.publish"]
+    assert item["url"] in published["detail"]
+    told = [m["content"] for m in o.received(o.w.admin) if "D1" in m.get("content", "")]
+    assert any("已发布" in line for line in told), told
+
+
+def _published(o) -> bool:
+    o.settle()
+    o.control.wait_idle()
+    return drafts.get(o.r, "D1").status == drafts.PUBLISHED
