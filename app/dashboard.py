@@ -58,7 +58,9 @@ def overview(r: redis.Redis, person_id: str, escalate_after: int) -> Overview:
     return result
 
 
-def open_alerts(r: redis.Redis, platform_ids: set[str], everything: bool) -> list[alert_stream.Alert]:
+def open_alerts(
+    r: redis.Redis, platform_ids: set[str], everything: bool
+) -> list[alert_stream.Alert]:
     """Alerts of the last week on these platforms (all of them for the propaganda department)."""
     since = (now() - timedelta(days=ALERT_DAYS)).isoformat(timespec="seconds")
     return [
