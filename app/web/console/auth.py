@@ -10,7 +10,7 @@ import secrets
 
 from flask import g, make_response, redirect, render_template, request, url_for
 
-from app import audit, console, people
+from app import access, audit, console, people
 from app.errors import Forbidden, InvalidInput, NotFound, QianfaError
 from app.web import redis_client, settings
 from app.web.console import bp
@@ -27,6 +27,7 @@ NOTES = {
     "status": "平台状态已更改",
     "signed": "审批意见已登记",
     "reviewed": "审核意见已提交",
+    "secret": "密钥已设置(不会显示其内容)",
 }
 
 
@@ -95,8 +96,9 @@ def no_cache(response):
 @bp.app_context_processor
 def template_helpers():
     current = g.get("console")
-    name = ""
+    name, propaganda = "", False
     if current:
+        propaganda = access.has_role(redis_client(), current.person, access.PROPAGANDA)
         try:
             name = people.get(redis_client(), current.person).name
         except QianfaError:
@@ -104,6 +106,7 @@ def template_helpers():
     return {
         "me": current,
         "my_name": name,
+        "propaganda": propaganda,
         "csrf": current.csrf if current else "",
         "note": NOTES.get(request.args.get("note", "")),
     }
