@@ -211,3 +211,21 @@ def test_the_cli_sets_a_password_from_a_hidden_prompt(r):
     assert PASSWORD not in result.output
     assert console.has_password(r, w.responsible)
     assert last(r, "console.password")["via"] == "cli"
+
+
+def test_qianfa_run_prints_the_first_accounts_password_only_once(r, settings, redis_url):
+    from app.runner import console_lines
+
+    first = console_lines(settings, redis_url)
+    assert any("一次性密码" in line for line in first)
+    again = console_lines(settings, redis_url)
+    assert not any("一次性密码" in line for line in again)
+
+
+def test_an_unchosen_status_is_refused_next_to_the_field(r, settings):
+    w = world(r)
+    client, token = signed_in(settings, r, w.propaganda)
+    response = client.post(
+        f"/console/platforms/{w.platform}/status", data={"csrf": token, "reason": "违规"}
+    )
+    assert response.status_code == 400 and 'id="status-error"' in response.data.decode()

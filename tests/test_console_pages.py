@@ -1,6 +1,7 @@
 """Console pages over the domain: review, platform status, filing, audit and dashboard."""
 
 import json
+import re
 from datetime import date
 
 from app import audit, drafts, filings, platforms, review
@@ -25,6 +26,15 @@ def test_the_review_page_shows_sign_offs_and_approves_the_version_it_showed(r, s
     assert drafts.get(r, draft.id).status == drafts.APPROVED
     record = [rec for rec in audit.records(r, action="draft.approve")][-1]
     assert record["via"] == "console" and record["person"] == w.responsible
+
+
+def test_every_form_carries_the_sessions_csrf_token(r, settings):
+    w = world(r)
+    draft = submitted(r, w)
+    client, token = signed_in(settings, r, w.responsible)
+    page = client.get(f"/console/drafts/{draft.id}").data.decode()
+    sent = re.findall(r'name="csrf" value="([^"]*)"', page)
+    assert len(sent) == 3 and set(sent) == {token}
 
 
 def test_a_stale_version_is_refused(r, settings):

@@ -53,6 +53,7 @@ def platform_detail(pid: str):
 def _render_platform(pid: str, errors: dict):
     r = redis_client()
     platform = console.platform_for(r, me().person, pid)
+    allowed = platforms.STATUS_TRANSITIONS[platform.status]
     return render_template(
         "console/platform.html",
         p=platform,
@@ -61,7 +62,7 @@ def _render_platform(pid: str, errors: dict):
         responsible=people.get(r, platform.responsible),
         admins=[people.get(r, a) for a in sorted(platform.admins)],
         forms=filings.of_platform(r, platform.id),
-        moves=sorted(platforms.STATUS_TRANSITIONS[platform.status] - {platforms.ACTIVE}),
+        moves=[s for s in (platforms.SUSPENDED, platforms.CLOSED) if s in allowed],
         may_resume=platform.status == platforms.SUSPENDED,
         statuses=platforms.STATUSES,
         tiers=platforms.TIERS,
@@ -69,6 +70,7 @@ def _render_platform(pid: str, errors: dict):
         filing_statuses=filings.STATUSES,
         is_propaganda=access.has_role(r, me().person, access.PROPAGANDA),
         errors=errors,
+        chosen=request.form.get("status", ""),
     )
 
 
@@ -78,6 +80,8 @@ def platform_status(pid: str):
     r = redis_client()
     platform = console.platform_for(r, me().person, pid)
     new_status = request.form.get("status", "")
+    if new_status not in platforms.STATUSES:
+        return _render_platform(pid, {"status": "请选择操作"}), 400
     if new_status == platforms.ACTIVE and platform.status == platforms.FILING:
         raise Forbidden("平台须在备案审批表签署完成后才能运行", code="filing_incomplete")
     try:
