@@ -209,3 +209,15 @@ def test_the_dashboard_counts_what_waits_for_me(r, settings):
     client, _ = signed_in(settings, r, w.admin)
     page = client.get("/console/dashboard").data.decode()
     assert '<div class="n">0</div><div class="l">待我审核的稿件</div>' in page
+
+
+def test_an_article_is_shown_as_on_wechat_and_no_script_may_run(r, settings):
+    w = world(r)
+    content = {"title": "程序设计竞赛通知", "content_html": "<p>欢迎报名</p>", "author": "学院"}
+    draft = drafts.create(r, actor(w.admin), w.platform, "article", content)
+    drafts.submit(r, actor(w.admin), draft.id)
+    client, _ = signed_in(settings, r, w.responsible)
+    response = client.get(f"/console/drafts/{draft.id}")
+    assert "<p>欢迎报名</p>" in response.data.decode()
+    assert "script-src 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["Cache-Control"] == "private, no-store"

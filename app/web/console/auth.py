@@ -11,12 +11,18 @@ import secrets
 from flask import g, make_response, redirect, render_template, request, url_for
 
 from app import access, audit, console, people
-from app.errors import Forbidden, InvalidInput, NotFound, QianfaError
+from app.errors import Forbidden, InvalidInput, QianfaError
 from app.web import redis_client, settings
 from app.web.console import bp
 
 COOKIE = "qianfa_console"
 PRE_COOKIE = "qianfa_console_pre"
+# No page of the console runs a script; an article's HTML shown for review cannot either.
+POLICY = (
+    "default-src 'self'; img-src 'self' https: http: data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'none'; object-src 'none'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'"
+)
 OPEN_ENDPOINTS = {"console.sign_in", "console.static"}
 WHILE_MUST_CHANGE = {"console.password", "console.sign_out"}
 # Messages shown after a redirect, named by a code in the query so a link cannot word them.
@@ -90,6 +96,7 @@ def no_cache(response):
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Content-Security-Policy"] = POLICY
     return response
 
 
@@ -118,8 +125,7 @@ def domain_error(error: QianfaError):
     current = g.get("console")
     if isinstance(error, Forbidden) and current:
         return refuse(error.code, error.message, 403, current.person)
-    status = error.status if isinstance(error, InvalidInput | NotFound) else min(error.status, 409)
-    return render_template("console/error.html", message=error.message), status
+    return render_template("console/error.html", message=error.message), error.status
 
 
 @bp.route("/signin", methods=["GET", "POST"])
