@@ -221,3 +221,18 @@ def test_an_article_is_shown_as_on_wechat_and_no_script_may_run(r, settings):
     assert "<p>欢迎报名</p>" in response.data.decode()
     assert "script-src 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["Cache-Control"] == "private, no-store"
+
+
+def test_changing_an_administrator_of_a_running_platform_opens_a_new_filing(r, settings):
+    w = world(r)
+    client, token = signed_in(settings, r, w.propaganda)
+    url = f"/console/platforms/{w.platform}/owners"
+    form = {"csrf": token, "change": "remove_admin", "person": w.other_admin, "reason": ""}
+    response = client.post(url, data=form)
+    assert response.status_code == 400 and 'id="owners-error"' in response.data.decode()
+    response = client.post(url, data={**form, "reason": "调离岗位"})
+    assert response.status_code == 302 and "/console/filings/F" in response.headers["Location"]
+    [filing] = filings.of_platform(r, w.platform)
+    assert filing.kind == "refiling" and filing.status == filings.OPEN
+    assert len(filing.form["admins"]) == 1
+    assert w.other_admin not in platforms.get(r, w.platform).admins

@@ -54,6 +54,7 @@ def _render_platform(pid: str, errors: dict):
     r = redis_client()
     platform = console.platform_for(r, me().person, pid)
     allowed = platforms.STATUS_TRANSITIONS[platform.status]
+    is_propaganda = access.has_role(r, me().person, access.PROPAGANDA)
     return render_template(
         "console/platform.html",
         p=platform,
@@ -68,9 +69,10 @@ def _render_platform(pid: str, errors: dict):
         tiers=platforms.TIERS,
         kinds=platforms.KINDS,
         filing_statuses=filings.STATUSES,
-        is_propaganda=access.has_role(r, me().person, access.PROPAGANDA),
+        is_propaganda=is_propaganda,
         errors=errors,
         chosen=request.form.get("status", ""),
+        everyone=people.all_people(r) if is_propaganda else [],
     )
 
 
@@ -200,3 +202,32 @@ def filing_page(fid: str):
         form=request.form,
         is_propaganda=access.has_role(r, me().person, access.PROPAGANDA),
     ), (400 if errors else 200)
+
+
+OWNER_CHANGES = {
+    "responsible": platforms.set_responsible,
+    "add_admin": platforms.add_admin,
+    "remove_admin": platforms.remove_admin,
+}
+
+
+@bp.post("/platforms/<pid>/owners")
+def platform_owners(pid: str):
+    """Change the responsible person or an administrator; a running platform is re-filed."""
+    r = redis_client()
+    platform = console.platform_for(r, me().person, pid)
+    change = OWNER_CHANGES.get(request.form.get("change", ""))
+    if change is None:
+        return _render_platform(pid, {"owners": "请选择变更内容"}), 400
+    try:
+        changed = change(
+            r, actor(), platform.id, request.form.get("person", ""), request.form.get("reason")
+        )
+    except InvalidInput as error:
+        return _render_platform(pid, {"owners": error.message}), 400
+    if changed.status in (platforms.ACTIVE, platforms.SUSPENDED) and not any(
+        f.status == filings.OPEN for f in filings.of_platform(r, platform.id)
+    ):
+        filing = filings.open_form(r, actor(), platform.id)
+        return redirect(url_for("console.filing_page", fid=filing.id))
+    return redirect(url_for("console.platform_detail", pid=platform.id, note="owners"))
