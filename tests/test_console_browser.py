@@ -85,6 +85,10 @@ def test_first_sign_in_changes_the_password_and_shows_the_dashboard(r, site, pag
     assert "/console/dashboard" in page.url, page.locator("main").inner_text()
     assert page.locator("#waiting .n").inner_text() == "1"
     shot(page, "dashboard")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    page.goto(page.url)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "dashboard-phone")
 
 
 def test_a_filing_chain_is_completed_and_the_platform_runs(r, site, page):
