@@ -7,7 +7,10 @@ BIN := $(VENV)/bin
 LOCK := requirements.lock
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench lock clean
+CHROMIUM := /usr/bin/chromium
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+
+.PHONY: run test lint format bench lock clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +23,17 @@ $(STAMP): $(BIN)/python pyproject.toml $(LOCK)
 run: $(STAMP)
 	$(BIN)/qianfa run
 
-test: $(STAMP)
+# The console's browser tests drive Debian's Chromium (Playwright never downloads a browser);
+# a Chinese font makes their screenshots legible. Installed as root, only when missing.
+browser:
+	@if [ ! -x $(CHROMIUM) ] || [ ! -e $(CJK_FONT) ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "run as root to install chromium: apt-get install chromium fonts-wqy-microhei" >&2; exit 1; fi; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q chromium fonts-wqy-microhei || \
+			{ apt-get update -q && apt-get install -y -q chromium fonts-wqy-microhei; }; \
+	fi
+
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

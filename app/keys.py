@@ -254,3 +254,33 @@ def publish_id(publish_id: str) -> str:
 def platform_publishing(platform_id: str) -> str:
     """Hash: the platform's publishing settings (``mass_preview`` on or off)."""
     return f"{NS}:platform:{platform_id}:publishing"
+
+
+def console_password(person_id: str) -> str:
+    """Hash: a person's console password hash, whether it must change, and when it was set."""
+    return f"{NS}:console:password:{person_id}"
+
+
+def console_session(digest: str) -> str:
+    """Hash: one signed-in console session, under the SHA-256 of its cookie; expires when idle."""
+    return f"{NS}:console:session:{digest}"
+
+
+def console_failures(kind: str, subject: str) -> str:
+    """Counter of failed sign-ins for one account or one address, expiring with its window."""
+    return f"{NS}:console:failures:{kind}:{subject}"
+
+
+def console_first_account() -> str:
+    """The person id of the first propaganda-department account ``qianfa run`` created."""
+    return f"{NS}:console:first-account"
+
+
+def filing(filing_id: str) -> str:
+    """Hash: one filing form (审批表) with its fields and sign-off steps (``app.filings``)."""
+    return f"{NS}:filing:{filing_id}"
+
+
+def platform_forms(platform_id: str) -> str:
+    """List of a platform's filing form ids, oldest first."""
+    return f"{NS}:platform:{platform_id}:forms"

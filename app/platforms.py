@@ -190,26 +190,33 @@ def change_status(
     why = reason(why)
 
     def change(tx: Tx) -> Platform:
-        current = read_in(tx, pid)
-        if new_status not in STATUS_TRANSITIONS[current.status]:
-            was, to = STATUSES[current.status], STATUSES[new_status]
-            raise Conflict(f"平台 {pid} 当前为「{was}」,不能改为「{to}」", code="transition")
-        tx.write.hset(
-            keys.platform(pid),
-            mapping={"status": new_status, "status_reason": why, "updated_at": timestamp()},
-        )
-        audit.append(
-            tx,
-            actor,
-            "platform.status",
-            platform=pid,
-            decision=new_status,
-            reason=why,
-            detail={"from": current.status},
-        )
-        return _replace(current, status=new_status, status_reason=why)
+        return write_status_in(tx, actor, read_in(tx, pid), new_status, why)
 
     return atomically(r, [keys.platform(pid)], change)
+
+
+def write_status_in(
+    tx: Tx, actor: audit.Actor, current: Platform, new_status: str, why: str
+) -> Platform:
+    """Queue a status change checked against ``STATUS_TRANSITIONS``, with its audit record."""
+    pid = current.id
+    if new_status not in STATUS_TRANSITIONS[current.status]:
+        was, to = STATUSES[current.status], STATUSES[new_status]
+        raise Conflict(f"平台 {pid} 当前为「{was}」,不能改为「{to}」", code="transition")
+    tx.write.hset(
+        keys.platform(pid),
+        mapping={"status": new_status, "status_reason": why, "updated_at": timestamp()},
+    )
+    audit.append(
+        tx,
+        actor,
+        "platform.status",
+        platform=pid,
+        decision=new_status,
+        reason=why,
+        detail={"from": current.status},
+    )
+    return _replace(current, status=new_status, status_reason=why)
 
 
 def set_responsible(

@@ -46,6 +46,8 @@ def run_all(settings: Settings, echo=print) -> int:
         for name, args in processes.items():
             children[name] = _spawn(args, env)
         echo(f"Qianfa 已启动:http://{settings.host}:{settings.port}/healthz  (Ctrl-C 停止)")
+        for line in console_lines(settings, settings.redis_url or env["QIANFA_REDIS_URL"]):
+            echo(line)
         for line in demo:
             echo(line)
         exited = _wait_for_first_exit(children, stopping)
@@ -74,6 +76,28 @@ def demo_lines(settings: Settings) -> list[str]:
     finally:
         client.close()
     return [*lines, f"沙箱页面 {page} 上可以看到每个用户的聊天,并以他们的身份发消息"]
+
+
+def console_lines(settings: Settings, url: str) -> list[str]:
+    """Create the first console account on the very first start and print its password once."""
+    from app import console
+
+    address = f"http://{settings.host}:{settings.port}/console/"
+    client = redis.Redis.from_url(url)
+    try:
+        first = console.ensure_first_account(client)
+    except QianfaError as exc:
+        return [f"未能创建控制台账号:{exc.message}"]
+    finally:
+        client.close()
+    if first is None:
+        return [f"控制台:{address}"]
+    person, password = first
+    return [
+        f"控制台:{address}",
+        f"首个宣传部账号 {person}({console.FIRST_ACCOUNT_NAME})的一次性密码:{password}",
+        "此密码只显示这一次,首次登录后须修改。",
+    ]
 
 
 def sandbox_command(settings: Settings) -> list[str]:

@@ -63,6 +63,10 @@ class Settings:
     publish_retry_base: float
     publish_attempts: int
     publish_job_timeout: int
+    console_idle_timeout: int
+    console_signin_attempts: int
+    console_signin_address_attempts: int
+    console_signin_window: int
 
     def uses_stable_token(self, platform_id: str) -> bool:
         """Whether this platform fetches its access token with ``/cgi-bin/stable_token``."""
@@ -225,6 +229,7 @@ def load_settings(environ=None) -> Settings:
         screening_dir=parse_directory("SCREENING_DIR", raw("SCREENING_DIR")),
         **_webhook_settings(raw),
         **_review_timing(raw),
+        **_console_settings(raw),
         alert_fold_window=parse_int(
             "ALERT_FOLD_WINDOW", raw("ALERT_FOLD_WINDOW"), low=0, high=86400
         ),
@@ -256,6 +261,20 @@ def _review_timing(raw) -> dict[str, int]:
         "review_remind_after": remind,
         "review_escalate_after": escalate,
         "review_scan_interval": scan,
+    }
+
+
+def _console_settings(raw) -> dict[str, int]:
+    """The web console's idle session expiry and its sign-in limits."""
+
+    def integer(name: str, low: int, high: int) -> int:
+        return parse_int(name, raw(name), low=low, high=high)
+
+    return {
+        "console_idle_timeout": integer("CONSOLE_IDLE_TIMEOUT", 60, 7 * 86400),
+        "console_signin_attempts": integer("CONSOLE_SIGNIN_ATTEMPTS", 1, 1000),
+        "console_signin_address_attempts": integer("CONSOLE_SIGNIN_ADDRESS_ATTEMPTS", 1, 100_000),
+        "console_signin_window": integer("CONSOLE_SIGNIN_WINDOW", 10, 86400),
     }
 
 

@@ -11,6 +11,7 @@ import click
 from app.cli import (
     apitokens,
     audit,
+    consolecmd,
     credentials,
     processes,
     publishing,
@@ -26,6 +27,7 @@ from app.settings import get_settings
 for group in (
     apitokens,
     audit,
+    consolecmd,
     credentials,
     processes,
     publishing,

@@ -1,0 +1,22 @@
+"""``/console``: the web console for the propaganda department and responsible persons.
+
+Server-rendered pages over the domain modules. Every request is signed in (``auth``),
+every form carries the session's CSRF token, and every platform a page names is checked
+against the person's stored roles before anything is read or changed.
+"""
+
+from flask import Blueprint, Flask
+
+bp = Blueprint(
+    "console",
+    __name__,
+    url_prefix="/console",
+    static_folder="../../static",
+    static_url_path="/static",
+)
+
+
+def init_app(app: Flask) -> None:
+    from app.web.console import admin, auditlog, auth, pages, reviews  # noqa: F401
+
+    app.register_blueprint(bp)

@@ -1,0 +1,233 @@
+"""Dashboard, the platform registry, platform status and filing forms."""
+
+from flask import redirect, render_template, request, url_for
+
+from app import access, console, filings, people, platforms, units, validate
+from app import dashboard as overview
+from app.errors import Forbidden, InvalidInput, QianfaError
+from app.web import redis_client, settings
+from app.web.console import bp
+from app.web.console.auth import actor, me
+from app.web.console.forms import collect, field_of
+
+
+@bp.get("/")
+def dashboard_page():
+    return redirect(url_for("console.dashboard"))
+
+
+@bp.get("/dashboard")
+def dashboard():
+    r = redis_client()
+    found = overview.overview(r, me().person, settings().review_escalate_after)
+    return render_template(
+        "console/dashboard.html",
+        o=found,
+        tiers=platforms.TIERS,
+        statuses=platforms.STATUSES,
+    )
+
+
+@bp.get("/platforms")
+def platform_list():
+    r = redis_client()
+    shown = console.visible_platforms(r, me().person)
+    tier, status = request.args.get("tier", ""), request.args.get("status", "")
+    shown = [p for p in shown if (not tier or str(p.tier) == tier)]
+    shown = [p for p in shown if (not status or p.status == status)]
+    return render_template(
+        "console/platforms.html",
+        platforms=shown,
+        tiers=platforms.TIERS,
+        statuses=platforms.STATUSES,
+        kinds=platforms.KINDS,
+        may_file=console.sees_all(r, me().person),
+    )
+
+
+@bp.get("/platforms/<pid>")
+def platform_detail(pid: str):
+    return _render_platform(pid, {})
+
+
+def _render_platform(pid: str, errors: dict):
+    r = redis_client()
+    platform = console.platform_for(r, me().person, pid)
+    allowed = platforms.STATUS_TRANSITIONS[platform.status]
+    is_propaganda = access.has_role(r, me().person, access.PROPAGANDA)
+    return render_template(
+        "console/platform.html",
+        p=platform,
+        unit=units.get(r, platform.unit),
+        supervising=units.get(r, platform.supervising_unit),
+        responsible=people.get(r, platform.responsible),
+        admins=[people.get(r, a) for a in sorted(platform.admins)],
+        forms=filings.of_platform(r, platform.id),
+        moves=[s for s in (platforms.SUSPENDED, platforms.CLOSED) if s in allowed],
+        may_resume=platform.status == platforms.SUSPENDED,
+        statuses=platforms.STATUSES,
+        tiers=platforms.TIERS,
+        kinds=platforms.KINDS,
+        filing_statuses=filings.STATUSES,
+        is_propaganda=is_propaganda,
+        errors=errors,
+        chosen=request.form.get("status", ""),
+        everyone=people.all_people(r) if is_propaganda else [],
+    )
+
+
+@bp.post("/platforms/<pid>/status")
+def platform_status(pid: str):
+    """Suspend, close or resume a platform with a reason (art. 17); publishing checks it."""
+    r = redis_client()
+    platform = console.platform_for(r, me().person, pid)
+    new_status = request.form.get("status", "")
+    if new_status not in platforms.STATUSES:
+        return _render_platform(pid, {"status": "请选择操作"}), 400
+    if new_status == platforms.ACTIVE and platform.status == platforms.FILING:
+        raise Forbidden("平台须在备案审批表签署完成后才能运行", code="filing_incomplete")
+    try:
+        platforms.change_status(r, actor(), platform.id, new_status, request.form.get("reason"))
+    except InvalidInput as error:
+        return _render_platform(pid, {"reason": error.message}), 400
+    return redirect(url_for("console.platform_detail", pid=platform.id, note="status"))
+
+
+def _person(raw: str) -> str:
+    return people.get(redis_client(), raw).id
+
+
+def _unit(raw: str) -> str:
+    return units.get(redis_client(), raw).id
+
+
+FILING_CHECKS = {
+    "id": platforms.platform_id,
+    "name": lambda v: validate.text(v, "平台名称", max_len=64),
+    "kind": lambda v: validate.choice(v, platforms.KINDS, "平台类型"),
+    "tier": platforms.parse_tier,
+    "unit": _unit,
+    "supervising_unit": _unit,
+    "responsible": _person,
+    "admin": _person,
+    "appid": lambda v: validate.optional_pattern(v, platforms.APPID, "AppID"),
+    "account": lambda v: validate.text(v, "微信/微博号", max_len=64, required=False),
+    "other_media": lambda v: validate.text(v, "其他媒体名称", max_len=64, required=False),
+    "purpose": lambda v: validate.text(v, "用途及发布范围", max_len=2000, multiline=True),
+}
+
+
+@bp.route("/filings/new", methods=["GET", "POST"])
+def filing_new():
+    """Register a platform and open its filing form in one go (art. 6)."""
+    r = redis_client()
+    access.authorize(r, actor(), (access.PROPAGANDA,), "登记平台")
+    errors = {}
+    if request.method == "POST":
+        values, errors = collect(FILING_CHECKS)
+        if not errors:
+            try:
+                filing = _register(r, values)
+            except QianfaError as error:
+                errors = field_of(error)
+            else:
+                return redirect(url_for("console.filing_page", fid=filing.id))
+    return render_template(
+        "console/filing_new.html",
+        errors=errors,
+        form=request.form,
+        unit_options=[(u.id, u.name) for u in units.all_units(r)],
+        person_options=[(p.id, f"{p.name}({p.id}){p.title}") for p in people.all_people(r)],
+        kinds=platforms.KINDS,
+        tiers=platforms.TIERS,
+    ), (400 if errors else 200)
+
+
+def _register(r, values: dict) -> filings.Filing:
+    if values["responsible"] == values["admin"]:
+        raise InvalidInput("第一责任人不能同时担任本平台管理员", field="admin")
+    platforms.create(
+        r,
+        actor(),
+        values["id"],
+        name=values["name"],
+        kind=values["kind"],
+        tier=values["tier"],
+        unit=values["unit"],
+        supervising_unit=values["supervising_unit"],
+        responsible=values["responsible"],
+        admins=[values["admin"]],
+        appid=values["appid"],
+        account=values["account"],
+        purpose=values["purpose"],
+    )
+    return filings.open_form(r, actor(), values["id"], other_media=values["other_media"])
+
+
+@bp.post("/platforms/<pid>/filings")
+def filing_open(pid: str):
+    """Open a new form for a platform: a re-filing after its owners changed (art. 6)."""
+    r = redis_client()
+    platform = console.platform_for(r, me().person, pid)
+    filing = filings.open_form(
+        r, actor(), platform.id, other_media=request.form.get("other_media", "")
+    )
+    return redirect(url_for("console.filing_page", fid=filing.id))
+
+
+@bp.route("/filings/<fid>", methods=["GET", "POST"])
+def filing_page(fid: str):
+    """The form as printed, with its chain; the next opinion is recorded here."""
+    r = redis_client()
+    filing = filings.get(r, fid)
+    console.platform_for(r, me().person, filing.platform)
+    errors = {}
+    if request.method == "POST":
+        try:
+            filing = filings.sign_step(
+                r, actor(), filing.id, request.form.get("step", ""), request.form
+            )
+        except InvalidInput as error:
+            errors = field_of(error)
+        else:
+            return redirect(url_for("console.filing_page", fid=filing.id, note="signed"))
+    return render_template(
+        "console/filing.html",
+        f=filing,
+        steps=filings.STEPS,
+        decisions=filings.DECISIONS,
+        statuses=filings.STATUSES,
+        kinds=filings.KINDS,
+        errors=errors,
+        form=request.form,
+        is_propaganda=access.has_role(r, me().person, access.PROPAGANDA),
+    ), (400 if errors else 200)
+
+
+OWNER_CHANGES = {
+    "responsible": platforms.set_responsible,
+    "add_admin": platforms.add_admin,
+    "remove_admin": platforms.remove_admin,
+}
+
+
+@bp.post("/platforms/<pid>/owners")
+def platform_owners(pid: str):
+    """Change the responsible person or an administrator; a running platform is re-filed."""
+    r = redis_client()
+    platform = console.platform_for(r, me().person, pid)
+    change = OWNER_CHANGES.get(request.form.get("change", ""))
+    if change is None:
+        return _render_platform(pid, {"owners": "请选择变更内容"}), 400
+    try:
+        changed = change(
+            r, actor(), platform.id, request.form.get("person", ""), request.form.get("reason")
+        )
+    except InvalidInput as error:
+        return _render_platform(pid, {"owners": error.message}), 400
+    if changed.status in (platforms.ACTIVE, platforms.SUSPENDED) and not any(
+        f.status == filings.OPEN for f in filings.of_platform(r, platform.id)
+    ):
+        filing = filings.open_form(r, actor(), platform.id)
+        return redirect(url_for("console.filing_page", fid=filing.id))
+    return redirect(url_for("console.platform_detail", pid=platform.id, note="owners"))

@@ -1,0 +1,179 @@
+"""The console in a real headless Chromium (Debian's, driven by Playwright).
+
+Each test signs in through the page, does one thing a person does, and saves a
+screenshot of every page it passes under ``tests/artifacts/``.
+"""
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from app import console, create_app, drafts, filings, platforms
+from tests.console_helpers import PASSWORD, with_password
+from tests.factories import actor, submitted, world
+from tests.webhook_helpers import serve
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def site(settings):
+    with serve(create_app(settings)) as base:
+        yield base
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, locale="zh-CN", accept_downloads=True
+    )
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page, site: str, person: str, password: str = PASSWORD) -> None:
+    page.goto(f"{site}/console/")
+    page.fill("#person", person)
+    page.fill("#password", password)
+    shot(page, "signin")
+    page.click("button[type=submit]")
+
+
+def test_first_sign_in_changes_the_password_and_shows_the_dashboard(r, site, page):
+    w = world(r, tier=1)  # the college's own platform: the propaganda department signs too
+    submitted(r, w)
+    person, password = console.ensure_first_account(r)
+    sign_in(page, site, person, password)
+    assert page.url.endswith("/console/password")
+    shot(page, "password")
+    page.fill("#old_password", password)
+    page.fill("#password", "a-new-long-password")
+    page.fill("#confirm", "a-new-long-password")
+    page.click("main button[type=submit]")
+    assert "/console/dashboard" in page.url, page.locator("main").inner_text()
+    assert page.locator("#waiting .n").inner_text() == "1"
+    shot(page, "dashboard")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    page.goto(page.url)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "dashboard-phone")
+
+
+def test_a_filing_chain_is_completed_and_the_platform_runs(r, site, page):
+    w = world(r)
+    with_password(r, w.propaganda)
+    sign_in(page, site, w.propaganda)
+    page.goto(f"{site}/console/filings/new")
+    page.click("main button[type=submit]")
+    assert page.locator("#name-error").is_visible()
+    shot(page, "filing-new-errors")
+    page.select_option("#unit", index=1)
+    page.fill("#name", "学生会微信公众号")
+    page.fill("#id", "xsh-wx")
+    page.select_option("#kind", "wechat")
+    page.select_option("#tier", "3")
+    page.select_option("#supervising_unit", index=2)
+    page.fill("#account", "xsh_wx")
+    page.fill("#other_media", "学生会微博")
+    page.fill("#purpose", "发布学生会活动通知和服务信息")
+    page.select_option("#admin", w.admin)
+    page.select_option("#responsible", w.responsible)
+    page.click("main button[type=submit]")
+    today = date.today().isoformat()
+    signers = ["刘院长", "张部长", "陈副书记", "王副书记", "李书记"]
+    for step, signer in zip(filings.STEPS, signers, strict=True):
+        assert page.locator(f"#step-{step.name}.next").is_visible()
+        page.fill("#opinion", "同意开设")
+        page.fill("#signer", signer)
+        page.fill("#signed_on", today)
+        page.click("#step-" + step.name + " button[type=submit]")
+    assert platforms.get(r, "xsh-wx").status == platforms.ACTIVE
+    shot(page, "filing")
+    page.emulate_media(media="print")
+    shot(page, "filing-print")
+
+
+def test_a_reviewer_approves_a_draft_on_its_review_page(r, site, page):
+    w = world(r)
+    draft = submitted(r, w, text="计算机学院举办程序设计竞赛,报名请加微信")
+    drafts.edit(
+        r, actor(w.admin), draft.id, {"text": "计算机学院举办第五届程序设计竞赛,报名请加微信"}
+    )
+    with_password(r, w.responsible)
+    sign_in(page, site, w.responsible)
+    page.click("#waiting")
+    shot(page, "drafts")
+    page.click(f"text={draft.id}")
+    assert page.locator("mark").first.inner_text() == "加微信"
+    assert page.locator("#diff ins").count() >= 1
+    shot(page, "review")
+    page.click("#approve")
+    assert drafts.get(r, draft.id).status == drafts.APPROVED
+    assert "已通过" in page.locator("#signoffs").inner_text()
+    shot(page, "review-approved")
+
+
+def test_the_propaganda_department_suspends_a_platform(r, site, page):
+    w = world(r)
+    with_password(r, w.propaganda)
+    sign_in(page, site, w.propaganda)
+    page.goto(f"{site}/console/platforms")
+    shot(page, "platforms")
+    page.click(f"text={w.platform}")
+    page.select_option("#status", "suspended")
+    page.click("main form button[type=submit] >> text=确认")
+    assert page.locator("#reason-error").is_visible()
+    page.fill("#reason", "发布违规商业广告,停用整改")
+    page.click("main form button[type=submit] >> text=确认")
+    assert platforms.get(r, w.platform).status == platforms.SUSPENDED
+    shot(page, "platform-suspended")
+
+
+def test_the_audit_trail_is_filtered_verified_and_exported(r, site, page, tmp_path):
+    w = world(r)
+    with_password(r, w.propaganda)
+    sign_in(page, site, w.propaganda)
+    page.goto(f"{site}/console/audit")
+    page.fill("#platform", w.platform)
+    page.click("main form button[type=submit]")
+    assert "校验通过" in page.locator("#verification").inner_text()
+    shot(page, "audit")
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    saved = tmp_path / "audit.csv"
+    download.value.save_as(saved)
+    text = saved.read_text(encoding="utf-8")
+    assert text.startswith("id,seq,at") and "platform.create" in text
+    shutil.copy(saved, ARTIFACTS / "audit.csv")
