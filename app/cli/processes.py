@@ -40,11 +40,14 @@ def serve():
 @click.argument("queues", nargs=-1)
 @click.option("--burst", is_flag=True, help="队列为空时退出。")
 @click.option("--with-scheduler/--without-scheduler", default=True, help="同时运行 RQ 调度器。")
-def worker(queues, burst, with_scheduler):
+@click.option("--simple", is_flag=True, help="在本进程内执行任务(SimpleWorker,不为每个任务 fork)。")
+def worker(queues, burst, with_scheduler, simple):
     """启动 RQ 工作进程(默认队列:alerts publishing notifications)。"""
     from workers.worker import run_worker
 
-    run_worker(get_settings(), tuple(queues), burst=burst, with_scheduler=with_scheduler)
+    run_worker(
+        get_settings(), tuple(queues), burst=burst, with_scheduler=with_scheduler, simple=simple
+    )
 
 
 @click.command("dispatcher")
