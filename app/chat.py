@@ -23,6 +23,7 @@ from app import (
     audit,
     bindcodes,
     compose,
+    dashboard,
     drafts,
     keys,
     preview,
@@ -352,13 +353,11 @@ def _mine(ctx: Context, args: str) -> str:
 
 
 def _pending(ctx: Context, args: str) -> str:
-    mine = review.qualifications(ctx.r, ctx.message.person, ctx.platform)
-    waiting = []
-    for draft in drafts.list_drafts(ctx.r, platform=ctx.platform.id, status=drafts.IN_REVIEW):
-        state = review.state(ctx.r, draft.id)
-        signed = any(s["person"] == ctx.message.person for s in state.given.values())
-        if draft.author != ctx.message.person and not signed and mine & set(state.missing):
-            waiting.append(draft)
+    waiting = [
+        draft
+        for draft in drafts.list_drafts(ctx.r, platform=ctx.platform.id, status=drafts.IN_REVIEW)
+        if dashboard.can_sign(ctx.r, ctx.message.person, ctx.platform, draft)
+    ]
     if not waiting:
         return "目前没有等待你审核的稿件。"
     lines = [f"等待你审核的稿件({len(waiting)} 篇):"]

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from app import alerts, audit, drafts, review, screening
-from app.errors import ContentBlocked
+from app.errors import ContentBlocked, Forbidden
 from tests.factories import actor, add_term, snapshot, submitted, text_draft, world
 
 BLOCKED_TEXT = "欢迎参加网络赌博讲座"  # 网络赌博 is in obscenity_violence.txt; 远离赌博 is not here
@@ -141,7 +141,7 @@ def test_a_refused_submission_is_not_screened(r):
     w = world(r)
     draft = text_draft(r, w, BLOCKED_TEXT)
     before = snapshot(r)
-    with pytest.raises(Exception, match="作者"):
+    with pytest.raises(Forbidden, match="作者"):
         drafts.submit(r, actor(w.other_admin), draft.id)
     assert snapshot(r) == before
 

@@ -21,6 +21,7 @@ MAX_HITS = 200
 HTML_FIELDS = frozenset({"content_html"})
 URL_FIELDS = frozenset({"image_url", "cover_image", "source_url"})
 SURROGATE = re.compile(r"[\ud800-\udfff]")
+SECRETS = "credentials"
 
 
 @dataclass
@@ -95,7 +96,20 @@ def scan(piece: Piece, rules: Rules) -> list[Hit]:
     kept = [f for f in found if not f[4] and not inside(f[0], f[2], f[3])]
     return [
         _hit(piece, rules, category, term, start, end, pattern=allow is None)
-        for category, term, start, end, allow in _outermost(kept)
+        for category, term, start, end, allow in _outermost(_outside_secrets(kept))
+    ]
+
+
+def _outside_secrets(found: list[tuple]) -> list[tuple]:
+    """Drop other hits that share characters with a secret, lest their excerpt repeat it.
+
+    A random EncodingAESKey may hold ``wx`` and read as a WeChat ID; the secret is the finding.
+    """
+    secrets = [(start, end) for category, _, start, end, _ in found if category == SECRETS]
+    return [
+        f
+        for f in found
+        if f[0] == SECRETS or not any(start < f[3] and f[2] < end for start, end in secrets)
     ]
 
 
@@ -161,7 +175,7 @@ def _hit(piece: Piece, rules: Rules, category, term, start, end, *, pattern: boo
     begin, finish = piece.span(start, end)
     excerpt = piece.source[begin:finish]
     if category in MASKED:
-        excerpt = "" if category == "credentials" else mask(excerpt)
+        excerpt = "" if category == SECRETS else mask(excerpt)
     return Hit(
         category=category,
         term=term,

@@ -69,27 +69,17 @@ def record_in(tx: Tx, draft, found: Screening, *, alert_sensitive: bool = True) 
         decision=found.verdict,
         detail=found.audit_detail(),
     )
+    which = f"稿件 {draft.id} 第 {found.version} 版"
     if found.verdict == BLOCK:
-        message = f"稿件 {draft.id} 第 {found.version} 版含有禁止发布的内容,已拦截"
-        alerts.queue_in(
-            tx,
-            "prohibited_content",
-            message,
-            platform=draft.platform,
-            draft=draft.id,
-            detail=found.audit_detail(),
-        )
+        kind, message = "prohibited_content", f"{which}含有禁止发布的内容,已拦截"
     elif found.flags and alert_sensitive:
         topics = "、".join(name_zh(flag) for flag in sorted(found.flags))
-        message = f"稿件 {draft.id} 第 {found.version} 版涉及{topics},须经党委宣传部审核"
-        alerts.queue_in(
-            tx,
-            "sensitive_draft",
-            message,
-            platform=draft.platform,
-            draft=draft.id,
-            detail=found.audit_detail(),
-        )
+        kind, message = "sensitive_draft", f"{which}涉及{topics},须经党委宣传部审核"
+    else:
+        return
+    alerts.queue_in(
+        tx, kind, message, platform=draft.platform, draft=draft.id, detail=found.audit_detail()
+    )
 
 
 def blocked_message(draft_id: str, found: Screening) -> str:

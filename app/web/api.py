@@ -118,9 +118,7 @@ def list_drafts():
     if args.get("platform"):
         platform_ids = [scoped(r, token, args["platform"])]
     else:
-        platform_ids = apitokens.usable_platforms(r, token)
-        if not platform_ids:
-            raise Forbidden(f"API 令牌 {token.id} 已不能用于任何平台", code="not_admin")
+        platform_ids = usable(r, token)
     status = args.get("status")
     if status is not None:
         with field("status"):
@@ -133,8 +131,7 @@ def list_drafts():
 def upload_image():
     """Keep a JPEG or PNG cover; answer the reference that ``content.cover_image`` takes."""
     token, r = authenticated()
-    if not apitokens.usable_platforms(r, token):
-        raise Forbidden(f"API 令牌 {token.id} 已不能用于任何平台", code="not_admin")
+    usable(r, token)
     if request.mimetype != "multipart/form-data":
         raise UnsupportedType("请用 multipart/form-data 上传,文件放在 file 字段", field="file")
     file = request.files.get("file")
@@ -156,6 +153,14 @@ def authenticated():
 def scoped(r, token: apitokens.ApiToken, raw_platform) -> str:
     with field("platform"):
         return apitokens.authorize(r, token, raw_platform)
+
+
+def usable(r, token: apitokens.ApiToken) -> list[str]:
+    """The platforms the token may still be used on; 403 when there are none left."""
+    platform_ids = apitokens.usable_platforms(r, token)
+    if not platform_ids:
+        raise Forbidden(f"API 令牌 {token.id} 已不能用于任何平台", code="not_admin")
+    return platform_ids
 
 
 def visible(r, token: apitokens.ApiToken, raw_id: str) -> drafts.Draft:
