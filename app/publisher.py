@@ -289,15 +289,21 @@ class Publisher:
         online means done; our draft gone without an article means it was removed by
         someone; our draft still there means submit (again).
         """
-        online = self._find("freepublish_batchget", "article_id")
-        if online:
-            urls = [news.get("url", "") for news in online["news_item"]]
-            self.published(online["article_id"], urls[0] if urls else "", recovered=True)
+        if self._found_online():
             return True
         if not self.api.draft_exists(self.pub.media_id):
             self.fail("微信草稿箱中的草稿已被删除,且没有找到已发布的文章")
             return True
         return False
+
+    def _found_online(self) -> bool:
+        """Settle as published if our article is among WeChat's published ones."""
+        online = self._find("freepublish_batchget", "article_id")
+        if not online:
+            return False
+        urls = [news.get("url", "") for news in online["news_item"]]
+        self.published(online["article_id"], urls[0] if urls else "", recovered=True)
+        return True
 
     def _poll(self) -> str:
         state = self.api.freepublish_get(self.pub.publish_id)
@@ -317,10 +323,7 @@ class Publisher:
     def failed_at_wechat(self, status: int) -> str:
         """WeChat says the job failed; unless our article is online after all (a repeated
         submit of a draft already published fails while the first one succeeded)."""
-        online = self._find("freepublish_batchget", "article_id")
-        if online:
-            urls = [news.get("url", "") for news in online["news_item"]]
-            self.published(online["article_id"], urls[0] if urls else "", recovered=True)
+        if self._found_online():
             return self.pub.step
         meaning = PUBLISH_STATUS.get(status, f"状态 {status}")
         return self.fail(f"微信发布失败:{meaning}(publish_status {status})")
