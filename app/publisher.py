@@ -188,8 +188,8 @@ class Publisher:
     # --- uploads ---
 
     def _cover(self) -> str:
-        source = self.content["cover_image" if self.pub.kind == drafts.ARTICLE else "image_url"]
-        data, name = articles.image_bytes(self.r, articles.check_source(source))
+        source = articles.cover_source(self.pub.kind, self.content)
+        data, name = articles.image_bytes(self.r, source)
         crash_point("before:cover")
         answer = self.api.add_image_material(data, name)
         crash_point("after:cover")
@@ -217,12 +217,6 @@ class Publisher:
         self._advance(pubs.IMAGES, detail, images=images)
         return ""
 
-    def article(self) -> dict:
-        if self.pub.kind == drafts.IMAGE:
-            return articles.picture_article(self.content, self.pub.cover_media_id)
-        body = articles.rewrite_images(self.content["content_html"], self.pub.images)
-        return articles.news_article(self.content, body, self.pub.cover_media_id)
-
     # --- the WeChat draft and its publication ---
 
     def _draft(self) -> str:
@@ -233,7 +227,8 @@ class Publisher:
                     pubs.SUBMIT, {"done": "draft", "recovered": True}, media_id=found["media_id"]
                 )
                 return ""
-        article = self.article()
+        pub = self.pub
+        article = articles.draft_article(pub.kind, self.content, pub.cover_media_id, pub.images)
         self._note(draft_intent_at=timestamp())
         crash_point("before:draft")
         media_id = self.api.draft_add([article])
