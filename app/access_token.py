@@ -12,7 +12,6 @@ The token is kept in Redis as plain text, as wechatpy's ``RedisStorage`` does: i
 two hours and is worth less than access to Redis itself. It is never logged.
 """
 
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,14 +20,9 @@ import redis
 
 from app import keys
 from app.errors import WeChatRetryable
+from app.lease import Lease
 
 POLL = 0.05  # seconds between looks at the hash while another process refreshes
-RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-    return redis.call('del', KEYS[1])
-end
-return 0
-"""
 
 
 @dataclass(frozen=True)
@@ -58,7 +52,6 @@ class TokenStore:
         self.fetch = fetch
         self.margin = margin
         self.lock_ttl = lock_ttl
-        self._release = r.register_script(RELEASE)
 
     def current(self) -> str:
         """A token to call WeChat with, refreshed first when missing or near expiry."""
@@ -86,15 +79,14 @@ class TokenStore:
         if token:
             return token
         deadline = time.monotonic() + 2 * self.lock_ttl
-        lock = keys.wechat_token_lock(self.appid)
         while True:
-            holder = secrets.token_hex(16)
-            if self.r.set(lock, holder, nx=True, px=int(self.lock_ttl * 1000)):
+            lock = Lease(self.r, keys.wechat_token_lock(self.appid), self.lock_ttl)
+            if lock.acquire():
                 try:
                     # Someone may have refreshed between our read and our lock.
                     return self._cached(stale) or self._refresh(stale)
                 finally:
-                    self._release(keys=[lock], args=[holder])
+                    lock.release()
             time.sleep(POLL)
             token = self._cached(stale)
             if token:

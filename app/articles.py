@@ -13,7 +13,7 @@ import time
 
 import requests
 
-from app import uploads
+from app import drafts, uploads
 from app.errors import InvalidInput, QianfaError
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024  # WeChat's limit for permanent image material
@@ -168,7 +168,16 @@ def cover_of(article: dict) -> str:
     return str(images[0].get("image_media_id", "")) if images else ""
 
 
-def check_source(value: str) -> str:
+def cover_source(kind: str, content: dict[str, str]) -> str:
+    """Where the cover comes from: an article's cover image, an image post's picture."""
+    value = content["cover_image" if kind == drafts.ARTICLE else "image_url"]
     if not value:
         raise InvalidInput("稿件缺少图片:微信图文必须有封面")
     return value
+
+
+def draft_article(kind: str, content: dict[str, str], cover: str, urls: dict[str, str]) -> dict:
+    """The ``draft/add`` article of an article or image post, once its images are uploaded."""
+    if kind == drafts.IMAGE:
+        return picture_article(content, cover)
+    return news_article(content, rewrite_images(content["content_html"], urls), cover)

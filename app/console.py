@@ -16,7 +16,7 @@ import redis
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app import access, audit, keys, people, platforms
-from app.errors import Forbidden, InvalidInput, NotFound, QianfaError
+from app.errors import Forbidden, InvalidInput, QianfaError
 from app.settings import Settings
 from app.store import Tx, atomically, decode, timestamp
 
@@ -208,10 +208,3 @@ def ensure_first_account(r: redis.Redis) -> tuple[str, str] | None:
         raise
     r.set(keys.console_first_account(), person.id)
     return person.id, password
-
-
-def require_person(r: redis.Redis, person_id: str) -> people.Person:
-    try:
-        return people.get(r, person_id)
-    except (NotFound, InvalidInput):
-        raise Forbidden("账号不存在", code="no_account") from None

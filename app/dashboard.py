@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import redis
 
 from app import alerts as alert_stream
-from app import console, drafts, keys, platforms, review
+from app import console, drafts, keys, review
 from app.store import now
 
 ALERT_DAYS = 7
@@ -68,7 +68,3 @@ def open_alerts(
         for alert in alert_stream.recent(r)
         if alert.at >= since and (everything or alert.platform in platform_ids)
     ]
-
-
-def tiers_and_statuses() -> tuple[dict, dict]:
-    return platforms.TIERS, platforms.STATUSES

@@ -133,11 +133,3 @@ def enqueue_publish(
     except DuplicateJobError:
         pass  # this run is already queued: nothing to add
     return job_id
-
-
-def enqueue_sweep(r: redis.Redis) -> str:
-    """Queue one pass of the publication sweeper (``workers.jobs.sweep_publications``)."""
-    job = queue(r, PUBLISHING).enqueue(
-        "workers.jobs.sweep_publications", job_timeout=120, result_ttl=RESULT_TTL
-    )
-    return job.id

@@ -14,8 +14,9 @@ from datetime import datetime
 
 import redis
 
-from app import access, bindcodes, chat, drafts, keys, notify, people, platforms, preview, review
+from app import bindcodes, chat, drafts, keys, notify, people, platforms, preview, review
 from app.errors import WeChatRetryable
+from app.escalation import propaganda_reviewers
 from app.masterkey import Keyring
 from app.notify import Notice
 from app.settings import Settings
@@ -39,7 +40,7 @@ def reviewers_to_tell(r: redis.Redis, state: review.ReviewState, platform) -> di
 def _qualified(r: redis.Redis, signoff: str, platform) -> list[str]:
     if signoff == review.RESPONSIBLE:
         return [platform.responsible]
-    return [p.id for p in people.all_people(r) if access.has_role(r, p.id, access.PROPAGANDA)]
+    return propaganda_reviewers(r)
 
 
 def openid_on(r: redis.Redis, person: str, platform_id: str) -> str:

@@ -12,12 +12,11 @@ advance a draft's publication.
 
 import json
 import time
-import uuid
 from dataclasses import dataclass, field
 
 import redis
 
-from app import audit, keys
+from app import audit, keys, lease
 from app.store import Tx, atomically, decode, timestamp
 
 ACTOR = audit.Actor.system("publisher")
@@ -189,35 +188,12 @@ def by_publish_id(r: redis.Redis, publish_id: str) -> Publication | None:
 
 # --- the lease ------------------------------------------------------------------------
 
-RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
-RENEW = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-  return redis.call('pexpire', KEYS[1], ARGV[2])
-end
-return 0
-"""
 
-
-class Lease:
+class Lease(lease.Lease):
     """The right to advance one draft's publication, for ``seconds`` at a time."""
 
     def __init__(self, r: redis.Redis, draft_id: str, seconds: float):
-        self.r, self.key = r, keys.publication_lease(draft_id)
-        self.ms = max(1, int(seconds * 1000))
-        self.token = uuid.uuid4().hex
-
-    def acquire(self) -> bool:
-        return bool(self.r.set(self.key, self.token, nx=True, px=self.ms))
-
-    def renew(self) -> bool:
-        """Extend the lease before a step; False if it lapsed and someone else may hold it."""
-        return bool(self.r.eval(RENEW, 1, self.key, self.token, self.ms))
-
-    def release(self) -> None:
-        self.r.eval(RELEASE, 1, self.key, self.token)
+        super().__init__(r, keys.publication_lease(draft_id), seconds)
 
 
 def lease_held(r: redis.Redis, draft_id: str) -> bool:

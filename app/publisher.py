@@ -188,8 +188,8 @@ class Publisher:
     # --- uploads ---
 
     def _cover(self) -> str:
-        source = self.content["cover_image" if self.pub.kind == drafts.ARTICLE else "image_url"]
-        data, name = articles.image_bytes(self.r, articles.check_source(source))
+        source = articles.cover_source(self.pub.kind, self.content)
+        data, name = articles.image_bytes(self.r, source)
         crash_point("before:cover")
         answer = self.api.add_image_material(data, name)
         crash_point("after:cover")
@@ -217,12 +217,6 @@ class Publisher:
         self._advance(pubs.IMAGES, detail, images=images)
         return ""
 
-    def article(self) -> dict:
-        if self.pub.kind == drafts.IMAGE:
-            return articles.picture_article(self.content, self.pub.cover_media_id)
-        body = articles.rewrite_images(self.content["content_html"], self.pub.images)
-        return articles.news_article(self.content, body, self.pub.cover_media_id)
-
     # --- the WeChat draft and its publication ---
 
     def _draft(self) -> str:
@@ -233,7 +227,8 @@ class Publisher:
                     pubs.SUBMIT, {"done": "draft", "recovered": True}, media_id=found["media_id"]
                 )
                 return ""
-        article = self.article()
+        pub = self.pub
+        article = articles.draft_article(pub.kind, self.content, pub.cover_media_id, pub.images)
         self._note(draft_intent_at=timestamp())
         crash_point("before:draft")
         media_id = self.api.draft_add([article])
@@ -289,15 +284,21 @@ class Publisher:
         online means done; our draft gone without an article means it was removed by
         someone; our draft still there means submit (again).
         """
-        online = self._find("freepublish_batchget", "article_id")
-        if online:
-            urls = [news.get("url", "") for news in online["news_item"]]
-            self.published(online["article_id"], urls[0] if urls else "", recovered=True)
+        if self._found_online():
             return True
         if not self.api.draft_exists(self.pub.media_id):
             self.fail("微信草稿箱中的草稿已被删除,且没有找到已发布的文章")
             return True
         return False
+
+    def _found_online(self) -> bool:
+        """Settle as published if our article is among WeChat's published ones."""
+        online = self._find("freepublish_batchget", "article_id")
+        if not online:
+            return False
+        urls = [news.get("url", "") for news in online["news_item"]]
+        self.published(online["article_id"], urls[0] if urls else "", recovered=True)
+        return True
 
     def _poll(self) -> str:
         state = self.api.freepublish_get(self.pub.publish_id)
@@ -317,10 +318,7 @@ class Publisher:
     def failed_at_wechat(self, status: int) -> str:
         """WeChat says the job failed; unless our article is online after all (a repeated
         submit of a draft already published fails while the first one succeeded)."""
-        online = self._find("freepublish_batchget", "article_id")
-        if online:
-            urls = [news.get("url", "") for news in online["news_item"]]
-            self.published(online["article_id"], urls[0] if urls else "", recovered=True)
+        if self._found_online():
             return self.pub.step
         meaning = PUBLISH_STATUS.get(status, f"状态 {status}")
         return self.fail(f"微信发布失败:{meaning}(publish_status {status})")

@@ -258,14 +258,12 @@ def send_preview(r: redis.Redis, draft_id: str, openid: str, *, settings=None) -
 
 
 def _preview_draft(r, api: WeChatAPI, draft, content: dict) -> tuple[str, int]:
-    source = content["cover_image" if draft.kind == drafts.ARTICLE else "image_url"]
-    data, name = articles.image_bytes(r, source)
+    data, name = articles.image_bytes(r, articles.cover_source(draft.kind, content))
     cover = api.add_image_material(data, name)["media_id"]
-    if draft.kind == drafts.IMAGE:
-        return api.draft_add([articles.picture_article(content, cover)]), 1
     urls = {}
-    for src in articles.inline_images(content["content_html"]):
-        data, name = articles.image_bytes(r, src)
-        urls[src] = api.upload_content_image(data, name)
-    body = articles.rewrite_images(content["content_html"], urls)
-    return api.draft_add([articles.news_article(content, body, cover)]), 1 + len(urls)
+    if draft.kind == drafts.ARTICLE:
+        for src in articles.inline_images(content["content_html"]):
+            data, name = articles.image_bytes(r, src)
+            urls[src] = api.upload_content_image(data, name)
+    article = articles.draft_article(draft.kind, content, cover, urls)
+    return api.draft_add([article]), 1 + len(urls)

@@ -352,13 +352,14 @@ class WeChatAPI:
 
     def mass_preview(self, openid: str, media_id: str) -> int | None:
         """Send a draft article to one user to look at (群发预览); WeChat's msg_id if given."""
-        body = {"touser": openid, "mpnews": {"media_id": media_id}, "msgtype": "mpnews"}
-        answer = self._call("POST", "message/mass/preview", "发送预览", body=body)
-        return int(answer["msg_id"]) if answer.get("msg_id") is not None else None
+        return self._preview(openid, "mpnews", {"media_id": media_id})
 
     def mass_preview_text(self, openid: str, text: str) -> int | None:
         """Send a text post to one user to look at before it is approved (群发预览)."""
-        body = {"touser": openid, "text": {"content": text}, "msgtype": "text"}
+        return self._preview(openid, "text", {"content": text})
+
+    def _preview(self, openid: str, msgtype: str, message: dict) -> int | None:
+        body = {"touser": openid, msgtype: message, "msgtype": msgtype}
         answer = self._call("POST", "message/mass/preview", "发送预览", body=body)
         return int(answer["msg_id"]) if answer.get("msg_id") is not None else None
 
@@ -418,21 +419,18 @@ class WeChatAPI:
     def draft_batchget(self, offset: int = 0, count: int = 20) -> dict:
         """One page of the draft box, newest first, without content:
         ``{"total_count": int, "items": [{"media_id", "news_item": [...]}]}``."""
-        body = {"offset": offset, "count": count, "no_content": 1}
-        answer = self._call("POST", "draft/batchget", "查询草稿列表", body=body)
-        items = [
-            {"media_id": item.get("media_id", ""), "news_item": _news(item)}
-            for item in answer.get("item") or []
-        ]
-        return {"total_count": int(answer.get("total_count", 0)), "items": items}
+        return self._batchget("draft/batchget", "查询草稿列表", "media_id", offset, count)
 
     def freepublish_batchget(self, offset: int = 0, count: int = 20) -> dict:
         """One page of the published articles, newest first, without content:
         ``{"total_count": int, "items": [{"article_id", "news_item": [...]}]}``."""
+        return self._batchget("freepublish/batchget", "查询已发布文章", "article_id", offset, count)
+
+    def _batchget(self, path: str, action: str, id_field: str, offset: int, count: int) -> dict:
         body = {"offset": offset, "count": count, "no_content": 1}
-        answer = self._call("POST", "freepublish/batchget", "查询已发布文章", body=body)
+        answer = self._call("POST", path, action, body=body)
         items = [
-            {"article_id": item.get("article_id", ""), "news_item": _news(item)}
+            {id_field: item.get(id_field, ""), "news_item": _news(item)}
             for item in answer.get("item") or []
         ]
         return {"total_count": int(answer.get("total_count", 0)), "items": items}

@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from app import audit, keys
+from app.lease import Lease
 from app.wechat import WeChatAPI
 from tests.factories import KEYRING
 from tests.sandbox_helpers import running_sandbox
@@ -154,7 +155,7 @@ def test_lock_is_released_only_by_its_holder(r, sandbox):
     api.tokens.current()
     assert not r.exists(keys.wechat_token_lock(APPID))
     r.set(keys.wechat_token_lock(APPID), "someone-else", px=60_000)
-    api.tokens._release(keys=[keys.wechat_token_lock(APPID)], args=["not-them"])
+    Lease(r, keys.wechat_token_lock(APPID), 60).release()  # a lease that is not theirs
     assert r.get(keys.wechat_token_lock(APPID)) == b"someone-else"
 
 

@@ -9,6 +9,8 @@ from click.testing import CliRunner
 from app import audit, console, keys, people
 from app.cli import cli
 from app.errors import Forbidden, InvalidInput
+from app.settings import load_settings
+from tests.conftest import free_port
 from tests.console_helpers import (
     PASSWORD,
     client_for,
@@ -229,3 +231,14 @@ def test_an_unchosen_status_is_refused_next_to_the_field(r, settings):
         f"/console/platforms/{w.platform}/status", data={"csrf": token, "reason": "违规"}
     )
     assert response.status_code == 400 and 'id="status-error"' in response.data.decode()
+
+
+def test_with_redis_down_the_console_shows_a_page_not_json():
+    """A console request while Redis is unreachable gets a Chinese HTML page with 503."""
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    client = client_for(load_settings({"QIANFA_REDIS_URL": dead}))
+    client.set_cookie("qianfa_console", "some-session-token", path="/console")
+    response = client.get("/console/dashboard")
+    assert response.status_code == 503
+    assert response.mimetype == "text/html"
+    assert "数据存储暂时不可用" in response.get_data(as_text=True)

@@ -6,8 +6,10 @@ the session's CSRF token, and the sign-in form a token of its own pre-session co
 """
 
 import hmac
+import logging
 import secrets
 
+import redis
 from flask import g, make_response, redirect, render_template, request, url_for
 
 from app import access, audit, console, people
@@ -15,6 +17,7 @@ from app.errors import Forbidden, InvalidInput, QianfaError
 from app.web import redis_client, settings
 from app.web.console import bp
 
+log = logging.getLogger(__name__)
 COOKIE = "qianfa_console"
 PRE_COOKIE = "qianfa_console_pre"
 # No page of the console runs a script; an article's HTML shown for review cannot either.
@@ -127,6 +130,14 @@ def domain_error(error: QianfaError):
     if isinstance(error, Forbidden) and current:
         return refuse(error.code, error.message, 403, current.person)
     return render_template("console/error.html", message=error.message), error.status
+
+
+@bp.errorhandler(redis.RedisError)
+def redis_down(exc: redis.RedisError):
+    """Show a page, not the API's JSON, when Redis is unreachable."""
+    log.error("redis unavailable: %s", exc)
+    g.pop("console", None)  # the page header would read the person's name from Redis
+    return render_template("console/error.html", message="数据存储暂时不可用,请稍后再试"), 503
 
 
 @bp.route("/signin", methods=["GET", "POST"])
