@@ -9,18 +9,32 @@ replies (``同意 D42``) are answered there.
 """
 
 import json
+import logging
 from collections.abc import Callable
 from datetime import datetime
 
 import redis
 
-from app import bindcodes, chat, drafts, keys, notify, people, platforms, preview, review
-from app.errors import WeChatRetryable
+from app import (
+    bindcodes,
+    chat,
+    drafts,
+    keys,
+    notify,
+    people,
+    platforms,
+    preview,
+    publishing,
+    review,
+)
+from app.errors import QianfaError, WeChatRetryable
 from app.escalation import propaganda_reviewers
 from app.masterkey import Keyring
 from app.notify import Notice
 from app.settings import Settings
 from app.store import now, timestamp
+
+log = logging.getLogger(__name__)
 
 REVIEW, REMINDER, OUTCOME = "review", "reminder", "outcome"
 BODY_BYTES = 1400  # of the 2048 a customer-service text may carry; the rest is the frame
@@ -83,9 +97,22 @@ def tell_reviewers(
             outcomes[person] = notify.deliver(r, api_for, person, platform.id, openid, notice)
         except WeChatRetryable as error:
             passing.append(error)
+            continue
+        if outcomes[person] not in (notify.DUPLICATE, notify.FAILED):
+            _preview_for(r, settings, draft, openid)
     if passing:
         raise passing[0]
     return outcomes
+
+
+def _preview_for(r: redis.Redis, settings: Settings, draft, openid: str) -> None:
+    """Where the platform asks for it, show the reviewer the real thing in WeChat too."""
+    if not publishing.preview_enabled(r, draft.platform):
+        return
+    try:
+        publishing.send_preview(r, draft.id, openid, settings=settings)
+    except QianfaError as error:  # the notice went out; a preview is a courtesy on top
+        log.warning("preview of %s to a reviewer failed: %s", draft.id, error.code)
 
 
 def review_notice(draft, version, platform, author: str, signoffs, link: str, purpose) -> Notice:

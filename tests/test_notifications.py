@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from app import audit, chat, drafts, keys, notify, platforms, review
+from app import audit, chat, drafts, keys, notify, platforms, publishing, review
 from app.audit import Actor
 from app.chat import Inbound
 from app.masterkey import load_keyring
@@ -51,6 +51,18 @@ def test_submitted_draft_reaches_the_responsible_person_with_what_to_reply(o):
         "custom",
     )
     assert o.received(o.w.admin) == []  # the author is not asked to review
+
+
+def test_platform_with_previews_on_also_shows_reviewers_the_real_thing(o):
+    """Issue 5: with the platform's preview setting on, a notified reviewer also gets the
+    post as WeChat's mass-send preview; nothing is mass-sent to followers."""
+    publishing.set_preview(o.r, OPERATOR, o.w.platform, True)
+    submitted(o.r, o.w, text="计算机学院举办程序设计竞赛")
+    o.settle()
+
+    (shown,) = o.received(o.w.responsible, "群发预览")
+    assert shown["content"] == "计算机学院举办程序设计竞赛"
+    assert o.control.account(APPID)["mass_sends"] == []
 
 
 def test_outside_the_window_the_template_message_is_sent_with_a_preview_link(sandbox_office):  # noqa: F811
