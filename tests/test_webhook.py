@@ -407,3 +407,28 @@ def test_downstream_replies_that_wechat_would_refuse_become_success():
     ]
     for content, encrypted, expected in cases:
         assert Forwarder.reply("downstream", content, encrypted=encrypted) == expected
+
+
+def test_claim_script_builds_the_same_key_names_as_app_keys(r):
+    """The claim script's key templates are generated from ``app.keys``; check them in Lua."""
+    from app.webhook import scripts
+
+    body = scripts.CLAIM_KEYS + (
+        "return {k_platform('p'), k_admins('p'), k_secrets('p'), k_config('p'),"
+        " k_nonce('p', '17', 'n:1'), k_dedup('p', 'ab'), k_binding('p', 'o'),"
+        " k_session('p', 'o'), k_contact('p', 'o'), k_roles('P1'), PUBLISH_EVENTS}"
+    )
+    expected = [
+        keys.platform("p"),
+        keys.platform_admins("p"),
+        keys.platform_secrets("p"),
+        keys.webhook_config("p"),
+        keys.webhook_nonce("p", "17", "n:1"),
+        keys.webhook_dedup("p", "ab"),
+        keys.binding("p", "o"),
+        keys.chat_session("p", "o"),
+        keys.contact("p", "o"),
+        keys.person_roles("P1"),
+        keys.publish_events(),
+    ]
+    assert [found.decode() for found in r.eval(body, 0)] == expected

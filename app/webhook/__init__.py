@@ -10,7 +10,8 @@ A message's path and its Redis round trips:
    earlier attempt's cached reply), the sender's binding and the platform's webhook
    settings; a PUBLISHJOBFINISH event is recorded in the same script.
 3. ``chat.respond(r, keyring, platform, Inbound(...))``, or for a follower the default
-   reply or the downstream's; then ONE ``SET`` stores the reply under the dedup key.
+   reply or the downstream's; then ONE ``SET`` stores the reply under the dedup key, sent
+   without waiting for Redis's answer (``CLIENT REPLY SKIP``).
 
 WeChat sends a callback again when it had no answer within 5 s; the retry carries the
 same MsgId (FromUserName + CreateTime for events, ``publish_id`` for PUBLISHJOBFINISH),
@@ -43,8 +44,7 @@ ACTOR = Actor.system("webhook")
 PENDING = "pending"
 PUBLISH_DEDUP_TTL = 30 * 86400
 POLL = 0.05
-# A person's role-set key, around the person id the claim script finds bound.
-ROLES_KEY = keys.person_roles("|").split("|")
+SKIP_REPLY = ("CLIENT", "REPLY", "SKIP")
 XML = "application/xml; charset=utf-8"
 TEXT = "text/plain; charset=utf-8"
 
@@ -280,30 +280,28 @@ class Gateway:
         except BaseException:
             self.r.delete(keys.webhook_dedup(pid, call.dedup))  # let WeChat's retry redo it
             raise
-        self.r.execute_command("SET", keys.webhook_dedup(pid, call.dedup), reply, "XX", "KEEPTTL")
+        self._store_reply(keys.webhook_dedup(pid, call.dedup), reply)
         return self._render(account, args, call, reply)
 
     def _claim_call(self, pid: str, account: Account, args: dict, call: Call) -> list:
-        claim_keys = [
-            keys.platform(pid),
-            keys.platform_admins(pid),
-            keys.platform_secrets(pid),
-            keys.webhook_config(pid),
-            keys.webhook_nonce(pid, args["timestamp"], args.get("nonce", "")),
-            keys.webhook_dedup(pid, call.dedup),
-            keys.binding(pid, call.openid),
-            keys.publish_events(),
-            keys.chat_session(pid, call.openid),
-            keys.contact(pid, call.openid),
-        ]
         ttl = PUBLISH_DEDUP_TTL if call.kind == "publish" else self.limits.dedup_ttl
-        argv = [account.fingerprint, 2 * self.limits.timestamp_window, ttl, call.kind]
+        argv = [
+            pid,
+            args["timestamp"],
+            args.get("nonce", ""),
+            call.dedup,
+            call.openid,
+            account.fingerprint,
+            2 * self.limits.timestamp_window,
+            ttl,
+            call.kind,
+        ]
         if call.kind == "publish":
             argv += publish_record(pid, call.fields)
         else:
             wrote = "0" if call.fields.get("MsgType") == "event" else "1"
-            argv += [*ROLES_KEY, time.time(), wrote, contacts.WINDOW]
-        outcome = self._claim(claim_keys, argv)
+            argv += [time.time(), wrote, contacts.WINDOW]
+        outcome = self._claim([], argv)
         kind = outcome[0].decode()
         if kind == "gone":
             self._accounts.pop(pid, None)
@@ -316,6 +314,27 @@ class Gateway:
         if kind == "replay":
             raise refused("重复的 timestamp 与 nonce:重放的回调", "replayed_nonce", 409)
         return outcome
+
+    def _store_reply(self, key: str, reply: str) -> None:
+        """``SET key reply XX KEEPTTL`` without waiting for Redis's "OK" (``CLIENT REPLY SKIP``).
+
+        Redis runs a connection's commands in order, so the reply is stored before anything
+        this connection sends next; a retry that reads the key a moment earlier finds it
+        pending and waits for it, as for any retry during the first attempt. A connection
+        error falls back to the ordinary SET with its retries; an error Redis would have
+        answered (none is expected for ``SET XX KEEPTTL``) goes unseen, and the key stays
+        pending until its TTL, so a retry would wait and then acknowledge with "success".
+        """
+        pool = self.r.connection_pool
+        conn = pool.get_connection()
+        try:
+            conn.send_packed_command(
+                conn.pack_commands([SKIP_REPLY, ("SET", key, reply, "XX", "KEEPTTL")])
+            )
+        except redis.exceptions.ConnectionError:  # includes TimeoutError; dropped by redis-py
+            self.r.execute_command("SET", key, reply, "XX", "KEEPTTL")  # with its retries
+        finally:
+            pool.release(conn)
 
     def _wait_for_reply(self, pid: str, call: Call) -> str:
         """The first attempt is still being answered: wait a little for its reply."""

@@ -12,6 +12,7 @@ arbitrary exception, so Qianfa does both here: every failure is one ``CryptoErro
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import os
@@ -39,7 +40,9 @@ def aes_key(encoding_aes_key: str) -> bytes:
     return base64.b64decode(encoding_aes_key + "=")
 
 
+@functools.lru_cache(maxsize=256)
 def _cipher(key: bytes) -> Cipher:
+    """AES-CBC with WeChat's fixed IV; a ``Cipher`` is immutable, so one per key is reused."""
     return Cipher(algorithms.AES(key), modes.CBC(key[:16]))
 
 

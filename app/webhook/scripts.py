@@ -7,8 +7,11 @@ reveals its secrets again; otherwise it never reads them.
 """
 
 import hashlib
+import re
 
 import redis
+
+from app import keys
 
 
 class Script:
@@ -50,51 +53,94 @@ return {status, fingerprint(KEYS[1], KEYS[2], KEYS[3])}
 """
 )
 
-# KEYS: platform, admins, secrets, webhook config, nonce, dedup, binding, publish events,
-#       the sender's chat session, the sender's 48-hour window (``app.contacts``).
-# ARGV: fingerprint, nonce ttl, dedup ttl, kind ("message" | "publish" | "ack"),
+
+def lua_key(name: str, build, *params: str) -> str:
+    """A Lua function ``name(params...)`` that builds the same key as ``build`` in ``keys``."""
+    holes = [f"\x00{index}\x00" for index in range(len(params))]
+    parts = re.split("\x00[0-9]+\x00", build(*holes))
+    if not all(SAFE_PART.fullmatch(part) for part in parts):
+        raise ValueError(f"key template for {name} is not plain text: {parts!r}")
+    order = [int(found) for found in re.findall("\x00([0-9]+)\x00", build(*holes))]
+    pieces = [f"'{parts[0]}'"]
+    for index, part in zip(order, parts[1:], strict=True):
+        pieces += [params[index], f"'{part}'"]
+    body = " .. ".join(piece for piece in pieces if piece != "''")
+    return f"local function {name}({', '.join(params)}) return {body} end\n"
+
+
+SAFE_PART = re.compile(r"[A-Za-z0-9:_.-]*")
+
+# The claim script builds its key names from the platform id, openid, nonce and dedup
+# digest it is given, with the same templates as ``app.keys`` (generated from them here):
+# fewer arguments to pack per callback. Scripts may do so only on a single Redis, which is
+# what Qianfa runs on (not Redis Cluster, where every key must be passed in KEYS).
+CLAIM_KEYS = "".join(
+    [
+        lua_key("k_platform", keys.platform, "pid"),
+        lua_key("k_admins", keys.platform_admins, "pid"),
+        lua_key("k_secrets", keys.platform_secrets, "pid"),
+        lua_key("k_config", keys.webhook_config, "pid"),
+        lua_key("k_nonce", keys.webhook_nonce, "pid", "ts", "nonce"),
+        lua_key("k_dedup", keys.webhook_dedup, "pid", "digest"),
+        lua_key("k_binding", keys.binding, "pid", "openid"),
+        lua_key("k_session", keys.chat_session, "pid", "openid"),
+        lua_key("k_contact", keys.contact, "pid", "openid"),
+        lua_key("k_roles", keys.person_roles, "person"),
+        f"local PUBLISH_EVENTS = '{keys.publish_events()}'\n",
+    ]
+)
+
+# No KEYS (see above).
+# ARGV: platform id, timestamp, nonce, dedup digest, sender's openid, fingerprint,
+#       nonce ttl, dedup ttl, kind ("message" | "publish" | "ack"),
 #       then for "publish" the event's fields as name, value, name, value...,
-#       for "message" the prefix and suffix of a person's role-set key, the time now,
-#       "1" when the user wrote (an event opens no window), the window's length.
+#       for "message" the time now, "1" when the user wrote (an event opens no window),
+#       the 48-hour window's length (``app.contacts``).
 # Returns {"gone"} | {"inactive", status} | {"stale"} | {"replay"} | {"recorded"}
 #       | {"dup", cached, person, default reply, forward url}
 #       | {"new", "", person, default reply, forward url, grants, session}
 # Nothing is written unless the callback is fresh: a refused one leaves Redis as it was.
 # A bound sender's role grants and draft session come back with the binding, so the chat
-# commands need no round trip of their own; the role-set key is built here from the bound
-# person, which is fine on a single Redis (Qianfa does not run on Redis Cluster).
+# commands need no round trip of their own.
 CLAIM = (
     FINGERPRINT
+    + CLAIM_KEYS
     + """
-local status = redis.call('HGET', KEYS[1], 'status')
+local pid, openid = ARGV[1], ARGV[5]
+local platform = k_platform(pid)
+local status = redis.call('HGET', platform, 'status')
 if not status then return {'gone'} end
 if status ~= 'active' then return {'inactive', status} end
-if fingerprint(KEYS[1], KEYS[2], KEYS[3]) ~= ARGV[1] then return {'stale'} end
-if not redis.call('SET', KEYS[5], '1', 'NX', 'EX', ARGV[2]) then return {'replay'} end
-local cached = redis.call('GET', KEYS[6])
-if ARGV[4] == 'publish' then
+if fingerprint(platform, k_admins(pid), k_secrets(pid)) ~= ARGV[6] then return {'stale'} end
+if not redis.call('SET', k_nonce(pid, ARGV[2], ARGV[3]), '1', 'NX', 'EX', ARGV[7]) then
+  return {'replay'}
+end
+local dedup = k_dedup(pid, ARGV[4])
+local cached = redis.call('GET', dedup)
+if ARGV[9] == 'publish' then
   if not cached then
-    redis.call('XADD', KEYS[8], 'MAXLEN', '~', '100000', '*', unpack(ARGV, 5))
-    redis.call('SET', KEYS[6], 'success', 'EX', ARGV[3])
+    redis.call('XADD', PUBLISH_EVENTS, 'MAXLEN', '~', '100000', '*', unpack(ARGV, 10))
+    redis.call('SET', dedup, 'success', 'EX', ARGV[8])
   end
   return {'recorded'}
 end
-if ARGV[4] == 'ack' then
-  if not cached then redis.call('SET', KEYS[6], 'success', 'EX', ARGV[3]) end
+if ARGV[9] == 'ack' then
+  if not cached then redis.call('SET', dedup, 'success', 'EX', ARGV[8]) end
   return {'recorded'}
 end
-local config = redis.call('HMGET', KEYS[4], 'default_reply', 'forward_url')
-local person = redis.call('GET', KEYS[7]) or ''
+local config = redis.call('HMGET', k_config(pid), 'default_reply', 'forward_url')
+local person = redis.call('GET', k_binding(pid, openid)) or ''
 if cached then return {'dup', cached, person, config[1] or '', config[2] or ''} end
-redis.call('SET', KEYS[6], 'pending', 'EX', ARGV[3])
-if ARGV[8] == '1' then
-  redis.call('HSET', KEYS[10], 'at', ARGV[7], 'used', '0')
-  redis.call('EXPIRE', KEYS[10], ARGV[9])
+redis.call('SET', dedup, 'pending', 'EX', ARGV[8])
+if ARGV[11] == '1' then
+  local contact = k_contact(pid, openid)
+  redis.call('HSET', contact, 'at', ARGV[10], 'used', '0')
+  redis.call('EXPIRE', contact, ARGV[12])
 end
 local grants, session = {}, ''
 if person ~= '' then
-  grants = redis.call('SMEMBERS', ARGV[5] .. person .. ARGV[6])
-  session = redis.call('GET', KEYS[9]) or ''
+  grants = redis.call('SMEMBERS', k_roles(person))
+  session = redis.call('GET', k_session(pid, openid)) or ''
 end
 return {'new', '', person, config[1] or '', config[2] or '', grants, session}
 """
