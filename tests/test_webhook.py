@@ -24,7 +24,6 @@ from tests.webhook_helpers import (
     Chat,
     active_platform,
     app_with,
-    bind,
     fresh,
     post,
     post_raw,
@@ -38,19 +37,7 @@ from tests.webhook_helpers import (
 
 
 @pytest.fixture
-def people_(r, settings):
-    found = active_platform(r, settings)
-    bind(r, PLATFORM, STAFF, found["admin"])
-    return found
-
-
-@pytest.fixture
-def chat():
-    return Chat()
-
-
-@pytest.fixture
-def client(settings, people_, chat):
+def client(settings, staff, chat):
     return app_with(settings, chat).test_client()
 
 
@@ -73,15 +60,15 @@ def test_get_verification_echoes_echostr(client):
 
 
 @pytest.mark.parametrize("mode", ["plaintext", "compatible", "safe"])
-def test_each_mode_is_answered_in_its_own_mode(client, chat, people_, mode):
+def test_each_mode_is_answered_in_its_own_mode(client, chat, staff, mode):
     """A bound sender's text gets the chat's reply, encrypted exactly when it came encrypted."""
     response = post(client, text("帮助", sender=STAFF), mode)
     assert response.status_code == 200
     assert (b"<Encrypt>" in response.data) == (mode != "plaintext")
     reply = reply_of(response, mode, STAFF)
-    assert reply["Content"] == f"收到{people_['admin']}:帮助"
+    assert reply["Content"] == f"收到{staff['admin']}:帮助"
     assert reply["FromUserName"] == ORIGINAL_ID
-    assert chat.calls[0].person == people_["admin"] and chat.calls[0].openid == STAFF
+    assert chat.calls[0].person == staff["admin"] and chat.calls[0].openid == STAFF
 
 
 def test_follower_gets_success_or_the_default_reply(client, chat, r):

@@ -31,27 +31,13 @@ from tests.webhook_helpers import (
     PLATFORM,
     STAFF,
     Chat,
-    active_platform,
     app_with,
-    bind,
     serve,
     settings_with,
 )
 
 DOWNSTREAM_TOKEN = "downstream42"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
-
-
-@pytest.fixture
-def staff(r, settings):
-    found = active_platform(r, settings)
-    bind(r, PLATFORM, STAFF, found["admin"])
-    return found
-
-
-@pytest.fixture
-def chat():
-    return Chat()
 
 
 def run(settings, chat, **sandbox_config):

@@ -7,6 +7,7 @@ import threading
 import time
 from contextlib import contextmanager
 
+import pytest
 from werkzeug.serving import make_server
 
 from app import audit, create_app, credentials
@@ -109,6 +110,19 @@ def serve(app):
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def staff(r, settings):
+    """The active platform with its administrator bound as ``STAFF``; returns its people."""
+    found = active_platform(r, settings)
+    bind(r, PLATFORM, STAFF, found["admin"])
+    return found
+
+
+@pytest.fixture
+def chat():
+    return Chat()
 
 
 class Chat:
