@@ -10,6 +10,7 @@ sandbox, tests); nothing else is let through by default.
 """
 
 import ipaddress
+import re
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,6 +53,7 @@ REFUSED_NETWORKS = tuple(
     )
 )
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
+HOST_NAME = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*")
 
 
 class Refused(InvalidInput):
@@ -140,11 +142,16 @@ def _port(text: str, entry: str) -> int:
 
 
 def _ascii_host(host: str, shown: str) -> str:
+    """The host name in ASCII (IDNA), as DNS, the Host header and TLS see it."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
     try:
         ascii_host = host.lower().rstrip(".").encode("idna").decode("ascii")
     except UnicodeError:
-        raise ValueError(f"主机名不对:{shown[:60]!r}") from None
-    if not ascii_host:
+        ascii_host = ""
+    if not HOST_NAME.fullmatch(ascii_host):
         raise ValueError(f"主机名不对:{shown[:60]!r}")
     return ascii_host
 
