@@ -424,3 +424,17 @@ def test_https_to_the_pinned_address_keeps_the_host_name_for_sni_and_certificate
         assert seen["sni"] == name
         with pytest.raises(requests.exceptions.SSLError):
             client.send("GET", f"https://127.0.0.1:{server.port}/x.png", timeout=5)
+
+
+def test_qianfa_run_allows_exactly_its_sandbox():
+    """`qianfa run` lets fetches reach its sandbox's port on loopback and nothing more."""
+    from app.runner import sandbox_allowed
+
+    settings = load_settings({"QIANFA_SANDBOX_PORT": "8123"})
+    assert sandbox_allowed({}, settings) == "127.0.0.1:8123"
+    given = {"QIANFA_FETCH_ALLOW": "cms.campus,"}
+    allowed = egress.Allow.parse(sandbox_allowed(given, settings))
+    loopback = ipaddress.ip_address("127.0.0.1")
+    assert allowed.admits("127.0.0.1", loopback, 8123)
+    assert not allowed.admits("127.0.0.1", loopback, 6379)
+    assert allowed.admits("cms.campus", ipaddress.ip_address("10.0.0.5"), 443)
