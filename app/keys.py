@@ -284,3 +284,8 @@ def filing(filing_id: str) -> str:
 def platform_forms(platform_id: str) -> str:
     """List of a platform's filing form ids, oldest first."""
     return f"{NS}:platform:{platform_id}:forms"
+
+
+def pending_uploads(person_id: str) -> str:
+    """Sorted set: the person's uploads no draft uses yet, scored by when they expire."""
+    return f"{NS}:person:{person_id}:pending-uploads"

@@ -189,7 +189,7 @@ class Publisher:
 
     def _cover(self) -> str:
         source = articles.cover_source(self.pub.kind, self.content)
-        data, name = articles.image_bytes(self.r, source)
+        data, name = articles.image_bytes(self.r, source, self.settings.fetch_allow)
         crash_point("before:cover")
         answer = self.api.add_image_material(data, name)
         crash_point("after:cover")
@@ -208,7 +208,7 @@ class Publisher:
         if not pending:
             self._advance(pubs.DRAFT, {"done": "images", "count": len(self.pub.images)})
             return ""
-        data, name = articles.image_bytes(self.r, pending[0])
+        data, name = articles.image_bytes(self.r, pending[0], self.settings.fetch_allow)
         crash_point("before:images")
         url = self.api.upload_content_image(data, name)
         crash_point("after:images")

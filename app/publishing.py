@@ -243,7 +243,7 @@ def send_preview(r: redis.Redis, draft_id: str, openid: str, *, settings=None) -
         msg_id = api.mass_preview_text(openid, content["text"])
         uploads = 0
     else:
-        media_id, uploads = _preview_draft(r, api, draft, content)
+        media_id, uploads = _preview_draft(r, api, draft, content, settings.fetch_allow)
         msg_id = api.mass_preview(openid, media_id)
     audit.record(
         r,
@@ -257,13 +257,13 @@ def send_preview(r: redis.Redis, draft_id: str, openid: str, *, settings=None) -
     return msg_id
 
 
-def _preview_draft(r, api: WeChatAPI, draft, content: dict) -> tuple[str, int]:
-    data, name = articles.image_bytes(r, articles.cover_source(draft.kind, content))
+def _preview_draft(r, api: WeChatAPI, draft, content: dict, allow) -> tuple[str, int]:
+    data, name = articles.image_bytes(r, articles.cover_source(draft.kind, content), allow)
     cover = api.add_image_material(data, name)["media_id"]
     urls = {}
     if draft.kind == drafts.ARTICLE:
         for src in articles.inline_images(content["content_html"]):
-            data, name = articles.image_bytes(r, src)
+            data, name = articles.image_bytes(r, src, allow)
             urls[src] = api.upload_content_image(data, name)
     article = articles.draft_article(draft.kind, content, cover, urls)
     return api.draft_add([article]), 1 + len(urls)

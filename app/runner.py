@@ -40,6 +40,7 @@ def run_all(settings: Settings, echo=print) -> int:
     if not settings.wechat_configured:
         processes = {"sandbox": sandbox_command(settings), **processes}
         env["QIANFA_WECHAT_API_BASE"] = f"http://127.0.0.1:{settings.sandbox_port}"
+        env["QIANFA_FETCH_ALLOW"] = sandbox_allowed(env, settings)
         demo = demo_lines(settings)
     children: dict[str, subprocess.Popen] = {}
     try:
@@ -98,6 +99,13 @@ def console_lines(settings: Settings, url: str) -> list[str]:
         f"首个宣传部账号 {person}({console.FIRST_ACCOUNT_NAME})的一次性密码:{password}",
         "此密码只显示这一次,首次登录后须修改。",
     ]
+
+
+def sandbox_allowed(env: dict, settings: Settings) -> str:
+    """The fetch allow-list plus exactly the sandbox's port on loopback, nothing more."""
+    given = env.get("QIANFA_FETCH_ALLOW", "").strip().strip(",")
+    sandbox = f"127.0.0.1:{settings.sandbox_port}"
+    return f"{given},{sandbox}" if given else sandbox
 
 
 def sandbox_command(settings: Settings) -> list[str]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from app import egress
 from app.errors import ConfigError
 from config import defaults
 
@@ -67,6 +68,10 @@ class Settings:
     console_signin_attempts: int
     console_signin_address_attempts: int
     console_signin_window: int
+    fetch_allow: egress.Allow
+    upload_quota_count: int
+    upload_quota_bytes: int
+    upload_unused_ttl: int
 
     def uses_stable_token(self, platform_id: str) -> bool:
         """Whether this platform fetches its access token with ``/cgi-bin/stable_token``."""
@@ -230,6 +235,7 @@ def load_settings(environ=None) -> Settings:
         **_webhook_settings(raw),
         **_review_timing(raw),
         **_console_settings(raw),
+        **_egress_settings(raw),
         alert_fold_window=parse_int(
             "ALERT_FOLD_WINDOW", raw("ALERT_FOLD_WINDOW"), low=0, high=86400
         ),
@@ -275,6 +281,24 @@ def _console_settings(raw) -> dict[str, int]:
         "console_signin_attempts": integer("CONSOLE_SIGNIN_ATTEMPTS", 1, 1000),
         "console_signin_address_attempts": integer("CONSOLE_SIGNIN_ADDRESS_ATTEMPTS", 1, 100_000),
         "console_signin_window": integer("CONSOLE_SIGNIN_WINDOW", 10, 86400),
+    }
+
+
+def _egress_settings(raw) -> dict:
+    """Where fetches of URLs people supply may go, and how much a person may upload."""
+    try:
+        allow = egress.Allow.parse(raw("FETCH_ALLOW") or "")
+    except ValueError as exc:
+        raise ConfigError(f"{PREFIX}FETCH_ALLOW: {exc}") from None
+
+    def integer(name: str, low: int, high: int) -> int:
+        return parse_int(name, raw(name), low=low, high=high)
+
+    return {
+        "fetch_allow": allow,
+        "upload_quota_count": integer("UPLOAD_QUOTA_COUNT", 1, 100_000),
+        "upload_quota_bytes": integer("UPLOAD_QUOTA_BYTES", 1024 * 1024, 100 * 1024**3),
+        "upload_unused_ttl": integer("UPLOAD_UNUSED_TTL", 60, 365 * 86400),
     }
 
 

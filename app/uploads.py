@@ -4,16 +4,24 @@ An upload is stored under the SHA-256 of its bytes, so the same picture sent twi
 stored once, and its reference ``upload:<sha256>`` names exactly those bytes: a draft's
 content hash, which covers the reference, covers the cover image too. The publishing
 worker reads the bytes back with ``get`` to hand them to WeChat's material API.
+
+A file is kept only if it decodes fully as the JPEG or PNG its first bytes claim. Until a
+draft uses it (``claim``), an upload expires and counts against its person's quota, so
+uploading without drafting cannot fill Redis.
 """
 
 import hashlib
+import io
 import re
+import time
 from dataclasses import dataclass, field
 
 import redis
+from PIL import Image
 
 from app import audit, keys
-from app.errors import InvalidInput, NotFound, TooLarge, UnsupportedType
+from app.errors import InvalidInput, NotFound, QianfaError, TooLarge, UnsupportedType
+from app.settings import Settings
 from app.store import Tx, atomically, timestamp
 
 # WeChat's permanent image material takes up to 10 MB today, but older documents and the
@@ -26,6 +34,24 @@ ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png"
 UNDECLARED = ("", "application/octet-stream")
 REF_PREFIX = "upload:"
 REF = re.compile(r"upload:([0-9a-f]{64})")
+PIL_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG"}
+# Pixels a file may decode to: a 2 MB JPEG can claim far more and take gigabytes to load.
+MAX_PIXELS = 40_000_000
+
+
+@dataclass(frozen=True)
+class Quota:
+    """What one person may keep uploaded and unused by any draft, and for how long."""
+
+    count: int
+    bytes: int
+    ttl: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> "Quota":
+        return cls(
+            settings.upload_quota_count, settings.upload_quota_bytes, settings.upload_unused_ttl
+        )
 
 
 @dataclass(frozen=True)
@@ -48,11 +74,11 @@ def sniff(data: bytes) -> str | None:
     return next((kind for kind, magic in MAGIC.items() if data.startswith(magic)), None)
 
 
-def check(data: bytes, declared: str = "") -> str:
-    """Refuse an empty, oversized, non-JPEG/PNG or mislabelled file; return its real type."""
-    if len(data) > MAX_BYTES:
+def check(data: bytes, declared: str = "", *, max_bytes: int = MAX_BYTES) -> str:
+    """Refuse an empty, oversized, non-JPEG/PNG, broken or mislabelled file; return its type."""
+    if len(data) > max_bytes:
         raise TooLarge(
-            f"图片过大:最多 {MAX_BYTES // (1024 * 1024)} MB,实际 {len(data)} 字节", field="file"
+            f"图片过大:最多 {max_bytes // (1024 * 1024)} MB,实际 {len(data)} 字节", field="file"
         )
     if not data:
         raise InvalidInput("图片文件是空的", field="file")
@@ -65,35 +91,81 @@ def check(data: bytes, declared: str = "") -> str:
         raise UnsupportedType(
             f"文件声明的类型 {declared[:40]} 与内容({TYPE_NAMES[kind]})不符", field="file"
         )
+    decode(data, kind)
     return kind
 
 
-def save(r: redis.Redis, actor: audit.Actor, data: bytes, declared: str = "") -> Upload:
-    """Keep an image durably under its content hash; the same bytes again change nothing."""
+def decode(data: bytes, kind: str) -> None:
+    """Decode the whole file as ``kind``: a valid header before other bytes is not an image."""
+    try:
+        with Image.open(io.BytesIO(data), formats=[PIL_FORMATS[kind]]) as probe:
+            if probe.width * probe.height > MAX_PIXELS:
+                raise TooLarge(
+                    f"图片像素过多:最多 {MAX_PIXELS // 1_000_000} 百万像素", field="file"
+                )
+            probe.verify()
+        with Image.open(io.BytesIO(data), formats=[PIL_FORMATS[kind]]) as image:
+            image.load()
+    except QianfaError:
+        raise
+    except Exception:  # Pillow's decoders raise many types for a broken file
+        raise UnsupportedType(
+            f"文件不是完整的 {TYPE_NAMES[kind]} 图片:无法解码", field="file"
+        ) from None
+
+
+def save(r: redis.Redis, actor: audit.Actor, data: bytes, declared: str, quota: Quota) -> Upload:
+    """Keep an image under its content hash until ``quota.ttl`` unless a draft claims it.
+
+    The same bytes again change nothing; a new file over the person's quota is refused.
+    """
     kind = check(data, declared)
     sha = hashlib.sha256(data).hexdigest()
-    key = keys.upload(sha)
+    key, pending = keys.upload(sha), keys.pending_uploads(actor.person)
 
     def change(tx: Tx) -> Upload:
         if tx.read.exists(key):
             return get(tx.read, REF_PREFIX + sha)
+        _check_quota(tx, pending, len(data), quota)
         upload = Upload(REF_PREFIX + sha, sha, kind, len(data), actor.person, timestamp(), data)
-        tx.write.hset(
-            key,
-            mapping={
-                "content_type": kind,
-                "size": len(data),
-                "person": actor.person,
-                "created_at": upload.created_at,
-                "data": data,
-            },
-        )
+        fields = {"content_type": kind, "size": len(data), "person": actor.person}
+        tx.write.hset(key, mapping={**fields, "created_at": upload.created_at, "data": data})
+        tx.write.expire(key, quota.ttl)
+        tx.write.zremrangebyscore(pending, "-inf", time.time())
+        tx.write.zadd(pending, {sha: time.time() + quota.ttl})
+        tx.write.expire(pending, quota.ttl)
         audit.append(
             tx, actor, "upload.create", detail={"sha256": sha, "type": kind, "size": len(data)}
         )
         return upload
 
-    return atomically(r, [key], change)
+    return atomically(r, [key, pending], change)
+
+
+def _check_quota(tx: Tx, pending: str, size: int, quota: Quota) -> None:
+    """Refuse a file that would take the person's unused uploads over the count or bytes."""
+    shas = [m.decode() for m in tx.read.zrangebyscore(pending, time.time(), "+inf")]
+    sizes = [int(tx.read.hget(keys.upload(sha), "size") or 0) for sha in shas]
+    if len(shas) + 1 > quota.count or sum(sizes) + size > quota.bytes:
+        raise TooLarge(
+            f"未用于稿件的上传图片已达上限(最多 {quota.count} 张、"
+            f"共 {quota.bytes // (1024 * 1024)} MB):请先在稿件中使用它们,或等待其过期",
+            code="upload_quota",
+            field="file",
+        )
+
+
+def claim(r: redis.Redis, ref: str) -> None:
+    """Keep an upload a draft uses for good and take it off its person's quota."""
+    match = REF.fullmatch(ref)
+    key = keys.upload(match.group(1))
+    with r.pipeline() as pipe:
+        pipe.persist(key)
+        pipe.hget(key, "person")
+        _, person = pipe.execute()
+    if person is None:
+        raise InvalidInput(f"图片 {ref} 不存在或已过期:请先上传")
+    r.zrem(keys.pending_uploads(person.decode()), match.group(1))
 
 
 def get(r: redis.Redis, ref: str) -> Upload:

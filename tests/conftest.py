@@ -91,6 +91,9 @@ def test_environment(redis_url, tmp_path_factory):
         {
             "QIANFA_REDIS_URL": redis_url,
             "QIANFA_INSTANCE_DIR": str(instance),
+            # The image servers and the sandbox the tests start listen on loopback;
+            # tests/test_security_egress.py narrows this to prove loopback is refused.
+            "QIANFA_FETCH_ALLOW": "127.0.0.1",
         }
     )
     os.environ.pop("QIANFA_MASTER_KEY", None)

@@ -1,7 +1,10 @@
-"""Small image files for upload tests, built byte by byte."""
+"""Small image files for upload tests: PNGs built byte by byte, a JPEG encoded by Pillow."""
 
+import io
 import struct
 import zlib
+
+from PIL import Image
 
 
 def png(extra: int = 0) -> bytes:
@@ -17,5 +20,18 @@ def png(extra: int = 0) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + ihdr + pad + idat + chunk(b"IEND", b"")
 
 
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 100 + b"\xff\xd9"
+def png_of_size(size: int) -> bytes:
+    """A real PNG of exactly ``size`` bytes."""
+    return png(size - len(png()) - 14)
+
+
+def _jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (2, 2), (200, 30, 30)).save(out, "JPEG")
+    return out.getvalue()
+
+
+JPEG = _jpeg()
+# A PNG signature and header chunk, then noise: what a file-type sniffer accepts.
+FAKE_PNG = png()[:33] + bytes(range(256)) * 4
 GIF = b"GIF89a\x01\x00\x01\x00" + b"\x00" * 30

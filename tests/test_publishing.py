@@ -104,7 +104,7 @@ def test_repeated_mass_send_is_dropped_by_wechat(r, control, pset, w):
 def test_article_with_cover_url_and_inline_images(r, control, pset, w, images):
     """Cover to material, each inline image to uploadimg with its URL rewritten, draft/add,
     freepublish/submit, then published with the article URL stored and audited."""
-    ref = uploads.save(r, actor(w.admin), COVER).ref
+    ref = uploads.save(r, actor(w.admin), COVER, "", uploads.Quota.of(pset)).ref
     content = article_content(
         [images.url("/a.png"), ref, images.url("/a.png")],
         cover_image=images.url("/cover.png"),

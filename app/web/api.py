@@ -13,10 +13,10 @@ from datetime import timedelta
 from flask import Blueprint, jsonify, request, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app import apitokens, drafts, idempotency, uploads, validate
+from app import apitokens, articles, drafts, idempotency, uploads, validate
 from app.errors import Forbidden, InvalidInput, QianfaError, TooLarge, Unauthorized, UnsupportedType
 from app.store import now
-from app.web import openapi, redis_client, representations
+from app.web import openapi, redis_client, representations, settings
 from app.web.errors import render
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -137,7 +137,8 @@ def upload_image():
     file = request.files.get("file")
     if file is None:
         raise InvalidInput("缺少文件字段 file", field="file")
-    saved = uploads.save(r, token.actor(), file.read(uploads.MAX_BYTES + 1), file.mimetype)
+    data = file.read(uploads.MAX_BYTES + 1)
+    saved = uploads.save(r, token.actor(), data, file.mimetype, uploads.Quota.of(settings()))
     return respond(201, representations.upload(saved))
 
 
@@ -197,9 +198,14 @@ def _submitted(r, token: apitokens.ApiToken, draft: drafts.Draft) -> dict:
 
 
 def require_uploads(r, content: dict) -> None:
-    cover = content.get("cover_image", "")
-    if uploads.is_ref(cover) and not uploads.exists(r, cover):
-        raise InvalidInput(f"封面图片 {cover} 不存在:请先上传", field="content.cover_image")
+    """Claim the uploads the content uses, so that they no longer expire; 400 for a missing one."""
+    used = [("content.cover_image", content.get("cover_image", ""))]
+    html = content.get("content_html", "")
+    used += [("content.content_html", src) for src in articles.inline_images(html)]
+    for name, ref in used:
+        if uploads.is_ref(ref):
+            with field(name):
+                uploads.claim(r, ref)
 
 
 def flags(raw) -> tuple[str, ...]:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import redis
 
-from app import chat, contacts, credentials, keys, platforms
+from app import chat, contacts, credentials, egress, keys, platforms
 from app.audit import Actor
 from app.credentials import Sealed
 from app.errors import CallbackRefused, NotFound
@@ -59,6 +59,7 @@ class Limits:
     retry_wait: float
     forward_timeout: float
     refusals: refusals.Policy
+    fetch_allow: egress.Allow
 
     @classmethod
     def of(cls, settings: Settings) -> "Limits":
@@ -73,6 +74,7 @@ class Limits:
                 settings.webhook_audit_refusals,
                 settings.webhook_forged_alert,
             ),
+            settings.fetch_allow,
         )
 
 
@@ -110,7 +112,7 @@ class Gateway:
     ):
         self.r, self.keyring, self.limits = r, keyring, limits
         self.respond = respond or (lambda *args: chat.respond(*args))
-        self.forwarder = Forwarder(limits.forward_timeout, limits.max_body)
+        self.forwarder = Forwarder(limits.forward_timeout, limits.max_body, limits.fetch_allow)
         self._state = scripts.Script(r, scripts.STATE)
         self._claim = scripts.Script(r, scripts.CLAIM)
         self._accounts: dict[str, Account] = {}

@@ -13,9 +13,10 @@ from urllib.parse import urlparse
 
 import redis
 
-from app import access, audit, credentials, keys, platforms, validate
+from app import access, audit, credentials, egress, keys, platforms, validate
 from app.errors import InvalidInput
 from app.masterkey import Keyring
+from app.settings import get_settings
 from app.store import Tx, atomically, decode
 
 DEFAULT_REPLY_MAX = 600  # WeChat's passive text limit is 2048 bytes: 600 Chinese characters fit
@@ -31,13 +32,22 @@ class WebhookConfig:
 
 
 def forward_url(raw) -> str:
-    """An http(s) URL with a host, or '' to stop forwarding."""
+    """An http(s) URL with a host the egress guard lets through, or '' to stop forwarding.
+
+    A name that does not resolve yet is accepted: every callback checks it again.
+    """
     value = validate.text(raw, "转发地址", max_len=URL_MAX, required=False)
     if not value:
         return ""
     parsed = urlparse(value)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise InvalidInput("转发地址必须是 http:// 或 https:// 开头的完整网址")
+    try:
+        egress.check(value, get_settings().fetch_allow)
+    except egress.Unresolved:
+        pass
+    except egress.Refused as exc:
+        raise InvalidInput(f"转发地址不可用:{exc.message}") from None
     return value
 
 

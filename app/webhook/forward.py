@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 
 import requests
 
+from app import egress
 from app.webhook import wirexml
 from app.webhook.crypto import same, sign
 
@@ -23,12 +24,15 @@ SUCCESS = "success"
 
 
 class Forwarder:
-    """One keep-alive HTTP session per process; ``timeout`` stays well inside WeChat's 5 s."""
+    """One keep-alive HTTP session per process; ``timeout`` stays well inside WeChat's 5 s.
 
-    def __init__(self, timeout: float, max_body: int):
+    The downstream's address is checked by the egress guard at each callback, and the
+    connection goes to the address checked.
+    """
+
+    def __init__(self, timeout: float, max_body: int, allow: egress.Allow):
         self.timeout, self.max_body = timeout, max_body
-        self.session = requests.Session()
-        self.session.trust_env = False  # no proxy from the environment for a callback
+        self.client = egress.Client(allow)
 
     def forward(self, url: str, token: str, args: dict, body: bytes, encrypt: str | None) -> str:
         """POST the callback downstream; return the reply to cache ("xml:", "enc:" or "success")."""
@@ -54,14 +58,13 @@ class Forwarder:
         deadline = time.monotonic() + self.timeout
         split = (self.timeout / 3, self.timeout * 2 / 3)
         try:
-            with self.session.post(
+            with self.client.send(
+                "POST",
                 url,
                 params=params,
                 data=body,
                 headers={"Content-Type": "text/xml"},
                 timeout=split,
-                allow_redirects=False,
-                stream=True,
             ) as response:
                 if response.status_code != 200:
                     return None
@@ -71,7 +74,7 @@ class Forwarder:
                     if len(content) > self.max_body or time.monotonic() > deadline:
                         return None
                 return content
-        except requests.RequestException as exc:
+        except (requests.RequestException, egress.Refused, egress.Unresolved) as exc:
             log.warning("forward to %s failed: %s", urlparse(url).netloc, type(exc).__name__)
             return None
 
