@@ -44,3 +44,10 @@ CONSOLE_IDLE_TIMEOUT = 1800
 CONSOLE_SIGNIN_ATTEMPTS = 5
 CONSOLE_SIGNIN_ADDRESS_ATTEMPTS = 20
 CONSOLE_SIGNIN_WINDOW = 900
+# After CONSOLE_SIGNIN_ATTEMPTS failures of one account from one address: wait this many
+# seconds, doubled with every further failure, at most CONSOLE_SIGNIN_WINDOW.
+CONSOLE_SIGNIN_DELAY = 60
+CONSOLE_REFUSAL_WINDOW = 60
+CONSOLE_AUDIT_REFUSALS = 20
+# Reverse proxies in front of Qianfa whose X-Forwarded-For is believed (0: none).
+TRUSTED_PROXIES = 0
