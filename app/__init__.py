@@ -3,6 +3,7 @@
 import logging
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.settings import Settings, get_settings
 
@@ -14,6 +15,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["QIANFA_SETTINGS"] = settings
     app.json.ensure_ascii = False
     logging.basicConfig(level=settings.log_level)
+    if settings.trusted_proxies:  # only then is X-Forwarded-For the client's address
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)
 
     from app.web import api, console, errors, health, preview, wechat
 

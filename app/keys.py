@@ -267,8 +267,22 @@ def console_session(digest: str) -> str:
 
 
 def console_failures(kind: str, subject: str) -> str:
-    """Counter of failed sign-ins for one account or one address, expiring with its window."""
+    """Failed sign-ins of one account-and-address pair (hash) or one address (counter)."""
     return f"{NS}:console:failures:{kind}:{subject}"
+
+
+def console_generation(person_id: str) -> str:
+    """Counter bumped by every password change or reset: older sessions of the person end."""
+    return f"{NS}:console:generation:{person_id}"
+
+
+def console_refusals() -> str:
+    """Hash: console refusals before sign-in by reason, complete (``app.capped``)."""
+    return f"{NS}:console:refusals"
+
+
+def console_refusal_window(window: int) -> str:
+    return f"{NS}:console:refused:{window}"
 
 
 def console_first_account() -> str:

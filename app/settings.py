@@ -72,6 +72,10 @@ class Settings:
     upload_quota_count: int
     upload_quota_bytes: int
     upload_unused_ttl: int
+    console_signin_delay: int
+    console_refusal_window: int
+    console_audit_refusals: int
+    trusted_proxies: int
 
     def uses_stable_token(self, platform_id: str) -> bool:
         """Whether this platform fetches its access token with ``/cgi-bin/stable_token``."""
@@ -271,7 +275,7 @@ def _review_timing(raw) -> dict[str, int]:
 
 
 def _console_settings(raw) -> dict[str, int]:
-    """The web console's idle session expiry and its sign-in limits."""
+    """The web console's idle session expiry, its sign-in limits and the proxies it trusts."""
 
     def integer(name: str, low: int, high: int) -> int:
         return parse_int(name, raw(name), low=low, high=high)
@@ -281,6 +285,10 @@ def _console_settings(raw) -> dict[str, int]:
         "console_signin_attempts": integer("CONSOLE_SIGNIN_ATTEMPTS", 1, 1000),
         "console_signin_address_attempts": integer("CONSOLE_SIGNIN_ADDRESS_ATTEMPTS", 1, 100_000),
         "console_signin_window": integer("CONSOLE_SIGNIN_WINDOW", 10, 86400),
+        "console_signin_delay": integer("CONSOLE_SIGNIN_DELAY", 1, 86400),
+        "console_refusal_window": integer("CONSOLE_REFUSAL_WINDOW", 10, 86400),
+        "console_audit_refusals": integer("CONSOLE_AUDIT_REFUSALS", 1, 10_000),
+        "trusted_proxies": integer("TRUSTED_PROXIES", 0, 10),
     }
 
 

@@ -48,3 +48,10 @@ FETCH_ALLOW = None
 UPLOAD_QUOTA_COUNT = 100
 UPLOAD_QUOTA_BYTES = 50 * 1024 * 1024
 UPLOAD_UNUSED_TTL = 7 * 86400
+# After CONSOLE_SIGNIN_ATTEMPTS failures of one account from one address: wait this many
+# seconds, doubled with every further failure, at most CONSOLE_SIGNIN_WINDOW.
+CONSOLE_SIGNIN_DELAY = 60
+CONSOLE_REFUSAL_WINDOW = 60
+CONSOLE_AUDIT_REFUSALS = 20
+# Reverse proxies in front of Qianfa whose X-Forwarded-For is believed (0: none).
+TRUSTED_PROXIES = 0

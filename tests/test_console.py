@@ -78,7 +78,7 @@ def test_a_wrong_password_is_refused_and_audited(r, settings):
     assert json.loads(record["detail"])["why"] == "bad_password"
 
 
-def test_too_many_failures_lock_the_account_even_for_the_right_password(r, settings):
+def test_failures_delay_that_account_from_that_address_even_for_the_right_password(r, settings):
     w = world(r)
     with_password(r, w.responsible)
     client = client_for(settings)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import redis
 
-from app import alerts, audit, keys
+from app import alerts, audit, capped, keys
 from app.errors import CallbackRefused
 from app.store import decode
 from app.webhook.scripts import COUNT
@@ -51,16 +51,17 @@ def record(
     args = [error.code, policy.window * 2, "1" if error.forged else "0", policy.forged_alert]
     count, previous, burst = r.register_script(COUNT)(keys=count_keys, args=args)
     platform = platform_id or ""
-    if previous > policy.audit_first:
-        unrecorded = {"unrecorded": previous - policy.audit_first, "window": policy.window}
-        audit.record(r, ACTOR, "webhook.refusals_unrecorded", platform=platform, detail=unrecorded)
-    if count <= policy.audit_first:
-        detail = {"code": error.code, "status": error.status, **detail}
-        if count == policy.audit_first:
-            detail["more_counted_only"] = True
-        audit.record(
-            r, ACTOR, "webhook.refused", platform=platform, reason=error.message, detail=detail
-        )
+    detail = {"code": error.code, "status": error.status, **detail}
+    capped.audit_counted(
+        r,
+        capped.Cap(policy.window, policy.audit_first),
+        (count, previous),
+        ACTOR,
+        ("webhook.refused", "webhook.refusals_unrecorded"),
+        detail,
+        platform=platform,
+        reason=error.message,
+    )
     if burst:
         alerts.queue(
             r,

@@ -11,7 +11,7 @@ import re
 
 import redis
 
-from app import keys
+from app import capped, keys
 
 
 class Script:
@@ -150,14 +150,9 @@ return {'new', '', person, config[1] or '', config[2] or '', grants, session}
 # ARGV: reason, window ttl, forged ("1" | "0"), forged threshold.
 # Returns {refusals in this window, refusals of the previous window if this is the
 # window's first, 1 when this refusal reaches the forged threshold}.
-COUNT = """
-redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
-local n = redis.call('INCR', KEYS[2])
-local previous = 0
-if n == 1 then
-  redis.call('EXPIRE', KEYS[2], ARGV[2])
-  previous = tonumber(redis.call('GET', KEYS[3]) or '0')
-end
+COUNT = (
+    capped.COUNT_LUA
+    + """
 local burst = 0
 if ARGV[3] == '1' then
   local forged = redis.call('INCR', KEYS[4])
@@ -166,3 +161,4 @@ if ARGV[3] == '1' then
 end
 return {n, previous, burst}
 """
+)

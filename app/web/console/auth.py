@@ -2,18 +2,19 @@
 
 The session cookie holds only a random token (HttpOnly, SameSite=Lax, Secure behind
 https). Before every request the session is looked up in Redis; every POST must carry
-the session's CSRF token, and the sign-in form a token of its own pre-session cookie.
+the session's CSRF token, and the sign-in form a token of its own pre-session cookie,
+which Qianfa signed (a value planted in the browser by someone else is never taken).
 """
 
 import hmac
 import logging
-import secrets
 
 import redis
 from flask import g, make_response, redirect, render_template, request, url_for
 
 from app import access, audit, console, people
 from app.errors import Forbidden, InvalidInput, QianfaError
+from app.masterkey import load_keyring
 from app.web import redis_client, settings
 from app.web.console import bp
 
@@ -42,6 +43,7 @@ NOTES = {
 
 
 def address() -> str:
+    """The client's address; behind ``QIANFA_TRUSTED_PROXIES`` proxies, ProxyFix found it."""
     return request.remote_addr or ""
 
 
@@ -54,9 +56,9 @@ def actor() -> audit.Actor:
 
 
 def refuse(code: str, message: str, status: int = 403, person: str = ""):
-    """Audit a refused request and show why."""
+    """Audit a refused request (before sign-in only up to the cap) and show why."""
     detail = {"why": code, "path": request.path[:200], "method": request.method}
-    audit.record(redis_client(), console.actor(person, address()), "console.refused", detail=detail)
+    console.refused(redis_client(), settings(), console.actor(person, address()), detail)
     return render_template("console/error.html", message=message), status
 
 
@@ -142,12 +144,14 @@ def redis_down(exc: redis.RedisError):
 
 @bp.route("/signin", methods=["GET", "POST"])
 def sign_in():
-    pre = request.cookies.get(PRE_COOKIE) or secrets.token_urlsafe(24)
+    keyring = load_keyring(settings())
+    cookie = request.cookies.get(PRE_COOKIE, "")
+    issued = console.signin_form_token_ok(keyring, settings(), cookie)
+    pre = cookie if issued else console.signin_form_token(keyring)
     errors, status = {}, 200
     if request.method == "POST":
         sent = request.form.get("csrf", "")
-        cookie = request.cookies.get(PRE_COOKIE, "")
-        if not cookie or not hmac.compare_digest(cookie.encode(), sent.encode()):
+        if not issued or not hmac.compare_digest(cookie.encode(), sent.encode()):
             return refuse("csrf", "表单已失效(CSRF 校验失败),请刷新页面后重试", 400)
         try:
             session = console.sign_in(
@@ -156,6 +160,7 @@ def sign_in():
                 request.form.get("person", ""),
                 request.form.get("password", ""),
                 address(),
+                replaces=request.cookies.get(COOKIE, ""),
             )
         except QianfaError as error:
             errors, status = {"form": error.message}, error.status
@@ -189,9 +194,8 @@ def password():
         try:
             if new != request.form.get("confirm", ""):
                 raise InvalidInput("两次输入的新密码不一致", field="confirm")
-            r = redis_client()
-            console.change_own_password(r, me().person, request.form.get("old_password"), new)
-            console.password_changed(r, me().token)
+            old = request.form.get("old_password")
+            console.change_own_password(redis_client(), me(), old, new)
         except InvalidInput as error:
             errors = {error.field or "form": error.message}
         else:
