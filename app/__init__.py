@@ -15,9 +15,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.ensure_ascii = False
     logging.basicConfig(level=settings.log_level)
 
-    from app.web import api, console, errors, health, preview, wechat
+    from app.web import api, console, errors, headers, health, preview, wechat
 
     errors.init_app(app)
+    headers.init_app(app)
     console.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(preview.bp)
