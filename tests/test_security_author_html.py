@@ -8,10 +8,9 @@ import pytest
 
 from app import access, drafts, preview, review
 from app.masterkey import load_keyring
-from tests.console_helpers import shot, sign_in_browser, with_password
+from app.web import authorhtml
+from tests.console_helpers import shot, sign_in_browser, signed_in, with_password
 from tests.factories import actor, submitted, world
-
-pytestmark = pytest.mark.browser
 
 # An unclosed form adopts every field after it, the page's CSRF token and approve button too.
 FORM = '<form action="{target}" method="post">{fields}'
@@ -68,6 +67,7 @@ def click_like_a_person(page, selector: str) -> None:
         page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("trick", sorted(LURES))
 def test_author_html_cannot_hijack_the_approve_button(r, site, careful, trick):
     w = world(r, tier=1)  # the college's own platform: the propaganda department signs
@@ -96,6 +96,7 @@ def test_author_html_cannot_hijack_the_approve_button(r, site, careful, trick):
     careful.frame_locator("#body").get_by_text("请审核本稿。").wait_for()  # still shown, framed
 
 
+@pytest.mark.browser
 def test_preview_with_meta_refresh_stays_put_and_sends_its_headers(r, settings, site, careful):
     w = world(r)
     lure = article(r, w, LURES["meta_refresh_and_base_leave_the_console"].format(site=site))
@@ -116,3 +117,41 @@ def test_preview_with_meta_refresh_stays_put_and_sends_its_headers(r, settings, 
     assert response.headers["referrer-policy"] == "no-referrer"
     careful.frame_locator("#body").get_by_text("请审核本稿。").wait_for()
     shot(careful, "author-html-preview")
+
+
+@pytest.mark.parametrize(
+    ("html", "shown"),
+    [
+        ('<form action="/x"><input name="a"><button>去</button></form>', "去"),
+        ('<meta http-equiv="refresh" content="0;url=/x"><base href="/x/">正文', "正文"),
+        ("<svg><foreignObject><p>藏</p></foreignObject></svg><math><mi>x</mi></math>", ""),
+        ("<style>button{display:none}</style><script>alert(1)</script>", ""),
+        ('<p style="position:fixed;z-index:9;color:red">字</p>', '<p style="color:red">字</p>'),
+        ('<a href="javascript:alert(1)">链</a>', '<a rel="noopener noreferrer">链</a>'),
+        (
+            '<img src="https://mmbiz.qpic.cn/a.jpg" onerror="x()">',
+            '<img src="https://mmbiz.qpic.cn/a.jpg">',
+        ),
+        ("<section><span>段</span></section>", "<section><span>段</span></section>"),
+    ],
+)
+def test_the_sanitiser_keeps_what_wechat_makes_and_drops_the_rest(html, shown):
+    assert authorhtml.clean(html) == shown
+
+
+def test_the_body_frame_is_sandboxed_and_only_for_reviewers_of_its_platform(r, settings):
+    w = world(r)
+    lure = article(r, w, LURES["meta_refresh_and_base_leave_the_console"].format(site=""))
+    stranger = world(r, platform_id="wy-wx").admin
+    client, _ = signed_in(settings, r, stranger)
+    refused = client.get(f"/console/drafts/{lure.id}/versions/1/body")
+    assert refused.status_code in (403, 404) and "请审核本稿" not in refused.get_data(as_text=True)
+    client, _ = signed_in(settings, r, w.responsible)
+    body = client.get(f"/console/drafts/{lure.id}/versions/1/body")
+    assert body.status_code == 200 and "请审核本稿" in body.get_data(as_text=True)
+    assert "refresh" not in body.get_data(as_text=True) and "base" not in body.get_data(
+        as_text=True
+    )
+    assert body.headers["Content-Security-Policy"].startswith("sandbox;")
+    assert body.headers["X-Frame-Options"] == "SAMEORIGIN" and "Set-Cookie" not in body.headers
+    assert drafts.version(r, lure.id, 1).content["content_html"].count("<meta") == 1  # as submitted
