@@ -80,6 +80,8 @@ def test_author_html_cannot_hijack_the_approve_button(r, site, careful, trick):
         ),
     )
     with_password(r, w.propaganda)
+    refused = []  # what the pages' own policy blocked: the console must need nothing it forbids
+    careful.on("console", lambda m: "Content Security Policy" in m.text and refused.append(m.text))
     sign_in_browser(careful, site, w.propaganda)
     review_url = f"{site}/console/drafts/{lure.id}"
     careful.goto(review_url)
@@ -94,6 +96,7 @@ def test_author_html_cannot_hijack_the_approve_button(r, site, careful, trick):
     assert set(review.state(r, lure.id).given) == {review.PROPAGANDA}
     assert careful.url.startswith(review_url + "?")
     careful.frame_locator("#body").get_by_text("请审核本稿。").wait_for()  # still shown, framed
+    assert refused == []
 
 
 @pytest.mark.browser
