@@ -18,9 +18,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings.trusted_proxies:  # only then is X-Forwarded-For the client's address
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)
 
-    from app.web import api, console, errors, health, preview, wechat
+    from app.web import api, console, errors, headers, health, preview, wechat
 
     errors.init_app(app)
+    headers.init_app(app)
     console.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(preview.bp)

@@ -17,8 +17,8 @@ import redis
 from app.settings import get_settings, load_settings
 from tests.sandbox_helpers import SAMPLE_AES_KEY, SAMPLE_APPID, SAMPLE_TOKEN, Receiver
 
-# The webhook tests' shared fixtures (staff, chat) live beside their helpers.
-pytest_plugins = ["tests.webhook_helpers"]
+# Shared fixtures live beside their helpers: the webhook tests' (staff, chat), the browser's.
+pytest_plugins = ["tests.webhook_helpers", "tests.console_helpers"]
 
 
 def free_port() -> int:

@@ -24,7 +24,7 @@ def test_a_bind_code_is_shown_once_and_stored_only_hashed(r, settings):
     client, token = signed_in(settings, r, w.propaganda)
     url = f"/console/people/{w.admin}"
     page = client.post(f"{url}/bind-code", data={"csrf": token, "platform": w.platform})
-    code = re.search(r'letter-spacing:2px">([^<]+)<', page.data.decode()).group(1)
+    code = re.search(r'class="code">([^<]+)<', page.data.decode()).group(1)
     assert code not in client.get(url).data.decode()
     assert not any(code.encode() in key for key in r.keys("*"))
     assert [rec for rec in audit.records(r, action="bindcode.issue")][-1]["via"] == "console"

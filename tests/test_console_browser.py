@@ -1,4 +1,4 @@
-"""The console in a real headless Chromium (Debian's, driven by Playwright).
+"""The console in a real headless Chromium (fixtures in console_helpers).
 
 Each test signs in through the page, does one thing a person does, and saves a
 screenshot of every page it passes under ``tests/artifacts/``.
@@ -6,76 +6,21 @@ screenshot of every page it passes under ``tests/artifacts/``.
 
 import shutil
 from datetime import date
-from pathlib import Path
 
 import pytest
 
-from app import console, create_app, drafts, filings, platforms
-from tests.console_helpers import PASSWORD, with_password
+from app import console, drafts, filings, platforms
+from tests.console_helpers import ARTIFACTS, shot, sign_in_browser, with_password
 from tests.factories import actor, submitted, world
-from tests.webhook_helpers import serve
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def site(settings):
-    with serve(create_app(settings)) as base:
-        yield base
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 900}, locale="zh-CN", accept_downloads=True
-    )
-    opened = context.new_page()
-    yield opened
-    context.close()
-
-
-def shot(page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def sign_in(page, site: str, person: str, password: str = PASSWORD) -> None:
-    page.goto(f"{site}/console/")
-    page.fill("#person", person)
-    page.fill("#password", password)
-    shot(page, "signin")
-    page.click("button[type=submit]")
 
 
 def test_first_sign_in_changes_the_password_and_shows_the_dashboard(r, site, page):
     w = world(r, tier=1)  # the college's own platform: the propaganda department signs too
     submitted(r, w)
     person, password = console.ensure_first_account(r)
-    sign_in(page, site, person, password)
+    sign_in_browser(page, site, person, password)
     assert page.url.endswith("/console/password")
     shot(page, "password")
     page.fill("#old_password", password)
@@ -94,7 +39,7 @@ def test_first_sign_in_changes_the_password_and_shows_the_dashboard(r, site, pag
 def test_a_filing_chain_is_completed_and_the_platform_runs(r, site, page):
     w = world(r)
     with_password(r, w.propaganda)
-    sign_in(page, site, w.propaganda)
+    sign_in_browser(page, site, w.propaganda)
     page.goto(f"{site}/console/filings/new")
     page.click("main button[type=submit]")
     assert page.locator("#name-error").is_visible()
@@ -132,7 +77,7 @@ def test_a_reviewer_approves_a_draft_on_its_review_page(r, site, page):
         r, actor(w.admin), draft.id, {"text": "计算机学院举办第五届程序设计竞赛,报名请加微信"}
     )
     with_password(r, w.responsible)
-    sign_in(page, site, w.responsible)
+    sign_in_browser(page, site, w.responsible)
     page.click("#waiting")
     shot(page, "drafts")
     page.click(f"text={draft.id}")
@@ -148,7 +93,7 @@ def test_a_reviewer_approves_a_draft_on_its_review_page(r, site, page):
 def test_the_propaganda_department_suspends_a_platform(r, site, page):
     w = world(r)
     with_password(r, w.propaganda)
-    sign_in(page, site, w.propaganda)
+    sign_in_browser(page, site, w.propaganda)
     page.goto(f"{site}/console/platforms")
     shot(page, "platforms")
     page.click(f"text={w.platform}")
@@ -164,7 +109,7 @@ def test_the_propaganda_department_suspends_a_platform(r, site, page):
 def test_the_audit_trail_is_filtered_verified_and_exported(r, site, page, tmp_path):
     w = world(r)
     with_password(r, w.propaganda)
-    sign_in(page, site, w.propaganda)
+    sign_in_browser(page, site, w.propaganda)
     page.goto(f"{site}/console/audit")
     page.fill("#platform", w.platform)
     page.click("main form button[type=submit]")

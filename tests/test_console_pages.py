@@ -218,9 +218,13 @@ def test_an_article_is_shown_as_on_wechat_and_no_script_may_run(r, settings):
     drafts.submit(r, actor(w.admin), draft.id)
     client, _ = signed_in(settings, r, w.responsible)
     response = client.get(f"/console/drafts/{draft.id}")
-    assert "<p>欢迎报名</p>" in response.data.decode()
+    assert "欢迎报名" not in response.data.decode()
+    assert f'src="/console/drafts/{draft.id}/versions/1/body"' in response.data.decode()
     assert "script-src 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["Cache-Control"] == "private, no-store"
+    body = client.get(f"/console/drafts/{draft.id}/versions/1/body")
+    assert "<p>欢迎报名</p>" in body.data.decode()
+    assert body.headers["Content-Security-Policy"].startswith("sandbox;")
 
 
 def test_changing_an_administrator_of_a_running_platform_opens_a_new_filing(r, settings):

@@ -32,10 +32,15 @@ def test_preview_renders_the_article_without_running_its_scripts(client, setting
     response = client.get(f"/preview/{token}")
     page = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert "校运动会开幕" in page and "运动会开幕。" in page and "计算机学院微信公众号" in page
-    assert "script-src" not in response.headers["Content-Security-Policy"]
-    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+    assert "校运动会开幕" in page and "计算机学院微信公众号" in page
+    assert "运动会开幕。" not in page and f'src="/preview/{token}/body"' in page
+    assert "script-src 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["Referrer-Policy"] == "no-referrer"
+    body = client.get(f"/preview/{token}/body")
+    assert "<p>运动会开幕。</p>" in body.get_data(as_text=True)
+    assert "script" not in body.get_data(as_text=True)
+    assert body.headers["Content-Security-Policy"].startswith("sandbox;")
+    assert "script-src" not in body.headers["Content-Security-Policy"]
 
 
 def test_preview_shows_the_version_it_was_made_for(r, client, settings, article):

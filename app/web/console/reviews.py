@@ -4,7 +4,7 @@ from flask import redirect, render_template, request, url_for
 
 from app import console, dashboard, diffs, drafts, people, platforms, review, screening
 from app.errors import InvalidInput, NotFound, QianfaError
-from app.web import redis_client
+from app.web import authorhtml, redis_client
 from app.web.console import bp
 from app.web.console.auth import actor, me
 
@@ -92,3 +92,12 @@ def review_page(did: str):
     return render_template("console/review.html", errors=errors, **context), (
         400 if errors else 200
     )
+
+
+@bp.get("/drafts/<did>/versions/<int:number>/body")
+def draft_body(did: str, number: int):
+    """The article's body for the review page's sandboxed frame (``app.web.headers``)."""
+    r = redis_client()
+    draft = drafts.get(r, did)
+    console.platform_for(r, me().person, draft.platform)
+    return authorhtml.frame(drafts.version(r, draft.id, number).content.get("content_html", ""))
