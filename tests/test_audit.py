@@ -176,12 +176,12 @@ def test_edited_record_is_named(r):
 
 
 def test_edited_and_rehashed_record_is_named(r):
-    """An edit whose own hash was recomputed is caught by the next record's link."""
+    """An edit whose own hash was recomputed is named by its signature, which no longer fits."""
     rows = chain(r, 5)
     rows[2][1]["decision"] = "approve"
     rows[2][1]["hash"] = audit.record_hash(rows[2][1])
     rebuild(r, rows)
-    assert_verify_names(rows[2][0], 3, "被改动并重算了哈希")
+    assert_verify_names(rows[2][0], 3, "签名不符")
 
 
 def test_deleted_middle_record_is_named(r):
@@ -216,7 +216,7 @@ def test_forged_record_inserted_between_two_is_named(r):
     forged["hash"] = audit.record_hash(forged)
     forged_id = f"{base + 25}-0"
     rebuild(r, [*rows[:3], (forged_id, forged), *rows[3:]])
-    assert_verify_names(forged_id, 4, "此记录是插入的")
+    assert_verify_names(forged_id, 4, "签名不符")
 
 
 def test_forged_record_with_a_bad_hash_is_named(r):
@@ -242,7 +242,7 @@ def test_record_appended_past_the_head_is_named(r):
     forged = {**rows[-1][1], "seq": "4", "prev": rows[-1][1]["hash"], "action": "draft.publish"}
     forged["hash"] = audit.record_hash(forged)
     forged_id = r.xadd(STREAM, forged).decode()
-    assert_verify_names(forged_id, 4, "序号超出链头")
+    assert_verify_names(forged_id, 4, "签名不符")
 
 
 def test_record_moved_in_time_is_named(r):
