@@ -142,6 +142,11 @@ def head(r: redis.Redis) -> tuple[int, str]:
     return int(fields.get("seq", 0)), fields.get("hash", "")
 
 
+def empty(r: redis.Redis) -> bool:
+    """No record, no head and no trim base: a chain never written (or wiped)."""
+    return not r.exists(keys.audit_stream(), keys.audit_head(), keys.audit_anchor())
+
+
 @dataclass(frozen=True)
 class Verification:
     """The outcome of ``verify``: on a broken chain, where it first breaks and why.
