@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from app import anchors, audit, create_app, keys
+from app import anchors, audit, create_app, credentials, keys, masterkey
 from app.auditseal import Signer, signer
 from app.masterkey import new_key
 from app.settings import get_settings, load_settings
@@ -247,6 +247,27 @@ def test_an_honest_chain_with_periodic_anchors_and_trims_verifies(r, anchor_file
     done = qianfa("audit", "verify")
     assert done.returncode == 0, done.stderr
     assert "与最新锚点相符:第 9 条" in done.stdout
+
+
+def test_the_chain_verifies_across_a_master_key_rotation(r, anchor_file, tmp_path, monkeypatch):
+    """The rotation's own record is signed with both keys, so with only the new key loaded
+    every earlier record is still vouched for; old anchors are passed over."""
+    key_file = tmp_path / "keys" / "master.key"
+    masterkey.create_key_file(key_file, new_key())
+    monkeypatch.setenv("QIANFA_MASTER_KEY_FILE", str(key_file))
+    get_settings.cache_clear()
+    chain(r, 3)
+    anchors.anchor(r, anchor_file)
+    old_kid = next(iter(signer().keys))
+    credentials.rotate_master_key(r, get_settings(), OPS)
+    assert old_kid not in signer().keys
+    [rotation] = [rec for _, rec in entries(r) if rec["action"] == "credentials.rotate_master_key"]
+    assert len(rotation["sig"].split()) == 2
+    assert anchors.newest(anchor_file) is None
+    assert audit.verify(r) == audit.Verification(True, 4)
+    assert anchors.anchor(r, anchor_file).seq == 4
+    done = qianfa("audit", "verify")
+    assert done.returncode == 0, done.stderr
 
 
 # verify never starts an embedded Redis just to find nothing
