@@ -233,7 +233,7 @@ def _snapshot(r: redis.Redis, since: Checkpoint | None, by: Signer) -> _Snapshot
         pipe.hgetall(keys.audit_anchor())
         pipe.hgetall(keys.audit_head())
         pipe.xrevrange(keys.audit_stream(), count=1)
-        if since:
+        if since and since.entry:
             pipe.xrange(keys.audit_stream(), min=since.entry, max=since.entry)
         base, head, last, *marked = pipe.execute()
     base = decode(base)
