@@ -78,6 +78,7 @@ class Periodic:
 PERIODIC = (
     Periodic("scan_reviews", NOTIFICATIONS, lambda settings: settings.review_scan_interval),
     Periodic("trim_audit", NOTIFICATIONS, 86400),
+    Periodic("anchor_audit", NOTIFICATIONS, lambda settings: settings.audit_anchor_interval),
     Periodic("sweep_publications", PUBLISHING, 60),
 )
 

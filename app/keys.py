@@ -99,6 +99,10 @@ def audit_anchor() -> str:
     return f"{NS}:audit:anchor"
 
 
+def audit_verified() -> str:
+    return f"{NS}:audit:verified"
+
+
 def master_key_check() -> str:
     return f"{NS}:credentials:keycheck"
 

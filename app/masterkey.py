@@ -22,6 +22,9 @@ from app.settings import MASTER_KEY_FORMAT, MASTER_KEY_TEXT, Settings
 
 KEY_BYTES = 32
 DEFAULT_KEY_FILE = "master.key"
+AUDIT_PURPOSE = "audit-chain"  # the HKDF label of the audit chain's HMAC key
+
+_audit_cache: tuple[tuple, list[bytes]] | None = None
 
 
 class Keyring:
@@ -42,10 +45,11 @@ class Keyring:
 
     def derive(self, purpose: str) -> bytes:
         """A key of its own for ``purpose`` (HKDF of the primary key): one secret, many uses."""
-        hkdf = HKDF(
-            algorithm=SHA256(), length=KEY_BYTES, salt=None, info=f"qianfa:{purpose}".encode()
-        )
-        return hkdf.derive(self._keys[self.primary])
+        return _derive(self._keys[self.primary], purpose)
+
+    def derive_all(self, purpose: str) -> list[bytes]:
+        """``derive`` for every key, primary first: what was written under an older key checks."""
+        return [_derive(key, purpose) for key in self._keys.values()]
 
     def cipher(self, kid: str) -> AESGCM:
         if kid not in self._keys:
@@ -54,6 +58,36 @@ class Keyring:
                 "请检查 QIANFA_MASTER_KEY / QIANFA_MASTER_KEY_FILE"
             )
         return AESGCM(self._keys[kid])
+
+
+def _derive(master: bytes, purpose: str) -> bytes:
+    hkdf = HKDF(algorithm=SHA256(), length=KEY_BYTES, salt=None, info=f"qianfa:{purpose}".encode())
+    return hkdf.derive(master)
+
+
+def audit_keys(settings: Settings) -> list[bytes]:
+    """The audit chain's HMAC keys, one per master key loaded (primary first).
+
+    Every audit record needs them, so they are derived once and kept while the key files
+    stay as they are; a rotation (``.new`` appearing, then renamed) reloads them.
+    """
+    global _audit_cache
+    stamp = (settings.master_key, *_file_stamps(settings.master_key_file))
+    if _audit_cache is None or _audit_cache[0] != stamp:
+        _audit_cache = (stamp, load_keyring(settings).derive_all(AUDIT_PURPOSE))
+    return _audit_cache[1]
+
+
+def _file_stamps(path: Path) -> tuple:
+    found = []
+    for candidate in (path, staged(path)):
+        try:
+            info = candidate.stat()
+        except FileNotFoundError:
+            found.append((str(candidate), None))
+            continue
+        found.append((str(candidate), info.st_ino, info.st_mtime_ns, info.st_size))
+    return tuple(found)
 
 
 def key_id(key: bytes) -> str:

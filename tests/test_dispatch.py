@@ -187,8 +187,13 @@ def test_periodic_jobs_are_enqueued_once_per_interval(r, dispatcher):
     other = dispatch.Dispatcher(r, load_settings(), name="other")
     other.tick()
     names = sorted(job.func_name for job in jobs.queue(r, "notifications").jobs)
-    assert names == ["workers.jobs.scan_reviews", "workers.jobs.trim_audit"]
+    assert names == [
+        "workers.jobs.anchor_audit",
+        "workers.jobs.scan_reviews",
+        "workers.jobs.trim_audit",
+    ]
     assert 0 < r.ttl(keys.periodic("trim_audit")) <= 86400
+    assert 0 < r.ttl(keys.periodic("anchor_audit")) <= 300
 
 
 def test_heartbeat_is_listed_and_forgotten_when_stale(r, dispatcher):

@@ -10,7 +10,7 @@ import functools
 import json
 import logging
 
-from app import alerts, audit, escalation, jobs, keys, notifications, publishing, reminders
+from app import alerts, anchors, audit, escalation, jobs, keys, notifications, publishing, reminders
 from app.masterkey import load_keyring
 from app.redis import get_redis
 from app.settings import get_settings
@@ -93,6 +93,16 @@ def trim_audit() -> int:
     settings = get_settings()
     actor = audit.Actor.system("worker")
     return audit.trim(get_redis(settings), actor, settings.audit_retention_days)
+
+
+def anchor_audit() -> int:
+    """Periodic: verify the audit chain since the newest anchor, then anchor its head.
+
+    A chain that fails raises (the job fails, logged), and no anchor vouches for it.
+    """
+    settings = get_settings()
+    made = anchors.anchor(get_redis(settings), settings.audit_anchor_file)
+    return made.seq if made else 0
 
 
 def publish_draft(draft_id: str, version: int, run: int = 0) -> str:

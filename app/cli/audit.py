@@ -1,12 +1,13 @@
-"""``qianfa audit``: check the hash chain, export records for an inspection, apply retention."""
+"""``qianfa audit``: verify and anchor the signed chain, export records, apply retention."""
 
 import sys
 from datetime import date, datetime, time, timedelta
 
 import click
 
-from app import audit, platforms, validate
+from app import anchors, audit, platforms, validate
 from app.cli.base import CliError, operator, store
+from app.redis import embedded_exists
 from app.settings import get_settings
 
 WRITERS = {"jsonl": audit.write_jsonl, "csv": audit.write_csv}
@@ -21,23 +22,58 @@ def audit_group():
 
 @audit_group.command("verify")
 def verify_command():
-    """逐条核验审计链,指出第一条被改动、删除、插入或重排的记录。"""
-    result = audit.verify(store())
-    if not result.ok:
+    """逐条核验审计链(签名、哈希、序号),并与最新锚点核对,指出第一条异常记录。"""
+    settings = get_settings()
+    last = anchors.newest(settings.audit_anchor_file)
+    r = _existing_store(settings)
+    if (r is None or audit.empty(r)) and last is None:
+        raise CliError("没有任何审计记录,也没有锚点:无从核验(Redis 是否配置正确?)")
+    if r is None:
         raise CliError(
-            f"审计链已被破坏(此前 {result.checked} 条完好)。"
-            f"第一条异常记录:{_where(result)};原因:{result.problem}"
+            f"找不到审计数据(内置 Redis 数据库不存在),而锚点({last.at})记到第 {last.seq} 条:"
+            "审计链被清空"
         )
-    seq, digest = audit.head(store())
+    result = audit.verify(r, anchor=last)
+    if not result.ok:
+        raise CliError(anchors.describe(result))
     click.echo(f"审计链完整:共核验 {result.checked} 条记录。")
+    for line in _notes(result, last, settings):
+        click.echo(line)
+    seq, digest = audit.head(r)
     if seq:
-        click.echo(f"链头:第 {seq} 条,哈希 {digest}(可另行记下,用于日后核对)")
+        click.echo(f"链头:第 {seq} 条,哈希 {digest}")
 
 
-def _where(result: audit.Verification) -> str:
-    if result.bad_entry:
-        return f"{result.bad_entry}(第 {result.bad_seq} 条)"
-    return f"第 {result.bad_seq} 条(已不在流中)"
+def _existing_store(settings):
+    """The Redis holding the chain, or None when only an empty embedded one could be started."""
+    if settings.redis_url or embedded_exists(settings.instance_dir):
+        return store()
+    return None
+
+
+def _notes(result: audit.Verification, last, settings) -> list[str]:
+    notes = []
+    if last is None:
+        notes.append(
+            "尚无锚点:末尾记录被删除或整条链被清空将无从发现;"
+            f"请运行 qianfa audit anchor(调度进程每 {settings.audit_anchor_interval} 秒自动写入)。"
+        )
+    else:
+        notes.append(f"与最新锚点相符:第 {last.seq} 条({last.at})。")
+    if not result.signed:
+        notes.append("注意:这些记录写于审计签名启用之前,未签名;下一条记录写入后即受签名保护。")
+    return notes
+
+
+@audit_group.command("anchor")
+def anchor_command():
+    """核验最新锚点之后的记录,并把当前链头写入锚点文件(签名,存于 Redis 之外)。"""
+    path = get_settings().audit_anchor_file
+    made = anchors.anchor(store(), path)
+    if made is None:
+        click.echo("审计链为空:没有可锚定的记录。")
+        return
+    click.echo(f"锚点:第 {made.seq} 条,哈希 {made.hash}({made.at}),已记于 {path}")
 
 
 @audit_group.command("export")
