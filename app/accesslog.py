@@ -34,27 +34,12 @@ def redact(target: str) -> str:
 
 
 def redact_text(text: str) -> str:
-    """Every request target in ``text`` redacted (URLs keep their scheme and host)."""
+    """Every request target in ``text`` redacted (URLs keep their scheme and host).
+
+    For free text that quotes a request line, such as an error about a malformed one.
+    (urllib3's debug log of each URL is redacted by ``app.wechat``'s own filter.)
+    """
     return TARGET.sub(lambda found: redact(found.group()), text)
-
-
-class RedactTargets(logging.Filter):
-    """Redact request targets in a library's log records (urllib3 logs each URL at DEBUG)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact_text(str(record.msg))
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                redact_text(arg) if isinstance(arg, str) else arg for arg in record.args
-            )
-        return True
-
-
-def redact_library_logs() -> None:
-    """Make the HTTP client's debug log safe in this process (idempotent)."""
-    logger = logging.getLogger("urllib3.connectionpool")
-    if not any(isinstance(f, RedactTargets) for f in logger.filters):
-        logger.addFilter(RedactTargets())
 
 
 class AccessLog:

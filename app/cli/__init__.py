@@ -8,7 +8,6 @@ import sys
 
 import click
 
-from app.accesslog import redact_library_logs
 from app.cli import (
     apitokens,
     audit,
@@ -47,5 +46,4 @@ def main() -> None:
     except ConfigError as exc:
         click.echo(f"配置错误:{exc.message}", err=True)
         sys.exit(2)
-    redact_library_logs()  # every process Qianfa starts runs this command
     cli.main(prog_name="qianfa")
