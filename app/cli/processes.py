@@ -62,11 +62,11 @@ def serve():
     """启动 Web 进程(waitress)。"""
     settings = get_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
+    _exit_on_sigterm()
     try:
         server = web_server(settings)
     except OSError as exc:
         raise CliError(f"无法监听 {settings.host}:{settings.port}:{exc.strerror}") from exc
-    _exit_on_sigterm()
     click.echo(f"Web 进程已启动:http://{settings.host}:{settings.port}")
     server.run()
 
