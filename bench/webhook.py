@@ -12,7 +12,8 @@ per scenario, and the ratio to the bare endpoint measured in the same run.
 Each scenario runs BENCH_ROUNDS times, interleaved with the others so that a noisy
 neighbour hurts all alike, and the round with the median rate is shown. Options come from
 the environment: BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (32),
-BENCH_THREADS (the web process's threads, QIANFA_WEB_THREADS, default 8).
+BENCH_WORKERS (web processes, QIANFA_WEB_WORKERS, default nproc), BENCH_THREADS (threads in
+each, QIANFA_WEB_THREADS, default 4).
 """
 
 import http.client
@@ -35,7 +36,8 @@ from benchkit import free_port, machine, redis_binary, register_platform, wait_f
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
-THREADS = int(os.environ.get("BENCH_THREADS", "8"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", str(os.cpu_count() or 2)))
+THREADS = int(os.environ.get("BENCH_THREADS", "4"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 LOADERS = max(1, min(4, os.cpu_count() or 2))
 
@@ -81,8 +83,8 @@ def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
 
 # The bare app on the web server ``qianfa serve`` builds, with the same settings.
 SERVE_BARE = (
-    "from app.cli.processes import web_server; from app.settings import get_settings; "
-    "from webhook import bare_app; web_server(get_settings(), bare_app()).run()"
+    "from app.cli.processes import run_web; from app.settings import get_settings; "
+    "from webhook import bare_app; run_web(get_settings(), bare_app)"
 )
 
 
@@ -221,6 +223,7 @@ def main() -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QIANFA_")}
     env.update(QIANFA_REDIS_URL=redis_url, QIANFA_INSTANCE_DIR=str(workdir / "instance"))
     env.update(QIANFA_LOG_LEVEL="WARNING", QIANFA_WEB_THREADS=str(THREADS))
+    env.update(QIANFA_WEB_WORKERS=str(WORKERS))
     servers = []
     try:
         register(redis_url, load_settings(env))
@@ -229,7 +232,7 @@ def main() -> int:
         ports = {"qianfa": servers[0][1], "bare": servers[1][1]}
         print(f"machine: {machine()}")
         print(
-            f"waitress (qianfa serve): 1 process x {THREADS} threads, keep-alive; "
+            f"waitress (qianfa serve): {WORKERS} processes x {THREADS} threads, keep-alive; "
             f"{CONNECTIONS} connections from {LOADERS} load processes; "
             f"median of {ROUNDS} rounds of {SECONDS:g} s"
         )

@@ -1,7 +1,10 @@
 """Commands that start Qianfa's processes: ``serve``, ``worker`` and ``run`` (all of them)."""
 
+import contextlib
 import logging
+import os
 import signal
+import socket
 import sys
 
 import click
@@ -21,7 +24,7 @@ CHANNEL_TIMEOUT = 30
 MAX_HEADER_BYTES = 64 * 1024
 
 
-def web_server(settings: Settings, app=None):
+def web_server(settings: Settings, app=None, sockets=None):
     """Waitress serving ``app`` (default ``create_app()`` behind the redacting access log).
 
     Waitress reads each request, headers and body, on its asynchronous channel layer and
@@ -32,13 +35,13 @@ def web_server(settings: Settings, app=None):
     two slow clients took all of them; gevent would need monkey-patching of the whole
     process. The largest body the app accepts (an image upload, or a callback up to
     ``QIANFA_WEBHOOK_MAX_BODY``) bounds what waitress buffers; the app's own, smaller
-    limits still apply per endpoint.
+    limits still apply per endpoint. ``sockets``: already listening, as ``serve`` shares.
     """
     max_body = max(settings.webhook_max_body, uploads.MAX_BYTES + api.MULTIPART_OVERHEAD)
+    where = {"sockets": sockets} if sockets else {"host": settings.host, "port": settings.port}
     return waitress.create_server(
         app or AccessLog(create_app(settings)),
-        host=settings.host,
-        port=settings.port,
+        **where,
         threads=settings.web_threads,
         connection_limit=CONNECTION_LIMIT,
         channel_timeout=CHANNEL_TIMEOUT,
@@ -57,18 +60,61 @@ def _exit_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
 
+def listen(settings: Settings) -> socket.socket:
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    try:
+        return socket.create_server((settings.host, settings.port), family=family, backlog=1024)
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise CliError(f"无法监听 {settings.host}:{settings.port}:{reason}") from exc
+
+
+def fork_server(settings: Settings, sock: socket.socket, make_app=None) -> int:
+    """A child process serving on the shared socket: one GIL per process, so all CPUs work."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            web_server(settings, make_app() if make_app else None, sockets=[sock]).run()
+            code = 0
+        finally:
+            os._exit(code)
+    return pid
+
+
+def supervise(children: list[int]) -> bool:
+    """Wait until stopped (True) or until a child exits on its own (False); stop them all."""
+    stopped = False
+    try:
+        os.wait()
+    except (SystemExit, KeyboardInterrupt):
+        stopped = True
+    finally:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        for pid in children:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+    return stopped
+
+
+def run_web(settings: Settings, make_app=None) -> None:
+    """``QIANFA_WEB_WORKERS`` waitress processes on one listening socket, stopped together."""
+    _exit_on_sigterm()
+    sock = listen(settings)
+    children = [fork_server(settings, sock, make_app) for _ in range(settings.web_workers)]
+    click.echo(f"Web 进程已启动:http://{settings.host}:{settings.port}", err=True)
+    if not supervise(children):
+        raise CliError("Web 子进程意外退出,已停止全部 Web 子进程")
+
+
 @click.command("serve")
 def serve():
     """启动 Web 进程(waitress)。"""
     settings = get_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
-    _exit_on_sigterm()
-    try:
-        server = web_server(settings)
-    except OSError as exc:
-        raise CliError(f"无法监听 {settings.host}:{settings.port}:{exc.strerror}") from exc
-    click.echo(f"Web 进程已启动:http://{settings.host}:{settings.port}")
-    server.run()
+    run_web(settings)
 
 
 @click.command("worker")
