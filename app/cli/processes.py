@@ -73,12 +73,16 @@ def fork_server(settings: Settings, sock: socket.socket, make_app=None) -> int:
     """A child process serving on the shared socket: one GIL per process, so all CPUs work."""
     pid = os.fork()
     if pid == 0:
-        code = 1
+        code = 0
         try:
             web_server(settings, make_app() if make_app else None, sockets=[sock]).run()
-            code = 0
+        except (SystemExit, KeyboardInterrupt):
+            pass  # stopped while starting
+        except Exception:
+            logging.getLogger(__name__).exception("web process failed")
+            code = 1
         finally:
-            os._exit(code)
+            os._exit(code)  # never back into the parent's click command
     return pid
 
 
