@@ -32,6 +32,7 @@ class Settings:
     host: str
     port: int
     web_workers: int
+    web_threads: int
     master_key: str | None
     master_key_file: Path
     bind_code_ttl: int
@@ -210,6 +211,7 @@ def load_settings(environ=None) -> Settings:
         host=raw("HOST"),
         port=parse_int("PORT", raw("PORT"), low=1, high=65535),
         web_workers=parse_int("WEB_WORKERS", raw("WEB_WORKERS"), low=1, high=64),
+        web_threads=parse_int("WEB_THREADS", raw("WEB_THREADS"), low=1, high=256),
         master_key=master_key,
         master_key_file=(
             Path(master_key_file).expanduser().absolute()

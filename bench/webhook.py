@@ -1,7 +1,8 @@
 """Benchmark of the WeChat callback endpoint (``make bench``; not part of CI).
 
-It starts a redis-server and two gunicorn servers with the same settings on free loopback
-ports: Qianfa's app, and a bare Flask app whose one view answers "success". It registers
+It starts a redis-server and two web servers with the settings of ``qianfa serve``
+(waitress, ``app.cli.processes.web_server``) on free loopback ports: Qianfa's app, and a
+bare Flask app whose one view answers "success". It registers
 an active platform with sealed credentials and one bound staff member, then drives each
 server with keep-alive HTTP connections (``http.client``, one per thread, spread over a
 few processes), each request a fresh callback as the sandbox WeChat signs and encrypts
@@ -11,7 +12,8 @@ per scenario, and the ratio to the bare endpoint measured in the same run.
 Each scenario runs BENCH_ROUNDS times, interleaved with the others so that a noisy
 neighbour hurts all alike, and the round with the median rate is shown. Options come from
 the environment: BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_CONNECTIONS (32),
-BENCH_WORKERS (gunicorn workers, default nproc), BENCH_THREADS (gunicorn threads, 4).
+BENCH_WORKERS (web processes, QIANFA_WEB_WORKERS, default nproc), BENCH_THREADS (threads in
+each, QIANFA_WEB_THREADS, default 4).
 """
 
 import http.client
@@ -79,13 +81,25 @@ def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
     return proc, f"redis://127.0.0.1:{port}/0"
 
 
-def start_gunicorn(app_spec: str, env: dict) -> tuple[subprocess.Popen, int]:
-    """The same gunicorn settings for both servers: gthread workers keep connections alive."""
+# The bare app on the web server ``qianfa serve`` builds, with the same settings.
+SERVE_BARE = (
+    "from app.cli.processes import run_web; from app.settings import get_settings; "
+    "from webhook import bare_app; run_web(get_settings(), bare_app)"
+)
+
+
+def start_server(bare: bool, env: dict) -> tuple[subprocess.Popen, int]:
+    """``qianfa serve`` for Qianfa; the same server around the bare app."""
     port = free_port()
-    args = [sys.executable, "-m", "gunicorn", app_spec, "--bind", f"127.0.0.1:{port}"]
-    args += ["--workers", str(WORKERS), "--worker-class", "gthread", "--threads", str(THREADS)]
-    args += ["--keep-alive", "30", "--log-level", "warning", "--pythonpath", f"{ROOT},{ROOT}/bench"]
-    proc = subprocess.Popen(args, env=env, cwd=ROOT, stderr=subprocess.DEVNULL)
+    command = ["-c", SERVE_BARE] if bare else ["-m", "app", "serve"]
+    env = {**env, "QIANFA_PORT": str(port), "PYTHONPATH": f"{ROOT}:{ROOT}/bench"}
+    proc = subprocess.Popen(
+        [sys.executable, *command],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wait_for_port(port)
     return proc, port
 
@@ -152,6 +166,8 @@ def load_thread(port, scenario, deadline, results):
 def load_process(port, scenario, threads, start_at, seconds, queue):
     import threading
 
+    import app.sandbox.callbacks  # noqa: F401  # imported before the clock starts, not in it
+
     while time.time() < start_at:
         time.sleep(0.001)
     deadline = time.monotonic() + seconds
@@ -206,16 +222,17 @@ def main() -> int:
     redis_proc, redis_url = start_redis(workdir)
     env = {k: v for k, v in os.environ.items() if not k.startswith("QIANFA_")}
     env.update(QIANFA_REDIS_URL=redis_url, QIANFA_INSTANCE_DIR=str(workdir / "instance"))
-    env.update(QIANFA_LOG_LEVEL="WARNING", QIANFA_WEB_WORKERS=str(WORKERS))
+    env.update(QIANFA_LOG_LEVEL="WARNING", QIANFA_WEB_THREADS=str(THREADS))
+    env.update(QIANFA_WEB_WORKERS=str(WORKERS))
     servers = []
     try:
         register(redis_url, load_settings(env))
-        servers.append(start_gunicorn("app:create_app()", env))
-        servers.append(start_gunicorn("webhook:bare_app()", env))
+        servers.append(start_server(False, env))
+        servers.append(start_server(True, env))
         ports = {"qianfa": servers[0][1], "bare": servers[1][1]}
         print(f"machine: {machine()}")
         print(
-            f"gunicorn: {WORKERS} gthread workers x {THREADS} threads, keep-alive; "
+            f"waitress (qianfa serve): {WORKERS} processes x {THREADS} threads, keep-alive; "
             f"{CONNECTIONS} connections from {LOADERS} load processes; "
             f"median of {ROUNDS} rounds of {SECONDS:g} s"
         )

@@ -10,6 +10,7 @@ import urllib.request
 
 import pytest
 
+from app.sandbox.demo import DEMO_ACCOUNT
 from tests.conftest import free_port, wait_until
 
 pytestmark = pytest.mark.slow
@@ -108,6 +109,7 @@ def test_run_starts_everything_on_embedded_redis_and_keeps_data(tmp_path):
     assert code == 0, output
     assert "curl -X POST" in output and "沙箱微信已启动" in output
     assert "演示平台 demo" in output and "的身份发送:绑定 " in output
+    assert DEMO_ACCOUNT["secret"] not in output and "secret=" not in output
     assert health(port) == (None, None)
     assert (tmp_path / "instance" / "qianfa.rdb").exists()
 

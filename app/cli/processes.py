@@ -1,39 +1,124 @@
 """Commands that start Qianfa's processes: ``serve``, ``worker`` and ``run`` (all of them)."""
 
+import contextlib
+import logging
+import os
+import signal
+import socket
 import sys
 
 import click
-from gunicorn.app.base import BaseApplication
+import waitress
 
-from app import create_app
+from app import create_app, uploads
+from app.accesslog import AccessLog
 from app.cli.base import CliError
-from app.settings import get_settings
+from app.settings import Settings, get_settings
+from app.web import api
+
+# Connections one web process keeps open at once (each costs a file descriptor, not a
+# thread); poll(), unlike select(), has no limit of 1024 descriptors.
+CONNECTION_LIMIT = 1000
+# A connection that sends nothing for this long is closed, mid-request or idle.
+CHANNEL_TIMEOUT = 30
+MAX_HEADER_BYTES = 64 * 1024
 
 
-class WebServer(BaseApplication):
-    """Gunicorn serving ``create_app()``, configured from the settings, not from argv."""
+def web_server(settings: Settings, app=None, sockets=None):
+    """Waitress serving ``app`` (default ``create_app()`` behind the redacting access log).
 
-    def __init__(self, settings):
-        self.settings = settings
-        super().__init__()
+    Waitress reads each request, headers and body, on its asynchronous channel layer and
+    hands it to a thread only when it is complete, so a slow client (slowloris: headers a
+    byte at a time, or a body that never ends) costs a socket and a buffer, never one of
+    the ``QIANFA_WEB_THREADS`` threads that answer the webhook, API, console and
+    ``/healthz``. Gunicorn's sync and gthread workers parse in the thread that serves, so
+    two slow clients took all of them; gevent would need monkey-patching of the whole
+    process. The largest body the app accepts (an image upload, or a callback up to
+    ``QIANFA_WEBHOOK_MAX_BODY``) bounds what waitress buffers; the app's own, smaller
+    limits still apply per endpoint. ``sockets``: already listening, as ``serve`` shares.
+    """
+    max_body = max(settings.webhook_max_body, uploads.MAX_BYTES + api.MULTIPART_OVERHEAD)
+    where = {"sockets": sockets} if sockets else {"host": settings.host, "port": settings.port}
+    return waitress.create_server(
+        app or AccessLog(create_app(settings)),
+        **where,
+        threads=settings.web_threads,
+        connection_limit=CONNECTION_LIMIT,
+        channel_timeout=CHANNEL_TIMEOUT,
+        cleanup_interval=min(10, CHANNEL_TIMEOUT),
+        asyncore_use_poll=True,
+        max_request_header_size=MAX_HEADER_BYTES,
+        max_request_body_size=max_body,
+        ident="qianfa",
+        # Nothing trusts them for an address; /healthz reads them to tell a proxied caller.
+        clear_untrusted_proxy_headers=False,
+    )
 
-    def load_config(self):
-        self.cfg.set("bind", f"{self.settings.host}:{self.settings.port}")
-        self.cfg.set("workers", self.settings.web_workers)
-        self.cfg.set("timeout", 30)
-        self.cfg.set("graceful_timeout", 5)
-        self.cfg.set("accesslog", "-")
-        # Gunicorn's control socket defaults to one path per user, shared by every instance.
-        self.cfg.set("control_socket_disable", True)
 
-    def load(self):
-        return create_app(self.settings)
+def _exit_on_sigterm() -> None:
+    """Waitress stops (closing its sockets, letting running requests finish) on SystemExit."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+
+def listen(settings: Settings) -> socket.socket:
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    try:
+        return socket.create_server((settings.host, settings.port), family=family, backlog=1024)
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise CliError(f"无法监听 {settings.host}:{settings.port}:{reason}") from exc
+
+
+def fork_server(settings: Settings, sock: socket.socket, make_app=None) -> int:
+    """A child process serving on the shared socket: one GIL per process, so all CPUs work."""
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            web_server(settings, make_app() if make_app else None, sockets=[sock]).run()
+        except (SystemExit, KeyboardInterrupt):
+            pass  # stopped while starting
+        except Exception:
+            logging.getLogger(__name__).exception("web process failed")
+            code = 1
+        finally:
+            os._exit(code)  # never back into the parent's click command
+    return pid
+
+
+def supervise(children: list[int]) -> bool:
+    """Wait until stopped (True) or until a child exits on its own (False); stop them all."""
+    stopped = False
+    try:
+        os.wait()
+    except (SystemExit, KeyboardInterrupt):
+        stopped = True
+    finally:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        for pid in children:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+    return stopped
+
+
+def run_web(settings: Settings, make_app=None) -> None:
+    """``QIANFA_WEB_WORKERS`` waitress processes on one listening socket, stopped together."""
+    _exit_on_sigterm()
+    sock = listen(settings)
+    children = [fork_server(settings, sock, make_app) for _ in range(settings.web_workers)]
+    click.echo(f"Web 进程已启动:http://{settings.host}:{settings.port}", err=True)
+    if not supervise(children):
+        raise CliError("Web 子进程意外退出,已停止全部 Web 子进程")
 
 
 @click.command("serve")
 def serve():
-    """启动 Web 进程(gunicorn)。"""
-    WebServer(get_settings()).run()
+    """启动 Web 进程(waitress)。"""
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
+    run_web(settings)
 
 
 @click.command("worker")

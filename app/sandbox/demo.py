@@ -52,9 +52,9 @@ def instructions(base_url: str, settings: dict) -> str:
         [
             f"沙箱微信已启动:{base_url}  (Ctrl-C 停止)",
             f"查看页面(文章、群发、每个用户的聊天):{base_url}/",
-            f"演示账号「{settings['name']}」:AppID {appid}  AppSecret {settings['secret']}",
-            f"  Token {settings['token']}  EncodingAESKey {settings['encoding_aes_key']}"
-            f"  {MODE_NAMES[settings['encrypt_mode']]}",
+            # Secrets are never printed, demo ones included: logs of `qianfa run` get kept.
+            f"演示账号「{settings['name']}」:AppID {appid}  {MODE_NAMES[settings['encrypt_mode']]}",
+            "  AppSecret、Token、EncodingAESKey 为演示固定值,见 app/sandbox/demo.py",
             f"  服务器地址 {settings['server_url']}",
             f"让 Qianfa 使用沙箱:QIANFA_WECHAT_API_BASE={base_url}",
             f"以「{staff['nickname']}」的身份发一条消息:",

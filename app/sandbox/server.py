@@ -7,11 +7,26 @@ from contextlib import contextmanager
 from flask import Flask
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from app.accesslog import redact, redact_text
 from app.sandbox import create_app
 
 
-class QuietHandler(WSGIRequestHandler):
-    """No access log: the URLs carry access tokens, and tests read state, not logs."""
+class RedactingHandler(WSGIRequestHandler):
+    """Werkzeug's access log with each target redacted: URLs carry the AppSecret
+    (``/cgi-bin/token?secret=``), access tokens, signatures and openids."""
+
+    def log_request(self, code="-", size="-") -> None:
+        method, version = getattr(self, "command", None), getattr(self, "request_version", "")
+        target = redact(getattr(self, "path", "") or "")
+        self.log("info", '"%s %s %s" %s %s', method or "-", target, version, code, size)
+
+    def log_error(self, format: str, *args) -> None:
+        # A malformed request line is quoted in the message: redact it too.
+        super().log_error(format, *(redact_text(str(arg)) for arg in args))
+
+
+class QuietHandler(RedactingHandler):
+    """No access log: tests read state, not logs."""
 
     def log_request(self, *args, **kwargs) -> None:
         pass
@@ -24,7 +39,7 @@ class SandboxServer:
         self, app: Flask | None = None, host: str = "127.0.0.1", port: int = 0, quiet=False
     ):
         self.app = app or create_app()
-        handler = QuietHandler if quiet else None
+        handler = QuietHandler if quiet else RedactingHandler
         self._server = make_server(host, port, self.app, threaded=True, request_handler=handler)
         self._thread: threading.Thread | None = None
 
