@@ -224,3 +224,15 @@ def test_cli_sets_and_shows_the_message_mode(r, college):
     assert webhook_config.get(r, PLATFORM).forward_url == ""
     changes = [json.loads(rec["detail"]) for rec in audit.records(r, action="webhook.configure")]
     assert changes == [{"mode": "plaintext"}]
+
+
+def test_console_platform_page_shows_the_message_mode(r, settings, college):
+    """The platform page states the mode read-only, with the advice in plaintext mode."""
+    from tests.console_helpers import signed_in
+
+    client, _ = signed_in(settings, r, college["responsible"])
+    page = client.get(f"/console/platforms/{PLATFORM}").text
+    assert "安全模式" in page and "只接受只读命令" not in page
+    set_mode(r, "plaintext")
+    page = client.get(f"/console/platforms/{PLATFORM}").text
+    assert "明文模式" in page and "只接受只读命令" in page

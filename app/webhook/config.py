@@ -60,6 +60,12 @@ def get(r: redis.Redis, platform_id: str) -> WebhookConfig:
     )
 
 
+def mode_of(r: redis.Redis, platform_id: str) -> str:
+    """The platform's configured message mode, read alone (for display)."""
+    stored = r.hget(keys.webhook_config(platform_id), "mode")
+    return stored.decode() if stored else modes.DEFAULT
+
+
 def configure(
     r: redis.Redis,
     keyring: Keyring,
