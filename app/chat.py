@@ -6,7 +6,12 @@ reply, or ``None`` when the message is not for Qianfa (a follower who is not sta
 so the webhook gives the platform's default reply or forwards it downstream.
 
 Commands are the ``COMMANDS`` table: Chinese words with English aliases, each with the
-roles it needs on this platform, checked against the stored roles on every message.
+roles it needs on this platform, checked against the stored roles on every message, and
+whether it changes anything (``mutates``, true unless a command is marked read-only).
+A command that changes anything, and any content for a draft session, is accepted only
+from a message whose body was authenticated (compatible or safe mode): in plaintext mode
+WeChat's signature covers no part of the body, so anyone holding one signed query could
+write the command.
 Followers' ordinary words (帮助, 投稿 ...) stay theirs; only a bind code or a command that
 names a draft is answered (and refused) for someone who is not bound.
 """
@@ -45,6 +50,13 @@ SEEN_TTL = 7 * 86400
 BIND_ATTEMPTS = 5
 BIND_WINDOW = 3600
 LIST_LIMIT = 10
+PLAINTEXT_REFUSAL = (
+    "抱歉,明文模式下不接受会改变状态的指令(绑定、投稿、审核、撤回等):"
+    "明文消息的内容没有签名,无法确认确实来自微信。"
+    "请在公众平台改为安全模式,并请党委宣传部在签发中同步设置。"
+    "「帮助」「状态」「查看」等只读指令仍可使用。"
+)
+PLAINTEXT_HELP = "本公众号为明文模式,只能使用以上只读命令;请在公众平台改为安全模式。"
 DRAFT_ID = re.compile(r"[DdＤｄ]\s*[0-9０-９]+")
 
 ANYONE, STAFF, ADMIN, REVIEWER = "anyone", "staff", "admin", "reviewer"
@@ -61,6 +73,8 @@ class Inbound:
 
     ``grants`` and ``session`` are the person's stored role grants and open draft session
     when the webhook read them together with the binding; ``None`` means read them here.
+    ``authenticated`` says the body itself was signed (it came encrypted), not only the
+    query: without it only read-only commands run.
     """
 
     openid: str
@@ -75,6 +89,7 @@ class Inbound:
     event: str = ""
     grants: frozenset[str] | None = None
     session: str = ""
+    authenticated: bool = False
 
 
 @dataclass
@@ -102,6 +117,7 @@ class Command:
     needs: str
     usage: str
     run: Callable[[Context, str], str]
+    mutates: bool = True  # a new command changes state until marked otherwise
 
 
 def respond(r: redis.Redis, keyring: Keyring, platform: Platform, message: Inbound) -> str | None:
@@ -132,10 +148,17 @@ def _respond(r, keyring, platform, message: Inbound) -> str | None:
         return _hint(ctx)
     if not _allowed(ctx, command.needs):
         return _refuse(r, platform, message, command, "role")
+    return _run(ctx, command, args)
+
+
+def _run(ctx: Context, command: Command, args: str) -> str:
+    """Run a command the sender may use; one that changes state needs an authenticated body."""
+    if command.mutates and not ctx.message.authenticated:
+        return _unauthenticated(ctx, command.name)
     try:
         return command.run(ctx, args)
     except Forbidden as error:
-        return _refuse(r, platform, message, command, error.code, error.message)
+        return _refuse(ctx.r, ctx.platform, ctx.message, command, error.code, error.message)
 
 
 def _sender(r, platform_id: str, message: Inbound):
@@ -193,6 +216,20 @@ def _refuse(r, platform, message: Inbound, command: Command, why: str, text: str
     return f"抱歉,「{command.words[0]}」只有{who}可以使用。发送「帮助」查看你可用的命令。"
 
 
+def _unauthenticated(ctx: Context, name: str) -> str:
+    """Refuse a state change whose body nobody signed, saying why and what to do."""
+    detail = {"command": name, "words": ctx.message.text[:60]}
+    audit.record(
+        ctx.r,
+        ctx.actor,
+        "chat.refused",
+        platform=ctx.platform.id,
+        reason="plaintext",
+        detail=detail,
+    )
+    return PLAINTEXT_REFUSAL
+
+
 def _hint(ctx: Context) -> str:
     if ctx.message.type in ("image", "link") and access.ADMIN in ctx.roles:
         return "如需投稿,请先发送「投稿」,再发送文字、图片或链接。"
@@ -206,7 +243,9 @@ def _hint(ctx: Context) -> str:
 def _in_session(ctx: Context, command: Command | None, args: str) -> str:
     """While composing, only the session's commands are commands; the rest is content."""
     if command is not None and command.name in SESSION_COMMANDS:
-        return command.run(ctx, args)
+        return _run(ctx, command, args)
+    if not ctx.message.authenticated:
+        return _unauthenticated(ctx, "session_content")
     part = _part(ctx.message)
     if part is None:
         return "投稿中只能发送文字、图片或链接。发送「提交」提交审核,「取消」放弃。"
@@ -500,8 +539,12 @@ def _bind(ctx: Context, args: str) -> str:
 def _help(ctx: Context, args: str) -> str:
     lines = ["可用命令(中文或英文均可):"]
     for command in COMMANDS:
+        if command.mutates and not ctx.message.authenticated:
+            continue
         if command.needs != ANYONE and _allowed(ctx, command.needs) and command.usage:
             lines.append(f"{command.usage}({command.words[-1]})")
+    if not ctx.message.authenticated:
+        lines.append(PLAINTEXT_HELP)
     if ctx.session is not None:
         lines.append("你正在投稿中:发送的文字、图片、链接都会收入稿件。")
     return _fit("\n".join(lines))
@@ -517,17 +560,26 @@ def _fit(text: str) -> str:
 
 COMMANDS = (
     Command("bind", ("绑定", "bind"), ANYONE, "", _bind),
-    Command("help", ("帮助", "?", "help"), STAFF, "帮助:查看可用命令", _help),
+    Command("help", ("帮助", "?", "help"), STAFF, "帮助:查看可用命令", _help, mutates=False),
     Command("compose", ("投稿", "new"), ADMIN, "投稿 [文字]:开始投稿,或直接提交短文字", _compose),
     Command("title", ("标题", "title"), ADMIN, "标题 文字:设置投稿标题", _title),
-    Command("preview", ("预览", "preview"), ADMIN, "预览:查看正在投的稿", _preview_session),
+    Command(
+        "preview",
+        ("预览", "preview"),
+        ADMIN,
+        "预览:查看正在投的稿",
+        _preview_session,
+        mutates=False,
+    ),
     Command("send", ("提交", "send"), ADMIN, "提交:把正在投的稿提交审核", _submit_session),
     Command("cancel", ("取消", "cancel"), ADMIN, "取消:放弃正在投的稿", _cancel),
     Command("withdraw", ("撤回", "withdraw"), ADMIN, "撤回 D编号 [原因]:撤回稿件", _withdraw),
-    Command("status", ("状态", "status"), STAFF, "状态 D编号:查看稿件进度", _status),
-    Command("mine", ("我的稿件", "mine"), ADMIN, "我的稿件:列出我的稿件", _mine),
-    Command("pending", ("待审", "pending"), REVIEWER, "待审:等待我审核的稿件", _pending),
-    Command("view", ("查看", "view"), STAFF, "查看 D编号:阅读稿件", _view),
+    Command("status", ("状态", "status"), STAFF, "状态 D编号:查看稿件进度", _status, mutates=False),
+    Command("mine", ("我的稿件", "mine"), ADMIN, "我的稿件:列出我的稿件", _mine, mutates=False),
+    Command(
+        "pending", ("待审", "pending"), REVIEWER, "待审:等待我审核的稿件", _pending, mutates=False
+    ),
+    Command("view", ("查看", "view"), STAFF, "查看 D编号:阅读稿件", _view, mutates=False),
     Command("approve", ("同意", "通过", "approve"), REVIEWER, "同意 D编号:审核通过", _approve),
     Command("reject", ("驳回", "reject"), REVIEWER, "驳回 D编号 原因:退回修改", _reject),
     Command("flag", ("敏感", "flag"), STAFF, "敏感 D编号:标记涉及重大事件等", _flag),

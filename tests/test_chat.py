@@ -18,7 +18,9 @@ class Phone:
     openid: str
 
     def inbound(self, kind: str = "text", **fields) -> chat.Inbound:
+        """A message as the webhook hands it over; encrypted (authenticated) unless told."""
         person = bindcodes.person_for(self.r, self.platform, self.openid) or ""
+        fields = {"authenticated": True, **fields}
         return chat.Inbound(openid=self.openid, type=kind, person=person, **fields)
 
     def say(self, text: str) -> str | None:

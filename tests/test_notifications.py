@@ -164,7 +164,11 @@ def test_approval_in_chat_binds_to_the_version_the_notification_showed(o):
     keyring = load_keyring(o.settings)
     platform = platforms.get(o.r, o.w.platform)
     message = Inbound(
-        o.openids[o.w.responsible], "text", person=o.w.responsible, text=f"同意 {draft.id}"
+        o.openids[o.w.responsible],
+        "text",
+        person=o.w.responsible,
+        text=f"同意 {draft.id}",
+        authenticated=True,
     )
     reply = chat.respond(o.r, keyring, platform, message)
     assert "已修改" in reply

@@ -29,6 +29,7 @@ from tests.webhook_helpers import (
     post_raw,
     render,
     reply_of,
+    set_mode,
     settings_with,
     signed,
     text,
@@ -60,8 +61,9 @@ def test_get_verification_echoes_echostr(client):
 
 
 @pytest.mark.parametrize("mode", ["plaintext", "compatible", "safe"])
-def test_each_mode_is_answered_in_its_own_mode(client, chat, staff, mode):
+def test_each_mode_is_answered_in_its_own_mode(client, chat, staff, r, mode):
     """A bound sender's text gets the chat's reply, encrypted exactly when it came encrypted."""
+    set_mode(r, mode)
     response = post(client, text("帮助", sender=STAFF), mode)
     assert response.status_code == 200
     assert (b"<Encrypt>" in response.data) == (mode != "plaintext")
@@ -106,6 +108,7 @@ def test_event_retry_is_deduplicated_by_sender_and_time(client, chat):
 
 def test_replayed_nonce_is_refused_and_writes_nothing(client, r, chat):
     """The same timestamp and nonce twice: the second is a replay, refused with 409."""
+    set_mode(r, "plaintext")
     params, body = signed(text(), "plaintext")
     assert post_raw(client, params, body.encode()).status_code == 200
     before = without_security(r)

@@ -33,6 +33,7 @@ from tests.webhook_helpers import (
     Chat,
     app_with,
     serve,
+    set_mode,
     settings_with,
 )
 
@@ -70,9 +71,10 @@ def test_server_check_passes(wechat):
 
 
 @pytest.mark.parametrize("mode", ["plaintext", "compatible", "safe"])
-def test_staff_message_is_answered_in_every_mode(wechat, staff, mode):
+def test_staff_message_is_answered_in_every_mode(wechat, staff, r, mode):
     """A bound administrator's message reaches the chat commands; the reply shows on the phone."""
     wechat.change_account(SAMPLE_APPID, encrypt_mode=mode)
+    set_mode(r, mode)
     delivery = wechat.send(SAMPLE_APPID, STAFF, type="text", content="帮助")
     assert delivery["outcome"] == "replied", delivery["problem"]
     assert last_line(wechat, STAFF)["content"] == f"收到{staff['admin']}:帮助"
@@ -183,6 +185,7 @@ def test_follower_message_is_forwarded_and_the_reply_passed_back(
         r, keyring, OPERATOR, PLATFORM, forward=url, forward_token=DOWNSTREAM_TOKEN
     )
     wechat.change_account(SAMPLE_APPID, encrypt_mode=mode)
+    set_mode(r, mode)
     delivery = wechat.send(SAMPLE_APPID, FOLLOWER, type="text", content="课表")
     assert delivery["outcome"] == "replied", delivery["problem"]
     assert last_line(wechat, FOLLOWER)["content"] == "原服务号回复:课表"

@@ -37,6 +37,13 @@ def active_platform(r, settings, *, pid=PLATFORM, status="active", appid=SAMPLE_
     return {"responsible": w.responsible, "admin": w.admin}
 
 
+def set_mode(r, mode, pid=PLATFORM):
+    """Record the message mode the platform is set to in WeChat's console (default safe)."""
+    from app.webhook import config
+
+    config.configure(r, load_keyring(load_settings()), OPERATOR, pid, mode=mode)
+
+
 def bind(r, pid, openid, person):
     """Bind ``openid`` directly, as a redeemed bind code would."""
     from app import keys

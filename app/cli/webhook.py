@@ -1,4 +1,4 @@
-"""``qianfa webhook``: what followers who are not staff get, and the refusal counters."""
+"""``qianfa webhook``: the message mode, what followers who are not staff get, the refusals."""
 
 import sys
 
@@ -7,12 +7,12 @@ import click
 from app import masterkey, platforms
 from app.cli.base import operator, store
 from app.settings import get_settings
-from app.webhook import config, refusals
+from app.webhook import config, modes, refusals
 
 
 @click.group("webhook")
 def group() -> None:
-    """公众号回调:非工作人员的默认回复、转发到原服务器、拒绝计数。"""
+    """公众号回调:消息模式、非工作人员的默认回复、转发到原服务器、拒绝计数。"""
 
 
 @group.command("set")
@@ -22,9 +22,15 @@ def group() -> None:
 @click.option(
     "--forward-token-stdin",
     is_flag=True,
-    help="从标准输入第一行读取原服务器的 Token(不设置则用本平台的 Token 签名)。",
+    help="从标准输入第一行读取原服务器自己的 Token(设置转发地址时必需,不能与本平台 Token 相同)。",
 )
-def set_command(platform, default_reply, forward_url, forward_token_stdin) -> None:
+@click.option(
+    "--mode",
+    type=click.Choice(list(modes.MODES)),
+    default=None,
+    help="公众平台「消息加解密方式」的设置:safe 安全模式(默认)、compatible 兼容、plaintext 明文。",
+)
+def set_command(platform, default_reply, forward_url, forward_token_stdin, mode) -> None:
     """设置平台 PLATFORM 的回调选项,每项变更都记入审计。"""
     token = sys.stdin.readline().rstrip("\r\n") if forward_token_stdin else None
     keyring = masterkey.load_keyring(get_settings())
@@ -36,6 +42,7 @@ def set_command(platform, default_reply, forward_url, forward_token_stdin) -> No
         default_reply=default_reply,
         forward=forward_url,
         forward_token=token,
+        mode=mode,
     )
     click.echo(f"已更新平台 {shown.platform} 的回调设置。")
     _print(shown)
@@ -60,8 +67,11 @@ def show_command(platform) -> None:
 
 def _print(shown: config.WebhookConfig) -> None:
     click.echo(f"{shown.platform}  回调地址 /wechat/{shown.platform}")
+    click.echo(f"  消息模式:{modes.MODES.get(shown.mode, shown.mode)}({shown.mode})")
+    if shown.mode not in modes.AUTHENTICATED:
+        click.echo("    明文模式下只接受只读命令;请在公众平台改为安全模式后用 --mode safe 同步。")
     click.echo(f"  默认回复:{shown.default_reply or '(无,回复 success)'}")
-    token = "原服务器 Token 已设置" if shown.forward_token_set else "用本平台 Token 签名"
+    token = "原服务器 Token 已设置" if shown.forward_token_set else "未设置原服务器 Token,不转发"
     click.echo(
         f"  转发地址:{shown.forward_url + '(' + token + ')' if shown.forward_url else '(不转发)'}"
     )

@@ -2,16 +2,20 @@
 
 A message's path and its Redis round trips:
 
-1. Signature (constant time), timestamp window, ``msg_signature``, AES and AppID, all in
-   memory: each platform's Token, EncodingAESKey and downstream token are revealed once
-   per process (each reveal is audited) and cached until their sealed text changes.
+1. Signature (constant time), timestamp window, the mode the callback arrived in
+   (``modes.detect``), ``msg_signature``, AES and AppID, all in memory: each platform's
+   Token, EncodingAESKey and downstream token are revealed once per process (each reveal
+   is audited) and cached until their sealed text changes.
 2. ONE Lua script (``scripts.CLAIM``): the platform is still active and what is cached
-   about it unchanged, the (timestamp, nonce) pair is new, the dedup claim (or the
-   earlier attempt's cached reply), the sender's binding and the platform's webhook
-   settings; a PUBLISHJOBFINISH event is recorded in the same script.
-3. ``chat.respond(r, keyring, platform, Inbound(...))``, or for a follower the default
-   reply or the downstream's; then ONE ``SET`` stores the reply under the dedup key, sent
-   without waiting for Redis's answer (``CLIENT REPLY SKIP``).
+   about it unchanged, the callback came in the platform's configured mode, the
+   (timestamp, nonce) pair is new, the dedup claim (or the earlier attempt's cached
+   reply), the sender's binding and the platform's webhook settings; a PUBLISHJOBFINISH
+   event is recorded in the same script.
+3. ``chat.respond(r, keyring, platform, Inbound(...))``, told whether the body was
+   authenticated (only then may a command change anything), or for a follower the
+   default reply or the downstream's, signed with the downstream's own token; then ONE
+   ``SET`` stores the reply under the dedup key, sent without waiting for Redis's answer
+   (``CLIENT REPLY SKIP``).
 
 WeChat sends a callback again when it had no answer within 5 s; the retry carries the
 same MsgId (FromUserName + CreateTime for events, ``publish_id`` for PUBLISHJOBFINISH),
@@ -35,7 +39,7 @@ from app.credentials import Sealed
 from app.errors import CallbackRefused, NotFound
 from app.masterkey import Keyring
 from app.settings import Settings
-from app.webhook import crypto, refusals, scripts, wirexml
+from app.webhook import crypto, modes, refusals, scripts, wirexml
 from app.webhook.calls import Call, classify, inbound, publish_record, refused
 from app.webhook.forward import SUCCESS, Forwarder
 
@@ -45,6 +49,7 @@ PENDING = "pending"
 PUBLISH_DEDUP_TTL = 30 * 86400
 POLL = 0.05
 SKIP_REPLY = ("CLIENT", "REPLY", "SKIP")
+QUERY_MAX = 1024  # WeChat's query (signature, timestamp, nonce, openid, msg_signature) is ~200
 XML = "application/xml; charset=utf-8"
 TEXT = "text/plain; charset=utf-8"
 
@@ -125,6 +130,7 @@ class Gateway:
         pid = None
         try:
             pid = self._platform_id(raw_id)
+            self._check_query(args)
             self._signed_account(pid, args)
             self._check_time(args)
             status = self._fingerprint(pid)[0]
@@ -139,6 +145,7 @@ class Gateway:
         pid = None
         try:
             pid = self._platform_id(raw_id)
+            self._check_query(args)
             if body is None or len(body) > self.limits.max_body:
                 raise refused(f"回调内容超过 {self.limits.max_body} 字节", "too_large", 413)
             try:
@@ -157,6 +164,12 @@ class Gateway:
             return platforms.platform_id(raw_id)
         except Exception:
             raise refused("没有这个平台", "unknown_platform", 404) from None
+
+    @staticmethod
+    def _check_query(args: dict) -> None:
+        """Refuse a query far longer than WeChat's before any work: its values become keys."""
+        if sum(len(name) + len(value) for name, value in args.items()) > QUERY_MAX:
+            raise refused(f"回调的查询参数超过 {QUERY_MAX} 字符", "query_too_large", 414)
 
     def _signed_account(self, pid: str, args: dict) -> Account:
         """The platform's account if the signature holds, reloading once if it changed."""
@@ -183,14 +196,16 @@ class Gateway:
         if skew > self.limits.timestamp_window:
             raise refused("时间戳超出允许范围(可能是重放)", "stale_timestamp", 403)
 
-    def _open(self, account: Account, args: dict, body: bytes) -> tuple[dict, str | None]:
-        """The callback's fields, decrypted in compatible and safe mode."""
+    def _open(self, account: Account, args: dict, body: bytes) -> tuple[dict, str | None, str]:
+        """The callback's fields (decrypted in compatible and safe mode), Encrypt and mode.
+
+        In compatible mode the plain copy beside ``<Encrypt>`` is never read: only the
+        encrypted part is covered by ``msg_signature``.
+        """
         outer = self._parse(body)
-        mode = args.get("encrypt_type") or "raw"
-        if mode == "raw":
-            return outer, None
-        if mode != "aes":
-            raise refused(f"不支持的加密方式 {mode[:10]!r}", "bad_mode")
+        mode = modes.detect(args, outer)
+        if mode == modes.PLAINTEXT:
+            return outer, None, mode
         if account.aes_key is None:
             raise refused("平台未设置 EncodingAESKey", "not_configured", 403)
         encrypt = outer.get("Encrypt", "")
@@ -204,7 +219,7 @@ class Gateway:
             raise refused(str(exc), "wrong_appid", 403, forged=True) from None
         except crypto.CryptoError as exc:
             raise refused(f"无法解密:{exc}", "undecryptable") from None
-        return self._parse(inner), encrypt
+        return self._parse(inner), encrypt, mode
 
     @staticmethod
     def _parse(body: bytes) -> dict:
@@ -263,9 +278,9 @@ class Gateway:
     def _handle(self, pid: str, args: dict, body: bytes) -> Answer:
         account = self._signed_account(pid, args)
         self._check_time(args)
-        fields, encrypt = self._open(account, args, body)
+        fields, encrypt, mode = self._open(account, args, body)
         call = classify(fields, encrypt)
-        outcome = self._claim_call(pid, account, args, call)
+        outcome = self._claim_call(pid, account, args, call, mode)
         kind = outcome[0].decode()
         if kind == "recorded":
             return Answer(200, SUCCESS)
@@ -285,7 +300,7 @@ class Gateway:
         self._store_reply(keys.webhook_dedup(pid, call.dedup), reply)
         return self._render(account, args, call, reply)
 
-    def _claim_call(self, pid: str, account: Account, args: dict, call: Call) -> list:
+    def _claim_call(self, pid: str, account: Account, args: dict, call: Call, mode: str) -> list:
         ttl = PUBLISH_DEDUP_TTL if call.kind == "publish" else self.limits.dedup_ttl
         argv = [
             pid,
@@ -297,6 +312,7 @@ class Gateway:
             2 * self.limits.timestamp_window,
             ttl,
             call.kind,
+            mode,
         ]
         if call.kind == "publish":
             argv += publish_record(pid, call.fields)
@@ -313,6 +329,8 @@ class Gateway:
         if kind == "stale":
             self._accounts.pop(pid, None)
             raise _Stale()
+        if kind == "mismatch":
+            raise modes.mismatch_between(mode, outcome[1].decode())
         if kind == "replay":
             raise refused("重复的 timestamp 与 nonce:重放的回调", "replayed_nonce", 409)
         return outcome
@@ -364,14 +382,26 @@ class Gateway:
         fields = call.fields
         if text:
             return "xml:" + wirexml.text_reply(call.openid, fields.get("ToUserName", ""), text)
-        if forward_url:
-            token = (account.forward_token or account.token).reveal()
+        token = self._downstream_token(account) if forward_url else None
+        if token is not None:
             return self.forwarder.forward(forward_url, token, args, body, call.encrypt)
         if default_reply and fields.get("MsgType") != "event":
             return "xml:" + wirexml.text_reply(
                 call.openid, fields.get("ToUserName", ""), default_reply
             )
         return SUCCESS
+
+    @staticmethod
+    def _downstream_token(account: Account) -> str | None:
+        """The downstream's own token; never the platform's, so without one nothing is forwarded.
+
+        ``config.configure`` requires one with a forward URL; a URL stored before that rule,
+        or a token set equal to the platform's with ``qianfa credentials set``, is caught here.
+        """
+        if account.forward_token is None:
+            return None
+        token = account.forward_token.reveal()
+        return None if crypto.same(token, account.token.reveal()) else token
 
     def _render(self, account: Account, args: dict, call: Call, cached: str) -> Answer:
         """The HTTP answer for a cached reply, encrypted afresh in compatible and safe mode."""

@@ -62,10 +62,15 @@ def classify(fields: dict, encrypt: str | None) -> Call:
 def inbound(
     call: Call, person: str, grants: set[str] | None = None, session: str = ""
 ) -> chat.Inbound:
-    """The chat's view of a message; voice carries WeChat's speech recognition as text."""
+    """The chat's view of a message; voice carries WeChat's speech recognition as text.
+
+    The body is authenticated exactly when it was decrypted: ``msg_signature`` covers the
+    Encrypt text, while the plaintext ``signature`` covers no part of the body.
+    """
     f = call.fields
     return chat.Inbound(
         openid=call.openid,
+        authenticated=call.encrypt is not None,
         type=f["MsgType"],
         person=person,
         grants=frozenset(grants) if person and grants is not None else None,

@@ -12,6 +12,7 @@ import re
 import redis
 
 from app import capped, keys
+from app.webhook import modes
 
 
 class Script:
@@ -87,19 +88,23 @@ CLAIM_KEYS = "".join(
         lua_key("k_contact", keys.contact, "pid", "openid"),
         lua_key("k_roles", keys.person_roles, "person"),
         f"local PUBLISH_EVENTS = '{keys.publish_events()}'\n",
+        f"local DEFAULT_MODE = '{modes.DEFAULT}'\n",
     ]
 )
 
 # No KEYS (see above).
 # ARGV: platform id, timestamp, nonce, dedup digest, sender's openid, fingerprint,
 #       nonce ttl, dedup ttl, kind ("message" | "publish" | "ack"),
+#       the mode the callback arrived in (``modes``),
 #       then for "publish" the event's fields as name, value, name, value...,
 #       for "message" the time now, "1" when the user wrote (an event opens no window),
 #       the 48-hour window's length (``app.contacts``).
-# Returns {"gone"} | {"inactive", status} | {"stale"} | {"replay"} | {"recorded"}
+# Returns {"gone"} | {"inactive", status} | {"stale"} | {"mismatch", configured mode}
+#       | {"replay"} | {"recorded"}
 #       | {"dup", cached, person, default reply, forward url}
 #       | {"new", "", person, default reply, forward url, grants, session}
-# Nothing is written unless the callback is fresh: a refused one leaves Redis as it was.
+# Nothing is written unless the callback is fresh and in the platform's mode: a refused
+# one leaves Redis as it was. The mode comes from the same read as the follower settings.
 # A bound sender's role grants and draft session come back with the binding, so the chat
 # commands need no round trip of their own.
 CLAIM = (
@@ -112,6 +117,9 @@ local status = redis.call('HGET', platform, 'status')
 if not status then return {'gone'} end
 if status ~= 'active' then return {'inactive', status} end
 if fingerprint(platform, k_admins(pid), k_secrets(pid)) ~= ARGV[6] then return {'stale'} end
+local config = redis.call('HMGET', k_config(pid), 'default_reply', 'forward_url', 'mode')
+local mode = config[3] or DEFAULT_MODE
+if mode ~= ARGV[10] then return {'mismatch', mode} end
 if not redis.call('SET', k_nonce(pid, ARGV[2], ARGV[3]), '1', 'NX', 'EX', ARGV[7]) then
   return {'replay'}
 end
@@ -119,7 +127,7 @@ local dedup = k_dedup(pid, ARGV[4])
 local cached = redis.call('GET', dedup)
 if ARGV[9] == 'publish' then
   if not cached then
-    redis.call('XADD', PUBLISH_EVENTS, 'MAXLEN', '~', '100000', '*', unpack(ARGV, 10))
+    redis.call('XADD', PUBLISH_EVENTS, 'MAXLEN', '~', '100000', '*', unpack(ARGV, 11))
     redis.call('SET', dedup, 'success', 'EX', ARGV[8])
   end
   return {'recorded'}
@@ -128,14 +136,13 @@ if ARGV[9] == 'ack' then
   if not cached then redis.call('SET', dedup, 'success', 'EX', ARGV[8]) end
   return {'recorded'}
 end
-local config = redis.call('HMGET', k_config(pid), 'default_reply', 'forward_url')
 local person = redis.call('GET', k_binding(pid, openid)) or ''
 if cached then return {'dup', cached, person, config[1] or '', config[2] or ''} end
 redis.call('SET', dedup, 'pending', 'EX', ARGV[8])
-if ARGV[11] == '1' then
+if ARGV[12] == '1' then
   local contact = k_contact(pid, openid)
-  redis.call('HSET', contact, 'at', ARGV[10], 'used', '0')
-  redis.call('EXPIRE', contact, ARGV[12])
+  redis.call('HSET', contact, 'at', ARGV[11], 'used', '0')
+  redis.call('EXPIRE', contact, ARGV[13])
 end
 local grants, session = {}, ''
 if person ~= '' then

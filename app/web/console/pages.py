@@ -9,6 +9,8 @@ from app.web import redis_client, settings
 from app.web.console import bp
 from app.web.console.auth import actor, me
 from app.web.console.forms import collect, field_of
+from app.webhook import config as webhook_config
+from app.webhook import modes
 
 
 @bp.get("/")
@@ -73,6 +75,7 @@ def _render_platform(pid: str, errors: dict):
         errors=errors,
         chosen=request.form.get("status", ""),
         everyone=people.all_people(r) if is_propaganda else [],
+        message_mode=modes.MODES.get(webhook_config.mode_of(r, platform.id), ""),
     )
 
 
