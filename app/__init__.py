@@ -1,30 +1,6 @@
-"""Qianfa (签发): nothing is published on a college's official accounts before its sign-offs."""
+"""Qianfa (签发): nothing is published on a college's official accounts before its sign-offs.
 
-import logging
-
-from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
-
-from app.settings import Settings, get_settings
-
-
-def create_app(settings: Settings | None = None) -> Flask:
-    """Build the web application: webhook, API and health, all thin views over the domain."""
-    settings = settings or get_settings()
-    app = Flask(__name__)
-    app.config["QIANFA_SETTINGS"] = settings
-    app.json.ensure_ascii = False
-    logging.basicConfig(level=settings.log_level)
-    if settings.trusted_proxies:  # only then is X-Forwarded-For the client's address
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)
-
-    from app.web import api, console, errors, headers, health, preview, wechat
-
-    errors.init_app(app)
-    headers.init_app(app)
-    console.init_app(app)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(preview.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(wechat.bp)
-    return app
+The packages, from the kernel up: ``core`` (errors, keys, store, settings, audit),
+``registry``, ``screening``, ``drafts``, ``outbox``, ``wechat``, ``publishing``, ``notify``,
+``channels``, and the entry points ``webhook``, ``web`` (``create_app``) and ``cli``.
+"""

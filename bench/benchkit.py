@@ -50,8 +50,9 @@ def machine() -> str:
 
 def register_platform(r, settings, platform_id: str, appid: str, **secrets) -> tuple[str, str]:
     """An active WeChat platform with ``secrets`` sealed; returns (admin, responsible)."""
-    from app import audit, credentials, people, platforms, units
-    from app.masterkey import load_keyring
+    from app.core import audit
+    from app.core.masterkey import load_keyring
+    from app.registry import credentials, people, platforms, units
 
     actor = audit.Actor.cli("bench")
     unit = units.create(r, actor, "计算机学院", "secondary_college")

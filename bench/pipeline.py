@@ -1,7 +1,7 @@
 """Benchmark of the review-to-publish pipeline (``make bench``; not part of CI).
 
 It starts, each on a free loopback port or in its own process group, a redis-server, the
-sandbox WeChat server (``python -m app sandbox``, its job delays set to 0), the dispatcher
+sandbox WeChat server (``python -m sandbox``, its job delays set to 0), the dispatcher
 (``python -m app dispatcher``) and 1, then 2, workers exactly as the Procfile starts them
 (``python -m app worker --with-scheduler alerts publishing notifications``), with the
 environment pointing at this Redis and at the sandbox. It registers an active platform
@@ -117,10 +117,10 @@ def start_redis(procs: Processes) -> str:
 
 
 def start_sandbox(procs: Processes, env: dict):
-    from app.sandbox.client import SandboxControl
+    from sandbox.client import SandboxControl
 
     port = free_port()
-    procs.start("sandbox", [sys.executable, "-m", "app", "sandbox", "--port", str(port)], env)
+    procs.start("sandbox", [sys.executable, "-m", "sandbox", "--port", str(port)], env)
     wait_for_port(port)
     url = f"http://127.0.0.1:{port}"
     control = SandboxControl(url)
@@ -143,7 +143,7 @@ def register(r, settings) -> Office:
 
 
 def chat_actor(person_id: str):
-    from app import audit
+    from app.core import audit
 
     return audit.Actor(via="chat", person=person_id, openid=f"openid-{person_id}")
 
@@ -153,7 +153,7 @@ def drive(r, office: Office, count: int, tag: str, per_second: float = 0.0) -> d
 
     With ``per_second`` the approvals are spaced evenly at that rate; otherwise at once.
     """
-    from app import drafts, review
+    from app.drafts import lifecycle, review
 
     admin, responsible = chat_actor(office.admin), chat_actor(office.responsible)
     approved: dict[str, float] = {}
@@ -162,8 +162,8 @@ def drive(r, office: Office, count: int, tag: str, per_second: float = 0.0) -> d
         if per_second:
             time.sleep(max(0.0, started + number / per_second - time.time()))
         text = f"计算机学院举办第{number + 1}届程序设计竞赛({tag})"
-        draft = drafts.create(r, admin, office.platform, "text", {"text": text})
-        draft = drafts.submit(r, admin, draft.id)
+        draft = lifecycle.create(r, admin, office.platform, "text", {"text": text})
+        draft = lifecycle.submit(r, admin, draft.id)
         review.approve(r, responsible, draft.id, draft.content_hash)
         approved[draft.id] = time.time()
     return approved
@@ -171,7 +171,9 @@ def drive(r, office: Office, count: int, tag: str, per_second: float = 0.0) -> d
 
 def wait_published(r, draft_ids, timeout: float, procs: Processes) -> float:
     """Poll the drafts' status until all are published; when the last one was seen so."""
-    from app import drafts, keys, quota
+    from app.core import keys
+    from app.drafts import lifecycle
+    from app.wechat import quota
 
     waiting = list(draft_ids)
     deadline = time.monotonic() + timeout
@@ -185,10 +187,10 @@ def wait_published(r, draft_ids, timeout: float, procs: Processes) -> float:
             for did in waiting:
                 pipe.hget(keys.draft(did), "status")
             statuses = [(s or b"").decode() for s in pipe.execute()]
-        stuck = [(d, s) for d, s in zip(waiting, statuses, strict=True) if s == drafts.FAILED]
+        stuck = [(d, s) for d, s in zip(waiting, statuses, strict=True) if s == lifecycle.FAILED]
         if stuck:
             raise RuntimeError(f"drafts failed to publish: {stuck[:5]}")
-        waiting = [d for d, s in zip(waiting, statuses, strict=True) if s != drafts.PUBLISHED]
+        waiting = [d for d, s in zip(waiting, statuses, strict=True) if s != lifecycle.PUBLISHED]
         if waiting:
             time.sleep(0.02)
     return time.time()
@@ -213,7 +215,8 @@ def percentiles(values: list[float]) -> tuple[float, float]:
 
 def wait_drained(r, timeout: float, procs: Processes) -> float:
     """Wait until the dispatcher has routed every record and no job waits or runs."""
-    from app import dispatch, keys
+    from app.core import keys
+    from app.outbox import dispatch
 
     deadline = time.monotonic() + timeout
     while not drained(r, keys.audit_stream(), dispatch.GROUP):
@@ -344,7 +347,7 @@ def environment(redis_url: str, workdir: Path) -> dict:
 def main() -> int:
     import redis
 
-    from app.settings import load_settings
+    from app.core.settings import load_settings
 
     # Ctrl-C (even when started in the background) and SIGTERM run the cleanup below.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -380,7 +383,8 @@ def wait_for_group(r, procs: Processes) -> None:
     """The dispatcher's consumer group starts at the end of the stream: wait for it."""
     import redis
 
-    from app import dispatch, keys
+    from app.core import keys
+    from app.outbox import dispatch
 
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -83,7 +83,7 @@ def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
 
 # The bare app on the web server ``qianfa serve`` builds, with the same settings.
 SERVE_BARE = (
-    "from app.cli.processes import run_web; from app.settings import get_settings; "
+    "from app.cli.processes import run_web; from app.core.settings import get_settings; "
     "from webhook import bare_app; run_web(get_settings(), bare_app)"
 )
 
@@ -108,7 +108,7 @@ def register(redis_url: str, settings) -> None:
     """One active platform with sealed credentials and one bound administrator."""
     import redis
 
-    from app import keys
+    from app.core import keys
 
     r = redis.Redis.from_url(redis_url)
     admin, _ = register_platform(
@@ -122,7 +122,7 @@ def set_mode(redis_url: str, mode: str) -> None:
     """Callbacks in another mode than the platform's are refused: match the scenario's."""
     import redis
 
-    from app import keys
+    from app.core import keys
 
     r = redis.Redis.from_url(redis_url)
     r.hset(keys.webhook_config(PLATFORM), "mode", mode)
@@ -131,7 +131,7 @@ def set_mode(redis_url: str, mode: str) -> None:
 
 def requests_for(mode: str, sender: str, content: str):
     """Yield (path, body) for fresh callbacks, signed and encrypted as WeChat does."""
-    from app.sandbox.callbacks import Target, build_request
+    from sandbox.callbacks import Target, build_request
 
     target = Target(APPID, ORIGINAL_ID, TOKEN, AES_KEY, "", mode)
     base = (os.getpid() << 24) + secrets.randbelow(1 << 20)
@@ -177,7 +177,7 @@ def load_thread(port, scenario, deadline, results):
 def load_process(port, scenario, threads, start_at, seconds, queue):
     import threading
 
-    import app.sandbox.callbacks  # noqa: F401  # imported before the clock starts, not in it
+    import sandbox.callbacks  # noqa: F401  # imported before the clock starts, not in it
 
     while time.time() < start_at:
         time.sleep(0.001)
@@ -227,7 +227,7 @@ def median(measured: list[dict]) -> dict:
 
 
 def main() -> int:
-    from app.settings import load_settings
+    from app.core.settings import load_settings
 
     workdir = Path(tempfile.mkdtemp(prefix="qianfa-bench-"))
     redis_proc, redis_url = start_redis(workdir)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from app.settings import get_settings, load_settings
+from app.core.settings import get_settings, load_settings
 from tests.sandbox_helpers import SAMPLE_AES_KEY, SAMPLE_APPID, SAMPLE_TOKEN, Receiver
 
 # Shared fixtures live beside their helpers: the webhook tests' (staff, chat), the browser's.

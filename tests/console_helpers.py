@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app import console, create_app
+from app.channels import console_accounts
+from app.web import create_app
 from tests.factories import OPERATOR
 from tests.webhook_helpers import serve
 
@@ -17,7 +18,7 @@ PASSWORD = "correct-horse-battery"
 
 
 def with_password(r, person_id: str, password: str = PASSWORD) -> str:
-    console.set_password(r, OPERATOR, person_id, password)
+    console_accounts.set_password(r, OPERATOR, person_id, password)
     return person_id
 
 

@@ -2,8 +2,10 @@
 
 from dataclasses import dataclass
 
-from app import audit, drafts, people, platforms, units
-from app.masterkey import Keyring
+from app.core import audit
+from app.core.masterkey import Keyring
+from app.drafts import lifecycle
+from app.registry import people, platforms, units
 
 OPERATOR = audit.Actor.cli("tester")
 KEYRING = Keyring([bytes(range(32))])
@@ -54,13 +56,13 @@ def world(
     return World(platform_id, responsible.id, admin.id, propaganda.id, other_admin.id)
 
 
-def text_draft(r, w: World, text: str = "计算机学院举办程序设计竞赛", **kwargs) -> drafts.Draft:
-    return drafts.create(r, actor(w.admin), w.platform, "text", {"text": text}, **kwargs)
+def text_draft(r, w: World, text: str = "计算机学院举办程序设计竞赛", **kwargs) -> lifecycle.Draft:
+    return lifecycle.create(r, actor(w.admin), w.platform, "text", {"text": text}, **kwargs)
 
 
-def submitted(r, w: World, **kwargs) -> drafts.Draft:
+def submitted(r, w: World, **kwargs) -> lifecycle.Draft:
     draft = text_draft(r, w, **kwargs)
-    return drafts.submit(r, actor(w.admin), draft.id)
+    return lifecycle.submit(r, actor(w.admin), draft.id)
 
 
 def snapshot(r) -> dict[bytes, bytes]:

@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 import pytest
 from rq import SimpleWorker
 
-from app import bindcodes, contacts, credentials, dispatch, jobs
-from app.masterkey import load_keyring
-from app.settings import get_settings
+from app.core.masterkey import load_keyring
+from app.core.settings import get_settings
+from app.notify import window
+from app.outbox import dispatch
+from app.outbox import queues as jobs
+from app.registry import bindcodes, credentials
 from tests.factories import OPERATOR, World, world
 from tests.sandbox_helpers import running_sandbox
 from tests.wechat_helpers import APPID, SECRET
@@ -41,7 +44,7 @@ class Office:
         """The person writes to the account: WeChat and Qianfa both see the window open."""
         openid = self.openids[person]
         self.control.send(APPID, openid, type="text", content=text)
-        contacts.touch(self.r, self.w.platform, openid)
+        window.touch(self.r, self.w.platform, openid)
 
     def received(self, person: str, via: str | None = None) -> list[dict]:
         chat = self.control.user(APPID, self.openids[person])["chat"]

@@ -6,9 +6,11 @@ import threading
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from app import credentials, drafts, platforms, publishing, review
-from app.masterkey import load_keyring
-from app.settings import Settings, load_settings
+from app.core.masterkey import load_keyring
+from app.core.settings import Settings, load_settings
+from app.drafts import lifecycle, review
+from app.publishing import schedule
+from app.registry import credentials, platforms
 from tests.factories import OPERATOR, World, actor, world
 from tests.images import JPEG, png
 from tests.wechat_helpers import APPID, PLATFORM, SECRET
@@ -45,12 +47,12 @@ def approved(
 ):
     """A draft of ``kind`` submitted and signed off by everyone it needs."""
     content = content or {"text": text or "计算机学院举办程序设计竞赛"}
-    draft = drafts.create(r, actor(w.admin), w.platform, kind, content, **kwargs)
-    draft = drafts.submit(r, actor(w.admin), draft.id)
+    draft = lifecycle.create(r, actor(w.admin), w.platform, kind, content, **kwargs)
+    draft = lifecycle.submit(r, actor(w.admin), draft.id)
     review.approve(r, actor(w.responsible), draft.id, draft.content_hash)
     if platforms.get(r, w.platform).tier == 1 or draft.flags:
         review.approve(r, actor(w.propaganda), draft.id, draft.content_hash)
-    return drafts.get(r, draft.id)
+    return lifecycle.get(r, draft.id)
 
 
 def article_content(images, **fields) -> dict:
@@ -60,11 +62,11 @@ def article_content(images, **fields) -> dict:
 
 def finish(r, control, draft_id: str, settings: Settings, rounds: int = 20) -> str:
     """Run the publication in this process until it is finished, letting the sandbox work."""
-    draft = drafts.get(r, draft_id)
+    draft = lifecycle.get(r, draft_id)
     outcome = ""
     for _ in range(rounds):
-        outcome = publishing.run(r, draft.id, draft.version, settings=settings)
-        pub = publishing.publication_of(r, draft.id)
+        outcome = schedule.run(r, draft.id, draft.version, settings=settings)
+        pub = schedule.publication_of(r, draft.id)
         if pub.finished:
             return pub.step
         control.wait_idle()

@@ -14,10 +14,10 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
-from app.sandbox import create_app
-from app.sandbox.client import SandboxControl
-from app.sandbox.config import SandboxConfig
-from app.sandbox.server import serve_in_thread
+from sandbox import create_app
+from sandbox.client import SandboxControl
+from sandbox.config import SandboxConfig
+from sandbox.server import serve_in_thread
 
 # Tencent's published sample settings (the WXBizMsgCrypt sample code).
 SAMPLE_TOKEN = "QDG6eK"

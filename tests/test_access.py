@@ -2,8 +2,9 @@
 
 import pytest
 
-from app import audit, bindcodes, people, platforms, units
-from app.errors import Forbidden
+from app.core import audit
+from app.core.errors import Forbidden
+from app.registry import bindcodes, people, platforms, units
 from tests.factories import KEYRING, OPERATOR, actor, snapshot, world
 
 

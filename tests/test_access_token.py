@@ -7,9 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from app import audit, keys
-from app.lease import Lease
-from app.wechat import WeChatAPI
+from app.core import audit, keys
+from app.core.lease import Lease
+from app.wechat.client import WeChatAPI
 from tests.factories import KEYRING
 from tests.sandbox_helpers import running_sandbox
 from tests.wechat_helpers import (

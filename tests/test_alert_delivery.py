@@ -4,7 +4,11 @@ and the alerts raised for flagged drafts, suspended platforms and overdue review
 import pytest
 from rq.registry import ScheduledJobRegistry
 
-from app import alerts, audit, escalation, jobs, keys, people, platforms, review
+from app.core import alerts, audit, keys
+from app.drafts import review
+from app.notify import escalation
+from app.outbox import queues
+from app.registry import people, platforms
 from tests.factories import OPERATOR, actor, submitted
 from tests.notify_helpers import sandbox_office  # noqa: F401
 
@@ -51,8 +55,8 @@ def test_identical_alerts_within_the_window_are_folded_into_one_with_a_count(o):
 
     texts = alerts_received(o, o.w.propaganda)
     assert len(texts) == 2 and "D7 发布失败" in texts[0] and "D8 发布失败" in texts[1]
-    scheduled = ScheduledJobRegistry(queue=jobs.queue(o.r, jobs.ALERTS))
-    assert jobs.job_id("flush_alert_fold", first) in scheduled.get_job_ids()
+    scheduled = ScheduledJobRegistry(queue=queues.queue(o.r, queues.ALERTS))
+    assert queues.job_id("flush_alert_fold", first) in scheduled.get_job_ids()
 
     job_functions.flush_alert_fold(first)  # what the RQ scheduler runs when the window closes
     job_functions.flush_alert_fold(first)

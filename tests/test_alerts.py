@@ -1,8 +1,8 @@
 import pytest
 
-from app import alerts
-from app.errors import Conflict
-from app.store import atomically
+from app.core import alerts
+from app.core.errors import Conflict
+from app.core.store import atomically
 
 
 def test_queued_alerts_are_listed_newest_first(r):

@@ -7,9 +7,12 @@ import pytest
 from click.testing import CliRunner
 
 import app.cli
-from app import apitokens, audit, create_app, drafts, keys, platforms, review, uploads
-from app.settings import load_settings
-from app.web import openapi
+from app.channels import apitokens
+from app.core import audit, keys
+from app.core.settings import load_settings
+from app.drafts import lifecycle, review, uploads
+from app.registry import platforms
+from app.web import create_app, openapi
 from tests.factories import OPERATOR, actor, snapshot, world
 from tests.images import GIF, JPEG, png
 
@@ -93,7 +96,7 @@ def test_create_submits_to_review_by_default(r, api, w):
     assert body["id"] == "D1" and body["status"] == "in_review" and body["author"] == w.admin
     assert response.headers["Location"].endswith("/api/v1/drafts/D1")
     assert body["content"] == {"text": "计算机学院举办程序设计竞赛"}
-    assert body["content_hash"] == drafts.get(r, "D1").content_hash
+    assert body["content_hash"] == lifecycle.get(r, "D1").content_hash
     assert body["review"]["missing"] == ["responsible"] and body["review"]["given"] == []
 
 
@@ -121,7 +124,7 @@ def test_retry_with_the_same_key_returns_the_first_answer(r, api, w):
     assert again.get_json() == first.get_json()
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.headers["Location"] == first.headers["Location"]
-    assert len(drafts.list_drafts(r)) == 1
+    assert len(lifecycle.list_drafts(r)) == 1
     assert len(list(audit.records(r, action="draft.create"))) == 1
 
 
@@ -158,7 +161,7 @@ def test_the_idempotency_key_is_required(r, api, w):
     response = api.client.post("/api/v1/drafts", json=body, headers=api.headers)
     assert response.status_code == 400
     assert error_of(response)["field"] == "Idempotency-Key"
-    assert drafts.list_drafts(r) == []
+    assert lifecycle.list_drafts(r) == []
 
 
 def test_read_shows_content_hash_and_sign_offs(r, api, w):
@@ -225,7 +228,7 @@ def test_only_the_author_withdraws(r, client, api, w):
     other = Api(client, secret)
     assert other.get("/drafts/D1").status_code == 200
     assert other.post("/drafts/D1/withdraw").status_code == 403
-    assert drafts.get(r, "D1").status == "in_review"
+    assert lifecycle.get(r, "D1").status == "in_review"
 
 
 def test_list_filters_by_platform_status_and_limit(r, client, w):
@@ -239,7 +242,7 @@ def test_list_filters_by_platform_status_and_limit(r, client, w):
     api.text(w.platform)
     api.text(second.platform, submit=False)
     api.text(w.platform, text="第二篇")
-    drafts.create(r, actor(w.admin), third.platform, "text", {"text": "范围外"})
+    lifecycle.create(r, actor(w.admin), third.platform, "text", {"text": "范围外"})
     everything = api.get("/drafts").get_json()["drafts"]
     assert [d["id"] for d in everything] == ["D3", "D2", "D1"]
     assert "content" not in everything[0]
@@ -266,7 +269,7 @@ def test_list_refuses_bad_parameters(api, query, field):
 def test_out_of_scope_platform_is_forbidden(r, client, api, w):
     """A token cannot create on, or read from, a platform outside its scope."""
     other = world(r, platform_id="wh-wx")
-    drafts.create(r, actor(other.admin), other.platform, "text", {"text": "别的平台"})
+    lifecycle.create(r, actor(other.admin), other.platform, "text", {"text": "别的平台"})
     before = without_token_use(r)
     created = api.text(other.platform)
     assert created.status_code == 403
@@ -310,7 +313,7 @@ def test_revoked_token_is_401(r, api, w):
     """A revoked token is refused at once."""
     apitokens.revoke(r, OPERATOR, "T1")
     assert api.text(w.platform).status_code == 401
-    assert drafts.list_drafts(r) == []
+    assert lifecycle.list_drafts(r) == []
 
 
 @pytest.mark.parametrize(
@@ -392,7 +395,7 @@ def test_cover_must_be_an_existing_upload(r, api, w):
     article = {**ARTICLE, "cover_image": "upload:" + "0" * 64}
     response = api.create({"platform": w.platform, "kind": "article", "content": article})
     assert response.status_code == 400 and error_of(response)["field"] == "content.cover_image"
-    assert drafts.list_drafts(r) == []
+    assert lifecycle.list_drafts(r) == []
 
 
 @pytest.mark.parametrize(
@@ -476,9 +479,9 @@ def test_openapi_document_lists_every_route(client):
 
 def test_openapi_content_schemas_match_the_domain():
     """The document's content schemas have exactly the fields the domain accepts."""
-    for kind, fields in drafts.CONTENT_FIELDS.items():
+    for kind, fields in lifecycle.CONTENT_FIELDS.items():
         assert set(openapi.CONTENT[kind]["properties"]) == fields
-    assert set(openapi.CONTENT) == set(drafts.KINDS)
+    assert set(openapi.CONTENT) == set(lifecycle.KINDS)
 
 
 def test_a_saved_draft_that_cannot_be_submitted_says_why(r, api, w):

@@ -4,8 +4,10 @@ import pytest
 from click.testing import CliRunner
 
 import app.cli
-from app import apitokens, audit, keys, platforms
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from app.channels import apitokens
+from app.core import audit, keys
+from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from app.registry import platforms
 from tests.factories import OPERATOR, actor, snapshot, world
 
 

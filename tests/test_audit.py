@@ -10,12 +10,12 @@ import pytest
 from click.testing import CliRunner
 
 import app.cli  # noqa: F401  (registers every command group on the qianfa CLI)
-from app import audit, keys
 from app.cli import cli
 from app.cli.audit import parse_time
-from app.settings import get_settings
-from app.store import decode
-from app.validate import CHINA_TIME as BEIJING
+from app.core import audit, keys
+from app.core.settings import get_settings
+from app.core.store import decode
+from app.core.validate import CHINA_TIME as BEIJING
 from tests.conftest import wait_until
 from workers.jobs import trim_audit
 

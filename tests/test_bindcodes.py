@@ -4,9 +4,10 @@ import hashlib
 
 import pytest
 
-from app import audit, bindcodes, keys, people
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound
-from app.masterkey import Keyring
+from app.core import audit, keys
+from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core.masterkey import Keyring
+from app.registry import bindcodes, people
 from tests.conftest import wait_until
 from tests.factories import KEYRING, OPERATOR, snapshot, world
 

@@ -5,7 +5,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from app import audit, bindcodes, chat, compose, drafts, platforms, preview, review
+from app.channels import chat
+from app.core import audit
+from app.core.paging import paginate
+from app.drafts import compose, lifecycle, preview, review
+from app.registry import bindcodes, platforms
 from tests.factories import KEYRING, OPERATOR, snapshot, world
 
 
@@ -102,7 +106,7 @@ def test_follower_naming_a_draft_is_refused_and_audited(r, follower, admin):
     admin.say("投稿 运动会通知")
     reply = follower.say("同意 D1")
     assert "还没有绑定" in reply
-    assert drafts.get(r, "D1").status == drafts.IN_REVIEW
+    assert lifecycle.get(r, "D1").status == lifecycle.IN_REVIEW
     [refusal] = refusals(r)
     assert refusal["reason"] == "unbound" and json.loads(refusal["detail"])["command"] == "approve"
 
@@ -120,8 +124,12 @@ def test_unknown_command_gets_a_hint(admin):
 def test_short_text_submission_goes_to_review(r, w, admin):
     reply = admin.say("投稿 计算机学院举办程序设计竞赛")
     assert "D1" in reply and "第一责任人" in reply
-    draft = drafts.get(r, "D1")
-    assert (draft.status, draft.author, draft.kind) == (drafts.IN_REVIEW, w.admin, drafts.TEXT)
+    draft = lifecycle.get(r, "D1")
+    assert (draft.status, draft.author, draft.kind) == (
+        lifecycle.IN_REVIEW,
+        w.admin,
+        lifecycle.TEXT,
+    )
 
 
 def test_draft_session_collects_text_pictures_and_links_into_an_article(r, admin):
@@ -135,8 +143,8 @@ def test_draft_session_collects_text_pictures_and_links_into_an_article(r, admin
     outline = admin.say("预览")
     assert "校运动会开幕" in outline and "[图片]" in outline and "4." in outline
     assert "已提交稿件 D1" in admin.say("提交")
-    version = drafts.version(r, "D1")
-    assert version.kind == drafts.ARTICLE
+    version = lifecycle.version(r, "D1")
+    assert version.kind == lifecycle.ARTICLE
     assert version.content["cover_image"] == "https://mmbiz.qpic.cn/a.jpg"
     assert "状态良好的同学请报名" in version.content["content_html"]
     assert compose.load(r, admin.platform, admin.openid) is None
@@ -147,15 +155,15 @@ def test_one_picture_with_a_caption_is_an_image_post(r, admin):
     admin.send(admin.inbound("image", pic_url="https://mmbiz.qpic.cn/b.jpg"))
     admin.say("图书馆新馆落成")
     admin.say("提交")
-    version = drafts.version(r, "D1")
-    assert version.kind == drafts.IMAGE and version.content["caption"] == "图书馆新馆落成"
+    version = lifecycle.version(r, "D1")
+    assert version.kind == lifecycle.IMAGE and version.content["caption"] == "图书馆新馆落成"
 
 
 def test_cancel_drops_the_session(r, admin):
     admin.say("投稿")
     admin.say("草稿内容")
     assert "已取消" in admin.say("取消")
-    assert drafts.list_drafts(r) == []
+    assert lifecycle.list_drafts(r) == []
     assert "没有看懂" in admin.say("草稿内容")
 
 
@@ -164,17 +172,17 @@ def test_reviewer_views_and_approves_naming_version_and_hash(r, admin, responsib
     assert "D1" in responsible.say("待审")
     view = responsible.say("查看D1")
     assert "计算机学院举办程序设计竞赛" in view and "同意 D1" in view
-    draft = drafts.get(r, "D1")
+    draft = lifecycle.get(r, "D1")
     reply = responsible.say("通过 D1")
     assert f"第 1 版({draft.content_hash[:8]})" in reply and "全部通过" in reply
-    assert drafts.get(r, "D1").status == drafts.APPROVED
+    assert lifecycle.get(r, "D1").status == lifecycle.APPROVED
     assert "没有等待你审核" in responsible.say("待审")
 
 
 def test_approval_of_a_version_the_reviewer_did_not_see_is_refused(r, w, admin, responsible):
     admin.say("投稿 第一版")
     responsible.say("查看 D1")
-    drafts.edit(r, audit.Actor(via="chat", person=w.admin), "D1", {"text": "第二版"})
+    lifecycle.edit(r, audit.Actor(via="chat", person=w.admin), "D1", {"text": "第二版"})
     assert "已修改" in responsible.say("同意 D1")
     assert review.state(r, "D1").given == {}
 
@@ -193,9 +201,9 @@ def test_flagged_draft_adds_the_propaganda_sign_off(r, admin, responsible, propa
     admin.say("投稿 关于突发事件的说明")
     assert "党委宣传部" in responsible.say("敏感 D1 突发")
     assert "还需:党委宣传部" in responsible.say("同意 D1")
-    assert drafts.get(r, "D1").flags == {"emergency"}
+    assert lifecycle.get(r, "D1").flags == {"emergency"}
     propaganda.say("同意 D1")
-    assert drafts.get(r, "D1").status == drafts.APPROVED
+    assert lifecycle.get(r, "D1").status == lifecycle.APPROVED
 
 
 def test_reject_needs_a_reason(r, admin, responsible):
@@ -204,8 +212,8 @@ def test_reject_needs_a_reason(r, admin, responsible):
     assert "请写明驳回原因" in responsible.say("驳回 D1")
     assert snapshot(r) == before
     assert "标题有错别字" in responsible.say("驳回 D1 标题有错别字")
-    draft = drafts.get(r, "D1")
-    assert (draft.status, draft.status_reason) == (drafts.REJECTED, "标题有错别字")
+    draft = lifecycle.get(r, "D1")
+    assert (draft.status, draft.status_reason) == (lifecycle.REJECTED, "标题有错别字")
     assert "标题有错别字" in admin.say("状态 D1")
 
 
@@ -219,10 +227,10 @@ def test_admin_withdraws_and_lists_own_drafts(r, admin):
 
 def test_wrong_role_is_refused_politely_and_audited(r, admin, responsible):
     admin.say("投稿 运动会通知")
-    before = drafts.get(r, "D1")
+    before = lifecycle.get(r, "D1")
     assert "只有本公众号的审核人" in admin.say("同意 D1")
     assert "只有本公众号的管理员" in responsible.say("投稿 我也想发")
-    assert drafts.get(r, "D1") == before and len(drafts.list_drafts(r)) == 1
+    assert lifecycle.get(r, "D1") == before and len(lifecycle.list_drafts(r)) == 1
     assert [json.loads(rec["detail"])["command"] for rec in refusals(r)] == ["approve", "compose"]
 
 
@@ -238,10 +246,10 @@ def test_author_who_is_also_reviewer_cannot_approve_own_draft(r):
 
 def test_draft_of_another_platform_is_not_found(r, w, responsible):
     other = world(r, platform_id="other-wx")
-    drafts.submit(
+    lifecycle.submit(
         r,
         audit.Actor(via="chat", person=other.admin),
-        drafts.create(
+        lifecycle.create(
             r, audit.Actor(via="chat", person=other.admin), "other-wx", "text", {"text": "x"}
         ).id,
     )
@@ -252,8 +260,8 @@ def test_long_text_is_viewed_in_pages_that_fit_a_message(r, admin, responsible):
     admin.say("投稿 " + "段落内容。" * 380)
     first = responsible.say("查看 D1")
     assert "第 1/" in first and "查看 D1 2" in first
-    pages = chat.paginate(drafts.version(r, "D1").content["text"], chat.PAGE_BYTES)
-    assert "".join(pages) == drafts.version(r, "D1").content["text"]
+    pages = paginate(lifecycle.version(r, "D1").content["text"], chat.PAGE_BYTES)
+    assert "".join(pages) == lifecycle.version(r, "D1").content["text"]
     for number in range(1, len(pages) + 1):
         reply = responsible.say(f"查看 D1 {number}")
         assert len(reply.encode()) <= chat.MAX_REPLY_BYTES and pages[number - 1] in reply
@@ -270,9 +278,9 @@ def test_article_view_carries_a_signed_preview_link(r, admin, responsible):
 
 
 def test_text_submission_too_long_is_refused_without_a_draft(r, admin):
-    reply = admin.say("投稿 " + "字" * (drafts.LIMITS["text"] + 1))
+    reply = admin.say("投稿 " + "字" * (lifecycle.LIMITS["text"] + 1))
     assert "过长" in reply or "最多" in reply
-    assert drafts.list_drafts(r) == []
+    assert lifecycle.list_drafts(r) == []
 
 
 def test_submission_reply_states_the_screening_verdict(r, admin):
@@ -284,7 +292,7 @@ def test_submission_reply_states_the_screening_verdict(r, admin):
 def test_prohibited_content_is_blocked_and_the_author_told_what(r, admin, responsible):
     reply = admin.say("投稿 大家都来练法轮功")
     assert "法轮功" in reply
-    assert drafts.get(r, "D1").status == drafts.BLOCKED
+    assert lifecycle.get(r, "D1").status == lifecycle.BLOCKED
     assert "没有等待你审核" in responsible.say("待审")
 
 

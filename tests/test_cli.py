@@ -8,8 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 import app.cli
-from app import audit, drafts
-from app.settings import load_settings
+from app.core import audit
+from app.core.settings import load_settings
+from app.drafts import lifecycle
 from tests.conftest import free_port
 from tests.factories import snapshot, submitted, world
 
@@ -82,7 +83,7 @@ def test_drafts_are_listed_and_shown_with_sign_off_progress(cli, r):
     shown = cli("draft", "show", draft.id.lower()).output
     assert "需要 第一责任人:待审核" in shown and draft.content_hash in shown
     assert draft.id in cli("draft", "list", "--status", "in_review").output
-    assert drafts.get(r, draft.id).status == "in_review"
+    assert lifecycle.get(r, draft.id).status == "in_review"
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,12 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from app import audit, console, keys, people
+from app.channels import console_accounts
 from app.cli import cli
-from app.errors import Forbidden, InvalidInput
-from app.settings import load_settings
+from app.core import audit, keys
+from app.core.errors import Forbidden, InvalidInput
+from app.core.settings import load_settings
+from app.registry import people
 from tests.conftest import free_port
 from tests.console_helpers import (
     PASSWORD,
@@ -39,13 +41,13 @@ def test_a_password_is_stored_only_as_a_scrypt_hash(r):
 def test_weak_passwords_are_refused(r, password):
     w = world(r)
     with pytest.raises(InvalidInput):
-        console.set_password(r, OPERATOR, w.responsible, password)
+        console_accounts.set_password(r, OPERATOR, w.responsible, password)
 
 
 def test_only_the_propaganda_department_sets_passwords(r):
     w = world(r)
     with pytest.raises(Forbidden):
-        console.set_password(r, console.actor(w.admin), w.responsible, PASSWORD)
+        console_accounts.set_password(r, console_accounts.actor(w.admin), w.responsible, PASSWORD)
 
 
 def test_sign_in_sets_an_httponly_samesite_cookie_and_is_audited(r, settings):
@@ -165,9 +167,9 @@ def test_each_person_sees_only_the_platforms_their_roles_cover(r, settings):
 
 
 def test_the_first_account_is_created_once_and_must_change_its_password(r, settings):
-    person, password = console.ensure_first_account(r)
-    assert console.ensure_first_account(r) is None
-    assert people.get(r, person).name == console.FIRST_ACCOUNT_NAME
+    person, password = console_accounts.ensure_first_account(r)
+    assert console_accounts.ensure_first_account(r) is None
+    assert people.get(r, person).name == console_accounts.FIRST_ACCOUNT_NAME
     client = client_for(settings)
     assert sign_in(client, person, password).status_code == 302
     assert client.get("/console/dashboard").headers["Location"].endswith("/console/password")
@@ -211,12 +213,12 @@ def test_the_cli_sets_a_password_from_a_hidden_prompt(r):
     )
     assert result.exit_code == 0, result.output
     assert PASSWORD not in result.output
-    assert console.has_password(r, w.responsible)
+    assert console_accounts.has_password(r, w.responsible)
     assert last(r, "console.password")["via"] == "cli"
 
 
 def test_qianfa_run_prints_the_first_accounts_password_only_once(r, settings, redis_url):
-    from app.runner import console_lines
+    from app.cli.runner import console_lines
 
     first = console_lines(settings, redis_url)
     assert any("一次性密码" in line for line in first)

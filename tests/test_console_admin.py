@@ -2,8 +2,10 @@
 
 import re
 
-from app import apitokens, audit, bindcodes, console, credentials, keys
-from app.masterkey import load_keyring
+from app.channels import apitokens, console_accounts
+from app.core import audit, keys
+from app.core.masterkey import load_keyring
+from app.registry import bindcodes, credentials
 from tests.console_helpers import signed_in
 from tests.factories import OPERATOR, world
 
@@ -59,7 +61,7 @@ def test_the_propaganda_department_opens_console_access_with_a_first_password(r,
         f"/console/people/{w.admin}/password", data={"csrf": token, "password": "first-pass-123"}
     )
     assert r.hget(keys.console_password(w.admin), "must_change") == b"1"
-    assert console.has_password(r, w.admin)
+    assert console_accounts.has_password(r, w.admin)
 
 
 def test_credentials_show_only_whether_set_and_when(r, settings):

@@ -9,7 +9,9 @@ from datetime import date
 
 import pytest
 
-from app import console, drafts, filings, platforms
+from app.channels import console_accounts
+from app.drafts import lifecycle
+from app.registry import filings, platforms
 from tests.console_helpers import ARTIFACTS, shot, sign_in_browser, with_password
 from tests.factories import actor, submitted, world
 
@@ -19,7 +21,7 @@ pytestmark = pytest.mark.browser
 def test_first_sign_in_changes_the_password_and_shows_the_dashboard(r, site, page):
     w = world(r, tier=1)  # the college's own platform: the propaganda department signs too
     submitted(r, w)
-    person, password = console.ensure_first_account(r)
+    person, password = console_accounts.ensure_first_account(r)
     sign_in_browser(page, site, person, password)
     assert page.url.endswith("/console/password")
     shot(page, "password")
@@ -73,7 +75,7 @@ def test_a_filing_chain_is_completed_and_the_platform_runs(r, site, page):
 def test_a_reviewer_approves_a_draft_on_its_review_page(r, site, page):
     w = world(r)
     draft = submitted(r, w, text="计算机学院举办程序设计竞赛,报名请加微信")
-    drafts.edit(
+    lifecycle.edit(
         r, actor(w.admin), draft.id, {"text": "计算机学院举办第五届程序设计竞赛,报名请加微信"}
     )
     with_password(r, w.responsible)
@@ -85,7 +87,7 @@ def test_a_reviewer_approves_a_draft_on_its_review_page(r, site, page):
     assert page.locator("#diff ins").count() >= 1
     shot(page, "review")
     page.click("#approve")
-    assert drafts.get(r, draft.id).status == drafts.APPROVED
+    assert lifecycle.get(r, draft.id).status == lifecycle.APPROVED
     assert "已通过" in page.locator("#signoffs").inner_text()
     shot(page, "review-approved")
 

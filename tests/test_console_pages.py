@@ -4,7 +4,9 @@ import json
 import re
 from datetime import date
 
-from app import audit, drafts, filings, platforms, review
+from app.core import audit
+from app.drafts import lifecycle, review
+from app.registry import filings, platforms
 from tests.console_helpers import signed_in
 from tests.factories import actor, submitted, world
 
@@ -23,7 +25,7 @@ def test_the_review_page_shows_sign_offs_and_approves_the_version_it_showed(r, s
         f"/console/drafts/{draft.id}", data=approve_form(token, draft.content_hash)
     )
     assert response.status_code == 302
-    assert drafts.get(r, draft.id).status == drafts.APPROVED
+    assert lifecycle.get(r, draft.id).status == lifecycle.APPROVED
     record = [rec for rec in audit.records(r, action="draft.approve")][-1]
     assert record["via"] == "console" and record["person"] == w.responsible
 
@@ -41,12 +43,12 @@ def test_a_stale_version_is_refused(r, settings):
     w = world(r)
     draft = submitted(r, w)
     old_hash = draft.content_hash
-    drafts.edit(r, actor(w.admin), draft.id, {"text": "计算机学院举办程序设计大赛"})
+    lifecycle.edit(r, actor(w.admin), draft.id, {"text": "计算机学院举办程序设计大赛"})
     client, token = signed_in(settings, r, w.responsible)
     response = client.post(f"/console/drafts/{draft.id}", data=approve_form(token, old_hash))
     assert response.status_code == 409
     assert "已修改" in response.data.decode()
-    assert drafts.get(r, draft.id).status == drafts.IN_REVIEW
+    assert lifecycle.get(r, draft.id).status == lifecycle.IN_REVIEW
 
 
 def test_one_cannot_review_ones_own_draft_or_without_the_role(r, settings):
@@ -62,7 +64,7 @@ def test_one_cannot_review_ones_own_draft_or_without_the_role(r, settings):
         f"/console/drafts/{draft.id}", data=approve_form(token, draft.content_hash)
     )
     assert response.status_code == 403
-    assert drafts.get(r, draft.id).status == drafts.IN_REVIEW
+    assert lifecycle.get(r, draft.id).status == lifecycle.IN_REVIEW
 
 
 def test_a_rejection_needs_a_reason_shown_next_to_the_field(r, settings):
@@ -74,17 +76,17 @@ def test_a_rejection_needs_a_reason_shown_next_to_the_field(r, settings):
     assert response.status_code == 400 and 'id="reason-error"' in response.data.decode()
     form["reason"] = "时间写错了"
     client.post(f"/console/drafts/{draft.id}", data=form)
-    assert drafts.get(r, draft.id).status == drafts.REJECTED
+    assert lifecycle.get(r, draft.id).status == lifecycle.REJECTED
 
 
 def test_the_review_page_shows_the_difference_and_highlights_screening_hits(r, settings):
     w = world(r)
     draft = submitted(r, w, text="程序设计竞赛,报名请加微信")
-    drafts.edit(r, actor(w.admin), draft.id, {"text": "程序设计竞赛,报名请到学院办公室"})
+    lifecycle.edit(r, actor(w.admin), draft.id, {"text": "程序设计竞赛,报名请到学院办公室"})
     client, _ = signed_in(settings, r, w.responsible)
     page = client.get(f"/console/drafts/{draft.id}").data.decode()
     assert "<del>" in page and "<ins>" in page
-    drafts.edit(r, actor(w.admin), draft.id, {"text": "程序设计竞赛,报名请加微信"})
+    lifecycle.edit(r, actor(w.admin), draft.id, {"text": "程序设计竞赛,报名请加微信"})
     page = client.get(f"/console/drafts/{draft.id}").data.decode()
     assert "<mark>加微信</mark>" in page
 
@@ -214,8 +216,8 @@ def test_the_dashboard_counts_what_waits_for_me(r, settings):
 def test_an_article_is_shown_as_on_wechat_and_no_script_may_run(r, settings):
     w = world(r)
     content = {"title": "程序设计竞赛通知", "content_html": "<p>欢迎报名</p>", "author": "学院"}
-    draft = drafts.create(r, actor(w.admin), w.platform, "article", content)
-    drafts.submit(r, actor(w.admin), draft.id)
+    draft = lifecycle.create(r, actor(w.admin), w.platform, "article", content)
+    lifecycle.submit(r, actor(w.admin), draft.id)
     client, _ = signed_in(settings, r, w.responsible)
     response = client.get(f"/console/drafts/{draft.id}")
     assert "欢迎报名" not in response.data.decode()

@@ -7,12 +7,13 @@ import pytest
 from click.testing import CliRunner
 
 import app.cli
-from app import audit, credentials, keys, masterkey, people
-from app.audit import Actor
-from app.credentials import Sealed
-from app.errors import ConfigError, Conflict, Forbidden, InvalidInput, NotFound, QianfaError
-from app.masterkey import Keyring
-from app.settings import get_settings, load_settings
+from app.core import audit, keys, masterkey
+from app.core.audit import Actor
+from app.core.errors import ConfigError, Conflict, Forbidden, InvalidInput, NotFound, QianfaError
+from app.core.masterkey import Keyring
+from app.core.settings import get_settings, load_settings
+from app.registry import credentials, people
+from app.registry.credentials import Sealed
 
 APP_SECRET = "9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 TOKEN = "QianfaToken2024"

@@ -1,8 +1,9 @@
 """The demo platform ``qianfa run`` registers: complete on the first start, unchanged after."""
 
-from app import credentials, demo, platforms
-from app.masterkey import load_keyring
-from app.sandbox.demo import DEMO_ACCOUNT
+from app.cli import demo
+from app.core.masterkey import load_keyring
+from app.registry import credentials, platforms
+from sandbox.demo import DEMO_ACCOUNT
 from tests.factories import snapshot
 
 
@@ -22,3 +23,14 @@ def test_demo_is_registered_once_and_prints_bind_codes(r, settings):
     demo.ensure(r, keyring, 3600)
     assert {k for k in snapshot(r) if b":person:" in k or b":unit:" in k} == people_before
     assert len(platforms.all_platforms(r)) == 1
+
+
+def test_demo_platform_matches_the_sandbox_demo_account():
+    """Qianfa's demo is configured with the very account the sandbox serves, field by field."""
+    import sandbox.demo
+
+    for field, value in demo.DEMO_ACCOUNT.items():
+        assert sandbox.demo.DEMO_ACCOUNT[field] == value, field
+    sandbox_users = {user["openid"]: user["nickname"] for user in sandbox.demo.DEMO_USERS}
+    for user in demo.DEMO_USERS:
+        assert sandbox_users[user["openid"]] == user["nickname"]

@@ -8,9 +8,12 @@ from datetime import timedelta
 
 import pytest
 
-from app import alerts, audit, create_app, dispatch, drafts, jobs, keys, review
-from app.settings import load_settings
-from app.store import now
+from app.core import alerts, audit, keys
+from app.core.settings import load_settings
+from app.core.store import now
+from app.drafts import lifecycle, review
+from app.outbox import dispatch, queues
+from app.web import create_app
 from tests.conftest import wait_until
 from tests.factories import OPERATOR, actor, submitted, world
 
@@ -77,7 +80,7 @@ def test_every_rule_names_a_job_and_a_queue():
 
     for rule in dispatch.RULES:
         assert callable(getattr(job_functions, rule.job)), rule
-        assert rule.queue in jobs.QUEUES
+        assert rule.queue in queues.QUEUES
 
 
 @pytest.fixture
@@ -92,7 +95,7 @@ def pending(r, stream=None) -> int:
 
 
 def queued(r, name) -> list[str]:
-    return jobs.queue(r, name).job_ids
+    return queues.queue(r, name).job_ids
 
 
 def test_a_submit_is_enqueued_and_acknowledged_together(r, dispatcher):
@@ -101,10 +104,10 @@ def test_a_submit_is_enqueued_and_acknowledged_together(r, dispatcher):
     dispatcher.step(block_ms=None)
 
     (event,) = audit.records(r, action="draft.submit")
-    assert queued(r, "notifications") == [jobs.job_id("notify_reviewers", event["id"])]
-    assert jobs.queue(r, "notifications").jobs[0].args == (event["id"],)
+    assert queued(r, "notifications") == [queues.job_id("notify_reviewers", event["id"])]
+    assert queues.queue(r, "notifications").jobs[0].args == (event["id"],)
     assert pending(r) == 0
-    assert draft.status == drafts.IN_REVIEW
+    assert draft.status == lifecycle.IN_REVIEW
 
 
 def test_a_record_left_unacknowledged_by_a_dead_dispatcher_is_routed_again(r, settings):
@@ -122,7 +125,7 @@ def test_a_record_left_unacknowledged_by_a_dead_dispatcher_is_routed_again(r, se
     rescuer.step(block_ms=None)
 
     (event,) = audit.records(r, action="draft.submit")
-    assert queued(r, "notifications") == [jobs.job_id("notify_reviewers", event["id"])]
+    assert queued(r, "notifications") == [queues.job_id("notify_reviewers", event["id"])]
     assert pending(r) == 0
 
 
@@ -135,7 +138,7 @@ def test_routing_twice_queues_the_same_job_id(r, dispatcher, settings):
     dispatcher._dispatch(keys.audit_stream(), event["id"], {b"action": b"draft.submit"})
 
     ids = queued(r, "notifications")
-    assert set(ids) == {jobs.job_id("notify_reviewers", event["id"])}
+    assert set(ids) == {queues.job_id("notify_reviewers", event["id"])}
 
 
 def test_verify_stays_green_with_the_group_and_after_trim(r, dispatcher):
@@ -168,7 +171,7 @@ def test_a_deleted_stream_gets_its_group_back(r, dispatcher):
 def test_alerts_are_routed_to_delivery(r, dispatcher):
     alert_id = alerts.queue(r, "forged_callbacks", "伪造签名 30 次", platform="jsj-wx")
     dispatcher.step(block_ms=None)
-    assert queued(r, "alerts") == [jobs.job_id("deliver_alert", alert_id)]
+    assert queued(r, "alerts") == [queues.job_id("deliver_alert", alert_id)]
     assert pending(r, keys.alerts()) == 0
 
 
@@ -177,7 +180,7 @@ def test_an_approval_is_routed_to_the_author_notice(r, dispatcher):
     draft = submitted(r, w)
     review.approve(r, actor(w.responsible), draft.id, draft.content_hash)
     dispatcher.step(block_ms=None)
-    names = [job.func_name for job in jobs.queue(r, "notifications").jobs]
+    names = [job.func_name for job in queues.queue(r, "notifications").jobs]
     assert names == ["workers.jobs.notify_reviewers", "workers.jobs.notify_author"]
 
 
@@ -186,7 +189,7 @@ def test_periodic_jobs_are_enqueued_once_per_interval(r, dispatcher):
     dispatcher.tick()
     other = dispatch.Dispatcher(r, load_settings(), name="other")
     other.tick()
-    names = sorted(job.func_name for job in jobs.queue(r, "notifications").jobs)
+    names = sorted(job.func_name for job in queues.queue(r, "notifications").jobs)
     assert names == [
         "workers.jobs.anchor_audit",
         "workers.jobs.scan_reviews",

@@ -4,8 +4,10 @@ import itertools
 
 import pytest
 
-from app import audit, drafts, platforms, review
-from app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.core import audit
+from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.drafts import lifecycle, review
+from app.registry import platforms
 from tests.factories import actor, snapshot, text_draft, world
 
 SYSTEM = audit.Actor.system("test")
@@ -54,32 +56,32 @@ PATHS = {
 
 
 def perform(r, w, draft_id: str, action: str):
-    current = drafts.get(r, draft_id)
+    current = lifecycle.get(r, draft_id)
     if action == "submit":
-        return drafts.submit(r, actor(w.admin), draft_id)
+        return lifecycle.submit(r, actor(w.admin), draft_id)
     if action == "edit":
-        return drafts.edit(r, actor(w.admin), draft_id, {"text": f"第 {current.version + 1} 版"})
+        return lifecycle.edit(r, actor(w.admin), draft_id, {"text": f"第 {current.version + 1} 版"})
     if action == "withdraw":
-        return drafts.withdraw(r, actor(w.admin), draft_id)
+        return lifecycle.withdraw(r, actor(w.admin), draft_id)
     if action == "approve":
         return review.approve(r, actor(w.responsible), draft_id, current.content_hash)
     if action == "reject":
         return review.reject(r, actor(w.responsible), draft_id, current.content_hash, "需修改")
-    return drafts.system_move(r, SYSTEM, draft_id, action)
+    return lifecycle.system_move(r, SYSTEM, draft_id, action)
 
 
 def draft_in(r, w, status: str) -> str:
     draft = text_draft(r, w)
     for step in PATHS[status]:
         perform(r, w, draft.id, step)
-    assert drafts.get(r, draft.id).status == status
+    assert lifecycle.get(r, draft.id).status == status
     return draft.id
 
 
 def test_the_table_is_exactly_the_specified_machine():
     """The transition table is exactly the machine the issue specifies, plus reopen."""
-    assert {k: v for k, v in drafts.TRANSITIONS.items() if k[1] != "reopen"} == EXPECTED
-    assert drafts.TRANSITIONS[("approved", "reopen")] == "in_review"
+    assert {k: v for k, v in lifecycle.TRANSITIONS.items() if k[1] != "reopen"} == EXPECTED
+    assert lifecycle.TRANSITIONS[("approved", "reopen")] == "in_review"
 
 
 @pytest.mark.parametrize(("status", "action"), sorted(EXPECTED))
@@ -88,7 +90,7 @@ def test_allowed_transition(r, status, action):
     w = world(r)
     draft_id = draft_in(r, w, status)
     perform(r, w, draft_id, action)
-    assert drafts.get(r, draft_id).status == EXPECTED[(status, action)]
+    assert lifecycle.get(r, draft_id).status == EXPECTED[(status, action)]
 
 
 FORBIDDEN = sorted(set(itertools.product(PATHS, ACTIONS)) - set(EXPECTED))
@@ -100,7 +102,7 @@ def test_forbidden_transition_is_refused_and_changes_nothing(r, status, action):
     w = world(r)
     draft_id = draft_in(r, w, status)
     before = snapshot(r)
-    with pytest.raises(Conflict, match=drafts.STATUSES[status]):
+    with pytest.raises(Conflict, match=lifecycle.STATUSES[status]):
         perform(r, w, draft_id, action)
     assert snapshot(r) == before
 
@@ -110,7 +112,7 @@ def test_only_administrators_of_the_platform_submit(r):
     w = world(r)
     for person in (w.responsible, w.propaganda):
         with pytest.raises(Forbidden, match="管理员"):
-            drafts.create(r, actor(person), w.platform, "text", {"text": "x"})
+            lifecycle.create(r, actor(person), w.platform, "text", {"text": "x"})
 
 
 @pytest.mark.parametrize("status", ["filing", "suspended", "closed"])
@@ -129,7 +131,7 @@ def test_suspending_a_platform_stops_submission_of_existing_drafts(r):
     draft = text_draft(r, w)
     platforms.change_status(r, actor(w.propaganda), w.platform, "suspended", "整改")
     with pytest.raises(Conflict, match="已停用"):
-        drafts.submit(r, actor(w.admin), draft.id)
+        lifecycle.submit(r, actor(w.admin), draft.id)
 
 
 @pytest.mark.parametrize(
@@ -151,7 +153,7 @@ def test_bad_content_is_refused_and_nothing_is_written(r, kind, content, message
     w = world(r)
     before = snapshot(r)
     with pytest.raises(InvalidInput, match=message):
-        drafts.create(r, actor(w.admin), w.platform, kind, content)
+        lifecycle.create(r, actor(w.admin), w.platform, kind, content)
     assert snapshot(r) == before
 
 
@@ -163,12 +165,12 @@ def test_article_versions_and_hashes(r):
         "content_html": "<p>开幕</p>",
         "source_url": "https://example.edu.cn/a",
     }
-    draft = drafts.create(r, actor(w.admin), w.platform, "article", article)
-    edited = drafts.edit(r, actor(w.admin), draft.id, {**article, "content_html": "<p>闭幕</p>"})
+    draft = lifecycle.create(r, actor(w.admin), w.platform, "article", article)
+    edited = lifecycle.edit(r, actor(w.admin), draft.id, {**article, "content_html": "<p>闭幕</p>"})
     assert edited.version == 2 and edited.content_hash != draft.content_hash
     assert len(edited.content_hash) == 64
-    assert drafts.version(r, draft.id, 1).content["content_html"] == "<p>开幕</p>"
-    assert drafts.version(r, draft.id).content_hash == edited.content_hash
+    assert lifecycle.version(r, draft.id, 1).content["content_html"] == "<p>开幕</p>"
+    assert lifecycle.version(r, draft.id).content_hash == edited.content_hash
 
 
 def test_draft_ids_are_short_and_typeable(r):
@@ -176,12 +178,12 @@ def test_draft_ids_are_short_and_typeable(r):
     w = world(r)
     first, second = text_draft(r, w), text_draft(r, w)
     assert (first.id, second.id) == ("D1", "D2")
-    assert drafts.get(r, "d2").id == "D2"
-    assert drafts.get(r, "Ｄ２").id == "D2"
+    assert lifecycle.get(r, "d2").id == "D2"
+    assert lifecycle.get(r, "Ｄ２").id == "D2"
     with pytest.raises(InvalidInput, match="编号格式"):
-        drafts.get(r, "42")
+        lifecycle.get(r, "42")
     with pytest.raises(NotFound):
-        drafts.get(r, "D99")
+        lifecycle.get(r, "D99")
 
 
 def test_only_the_author_edits_or_withdraws(r):
@@ -189,9 +191,9 @@ def test_only_the_author_edits_or_withdraws(r):
     w = world(r)
     draft = text_draft(r, w)
     with pytest.raises(Forbidden, match="作者"):
-        drafts.edit(r, actor(w.other_admin), draft.id, {"text": "改"})
+        lifecycle.edit(r, actor(w.other_admin), draft.id, {"text": "改"})
     with pytest.raises(Forbidden, match="作者"):
-        drafts.withdraw(r, actor(w.other_admin), draft.id)
+        lifecycle.withdraw(r, actor(w.other_admin), draft.id)
 
 
 def test_scheduled_time_is_kept_and_past_times_refused(r):
@@ -207,7 +209,7 @@ def test_every_step_is_audited_with_its_version_hash(r):
     """Creating, screening, submitting and approving each leave one record naming draft and hash."""
     w = world(r)
     draft = text_draft(r, w)
-    drafts.submit(r, actor(w.admin), draft.id)
+    lifecycle.submit(r, actor(w.admin), draft.id)
     review.approve(r, actor(w.responsible), draft.id, draft.content_hash)
     steps = [rec for rec in audit.records(r, draft=draft.id)]
     actions = ["draft.create", "draft.screen", "draft.submit", "draft.approve"]
@@ -227,7 +229,7 @@ def test_nothing_publishes_on_a_platform_that_is_not_active(r, status, action):
     platforms.change_status(r, actor(w.propaganda), w.platform, status, "第十七条")
     before = snapshot(r)
     with pytest.raises(Conflict, match="不能投稿或发布"):
-        drafts.system_move(r, SYSTEM, draft_id, action)
+        lifecycle.system_move(r, SYSTEM, draft_id, action)
     assert snapshot(r) == before
 
 
@@ -237,9 +239,9 @@ def test_a_removed_administrator_can_no_longer_edit_or_submit(r):
     draft = text_draft(r, w)
     platforms.remove_admin(r, actor(w.propaganda), w.platform, w.admin, "调岗")
     with pytest.raises(Forbidden, match="已不是平台"):
-        drafts.submit(r, actor(w.admin), draft.id)
+        lifecycle.submit(r, actor(w.admin), draft.id)
     with pytest.raises(Forbidden, match="已不是平台"):
-        drafts.edit(r, actor(w.admin), draft.id, {"text": "改"})
+        lifecycle.edit(r, actor(w.admin), draft.id, {"text": "改"})
 
 
 def test_system_moves_need_the_system(r):
@@ -247,18 +249,20 @@ def test_system_moves_need_the_system(r):
     w = world(r)
     draft_id = draft_in(r, w, "approved")
     with pytest.raises(Forbidden, match="只能由系统执行"):
-        drafts.system_move(r, actor(w.responsible), draft_id, "start_publishing")
+        lifecycle.system_move(r, actor(w.responsible), draft_id, "start_publishing")
 
 
 def test_rescheduling_keeps_the_version_and_its_sign_offs(r):
     """Changing or clearing the publish time of an approved draft leaves it approved."""
     w = world(r)
-    draft = drafts.submit(r, actor(w.admin), text_draft(r, w, scheduled_at="2099-01-01T08:00").id)
+    draft = lifecycle.submit(
+        r, actor(w.admin), text_draft(r, w, scheduled_at="2099-01-01T08:00").id
+    )
     review.approve(r, actor(w.responsible), draft.id, draft.content_hash)
-    moved = drafts.reschedule(r, actor(w.admin), draft.id, "2099-02-01T08:00")
+    moved = lifecycle.reschedule(r, actor(w.admin), draft.id, "2099-02-01T08:00")
     assert moved.scheduled_at == "2099-02-01T00:00:00+00:00"
     assert (moved.status, moved.version) == ("approved", 1)
-    assert drafts.reschedule(r, actor(w.admin), draft.id, None).scheduled_at == ""
+    assert lifecycle.reschedule(r, actor(w.admin), draft.id, None).scheduled_at == ""
     assert review.state(r, draft.id).complete
     with pytest.raises(Conflict, match="内容没有变化"):
-        drafts.edit(r, actor(w.admin), draft.id, {"text": "计算机学院举办程序设计竞赛"})
+        lifecycle.edit(r, actor(w.admin), draft.id, {"text": "计算机学院举办程序设计竞赛"})

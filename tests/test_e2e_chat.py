@@ -7,9 +7,14 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from app import apitokens, bindcodes, contacts, create_app, credentials, drafts, keys
+from app.channels import apitokens
 from app.cli.base import cli
-from app.masterkey import load_keyring
+from app.core import keys
+from app.core.masterkey import load_keyring
+from app.drafts import lifecycle
+from app.notify import window
+from app.registry import bindcodes, credentials
+from app.web import create_app
 from tests.factories import OPERATOR, world
 from tests.sandbox_helpers import (
     SAMPLE_AES_KEY,
@@ -86,7 +91,7 @@ def test_bind_submit_view_approve_by_chat(phones, college, r):
     assert "D1" in phones.say(RESPONSIBLE, "待审")
     assert "程序设计竞赛" in phones.say(RESPONSIBLE, "查看 D1")
     assert "审核已全部通过" in phones.say(RESPONSIBLE, "同意 D1")
-    assert drafts.get(r, "D1").status == drafts.APPROVED
+    assert lifecycle.get(r, "D1").status == lifecycle.APPROVED
     steps = [(row["action"], row["person"]) for row in exported("D1")]
     assert steps == [
         ("draft.create", college.admin),
@@ -129,7 +134,7 @@ def test_tier_one_platform_needs_the_propaganda_department(phones, college, r):
     phones.bind_all()
     phones.say(ADMIN, "投稿 学校召开全体教职工大会")
     assert "还需:党委宣传部" in phones.say(RESPONSIBLE, "同意 D1")
-    assert drafts.get(r, "D1").status == drafts.IN_REVIEW
+    assert lifecycle.get(r, "D1").status == lifecycle.IN_REVIEW
     assert "全部通过" in phones.say(PROPAGANDA, "通过 D1")
     approvals = [row["person"] for row in exported("D1") if row["action"] == "draft.approve"]
     assert approvals == [college.responsible, college.propaganda]
@@ -162,7 +167,7 @@ def test_follower_is_left_alone_and_cannot_approve(phones, college, r):
     phones.say(ADMIN, "投稿 运动会通知")
     assert phones.say(FOLLOWER, "你好") is None
     assert "还没有绑定" in phones.say(FOLLOWER, "同意 D1")
-    assert drafts.get(r, "D1").status == drafts.IN_REVIEW
+    assert lifecycle.get(r, "D1").status == lifecycle.IN_REVIEW
 
 
 def test_wechat_retry_is_handled_once_with_the_same_reply(college, settings, r):
@@ -174,7 +179,7 @@ def test_wechat_retry_is_handled_once_with_the_same_reply(college, settings, r):
     assert first.status_code == second.status_code == 200
     shown = [reply_of(response, openid=ADMIN)["Content"] for response in (first, second)]
     assert shown[0] == shown[1] and "已提交稿件 D1" in shown[0]
-    assert len(drafts.list_drafts(r)) == 1
+    assert len(lifecycle.list_drafts(r)) == 1
 
 
 def test_replayed_and_forged_callbacks_are_refused(college, settings, r):
@@ -195,7 +200,7 @@ def test_replayed_and_forged_callbacks_are_refused(college, settings, r):
     assert 400 <= replay.status_code < 500 and 400 <= forged.status_code < 500
     after = without_security(r)
     assert after == before
-    assert len(drafts.list_drafts(r)) == 1
+    assert len(lifecycle.list_drafts(r)) == 1
     refused = [json.loads(line)["action"] for line in _all_export()]
     assert sum(action.startswith("webhook.") for action in refused) >= 2
 
@@ -209,15 +214,15 @@ def test_article_composed_from_several_messages(phones, college, r):
     assert delivery["outcome"] == "replied"
     assert "标题已设为" in phones.say(ADMIN, "标题 秋季运动会开幕")
     assert "已提交稿件 D1" in phones.say(ADMIN, "提交")
-    version = drafts.version(r, "D1")
-    assert version.kind == drafts.ARTICLE and version.content["title"] == "秋季运动会开幕"
+    version = lifecycle.version(r, "D1")
+    assert version.kind == lifecycle.ARTICLE and version.content["title"] == "秋季运动会开幕"
     assert version.content["cover_image"].startswith("http://mmbiz.qpic.cn/")
 
 
 def test_writing_to_the_account_opens_the_48_hour_window(phones, college, r):
     """What a user writes opens the customer-service window; subscribing alone does not."""
-    assert not contacts.window_open(r, college.platform, FOLLOWER)
+    assert not window.window_open(r, college.platform, FOLLOWER)
     phones.control.send(SAMPLE_APPID, FOLLOWER, type="event", event="subscribe")
-    assert not contacts.window_open(r, college.platform, FOLLOWER)
+    assert not window.window_open(r, college.platform, FOLLOWER)
     phones.say(FOLLOWER, "你好")
-    assert contacts.window_open(r, college.platform, FOLLOWER)
+    assert window.window_open(r, college.platform, FOLLOWER)

@@ -4,8 +4,11 @@ and tell the author. The dispatcher and a worker run in this process (``Office``
 
 import pytest
 
-from app import audit, create_app, credentials, drafts
-from app.masterkey import load_keyring
+from app.core import audit
+from app.core.masterkey import load_keyring
+from app.drafts import lifecycle
+from app.registry import credentials
+from app.web import create_app
 from tests.conftest import wait_until
 from tests.factories import OPERATOR
 from tests.notify_helpers import office
@@ -56,14 +59,14 @@ def test_nothing_goes_out_before_approval_and_it_goes_out_once_after(wired):
 
     [asked] = [m for m in o.received(o.w.responsible) if "D1" in m.get("content", "")]
     assert "同意 D1" in asked["content"]
-    assert mass_sends(o) == [] and drafts.get(o.r, "D1").status == drafts.IN_REVIEW
+    assert mass_sends(o) == [] and lifecycle.get(o.r, "D1").status == lifecycle.IN_REVIEW
 
     assert "审核已全部通过" in say(o, o.w.responsible, "同意 D1")
     o.settle()
     o.settle()
 
     assert len(mass_sends(o)) == 1
-    assert drafts.get(o.r, "D1").status == drafts.PUBLISHED
+    assert lifecycle.get(o.r, "D1").status == lifecycle.PUBLISHED
     told = [m["content"] for m in o.received(o.w.admin) if "D1" in m.get("content", "")]
     assert any("发布" in line for line in told), told
 
@@ -97,4 +100,4 @@ def test_article_composed_in_chat_goes_out_by_draft_and_freepublish(wired):
 def _published(o) -> bool:
     o.settle()
     o.control.wait_idle()
-    return drafts.get(o.r, "D1").status == drafts.PUBLISHED
+    return lifecycle.get(o.r, "D1").status == lifecycle.PUBLISHED

@@ -4,8 +4,9 @@ from datetime import date
 
 import pytest
 
-from app import audit, filings, people, platforms
-from app.errors import Conflict, Forbidden, InvalidInput
+from app.core import audit
+from app.core.errors import Conflict, Forbidden, InvalidInput
+from app.registry import filings, people, platforms
 from tests.factories import OPERATOR, actor, snapshot, world
 
 TODAY = date(2026, 11, 26)

@@ -1,8 +1,8 @@
 import subprocess
 import sys
 
-from app import create_app
-from app.settings import load_settings
+from app.core.settings import load_settings
+from app.web import create_app
 from tests.conftest import free_port, wait_until
 
 

@@ -22,10 +22,12 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from app import audit, create_app, drafts, keys
-from app.sandbox.callbacks import Target, build_request
-from app.sandbox.crypto import MessageCrypto, sign
+from app.core import audit, keys
+from app.drafts import lifecycle
+from app.web import create_app
 from app.webhook import refusals
+from sandbox.callbacks import Target, build_request
+from sandbox.crypto import MessageCrypto, sign
 from tests.factories import actor, snapshot
 from tests.sandbox_helpers import SAMPLE_AES_KEY, SAMPLE_TOKEN
 from tests.webhook_helpers import ORIGINAL_ID, active_platform, bind, render, serve, set_mode
@@ -257,8 +259,8 @@ def service(r, settings):
         people = active_platform(r, settings, pid=pid, appid=appid)
         bind(r, pid, REVIEWER, people["responsible"])
         author = actor(people["admin"])
-        draft = drafts.create(r, author, pid, "text", {"text": "计算机学院举办程序设计竞赛"})
-        drafts.submit(r, author, draft.id)
+        draft = lifecycle.create(r, author, pid, "text", {"text": "计算机学院举办程序设计竞赛"})
+        lifecycle.submit(r, author, draft.id)
         set_mode(r, mode, pid=pid)
     access_log = logging.getLogger("werkzeug")
     level = access_log.level

@@ -2,8 +2,9 @@
 
 import pytest
 
-from app import idempotency, keys
-from app.errors import Conflict, InvalidInput, Unprocessable
+from app.channels import idempotency
+from app.core import keys
+from app.core.errors import Conflict, InvalidInput, Unprocessable
 
 REQUEST = {"platform": "jsj-wx", "kind": "text", "content": {"text": "正文"}}
 

@@ -6,9 +6,9 @@ import shutil
 import pytest
 
 from app import screening
-from app.errors import ConfigError
+from app.core.errors import ConfigError
+from app.core.settings import get_settings, load_settings
 from app.screening import lexicons
-from app.settings import get_settings, load_settings
 
 
 @pytest.fixture

@@ -5,11 +5,16 @@ from datetime import timedelta
 
 import pytest
 
-from app import audit, chat, drafts, keys, notify, platforms, publishing, review
-from app.audit import Actor
-from app.chat import Inbound
-from app.masterkey import load_keyring
-from app.store import now, timestamp
+from app.channels import chat
+from app.channels.chat import Inbound
+from app.core import audit, keys
+from app.core.audit import Actor
+from app.core.masterkey import load_keyring
+from app.core.store import now, timestamp
+from app.drafts import lifecycle, review
+from app.notify import deliver
+from app.publishing import schedule
+from app.registry import platforms
 from tests.factories import OPERATOR, actor, submitted, world
 from tests.notify_helpers import TEMPLATE, sandbox_office  # noqa: F401
 from tests.wechat_helpers import APPID
@@ -56,7 +61,7 @@ def test_submitted_draft_reaches_the_responsible_person_with_what_to_reply(o):
 def test_platform_with_previews_on_also_shows_reviewers_the_real_thing(o):
     """Issue 5: with the platform's preview setting on, a notified reviewer also gets the
     post as WeChat's mass-send preview; nothing is mass-sent to followers."""
-    publishing.set_preview(o.r, OPERATOR, o.w.platform, True)
+    schedule.set_preview(o.r, OPERATOR, o.w.platform, True)
     submitted(o.r, o.w, text="计算机学院举办程序设计竞赛")
     o.settle()
 
@@ -70,7 +75,7 @@ def test_outside_the_window_the_template_message_is_sent_with_a_preview_link(san
     o = sandbox_office
     o.bind(o.w.responsible)
     o.control.add_template(APPID, template_id=TEMPLATE, title="审核提醒")
-    notify.set_template(o.r, OPERATOR, o.w.platform, TEMPLATE)
+    deliver.set_template(o.r, OPERATOR, o.w.platform, TEMPLATE)
     draft = submitted(o.r, o.w)
     o.settle()
 
@@ -78,7 +83,7 @@ def test_outside_the_window_the_template_message_is_sent_with_a_preview_link(san
     assert message["via"] == "模板消息"
     assert message["data"]["keyword2"].startswith(draft.id)
     assert f"同意 {draft.id}" in message["data"]["keyword3"]
-    assert all(len(value) <= notify.TEMPLATE_VALUE_MAX for value in message["data"].values())
+    assert all(len(value) <= deliver.TEMPLATE_VALUE_MAX for value in message["data"].values())
     assert "/preview/" in message["url"]
     assert records(o.r, "notify.sent")[0]["decision"] == "template"
     assert o.r.get(keys.chat_seen(draft.id, o.w.responsible)).decode() == draft.content_hash
@@ -87,7 +92,7 @@ def test_outside_the_window_the_template_message_is_sent_with_a_preview_link(san
 def test_a_closed_window_on_wechats_side_falls_back_to_the_template(o):
     """When WeChat answers 45015 although Qianfa thought the window open, the template goes."""
     o.control.add_template(APPID, template_id=TEMPLATE, title="审核提醒")
-    notify.set_template(o.r, OPERATOR, o.w.platform, TEMPLATE)
+    deliver.set_template(o.r, OPERATOR, o.w.platform, TEMPLATE)
     o.control.advance_clock(49 * 3600)  # WeChat's clock: the user's message is 49 h old
     submitted(o.r, o.w)
     o.settle()
@@ -147,7 +152,7 @@ def test_a_flag_asks_the_propaganda_department_and_not_the_responsible_again(o):
 def test_a_new_version_in_review_is_announced_again(o):
     draft = submitted(o.r, o.w)
     o.settle()
-    edited = drafts.edit(o.r, actor(o.w.admin), draft.id, {"text": "第二版:比赛改在周六"})
+    edited = lifecycle.edit(o.r, actor(o.w.admin), draft.id, {"text": "第二版:比赛改在周六"})
     o.settle()
 
     first, second = o.received(o.w.responsible, "客服消息")
@@ -159,7 +164,7 @@ def test_approval_in_chat_binds_to_the_version_the_notification_showed(o):
     """The reviewer saw version 1 in the notification; after an edit, 同意 is refused as stale."""
     draft = submitted(o.r, o.w)
     o.settle()
-    drafts.edit(o.r, actor(o.w.admin), draft.id, {"text": "悄悄改过的内容"})  # not yet announced
+    lifecycle.edit(o.r, actor(o.w.admin), draft.id, {"text": "悄悄改过的内容"})  # not yet announced
 
     keyring = load_keyring(o.settings)
     platform = platforms.get(o.r, o.w.platform)
@@ -172,7 +177,7 @@ def test_approval_in_chat_binds_to_the_version_the_notification_showed(o):
     )
     reply = chat.respond(o.r, keyring, platform, message)
     assert "已修改" in reply
-    assert drafts.get(o.r, draft.id).status == drafts.IN_REVIEW
+    assert lifecycle.get(o.r, draft.id).status == lifecycle.IN_REVIEW
 
 
 def test_the_author_hears_of_approval(o):
@@ -197,7 +202,7 @@ def test_the_author_hears_of_rejection_with_its_reason(o):
 def test_the_author_hears_of_publication_with_the_article_link(o):
     draft = submitted(o.r, o.w)
     review.approve(o.r, actor(o.w.responsible), draft.id, draft.content_hash)
-    drafts.system_move(o.r, SYSTEM, draft.id, "start_publishing")
+    lifecycle.system_move(o.r, SYSTEM, draft.id, "start_publishing")
     link = "https://mp.weixin.qq.com/s/abcdefg"
     audit.record(
         o.r, SYSTEM, "draft.publish", platform=o.w.platform, draft=draft.id, detail={"url": link}
@@ -211,8 +216,10 @@ def test_the_author_hears_of_publication_with_the_article_link(o):
 def test_the_author_hears_of_failure_with_the_reason(o):
     draft = submitted(o.r, o.w)
     review.approve(o.r, actor(o.w.responsible), draft.id, draft.content_hash)
-    drafts.system_move(o.r, SYSTEM, draft.id, "start_publishing")
-    drafts.system_move(o.r, SYSTEM, draft.id, "fail", "提交发布失败:图文内容为空(微信错误码 44003)")
+    lifecycle.system_move(o.r, SYSTEM, draft.id, "start_publishing")
+    lifecycle.system_move(
+        o.r, SYSTEM, draft.id, "fail", "提交发布失败:图文内容为空(微信错误码 44003)"
+    )
     o.settle()
 
     told = [m["content"] for m in o.received(o.w.admin, "客服消息")]
@@ -269,13 +276,13 @@ def test_a_draft_that_left_review_is_not_reminded(o):
 
 
 def test_set_template_is_for_the_propaganda_department(r):
-    from app.errors import Forbidden
+    from app.core.errors import Forbidden
 
     w = world(r)
     with pytest.raises(Forbidden):
-        notify.set_template(r, actor(w.admin), w.platform, TEMPLATE)
-    assert notify.set_template(r, actor(w.propaganda), w.platform, TEMPLATE) == TEMPLATE
-    assert notify.template_for(r, w.platform) == TEMPLATE
+        deliver.set_template(r, actor(w.admin), w.platform, TEMPLATE)
+    assert deliver.set_template(r, actor(w.propaganda), w.platform, TEMPLATE) == TEMPLATE
+    assert deliver.template_for(r, w.platform) == TEMPLATE
 
 
 def test_a_platform_without_an_appsecret_is_a_recorded_failure_not_a_crash(o):
@@ -289,30 +296,30 @@ def test_a_platform_without_an_appsecret_is_a_recorded_failure_not_a_crash(o):
 
 
 def test_the_window_allows_five_messages_per_message_from_the_user(r):
-    from app import contacts
+    from app.notify import window
 
     openid = "o" + "x" * 27
-    assert not contacts.window_open(r, "jsj-wx", openid)
-    contacts.touch(r, "jsj-wx", openid)
-    for _ in range(contacts.PER_MESSAGE):
-        assert contacts.window_open(r, "jsj-wx", openid)
-        contacts.used(r, "jsj-wx", openid)
-    assert not contacts.window_open(r, "jsj-wx", openid)
-    contacts.touch(r, "jsj-wx", openid)
-    assert contacts.window_open(r, "jsj-wx", openid)
+    assert not window.window_open(r, "jsj-wx", openid)
+    window.touch(r, "jsj-wx", openid)
+    for _ in range(window.PER_MESSAGE):
+        assert window.window_open(r, "jsj-wx", openid)
+        window.used(r, "jsj-wx", openid)
+    assert not window.window_open(r, "jsj-wx", openid)
+    window.touch(r, "jsj-wx", openid)
+    assert window.window_open(r, "jsj-wx", openid)
 
 
 def test_a_message_written_almost_48_hours_ago_no_longer_opens_the_window(r):
-    from app import contacts
+    from app.notify import window
 
     openid = "o" + "y" * 27
-    contacts.touch(r, "jsj-wx", openid, at=now().timestamp() - contacts.WINDOW + 60)
-    assert not contacts.window_open(r, "jsj-wx", openid)
+    window.touch(r, "jsj-wx", openid, at=now().timestamp() - window.WINDOW + 60)
+    assert not window.window_open(r, "jsj-wx", openid)
 
 
 def test_escalation_may_not_come_before_the_reminder():
-    from app.errors import ConfigError
-    from app.settings import load_settings
+    from app.core.errors import ConfigError
+    from app.core.settings import load_settings
 
     with pytest.raises(ConfigError, match="REVIEW_ESCALATE_AFTER"):
         load_settings(
@@ -330,8 +337,8 @@ def test_the_template_is_set_from_the_command_line(r):
     result = runner.invoke(app.cli.cli, ["platform", "notify-template", w.platform, TEMPLATE])
     assert result.exit_code == 0, result.output
     assert TEMPLATE in result.output
-    assert notify.template_for(r, w.platform) == TEMPLATE
+    assert deliver.template_for(r, w.platform) == TEMPLATE
     (record,) = audit.records(r, action="platform.notify_template")
     assert record["platform"] == w.platform
     runner.invoke(app.cli.cli, ["platform", "notify-template", w.platform])
-    assert notify.template_for(r, w.platform) == ""
+    assert deliver.template_for(r, w.platform) == ""

@@ -2,8 +2,9 @@
 
 import pytest
 
-from app import access, audit, people, platforms, units
-from app.errors import Conflict, InvalidInput, NotFound
+from app.core import audit
+from app.core.errors import Conflict, InvalidInput, NotFound
+from app.registry import access, people, platforms, units
 from tests.factories import OPERATOR, snapshot, world
 
 

@@ -2,8 +2,10 @@
 
 import pytest
 
-from app import audit, create_app, drafts, preview
-from app.masterkey import load_keyring
+from app.core import audit
+from app.core.masterkey import load_keyring
+from app.drafts import lifecycle, preview
+from app.web import create_app
 from tests.factories import actor, world
 
 ARTICLE = {
@@ -24,7 +26,7 @@ def client(settings):
 @pytest.fixture
 def article(r):
     w = world(r)
-    return drafts.create(r, actor(w.admin), w.platform, "article", ARTICLE)
+    return lifecycle.create(r, actor(w.admin), w.platform, "article", ARTICLE)
 
 
 def test_preview_renders_the_article_without_running_its_scripts(client, settings, article):
@@ -45,7 +47,7 @@ def test_preview_renders_the_article_without_running_its_scripts(client, setting
 
 def test_preview_shows_the_version_it_was_made_for(r, client, settings, article):
     token = preview.token(load_keyring(settings), article.id, 1, ttl=600)
-    drafts.edit(
+    lifecycle.edit(
         r,
         audit.Actor(via="chat", person=article.author),
         article.id,
@@ -69,8 +71,8 @@ def test_forged_and_expired_links_are_refused(client, settings, article):
 
 def test_preview_highlights_what_screening_found(r, client, settings):
     w = world(r, platform_id="ad-wx")
-    draft = drafts.create(r, actor(w.admin), w.platform, "text", {"text": "报名请加微信 abc123"})
-    drafts.submit(r, actor(w.admin), draft.id)
+    draft = lifecycle.create(r, actor(w.admin), w.platform, "text", {"text": "报名请加微信 abc123"})
+    lifecycle.submit(r, actor(w.admin), draft.id)
     token = preview.token(load_keyring(settings), draft.id, 1, ttl=600)
     page = client.get(f"/preview/{token}").get_data(as_text=True)
     assert "报名请<mark>加微信 abc123</mark>" in page

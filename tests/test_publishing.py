@@ -8,11 +8,15 @@ from datetime import timedelta
 import pytest
 from rq import Queue
 
-from app import alerts, audit, drafts, jobs, keys, platforms, publishing, review, uploads
-from app import publication as pubs
-from app.errors import Conflict
-from app.quota import pause
-from app.store import now
+from app.core import alerts, audit, keys
+from app.core.errors import Conflict
+from app.core.store import now
+from app.drafts import lifecycle, review, uploads
+from app.outbox import queues
+from app.publishing import record as pubs
+from app.publishing import schedule
+from app.registry import platforms
+from app.wechat.quota import pause
 from tests.factories import OPERATOR, actor, add_term
 from tests.publishing_helpers import (
     COVER,
@@ -71,13 +75,13 @@ def account(control) -> dict:
 def test_text_post_goes_out_as_one_mass_send(r, control, pset, w):
     """A text post is mass-sent to all followers once, and the draft is published."""
     draft = approved(r, w, text="计算机学院举办程序设计竞赛")
-    publishing.schedule(r, draft.id, settings=pset)
-    assert publishing.run(r, draft.id, draft.version, settings=pset) == pubs.DONE
+    schedule.schedule(r, draft.id, settings=pset)
+    assert schedule.run(r, draft.id, draft.version, settings=pset) == pubs.DONE
     sends = account(control)["mass_sends"]
     assert [(s["msgtype"], s["content"]) for s in sends] == [("text", "计算机学院举办程序设计竞赛")]
     assert sends[0]["clientmsgid"] == f"qianfa-{draft.id}-v1-{draft.content_hash[:16]}"
-    assert drafts.get(r, draft.id).status == drafts.PUBLISHED
-    pub = publishing.publication_of(r, draft.id)
+    assert lifecycle.get(r, draft.id).status == lifecycle.PUBLISHED
+    pub = schedule.publication_of(r, draft.id)
     assert pub.msg_id == str(sends[0]["msg_id"])
     assert json.loads(actions(r, "draft.publish")[0]["detail"]) == {"msg_id": pub.msg_id}
 
@@ -85,17 +89,17 @@ def test_text_post_goes_out_as_one_mass_send(r, control, pset, w):
 def test_repeated_mass_send_is_dropped_by_wechat(r, control, pset, w):
     """Sending again after a send that was not recorded gives WeChat's 45065: one send."""
     draft = approved(r, w)
-    publishing.schedule(r, draft.id, settings=pset)
-    pub = publishing.publication_of(r, draft.id)
-    from app.publisher import clientmsgid
-    from app.wechat import WeChatAPI
+    schedule.schedule(r, draft.id, settings=pset)
+    pub = schedule.publication_of(r, draft.id)
+    from app.publishing.steps import clientmsgid
+    from app.wechat.client import WeChatAPI
 
     WeChatAPI.for_platform(r, w.platform, pset).mass_send_text(
         "计算机学院举办程序设计竞赛", clientmsgid(pub)
     )
-    assert publishing.run(r, draft.id, draft.version, settings=pset) == pubs.DONE
+    assert schedule.run(r, draft.id, draft.version, settings=pset) == pubs.DONE
     assert len(account(control)["mass_sends"]) == 1
-    assert drafts.get(r, draft.id).status == drafts.PUBLISHED
+    assert lifecycle.get(r, draft.id).status == lifecycle.PUBLISHED
 
 
 # --- articles and image posts ---------------------------------------------------------
@@ -111,7 +115,7 @@ def test_article_with_cover_url_and_inline_images(r, control, pset, w, images):
         author="王老师",
     )
     draft = approved(r, w, "article", content)
-    publishing.schedule(r, draft.id, settings=pset)
+    schedule.schedule(r, draft.id, settings=pset)
     assert finish(r, control, draft.id, pset) == pubs.DONE
     articles = account(control)["articles"]
     assert len(articles) == 1
@@ -120,9 +124,9 @@ def test_article_with_cover_url_and_inline_images(r, control, pset, w, images):
     assert item["content"].count("http://mmbiz.qpic.cn/") == 3
     assert "127.0.0.1" not in item["content"] and "upload:" not in item["content"]
     assert images.requests.count("/a.png") == 1  # the same picture is uploaded once
-    pub = publishing.publication_of(r, draft.id)
+    pub = schedule.publication_of(r, draft.id)
     assert pub.article_url == item["url"] and pub.article_id == articles[0]["article_id"]
-    assert drafts.get(r, draft.id).status == drafts.PUBLISHED
+    assert lifecycle.get(r, draft.id).status == lifecycle.PUBLISHED
     assert json.loads(actions(r, "draft.publish")[0]["detail"])["article_url"] == item["url"]
     steps = [json.loads(rec["detail"]).get("done") for rec in actions(r, "publish.step")]
     assert steps == ["start", "cover", "image", "image", "images", "draft", "submit", "publish"]
@@ -133,21 +137,21 @@ def test_image_post_is_published_as_a_picture_message(r, control, pset, w, image
     """An image post becomes a newspic article: the picture, the caption as its text."""
     content = {"image_url": images.url("/b.jpg"), "caption": "运动会开幕式"}
     draft = approved(r, w, "image", content)
-    publishing.schedule(r, draft.id, settings=pset)
+    schedule.schedule(r, draft.id, settings=pset)
     assert finish(r, control, draft.id, pset) == pubs.DONE
     item = account(control)["articles"][0]["news_item"][0]
     assert item["article_type"] == "newspic" and item["title"] == "运动会开幕式"
-    assert drafts.get(r, draft.id).status == drafts.PUBLISHED
+    assert lifecycle.get(r, draft.id).status == lifecycle.PUBLISHED
 
 
 def test_cover_that_cannot_be_found_fails_the_draft(r, control, pset, w, images):
     """A cover URL answering 404 is a permanent failure: the draft fails with the reason."""
     content = article_content([], cover_image=images.url("/missing.png"))
     draft = approved(r, w, "article", content)
-    publishing.schedule(r, draft.id, settings=pset)
-    assert publishing.run(r, draft.id, draft.version, settings=pset) == pubs.FAILED
-    failed = drafts.get(r, draft.id)
-    assert failed.status == drafts.FAILED and "HTTP 404" in failed.status_reason
+    schedule.schedule(r, draft.id, settings=pset)
+    assert schedule.run(r, draft.id, draft.version, settings=pset) == pubs.FAILED
+    failed = lifecycle.get(r, draft.id)
+    assert failed.status == lifecycle.FAILED and "HTTP 404" in failed.status_reason
     assert alerts.recent(r)[0].kind == "publish_failed"
 
 
@@ -155,18 +159,18 @@ def test_cover_over_the_size_limit_is_not_downloaded_whole(r, control, pset, w):
     """A cover larger than WeChat takes is refused while downloading."""
     with image_server({"/huge.png": COVER + b"\x00" * (11 * 1024 * 1024)}) as server:
         draft = approved(r, w, "article", article_content([], cover_image=server.url("/huge.png")))
-        publishing.schedule(r, draft.id, settings=pset)
-        assert publishing.run(r, draft.id, draft.version, settings=pset) == pubs.FAILED
-    assert "超过 10 MB" in drafts.get(r, draft.id).status_reason
+        schedule.schedule(r, draft.id, settings=pset)
+        assert schedule.run(r, draft.id, draft.version, settings=pset) == pubs.FAILED
+    assert "超过 10 MB" in lifecycle.get(r, draft.id).status_reason
 
 
 def test_image_server_busy_is_retried(r, control, pset, w, images):
     """A cover server answering 503 is retried later, not failed."""
     draft = approved(r, w, "article", article_content([], cover_image=images.url("/busy.png")))
-    publishing.schedule(r, draft.id, settings=pset)
-    assert publishing.run(r, draft.id, draft.version, settings=pset) == "waiting"
-    assert publishing.publication_of(r, draft.id).attempts == 1
-    assert drafts.get(r, draft.id).status == drafts.PUBLISHING
+    schedule.schedule(r, draft.id, settings=pset)
+    assert schedule.run(r, draft.id, draft.version, settings=pset) == "waiting"
+    assert schedule.publication_of(r, draft.id).attempts == 1
+    assert lifecycle.get(r, draft.id).status == lifecycle.PUBLISHING
 
 
 # --- the checks made when the job runs ------------------------------------------------
@@ -175,10 +179,10 @@ def test_image_server_busy_is_retried(r, control, pset, w, images):
 def test_suspended_platform_refuses_and_leaves_the_draft_approved(r, control, pset, w):
     """Art. 17: on a suspended platform the job refuses, audits why and calls no WeChat API."""
     draft = approved(r, w)
-    publishing.schedule(r, draft.id, settings=pset)
+    schedule.schedule(r, draft.id, settings=pset)
     platforms.change_status(r, OPERATOR, w.platform, "suspended", "整改")
-    assert publishing.run(r, draft.id, draft.version, settings=pset) == pubs.REFUSED
-    assert drafts.get(r, draft.id).status == drafts.APPROVED
+    assert schedule.run(r, draft.id, draft.version, settings=pset) == pubs.REFUSED
+    assert lifecycle.get(r, draft.id).status == lifecycle.APPROVED
     assert "已停用" in actions(r, "publish.refused")[0]["reason"]
     assert account(control)["mass_sends"] == []
 
@@ -188,19 +192,19 @@ def test_lexicon_change_since_approval_blocks_before_anything_goes_out(
 ):
     """Issue 6: screened again before publishing when the lexicons changed since review."""
     draft = approved(r, w, text="校园歌手大赛圆满结束")
-    publishing.schedule(r, draft.id, settings=pset)
+    schedule.schedule(r, draft.id, settings=pset)
     add_term(lexicons, "other_prohibited", "歌手大赛")
-    assert publishing.run(r, draft.id, draft.version, settings=pset) == pubs.REFUSED
-    assert drafts.get(r, draft.id).status == drafts.BLOCKED
+    assert schedule.run(r, draft.id, draft.version, settings=pset) == pubs.REFUSED
+    assert lifecycle.get(r, draft.id).status == lifecycle.BLOCKED
     assert account(control)["mass_sends"] == []
 
 
 def test_edit_after_approval_refuses_the_old_version(r, control, pset, w):
     """An edit after scheduling voids the approval: the queued job publishes nothing."""
     draft = approved(r, w)
-    publishing.schedule(r, draft.id, settings=pset)
-    drafts.edit(r, actor(w.admin), draft.id, {"text": "改过的内容"})
-    assert publishing.run(r, draft.id, 1, settings=pset) == pubs.REFUSED
+    schedule.schedule(r, draft.id, settings=pset)
+    lifecycle.edit(r, actor(w.admin), draft.id, {"text": "改过的内容"})
+    assert schedule.run(r, draft.id, 1, settings=pset) == pubs.REFUSED
     assert "审核中" in actions(r, "publish.refused")[0]["reason"]
     assert account(control)["mass_sends"] == []
 
@@ -208,32 +212,32 @@ def test_edit_after_approval_refuses_the_old_version(r, control, pset, w):
 def test_signoff_not_on_the_current_hash_refuses(r, control, pset, w):
     """Sign-offs are checked again at run time against the current content hash."""
     draft = approved(r, w)
-    publishing.schedule(r, draft.id, settings=pset)
+    schedule.schedule(r, draft.id, settings=pset)
     r.delete(keys.draft_signoffs(draft.id))
-    assert publishing.run(r, draft.id, draft.version, settings=pset) == pubs.REFUSED
+    assert schedule.run(r, draft.id, draft.version, settings=pset) == pubs.REFUSED
     assert "缺少签发:第一责任人" in actions(r, "publish.refused")[0]["reason"]
-    assert drafts.get(r, draft.id).status == drafts.APPROVED
+    assert lifecycle.get(r, draft.id).status == lifecycle.APPROVED
 
 
 def test_quota_pause_holds_the_publication_until_the_reset(r, control, pset, w):
     """While the platform's quota is spent the job holds: nothing sent, next run scheduled."""
     draft = approved(r, w)
-    publishing.schedule(r, draft.id, settings=pset)
+    schedule.schedule(r, draft.id, settings=pset)
     pause(r, w.platform, endpoint="message/mass/sendall", until=now() + timedelta(hours=2))
-    assert publishing.run(r, draft.id, draft.version, settings=pset) == "waiting"
-    pub = publishing.publication_of(r, draft.id)
+    assert schedule.run(r, draft.id, draft.version, settings=pset) == "waiting"
+    pub = schedule.publication_of(r, draft.id)
     assert pub.step == pubs.QUEUED and pub.run == 2
-    assert drafts.get(r, draft.id).status == drafts.APPROVED
-    assert pub.job in Queue(jobs.PUBLISHING, connection=r).scheduled_job_registry.get_job_ids()
+    assert lifecycle.get(r, draft.id).status == lifecycle.APPROVED
+    assert pub.job in Queue(queues.PUBLISHING, connection=r).scheduled_job_registry.get_job_ids()
     assert account(control)["mass_sends"] == []
 
 
 def test_only_one_run_advances_a_publication_at_a_time(r, control, pset, w):
     """A second run while another holds the lease does nothing."""
     draft = approved(r, w)
-    publishing.schedule(r, draft.id, settings=pset)
+    schedule.schedule(r, draft.id, settings=pset)
     assert pubs.Lease(r, draft.id, 30).acquire()
-    assert publishing.run(r, draft.id, draft.version, settings=pset) == "busy"
+    assert schedule.run(r, draft.id, draft.version, settings=pset) == "busy"
     assert account(control)["mass_sends"] == []
 
 
@@ -243,16 +247,16 @@ def test_only_one_run_advances_a_publication_at_a_time(r, control, pset, w):
 def test_schedule_is_idempotent(r, pset, w):
     """Scheduling twice queues one job and records one publication."""
     draft = approved(r, w)
-    first = publishing.schedule(r, draft.id, settings=pset)
-    second = publishing.schedule(r, draft.id, settings=pset)
+    first = schedule.schedule(r, draft.id, settings=pset)
+    second = schedule.schedule(r, draft.id, settings=pset)
     assert first == second
-    assert Queue(jobs.PUBLISHING, connection=r).job_ids == [first.job]
+    assert Queue(queues.PUBLISHING, connection=r).job_ids == [first.job]
     assert len(actions(r, "publish.scheduled")) == 1
 
 
 def test_schedule_ignores_a_draft_that_is_not_approved(r, pset, w):
-    draft = drafts.create(r, actor(w.admin), w.platform, "text", {"text": "未提交"})
-    assert publishing.schedule(r, draft.id, settings=pset) is None
+    draft = lifecycle.create(r, actor(w.admin), w.platform, "text", {"text": "未提交"})
+    assert schedule.schedule(r, draft.id, settings=pset) is None
     assert not r.exists(keys.publications_active())
 
 
@@ -260,8 +264,8 @@ def test_scheduled_time_is_honoured(r, pset, w):
     """A draft with a publish time in the future is queued for that time."""
     when = now() + timedelta(hours=3)
     draft = approved(r, w, scheduled_at=when.isoformat())
-    pub = publishing.schedule(r, draft.id, settings=pset)
-    queue = Queue(jobs.PUBLISHING, connection=r)
+    pub = schedule.schedule(r, draft.id, settings=pset)
+    queue = Queue(queues.PUBLISHING, connection=r)
     assert queue.job_ids == []
     assert pub.job in queue.scheduled_job_registry.get_job_ids()
     due = r.zscore(keys.publications_active(), pub.member)
@@ -272,8 +276,8 @@ def test_approved_after_its_time_goes_at_once(r, pset, w):
     """A draft approved after its publish time is queued at once."""
     draft = approved(r, w, scheduled_at=(now() + timedelta(minutes=5)).isoformat())
     r.hset(keys.draft(draft.id), "scheduled_at", (now() - timedelta(minutes=5)).isoformat())
-    pub = publishing.schedule(r, draft.id, settings=pset)
-    assert Queue(jobs.PUBLISHING, connection=r).job_ids == [pub.job]
+    pub = schedule.schedule(r, draft.id, settings=pset)
+    assert Queue(queues.PUBLISHING, connection=r).job_ids == [pub.job]
 
 
 # --- PUBLISHJOBFINISH and polling -----------------------------------------------------
@@ -283,9 +287,9 @@ def submitted_article(r, control, pset, w, images):
     """An article whose publish job WeChat has accepted but not finished."""
     control.configure(publish_delay=60)
     draft = approved(r, w, "article", article_content([], cover_image=images.url("/cover.png")))
-    publishing.schedule(r, draft.id, settings=pset)
-    assert publishing.run(r, draft.id, draft.version, settings=pset) == "waiting"
-    return draft, publishing.publication_of(r, draft.id)
+    schedule.schedule(r, draft.id, settings=pset)
+    assert schedule.run(r, draft.id, draft.version, settings=pset) == "waiting"
+    return draft, schedule.publication_of(r, draft.id)
 
 
 def test_callback_completes_the_publication(r, control, pset, w, images):
@@ -296,23 +300,23 @@ def test_callback_completes_the_publication(r, control, pset, w, images):
     control.wait_idle()
     job = account(control)["publish_jobs"][0]
     url = job["article_detail"]["item"][0]["article_url"]
-    assert publishing.on_publish_finished(r, pub.publish_id, 0, job["article_id"], url, [])
-    assert drafts.get(r, draft.id).status == drafts.PUBLISHED
-    assert publishing.publication_of(r, draft.id).article_url == url
+    assert schedule.on_publish_finished(r, pub.publish_id, 0, job["article_id"], url, [])
+    assert lifecycle.get(r, draft.id).status == lifecycle.PUBLISHED
+    assert schedule.publication_of(r, draft.id).article_url == url
     # WeChat resends a callback it got no answer to: nothing changes the second time.
-    assert publishing.on_publish_finished(r, pub.publish_id, 0, job["article_id"], url, [])
+    assert schedule.on_publish_finished(r, pub.publish_id, 0, job["article_id"], url, [])
     assert len(actions(r, "draft.publish")) == 1
 
 
 def test_polling_completes_the_publication_without_callback(r, control, pset, w, images):
     """Without a callback, freepublish/get polled with backoff finds the outcome."""
     draft, pub = submitted_article(r, control, pset, w, images)
-    assert publishing.run(r, draft.id, draft.version, settings=pset) == "waiting"
-    assert publishing.publication_of(r, draft.id).polls == 1
+    assert schedule.run(r, draft.id, draft.version, settings=pset) == "waiting"
+    assert schedule.publication_of(r, draft.id).polls == 1
     control.flush_jobs()
     control.wait_idle()
-    assert publishing.run(r, draft.id, draft.version, settings=pset) == pubs.DONE
-    assert drafts.get(r, draft.id).status == drafts.PUBLISHED
+    assert schedule.run(r, draft.id, draft.version, settings=pset) == pubs.DONE
+    assert lifecycle.get(r, draft.id).status == lifecycle.PUBLISHED
 
 
 def test_failure_callback_fails_the_draft_after_checking(r, control, pset, w, images):
@@ -321,16 +325,16 @@ def test_failure_callback_fails_the_draft_after_checking(r, control, pset, w, im
     draft, pub = submitted_article(r, control, pset, w, images)
     control.flush_jobs()
     control.wait_idle()
-    assert publishing.on_publish_finished(r, pub.publish_id, 4, "", "", [1])
-    assert publishing.run(r, draft.id, draft.version, settings=pset) == pubs.FAILED
-    failed = drafts.get(r, draft.id)
-    assert failed.status == drafts.FAILED and "平台审核不通过" in failed.status_reason
+    assert schedule.on_publish_finished(r, pub.publish_id, 4, "", "", [1])
+    assert schedule.run(r, draft.id, draft.version, settings=pset) == pubs.FAILED
+    failed = lifecycle.get(r, draft.id)
+    assert failed.status == lifecycle.FAILED and "平台审核不通过" in failed.status_reason
     assert alerts.recent(r)[0].kind == "publish_failed"
 
 
 def test_unknown_publish_id_is_ignored_and_audited(r):
     """A PUBLISHJOBFINISH that is not ours changes nothing and is audited."""
-    assert publishing.on_publish_finished(r, "2247599999", 0, "x", "https://mp/x", []) is False
+    assert schedule.on_publish_finished(r, "2247599999", 0, "x", "https://mp/x", []) is False
     record = actions(r, "publish.callback_unknown")[0]
     assert json.loads(record["detail"]) == {"publish_id": "2247599999", "publish_status": 0}
 
@@ -342,10 +346,10 @@ def test_permanent_error_fails_the_draft_with_wechats_reason(r, control, pset, w
     """A refused draft/add fails the draft with the reason in Chinese and alerts."""
     control.add_fault(endpoint="draft/add", action={"errcode": 45003}, times=1)
     draft = approved(r, w, "article", article_content([], cover_image=images.url("/cover.png")))
-    publishing.schedule(r, draft.id, settings=pset)
-    assert publishing.run(r, draft.id, draft.version, settings=pset) == pubs.FAILED
-    failed = drafts.get(r, draft.id)
-    assert failed.status == drafts.FAILED
+    schedule.schedule(r, draft.id, settings=pset)
+    assert schedule.run(r, draft.id, draft.version, settings=pset) == pubs.FAILED
+    failed = lifecycle.get(r, draft.id)
+    assert failed.status == lifecycle.FAILED
     assert "标题超过长度限制(微信错误码 45003)" in failed.status_reason
     alert = alerts.recent(r)[0]
     assert alert.kind == "publish_failed" and alert.draft == draft.id
@@ -358,11 +362,11 @@ def test_retryable_errors_are_retried_with_backoff(r, control, pset, w):
         endpoint="message/mass/sendall", sequence=[{"errcode": -1}, {"http_status": 502}]
     )
     draft = approved(r, w)
-    publishing.schedule(r, draft.id, settings=pset)
-    assert publishing.run(r, draft.id, draft.version, settings=pset) == "waiting"
-    assert publishing.run(r, draft.id, draft.version, settings=pset) == "waiting"
-    assert publishing.publication_of(r, draft.id).attempts == 2
-    assert publishing.run(r, draft.id, draft.version, settings=pset) == pubs.DONE
+    schedule.schedule(r, draft.id, settings=pset)
+    assert schedule.run(r, draft.id, draft.version, settings=pset) == "waiting"
+    assert schedule.run(r, draft.id, draft.version, settings=pset) == "waiting"
+    assert schedule.publication_of(r, draft.id).attempts == 2
+    assert schedule.run(r, draft.id, draft.version, settings=pset) == pubs.DONE
     assert len(account(control)["mass_sends"]) == 1
     delays = [json.loads(rec["detail"])["delay"] for rec in actions(r, "publish.retry")]
     assert len(delays) == 2
@@ -373,11 +377,11 @@ def test_retries_exhausted_fail_and_alert(r, control, sandbox, w):
     pset = publish_settings(sandbox[0], publish_attempts=3)
     control.add_fault(endpoint="message/mass/sendall", action={"errcode": -1})
     draft = approved(r, w)
-    publishing.schedule(r, draft.id, settings=pset)
-    outcomes = [publishing.run(r, draft.id, draft.version, settings=pset) for _ in range(3)]
+    schedule.schedule(r, draft.id, settings=pset)
+    outcomes = [schedule.run(r, draft.id, draft.version, settings=pset) for _ in range(3)]
     assert outcomes == ["waiting", "waiting", pubs.FAILED]
-    failed = drafts.get(r, draft.id)
-    assert failed.status == drafts.FAILED and "重试 3 次仍失败" in failed.status_reason
+    failed = lifecycle.get(r, draft.id)
+    assert failed.status == lifecycle.FAILED and "重试 3 次仍失败" in failed.status_reason
     assert "微信系统繁忙" in failed.status_reason
     assert [a.kind for a in alerts.recent(r)] == ["publish_failed"]
 
@@ -386,9 +390,9 @@ def test_quota_exhausted_mid_publication_holds_and_resumes(r, control, pset, w, 
     """45009 on a step pauses the platform and holds the publication; it resumes later."""
     control.add_fault(endpoint="draft/add", action={"quota": True}, times=1)
     draft = approved(r, w, "article", article_content([], cover_image=images.url("/cover.png")))
-    publishing.schedule(r, draft.id, settings=pset)
-    assert publishing.run(r, draft.id, draft.version, settings=pset) == "waiting"
-    pub = publishing.publication_of(r, draft.id)
+    schedule.schedule(r, draft.id, settings=pset)
+    assert schedule.run(r, draft.id, draft.version, settings=pset) == "waiting"
+    pub = schedule.publication_of(r, draft.id)
     assert pub.step == pubs.DRAFT and pub.attempts == 0
     assert [a.kind for a in alerts.recent(r)] == ["quota_exhausted"]
     r.delete(keys.wechat_paused(w.platform))  # the quota reset
@@ -400,12 +404,12 @@ def test_retrying_a_failed_draft_publishes_a_new_round(r, control, pset, w):
     """After a failure, retry → approved → schedule starts a new round of the same version."""
     control.add_fault(endpoint="message/mass/sendall", action={"errcode": 45028}, times=1)
     draft = approved(r, w)
-    publishing.schedule(r, draft.id, settings=pset)
-    assert publishing.run(r, draft.id, draft.version, settings=pset) == pubs.FAILED
-    drafts.system_move(r, audit.Actor.system("test"), draft.id, "retry")
-    pub = publishing.schedule(r, draft.id, settings=pset)
+    schedule.schedule(r, draft.id, settings=pset)
+    assert schedule.run(r, draft.id, draft.version, settings=pset) == pubs.FAILED
+    lifecycle.system_move(r, audit.Actor.system("test"), draft.id, "retry")
+    pub = schedule.schedule(r, draft.id, settings=pset)
     assert pub.round == 2 and pub.step == pubs.QUEUED
-    assert publishing.run(r, draft.id, draft.version, settings=pset) == pubs.DONE
+    assert schedule.run(r, draft.id, draft.version, settings=pset) == pubs.DONE
 
 
 # --- the sweeper ----------------------------------------------------------------------
@@ -414,20 +418,20 @@ def test_retrying_a_failed_draft_publishes_a_new_round(r, control, pset, w):
 def test_sweep_requeues_a_publication_whose_job_was_lost(r, pset, w):
     """A due publication without a live job and without lease gets a new run."""
     draft = approved(r, w)
-    pub = publishing.schedule(r, draft.id, settings=pset)
-    Queue(jobs.PUBLISHING, connection=r).empty()  # the job is lost
-    assert publishing.sweep(r, settings=pset, now=time.time() + 1) == [pub.member]
-    again = publishing.publication_of(r, draft.id)
-    assert again.run == 2 and Queue(jobs.PUBLISHING, connection=r).job_ids == [again.job]
-    assert publishing.sweep(r, settings=pset, now=time.time() + 1) == []
+    pub = schedule.schedule(r, draft.id, settings=pset)
+    Queue(queues.PUBLISHING, connection=r).empty()  # the job is lost
+    assert schedule.sweep(r, settings=pset, now=time.time() + 1) == [pub.member]
+    again = schedule.publication_of(r, draft.id)
+    assert again.run == 2 and Queue(queues.PUBLISHING, connection=r).job_ids == [again.job]
+    assert schedule.sweep(r, settings=pset, now=time.time() + 1) == []
 
 
 def test_sweep_leaves_a_leased_publication_alone(r, pset, w):
     draft = approved(r, w)
-    publishing.schedule(r, draft.id, settings=pset)
-    Queue(jobs.PUBLISHING, connection=r).empty()
+    schedule.schedule(r, draft.id, settings=pset)
+    Queue(queues.PUBLISHING, connection=r).empty()
     pubs.Lease(r, draft.id, 30).acquire()
-    assert publishing.sweep(r, settings=pset, now=time.time() + 1) == []
+    assert schedule.sweep(r, settings=pset, now=time.time() + 1) == []
 
 
 # --- previews -------------------------------------------------------------------------
@@ -436,19 +440,19 @@ def test_sweep_leaves_a_leased_publication_alone(r, pset, w):
 def test_preview_needs_the_platform_setting(r, pset, w):
     draft = approved(r, w)
     with pytest.raises(Conflict, match="未开启群发预览"):
-        publishing.send_preview(r, draft.id, "o-any", settings=pset)
+        schedule.send_preview(r, draft.id, "o-any", settings=pset)
 
 
 def test_preview_of_a_text_post_reaches_the_reviewer(r, control, pset, w):
     """With previews on, a reviewer sees the text post in WeChat before approving."""
     reviewer = control.add_user(APPID, nickname="李书记", role="staff")["openid"]
-    publishing.set_preview(r, OPERATOR, w.platform, True)
-    draft = drafts.submit(
+    schedule.set_preview(r, OPERATOR, w.platform, True)
+    draft = lifecycle.submit(
         r,
         actor(w.admin),
-        drafts.create(r, actor(w.admin), w.platform, "text", {"text": "预览内容"}).id,
+        lifecycle.create(r, actor(w.admin), w.platform, "text", {"text": "预览内容"}).id,
     )
-    publishing.send_preview(r, draft.id, reviewer, settings=pset)
+    schedule.send_preview(r, draft.id, reviewer, settings=pset)
     chat = control.user(APPID, reviewer)["chat"]
     assert [(line["via"], line["content"]) for line in chat] == [("群发预览", "预览内容")]
     assert account(control)["mass_sends"] == []
@@ -457,21 +461,21 @@ def test_preview_of_a_text_post_reaches_the_reviewer(r, control, pset, w):
 
 def test_preview_of_an_article_uploads_it_as_a_wechat_draft(r, control, pset, w, images):
     reviewer = control.add_user(APPID, nickname="李书记", role="staff")["openid"]
-    publishing.set_preview(r, OPERATOR, w.platform, True)
+    schedule.set_preview(r, OPERATOR, w.platform, True)
     content = article_content([images.url("/a.png")], cover_image=images.url("/cover.png"))
-    draft = drafts.create(r, actor(w.admin), w.platform, "article", content)
-    publishing.send_preview(r, draft.id, reviewer, settings=pset)
+    draft = lifecycle.create(r, actor(w.admin), w.platform, "article", content)
+    schedule.send_preview(r, draft.id, reviewer, settings=pset)
     line = control.user(APPID, reviewer)["chat"][-1]
     assert line["via"] == "群发预览" and line["titles"] == ["程序设计竞赛"]
     assert len(account(control)["drafts"]) == 1 and account(control)["articles"] == []
 
 
 def test_preview_setting_is_stored_and_audited(r, w):
-    assert publishing.preview_enabled(r, w.platform) is False
-    publishing.set_preview(r, OPERATOR, w.platform, True)
-    assert publishing.preview_enabled(r, w.platform) is True
-    publishing.set_preview(r, OPERATOR, w.platform, False)
-    assert publishing.preview_enabled(r, w.platform) is False
+    assert schedule.preview_enabled(r, w.platform) is False
+    schedule.set_preview(r, OPERATOR, w.platform, True)
+    assert schedule.preview_enabled(r, w.platform) is True
+    schedule.set_preview(r, OPERATOR, w.platform, False)
+    assert schedule.preview_enabled(r, w.platform) is False
     decisions = [rec["decision"] for rec in actions(r, "platform.preview_setting")]
     assert decisions == ["on", "off"]
 
@@ -480,8 +484,8 @@ def test_review_state_unchanged_by_publishing(r, control, pset, w):
     """Publishing reads the sign-offs; it never writes them."""
     draft = approved(r, w)
     before = review.state(r, draft.id).given
-    publishing.schedule(r, draft.id, settings=pset)
-    publishing.run(r, draft.id, draft.version, settings=pset)
+    schedule.schedule(r, draft.id, settings=pset)
+    schedule.run(r, draft.id, draft.version, settings=pset)
     assert r.hgetall(keys.draft_signoffs(draft.id)) and before
 
 
@@ -491,60 +495,60 @@ def test_repeated_submit_refused_while_the_first_is_publishing(r, control, pset,
     draft, pub = submitted_article(r, control, pset, w, images)
     pubs.note(r, pub, step=pubs.SUBMIT, publish_id="")  # as if killed right after submit
     control.add_fault(endpoint="freepublish/submit", action={"errcode": 53501}, times=1)
-    assert publishing.run(r, draft.id, draft.version, settings=pset) == "waiting"
-    assert publishing.publication_of(r, draft.id).attempts == 1
-    assert drafts.get(r, draft.id).status == drafts.PUBLISHING
-    assert publishing.run(r, draft.id, draft.version, settings=pset) == "waiting"
-    second = publishing.publication_of(r, draft.id)
+    assert schedule.run(r, draft.id, draft.version, settings=pset) == "waiting"
+    assert schedule.publication_of(r, draft.id).attempts == 1
+    assert lifecycle.get(r, draft.id).status == lifecycle.PUBLISHING
+    assert schedule.run(r, draft.id, draft.version, settings=pset) == "waiting"
+    second = schedule.publication_of(r, draft.id)
     assert second.step == pubs.WAIT and second.publish_id != pub.publish_id
     control.flush_jobs()
     control.wait_idle()
-    assert publishing.run(r, draft.id, draft.version, settings=pset) == pubs.DONE
+    assert schedule.run(r, draft.id, draft.version, settings=pset) == pubs.DONE
     assert len(account(control)["articles"]) == 1
     # The first job's PUBLISHJOBFINISH names a publish_id recorded before the crash: ours.
-    assert publishing.on_publish_finished(r, pub.publish_id, 0, "a", "https://mp/a", [])
+    assert schedule.on_publish_finished(r, pub.publish_id, 0, "a", "https://mp/a", [])
     assert len(actions(r, "draft.publish")) == 1
 
 
 def test_a_superseded_run_does_nothing(r, control, pset, w):
     """A run queued before a later one (a callback's, the sweeper's) exits without a call."""
     draft = approved(r, w)
-    publishing.schedule(r, draft.id, settings=pset)
-    pub = publishing.publication_of(r, draft.id)
+    schedule.schedule(r, draft.id, settings=pset)
+    pub = schedule.publication_of(r, draft.id)
     pubs.note(r, pub, run=3)
-    assert publishing.run(r, draft.id, draft.version, settings=pset, number=1) == "superseded"
+    assert schedule.run(r, draft.id, draft.version, settings=pset, number=1) == "superseded"
     assert account(control)["mass_sends"] == []
-    assert publishing.run(r, draft.id, draft.version, settings=pset, number=3) == pubs.DONE
+    assert schedule.run(r, draft.id, draft.version, settings=pset, number=3) == pubs.DONE
 
 
 def test_a_later_publish_time_is_followed(r, control, pset, w):
     """Moved later after it was queued, the publication waits for the new time."""
     draft = approved(r, w)
-    publishing.schedule(r, draft.id, settings=pset)
+    schedule.schedule(r, draft.id, settings=pset)
     later = now() + timedelta(hours=1)
-    drafts.reschedule(r, actor(w.admin), draft.id, later.isoformat())
-    pub = publishing.schedule(r, draft.id, settings=pset)
+    lifecycle.reschedule(r, actor(w.admin), draft.id, later.isoformat())
+    pub = schedule.schedule(r, draft.id, settings=pset)
     assert pub.run == 1  # the schedule call itself queued the run for the new time ...
-    moved = publishing.publication_of(r, draft.id)
+    moved = schedule.publication_of(r, draft.id)
     assert (
         moved.run == 2
-        and moved.job in Queue(jobs.PUBLISHING, connection=r).scheduled_job_registry.get_job_ids()
+        and moved.job in Queue(queues.PUBLISHING, connection=r).scheduled_job_registry.get_job_ids()
     )
     # ... and a run already queued for the old time only queues itself again.
-    assert publishing.run(r, draft.id, draft.version, settings=pset) == "waiting"
+    assert schedule.run(r, draft.id, draft.version, settings=pset) == "waiting"
     assert account(control)["mass_sends"] == []
-    assert drafts.get(r, draft.id).status == drafts.APPROVED
+    assert lifecycle.get(r, draft.id).status == lifecycle.APPROVED
 
 
 def test_mass_send_unconfirmed_for_a_day_is_not_repeated(r, control, pset, w):
     """Past WeChat's 24-hour clientmsgid window a resend could reach followers twice: fail."""
     draft = approved(r, w)
-    publishing.schedule(r, draft.id, settings=pset)
-    drafts.system_move(r, audit.Actor.system("test"), draft.id, "start_publishing")
-    pub = publishing.publication_of(r, draft.id)
+    schedule.schedule(r, draft.id, settings=pset)
+    lifecycle.system_move(r, audit.Actor.system("test"), draft.id, "start_publishing")
+    pub = schedule.publication_of(r, draft.id)
     pubs.note(
         r, pub, step=pubs.SEND, send_intent_at=(now() - timedelta(hours=23, minutes=1)).isoformat()
     )
-    assert publishing.run(r, draft.id, draft.version, settings=pset) == pubs.FAILED
-    assert "为免重复群发" in drafts.get(r, draft.id).status_reason
+    assert schedule.run(r, draft.id, draft.version, settings=pset) == pubs.FAILED
+    assert "为免重复群发" in lifecycle.get(r, draft.id).status_reason
     assert account(control)["mass_sends"] == []

@@ -4,7 +4,7 @@ import pytest
 from click.testing import CliRunner
 
 import app.cli
-from app import publishing
+from app.publishing import schedule
 from tests.factories import submitted, world
 from tests.publishing_helpers import approved
 
@@ -24,9 +24,9 @@ def test_preview_setting_on_and_off(cli, r):
     w = world(r)
     result = cli("platform", "preview-setting", w.platform, "on")
     assert result.exit_code == 0 and "已开启" in result.output
-    assert publishing.preview_enabled(r, w.platform)
+    assert schedule.preview_enabled(r, w.platform)
     assert cli("platform", "preview-setting", w.platform, "off").exit_code == 0
-    assert not publishing.preview_enabled(r, w.platform)
+    assert not schedule.preview_enabled(r, w.platform)
 
 
 def test_publish_schedule_show_and_sweep(cli, r):

@@ -12,9 +12,11 @@ import sys
 
 import pytest
 
-from app import drafts, keys, publishing
-from app import publication as pubs
-from app.publisher import CRASH_ENV
+from app.core import keys
+from app.drafts import lifecycle
+from app.publishing import record as pubs
+from app.publishing import schedule
+from app.publishing.crashpoints import CRASH_ENV
 from tests.conftest import wait_until
 from tests.publishing_helpers import (
     approved,
@@ -79,21 +81,21 @@ def stop(worker: subprocess.Popen) -> None:
 def crash_then_resume(r, url: str, draft, crash_at: str) -> None:
     """Run the publication in a worker that dies at ``crash_at``, sweep, finish in another."""
     settings = publish_settings(url)
-    publishing.schedule(r, draft.id, settings=settings)
+    schedule.schedule(r, draft.id, settings=settings)
     crashing = start_worker(url, crash_at=crash_at)
     try:
         assert crashing.wait(timeout=30) == -signal.SIGKILL
     finally:
         stop(crashing)
-    pub = publishing.publication_of(r, draft.id)
+    pub = schedule.publication_of(r, draft.id)
     assert not pub.finished, f"the worker died at {crash_at} before finishing"
     # The dead worker's lease lapses; then the periodic sweeper finds the lost run.
     wait_until(lambda: not r.exists(keys.publication_lease(draft.id)), message="lease lapse")
-    assert publishing.sweep(r, settings=settings) == [pub.member]
+    assert schedule.sweep(r, settings=settings) == [pub.member]
     resuming = start_worker(url, scheduler=True)
     try:
         wait_until(
-            lambda: publishing.publication_of(r, draft.id).finished,
+            lambda: schedule.publication_of(r, draft.id).finished,
             timeout=30,
             message="the resumed publication to finish",
         )
@@ -109,8 +111,8 @@ def test_text_post_killed_at_each_step_is_mass_sent_once(r, sandbox, crash_at):
     draft = approved(r, w)
     crash_then_resume(r, url, draft, crash_at)
     assert len(control.account(APPID)["mass_sends"]) == 1
-    assert drafts.get(r, draft.id).status == drafts.PUBLISHED
-    assert publishing.publication_of(r, draft.id).step == pubs.DONE
+    assert lifecycle.get(r, draft.id).status == lifecycle.PUBLISHED
+    assert schedule.publication_of(r, draft.id).step == pubs.DONE
 
 
 @pytest.mark.parametrize("crash_at", ARTICLE_POINTS)
@@ -124,11 +126,11 @@ def test_article_killed_at_each_step_is_published_once(r, sandbox, images, crash
     account = control.account(APPID)
     assert len(account["articles"]) == 1
     assert account["drafts"] == []  # no second WeChat draft left behind
-    pub = publishing.publication_of(r, draft.id)
+    pub = schedule.publication_of(r, draft.id)
     assert (
         pub.step == pubs.DONE and pub.article_url == account["articles"][0]["news_item"][0]["url"]
     )
-    assert drafts.get(r, draft.id).status == drafts.PUBLISHED
+    assert lifecycle.get(r, draft.id).status == lifecycle.PUBLISHED
 
 
 def test_killed_after_submit_while_wechat_still_publishes(r, sandbox, images):
@@ -140,20 +142,20 @@ def test_killed_after_submit_while_wechat_still_publishes(r, sandbox, images):
     w = wechat_world(r, publish_settings(url))
     draft = approved(r, w, "article", article_content([], cover_image=images.url("/cover.png")))
     settings = publish_settings(url)
-    publishing.schedule(r, draft.id, settings=settings)
+    schedule.schedule(r, draft.id, settings=settings)
     crashing = start_worker(url, crash_at="after:submit")
     try:
         assert crashing.wait(timeout=30) == -signal.SIGKILL
     finally:
         stop(crashing)
     wait_until(lambda: not r.exists(keys.publication_lease(draft.id)), message="lease lapse")
-    publishing.sweep(r, settings=settings)
+    schedule.sweep(r, settings=settings)
     resuming = start_worker(url, scheduler=True)
     try:
         wait_until(lambda: len(control.account(APPID)["publish_jobs"]) == 2, timeout=30)
         control.flush_jobs()
         wait_until(
-            lambda: publishing.publication_of(r, draft.id).finished,
+            lambda: schedule.publication_of(r, draft.id).finished,
             timeout=30,
             message="the publication to finish",
         )
@@ -162,4 +164,4 @@ def test_killed_after_submit_while_wechat_still_publishes(r, sandbox, images):
     account = control.account(APPID)
     assert len(account["articles"]) == 1
     assert sorted(job["publish_status"] for job in account["publish_jobs"]) == [0, 3]
-    assert drafts.get(r, draft.id).status == drafts.PUBLISHED
+    assert lifecycle.get(r, draft.id).status == lifecycle.PUBLISHED

@@ -5,8 +5,9 @@ from collections import Counter
 
 import pytest
 
-from app import audit, drafts, review
-from app.errors import QianfaError
+from app.core import audit
+from app.core.errors import QianfaError
+from app.drafts import lifecycle, review
 from tests.factories import actor, submitted, world
 
 ROUNDS = 3
@@ -20,10 +21,10 @@ def operations(w, draft_id: str, first_hash: str):
         return review.reject(r, actor(w.propaganda), draft_id, _seen(r, draft_id), "不宜发布")
 
     def withdraw(r):
-        return drafts.withdraw(r, actor(w.admin), draft_id, "作者撤回")
+        return lifecycle.withdraw(r, actor(w.admin), draft_id, "作者撤回")
 
     def edit(number):
-        return lambda r: drafts.edit(r, actor(w.admin), draft_id, {"text": f"并发修改 {number}"})
+        return lambda r: lifecycle.edit(r, actor(w.admin), draft_id, {"text": f"并发修改 {number}"})
 
     def stale_approve(r):
         return review.approve(r, actor(w.responsible), draft_id, first_hash)
@@ -39,7 +40,7 @@ def operations(w, draft_id: str, first_hash: str):
 
 def _seen(r, draft_id):
     """What a reviewer saw: the content hash at the moment they looked."""
-    return drafts.get(r, draft_id).content_hash
+    return lifecycle.get(r, draft_id).content_hash
 
 
 def run_concurrently(r, ops):
@@ -74,7 +75,7 @@ def replay(records: list[dict]) -> str:
         if action == "approve" and rec["decision"] == "in_review":
             assert status == "in_review", f"partial sign-off recorded in status {status}"
             continue
-        assert drafts.TRANSITIONS.get((status, action)) == rec["decision"], (status, action, rec)
+        assert lifecycle.TRANSITIONS.get((status, action)) == rec["decision"], (status, action, rec)
         status = rec["decision"]
     return status
 
@@ -90,7 +91,7 @@ def test_fifty_conflicting_operations_leave_one_consistent_state(r, round_):
     assert not [o for o in outcomes if o is None or o.startswith("crash")], outcomes
     assert "ok" in outcomes and len(set(outcomes)) > 1, outcomes
     succeeded = Counter(kind for (kind, _), o in zip(ops, outcomes, strict=True) if o == "ok")
-    final = drafts.get(r, draft.id)
+    final = lifecycle.get(r, draft.id)
     records = list(audit.records(r, draft=draft.id))
 
     assert audit.verify(r).ok

@@ -12,10 +12,13 @@ import pytest
 import redis
 from rq.job import Job, JobStatus
 
-from app import audit, create_app, drafts, jobs, review
-from app.errors import QianfaError
-from app.redis import get_redis
-from app.settings import load_settings
+from app.core import audit
+from app.core.errors import QianfaError
+from app.core.redis import get_redis
+from app.core.settings import load_settings
+from app.drafts import lifecycle, review
+from app.outbox import queues as jobs
+from app.web import create_app
 from tests.conftest import free_port, redis_server_binary, wait_until
 from tests.factories import actor, text_draft, world
 
@@ -95,7 +98,7 @@ def _create(r, w, number: int) -> str:
 
 
 def _submit(r, w, did: str) -> str:
-    return drafts.submit(r, actor(w.admin), did).id
+    return lifecycle.submit(r, actor(w.admin), did).id
 
 
 def _enqueue(r, did: str) -> str:
@@ -103,7 +106,7 @@ def _enqueue(r, did: str) -> str:
 
 
 def _approve(r, w, did: str) -> str:
-    draft = drafts.get(r, did)
+    draft = lifecycle.get(r, did)
     review.approve(r, actor(w.responsible), did, draft.content_hash)
     return did
 
@@ -149,7 +152,7 @@ def test_acknowledged_writes_survive_a_redis_kill_and_everything_reconnects(tmp_
 
 
 # An approved draft is handed to publishing at once, so it may have moved on.
-AFTER_APPROVAL = (drafts.PUBLISHING, drafts.PUBLISHED, drafts.FAILED)
+AFTER_APPROVAL = (lifecycle.PUBLISHING, lifecycle.PUBLISHED, lifecycle.FAILED)
 
 
 def told(r) -> set[str]:
@@ -159,13 +162,13 @@ def told(r) -> set[str]:
 def check_survivors(r, traffic: Traffic) -> None:
     assert traffic.approved and traffic.jobs
     for did in traffic.created:
-        drafts.get(r, did)  # NotFound would fail the test
-    reviewed_or_later = (drafts.IN_REVIEW, drafts.APPROVED, *AFTER_APPROVAL)
+        lifecycle.get(r, did)  # NotFound would fail the test
+    reviewed_or_later = (lifecycle.IN_REVIEW, lifecycle.APPROVED, *AFTER_APPROVAL)
     for did in traffic.submitted:
-        assert drafts.get(r, did).status in reviewed_or_later
+        assert lifecycle.get(r, did).status in reviewed_or_later
     for did in traffic.approved:
         state = review.state(r, did)
-        assert state.draft.status in (drafts.APPROVED, *AFTER_APPROVAL) and state.complete
+        assert state.draft.status in (lifecycle.APPROVED, *AFTER_APPROVAL) and state.complete
     assert audit.verify(r).ok
     submits = {rec["draft"] for rec in audit.records(r, action="draft.submit")}
     approvals = {rec["draft"] for rec in audit.records(r, action="draft.approve")}

@@ -2,9 +2,10 @@
 
 import pytest
 
-from app import drafts, people, platforms, review
-from app.errors import Conflict, Forbidden, InvalidInput
-from app.platforms import Platform
+from app.core.errors import Conflict, Forbidden, InvalidInput
+from app.drafts import lifecycle, review
+from app.registry import people, platforms
+from app.registry.platforms import Platform
 from tests.factories import actor, snapshot, submitted, world
 
 
@@ -28,8 +29,8 @@ def platform_of_tier(tier: int) -> Platform:
     )
 
 
-def draft_with(flags=()) -> drafts.Draft:
-    return drafts.Draft(
+def draft_with(flags=()) -> lifecycle.Draft:
+    return lifecycle.Draft(
         id="D1",
         platform="p",
         author="P2",
@@ -95,7 +96,7 @@ def test_responsible_approval_approves_a_tier_two_draft(r):
     draft = submitted(r, w)
     state = review.approve(r, actor(w.responsible), draft.id, draft.content_hash)
     assert state.complete
-    assert drafts.get(r, draft.id).status == "approved"
+    assert lifecycle.get(r, draft.id).status == "approved"
 
 
 def test_tier_one_needs_both_sign_offs_in_either_order(r):
@@ -104,9 +105,9 @@ def test_tier_one_needs_both_sign_offs_in_either_order(r):
     draft = submitted(r, w)
     first = review.approve(r, actor(w.propaganda), draft.id, draft.content_hash)
     assert first.missing == ["responsible"]
-    assert drafts.get(r, draft.id).status == "in_review"
+    assert lifecycle.get(r, draft.id).status == "in_review"
     review.approve(r, actor(w.responsible), draft.id, draft.content_hash)
-    assert drafts.get(r, draft.id).status == "approved"
+    assert lifecycle.get(r, draft.id).status == "approved"
 
 
 def test_self_approval_is_refused(r):
@@ -124,11 +125,11 @@ def test_stale_approval_after_an_edit_is_refused(r):
     """An approval for the version the reviewer saw is refused once the draft has changed."""
     w = world(r)
     draft = submitted(r, w)
-    drafts.edit(r, actor(w.admin), draft.id, {"text": "修改后的正文"})
+    lifecycle.edit(r, actor(w.admin), draft.id, {"text": "修改后的正文"})
     with pytest.raises(Conflict, match="已修改") as refused:
         review.approve(r, actor(w.responsible), draft.id, draft.content_hash)
     assert refused.value.code == "stale"
-    assert drafts.get(r, draft.id).status == "in_review"
+    assert lifecycle.get(r, draft.id).status == "in_review"
 
 
 def test_edit_voids_earlier_approvals(r):
@@ -136,10 +137,10 @@ def test_edit_voids_earlier_approvals(r):
     w = world(r, tier=1)
     draft = submitted(r, w)
     review.approve(r, actor(w.propaganda), draft.id, draft.content_hash)
-    edited = drafts.edit(r, actor(w.admin), draft.id, {"text": "第二版"})
+    edited = lifecycle.edit(r, actor(w.admin), draft.id, {"text": "第二版"})
     assert review.state(r, draft.id).missing == ["responsible", "propaganda"]
     review.approve(r, actor(w.responsible), draft.id, edited.content_hash)
-    assert drafts.get(r, draft.id).status == "in_review"
+    assert lifecycle.get(r, draft.id).status == "in_review"
 
 
 def test_editing_an_approved_draft_sends_it_back_to_review(r):
@@ -147,7 +148,7 @@ def test_editing_an_approved_draft_sends_it_back_to_review(r):
     w = world(r)
     draft = submitted(r, w)
     review.approve(r, actor(w.responsible), draft.id, draft.content_hash)
-    edited = drafts.edit(r, actor(w.admin), draft.id, {"text": "通过后又改"})
+    edited = lifecycle.edit(r, actor(w.admin), draft.id, {"text": "通过后又改"})
     assert edited.status == "in_review"
     assert not review.state(r, draft.id).complete
 
@@ -156,7 +157,7 @@ def test_approving_a_withdrawn_draft_says_why(r):
     """A draft no longer in review cannot be approved, and the message names its status."""
     w = world(r)
     draft = submitted(r, w)
-    drafts.withdraw(r, actor(w.admin), draft.id)
+    lifecycle.withdraw(r, actor(w.admin), draft.id)
     with pytest.raises(Conflict, match="已撤回"):
         review.approve(r, actor(w.responsible), draft.id, draft.content_hash)
 
@@ -194,7 +195,7 @@ def test_reject_needs_a_reason_and_records_it(r):
         review.reject(r, actor(w.responsible), draft.id, draft.content_hash, "  ")
     rejected = review.reject(r, actor(w.responsible), draft.id, draft.content_hash, "数据有误")
     assert rejected.status == "rejected"
-    assert drafts.get(r, draft.id).status_reason == "数据有误"
+    assert lifecycle.get(r, draft.id).status_reason == "数据有误"
 
 
 def test_flag_after_approval_reopens_review_for_the_propaganda_department(r):
@@ -206,7 +207,7 @@ def test_flag_after_approval_reopens_review_for_the_propaganda_department(r):
     assert state.draft.status == "in_review"
     assert state.missing == ["propaganda"]
     review.approve(r, actor(w.propaganda), draft.id, draft.content_hash)
-    assert drafts.get(r, draft.id).status == "approved"
+    assert lifecycle.get(r, draft.id).status == "approved"
 
 
 def test_only_the_propaganda_department_clears_a_flag(r):
@@ -224,10 +225,10 @@ def test_clearing_the_last_extra_requirement_approves_a_fully_signed_draft(r):
     w = world(r)
     draft = submitted(r, w, flags=("major_event",))
     review.approve(r, actor(w.responsible), draft.id, draft.content_hash)
-    assert drafts.get(r, draft.id).status == "in_review"
+    assert lifecycle.get(r, draft.id).status == "in_review"
     state = review.set_flag(r, actor(w.propaganda), draft.id, "major_event", on=False)
     assert state.draft.status == "approved"
-    assert drafts.get(r, draft.id).status == "approved"
+    assert lifecycle.get(r, draft.id).status == "approved"
 
 
 def test_one_person_gives_one_sign_off_even_with_both_roles(r):
@@ -240,7 +241,7 @@ def test_one_person_gives_one_sign_off_even_with_both_roles(r):
     with pytest.raises(Conflict, match="已审核通过"):
         review.approve(r, actor(w.responsible), draft.id, draft.content_hash)
     review.approve(r, actor(w.propaganda), draft.id, draft.content_hash)
-    assert drafts.get(r, draft.id).status == "approved"
+    assert lifecycle.get(r, draft.id).status == "approved"
 
 
 def test_a_former_responsible_persons_sign_off_is_not_claimed_by_the_new_one(r):

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from app.sandbox.demo import DEMO_ACCOUNT
+from sandbox.demo import DEMO_ACCOUNT
 from tests.conftest import free_port, wait_until
 
 pytestmark = pytest.mark.slow
@@ -46,7 +46,7 @@ def sandbox_accounts(base):
 
 def send_as_demo_staff(base, content):
     """Act as the sandbox's demo staff member: the callback goes to Qianfa's /wechat/demo."""
-    from app.sandbox.demo import DEMO_ACCOUNT, DEMO_USERS
+    from sandbox.demo import DEMO_ACCOUNT, DEMO_USERS
 
     url = (
         f"{base}/sandbox/api/accounts/{DEMO_ACCOUNT['appid']}"

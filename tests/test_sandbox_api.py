@@ -8,10 +8,10 @@ import pytest
 import requests
 from wechatpy.exceptions import WeChatClientException
 
-from app.sandbox import create_app
-from app.sandbox.client import SandboxControl
-from app.sandbox.config import SandboxConfig
-from app.sandbox.server import serve_in_thread
+from sandbox import create_app
+from sandbox.client import SandboxControl
+from sandbox.config import SandboxConfig
+from sandbox.server import serve_in_thread
 from tests.sandbox_helpers import (
     FAST,
     SAMPLE_APPID,

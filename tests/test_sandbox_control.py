@@ -1,4 +1,4 @@
-"""The control API, the inspection pages and the ``qianfa sandbox`` command."""
+"""The control API, the inspection pages and ``python -m sandbox``."""
 
 import os
 import signal
@@ -8,8 +8,8 @@ import sys
 import pytest
 import requests
 
-from app.sandbox.client import ControlError, SandboxControl
-from app.sandbox.demo import DEMO_ACCOUNT, DEMO_USERS
+from sandbox.client import ControlError, SandboxControl
+from sandbox.demo import DEMO_ACCOUNT, DEMO_USERS
 from tests.conftest import free_port
 from tests.sandbox_helpers import (
     SAMPLE_AES_KEY,
@@ -86,10 +86,10 @@ def test_pages_show_chats_and_send_as_a_user(sandbox):
 
 @pytest.mark.slow
 def test_qianfa_sandbox_demo_command():
-    """`qianfa sandbox --demo` serves the demo account and prints how to message as a user."""
+    """`python -m sandbox --demo` serves the demo account and prints how to message as a user."""
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "app", "sandbox", "--demo", "--port", str(port)]
+    command = [sys.executable, "-m", "sandbox", "--demo", "--port", str(port)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     control = SandboxControl(f"http://127.0.0.1:{port}")
     try:

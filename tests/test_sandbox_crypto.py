@@ -6,8 +6,8 @@ import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from wechatpy.crypto import WeChatCrypto
 
-from app.sandbox import wirexml
-from app.sandbox.crypto import CryptoError, MessageCrypto, aes_key, decrypt, encrypt, sign
+from sandbox import wirexml
+from sandbox.crypto import CryptoError, MessageCrypto, aes_key, decrypt, encrypt, sign
 from tests.sandbox_helpers import SAMPLE_AES_KEY, SAMPLE_APPID, SAMPLE_TOKEN
 
 # Tencent's WXBizMsgCrypt sample: a POST with these query parameters and this Encrypt.

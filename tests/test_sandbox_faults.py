@@ -4,7 +4,7 @@ import pytest
 import requests
 from wechatpy.exceptions import APILimitedException, WeChatClientException
 
-from app.sandbox.client import ControlError
+from sandbox.client import ControlError
 from tests.sandbox_helpers import (
     SAMPLE_APPID,
     SAMPLE_SECRET,

@@ -6,7 +6,7 @@ import opencc
 import pytest
 
 from app import screening
-from app.errors import InvalidInput
+from app.core.errors import InvalidInput
 from app.screening import detectors
 
 ZERO_WIDTH = "\u200b"

@@ -15,11 +15,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from app import anchors, audit, create_app, credentials, keys, masterkey
-from app.auditseal import Signer, signer
-from app.masterkey import new_key
-from app.settings import get_settings, load_settings
-from app.store import decode, timestamp
+from app.core import anchors, audit, keys, masterkey
+from app.core.auditseal import Signer, signer
+from app.core.masterkey import new_key
+from app.core.settings import get_settings, load_settings
+from app.core.store import decode, timestamp
+from app.registry import credentials
+from app.web import create_app
 from tests.console_helpers import PASSWORD, csrf_of, with_password
 from tests.factories import world
 from tests.test_audit import old_and_new

@@ -6,8 +6,9 @@ does: the author's lure must not approve another draft, grant a role or move the
 
 import pytest
 
-from app import access, drafts, preview, review
-from app.masterkey import load_keyring
+from app.core.masterkey import load_keyring
+from app.drafts import lifecycle, preview, review
+from app.registry import access
 from app.web import authorhtml
 from tests.console_helpers import shot, sign_in_browser, signed_in, with_password
 from tests.factories import actor, submitted, world
@@ -52,10 +53,10 @@ def careful(page):
     return page
 
 
-def article(r, w, html: str) -> drafts.Draft:
+def article(r, w, html: str) -> lifecycle.Draft:
     content = {"title": "迎新晚会通知", "content_html": f"<p>请审核本稿。</p>{html}"}
-    draft = drafts.create(r, actor(w.admin), w.platform, "article", content)
-    return drafts.submit(r, actor(w.admin), draft.id)
+    draft = lifecycle.create(r, actor(w.admin), w.platform, "article", content)
+    return lifecycle.submit(r, actor(w.admin), draft.id)
 
 
 def click_like_a_person(page, selector: str) -> None:
@@ -91,7 +92,7 @@ def test_author_html_cannot_hijack_the_approve_button(r, site, careful, trick):
     click_like_a_person(careful, "#approve")
     careful.wait_for_load_state("networkidle")
     assert review.state(r, other.id).given == {}
-    assert drafts.get(r, other.id).status == drafts.IN_REVIEW
+    assert lifecycle.get(r, other.id).status == lifecycle.IN_REVIEW
     assert not access.has_role(r, w.admin, access.PROPAGANDA)
     assert set(review.state(r, lure.id).given) == {review.PROPAGANDA}
     assert careful.url.startswith(review_url + "?")
@@ -157,4 +158,6 @@ def test_the_body_frame_is_sandboxed_and_only_for_reviewers_of_its_platform(r, s
     )
     assert body.headers["Content-Security-Policy"].startswith("sandbox;")
     assert body.headers["X-Frame-Options"] == "SAMEORIGIN" and "Set-Cookie" not in body.headers
-    assert drafts.version(r, lure.id, 1).content["content_html"].count("<meta") == 1  # as submitted
+    assert (
+        lifecycle.version(r, lure.id, 1).content["content_html"].count("<meta") == 1
+    )  # as submitted

@@ -14,10 +14,14 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from app import apitokens, articles, create_app, drafts, egress, keys, publishing, review
-from app import publication as pubs
+from app.channels import apitokens
 from app.cli.base import cli
-from app.settings import get_settings, load_settings
+from app.core import egress, keys
+from app.core.settings import get_settings, load_settings
+from app.drafts import lifecycle, review
+from app.publishing import articles, schedule
+from app.publishing import record as pubs
+from app.web import create_app
 from app.webhook import config as webhook_config
 from app.webhook.forward import SUCCESS, Forwarder
 from tests.factories import OPERATOR, actor
@@ -158,7 +162,7 @@ def test_allow_list_entries(entry, host, address, port, admitted):
 @pytest.mark.parametrize("value", ["127.0.0.1:99999", "host:http", "a..b", "10.0.0.0/33:1"])
 def test_malformed_allow_list_stops_start_up(value):
     """A bad ``QIANFA_FETCH_ALLOW`` stops start-up with one line naming it."""
-    from app.errors import ConfigError
+    from app.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="QIANFA_FETCH_ALLOW"):
         load_settings({"QIANFA_FETCH_ALLOW": value})
@@ -268,11 +272,11 @@ def test_draft_with_cover_on_loopback_is_never_fetched(r, sandbox, target, allow
             timeout=10,
         )
     assert created.status_code == 201, created.text
-    draft = drafts.get(r, created.json()["id"])
+    draft = lifecycle.get(r, created.json()["id"])
     review.approve(r, actor(w.responsible), draft.id, draft.content_hash)
-    publishing.schedule(r, draft.id, settings=pset)
-    assert publishing.run(r, draft.id, draft.version, settings=pset) == pubs.FAILED
-    assert "本机地址" in drafts.get(r, draft.id).status_reason
+    schedule.schedule(r, draft.id, settings=pset)
+    assert schedule.run(r, draft.id, draft.version, settings=pset) == pubs.FAILED
+    assert "本机地址" in lifecycle.get(r, draft.id).status_reason
     assert target.hits == []
 
 
@@ -428,7 +432,7 @@ def test_https_to_the_pinned_address_keeps_the_host_name_for_sni_and_certificate
 
 def test_qianfa_run_allows_exactly_its_sandbox():
     """`qianfa run` lets fetches reach its sandbox's port on loopback and nothing more."""
-    from app.runner import sandbox_allowed
+    from app.cli.runner import sandbox_allowed
 
     settings = load_settings({"QIANFA_SANDBOX_PORT": "8123"})
     assert sandbox_allowed({}, settings) == "127.0.0.1:8123"

@@ -1,4 +1,4 @@
-"""Issue #11, processes and logs: attacks on the real `qianfa serve` and `qianfa sandbox`.
+"""Issue #11, processes and logs: attacks on the real `qianfa serve` and `python -m sandbox`.
 
 Each test starts the processes as the Procfile and `qianfa run` do (`python -m app ...`) on
 free ports, attacks them over real sockets and reads what they logged.
@@ -21,10 +21,11 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from app import credentials, preview
-from app.masterkey import load_keyring
-from app.sandbox.client import SandboxControl
-from app.wechat import WeChatAPI
+from app.core.masterkey import load_keyring
+from app.drafts import preview
+from app.registry import credentials
+from app.wechat.client import WeChatAPI
+from sandbox.client import SandboxControl
 from tests.conftest import free_port, wait_until
 from tests.factories import OPERATOR, text_draft, world
 from tests.sandbox_helpers import SAMPLE_AES_KEY, SAMPLE_TOKEN
@@ -38,13 +39,13 @@ SLOW_CLIENTS = 50
 
 
 @contextmanager
-def qianfa_process(log_path, *args, **env):
-    """``python -m app ARGS`` with ``QIANFA_*`` overrides; its output goes to ``log_path``."""
+def qianfa_process(log_path, *args, module="app", **env):
+    """``python -m MODULE ARGS`` with ``QIANFA_*`` overrides; its output goes to ``log_path``."""
     environ = {**os.environ, "PYTHONUNBUFFERED": "1"}
     environ.update({f"QIANFA_{name.upper()}": str(value) for name, value in env.items()})
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "app", *args], env=environ, stdout=log, stderr=log
+            [sys.executable, "-m", module, *args], env=environ, stdout=log, stderr=log
         )
     try:
         yield proc
@@ -200,10 +201,10 @@ def test_healthz_from_another_machine_shows_no_redis_host_or_worker_names(r, tmp
 
 @pytest.fixture
 def sandbox(tmp_path):
-    """``qianfa sandbox`` (as `qianfa run` starts it) on a free port; yields (url, log path)."""
+    """``python -m sandbox`` (as `qianfa run` starts it) on a free port; yields (url, log)."""
     port, log_path = free_port(), tmp_path / "sandbox.log"
-    with qianfa_process(log_path, "sandbox", "--port", str(port)):
-        wait_until(lambda: listening(port), timeout=30, message="qianfa sandbox")
+    with qianfa_process(log_path, "--port", str(port), module="sandbox"):
+        wait_until(lambda: listening(port), timeout=30, message="python -m sandbox")
         yield f"http://127.0.0.1:{port}", log_path
 
 

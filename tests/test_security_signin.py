@@ -15,7 +15,9 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from app import audit, console, create_app
+from app.channels import console_accounts
+from app.core import audit
+from app.web import create_app
 from app.web.console.auth import COOKIE, PRE_COOKIE
 from tests.console_helpers import PASSWORD, csrf_of, with_password
 from tests.factories import OPERATOR, world
@@ -151,7 +153,7 @@ def test_nine_hundred_bogus_cookie_and_csrf_less_requests_write_at_most_the_cap(
     assert answers.count(302) == 450 and answers.count(400) == 450
     after, _ = audit.head(r)
     assert after - before <= cap * windows + (windows - 1)
-    assert console.refusal_counts(r) == {"session_expired": 450, "csrf": 450}
+    assert console_accounts.refusal_counts(r) == {"session_expired": 450, "csrf": 450}
     assert audit.verify(r).ok
 
 
@@ -176,7 +178,7 @@ def test_a_password_reset_by_the_propaganda_department_ends_the_persons_sessions
     with_password(r, w.responsible)
     stolen = client("127.0.0.7")
     assert sign_in(stolen, site, w.responsible).status_code == 302
-    console.set_password(r, OPERATOR, w.responsible, NEW_PASSWORD)
+    console_accounts.set_password(r, OPERATOR, w.responsible, NEW_PASSWORD)
     assert "/console/signin" in dashboard(stolen, site).headers["Location"]
 
 

@@ -11,11 +11,14 @@ import requests
 from click.testing import CliRunner
 from flask import Flask, request
 
-from app import alerts, audit, bindcodes, create_app, credentials, drafts, keys, review
 from app.cli.base import cli
-from app.masterkey import load_keyring
-from app.sandbox.crypto import sign
+from app.core import alerts, audit, keys
+from app.core.masterkey import load_keyring
+from app.drafts import lifecycle, review
+from app.registry import bindcodes, credentials
+from app.web import create_app
 from app.webhook import config as webhook_config
+from sandbox.crypto import sign
 from tests.factories import actor
 from tests.sandbox_helpers import SAMPLE_TOKEN
 from tests.webhook_helpers import (
@@ -47,8 +50,8 @@ def college(r, settings):
     bind(r, PLATFORM, REVIEWER, people["responsible"])
     bind(r, PLATFORM, ADMIN, people["admin"])
     author = actor(people["admin"])
-    draft = drafts.create(r, author, PLATFORM, "text", {"text": "计算机学院举办程序设计竞赛"})
-    return {**people, "draft": drafts.submit(r, author, draft.id).id}
+    draft = lifecycle.create(r, author, PLATFORM, "text", {"text": "计算机学院举办程序设计竞赛"})
+    return {**people, "draft": lifecycle.submit(r, author, draft.id).id}
 
 
 @pytest.fixture
@@ -60,7 +63,7 @@ def qianfa(settings, college):
 
 def undecided(r, draft_id: str) -> bool:
     found = review.state(r, draft_id)
-    return found.draft.status == drafts.IN_REVIEW and not found.given
+    return found.draft.status == lifecycle.IN_REVIEW and not found.given
 
 
 def refused_codes(r) -> list[str]:
@@ -127,7 +130,7 @@ def test_plaintext_platform_refuses_state_changes_but_answers_help(qianfa, colle
         assert "请在公众平台改为安全模式" in shown(response)
     after = {key: r.dump(key) for key in r.keys("qianfa:draft*") + r.keys("qianfa:binding*")}
     assert after == before and undecided(r, draft)
-    assert drafts.list_drafts(r) == [drafts.get(r, draft)]
+    assert lifecycle.list_drafts(r) == [lifecycle.get(r, draft)]
     params, body = signed(text("帮助", sender=REVIEWER), "plaintext")
     help_text = shown(session.post(url, params=params, data=body.encode()))
     assert "状态 D编号" in help_text and "同意 D编号" not in help_text

@@ -4,8 +4,8 @@ import threading
 
 import pytest
 
-from app import units
-from app.errors import Conflict, InvalidInput
+from app.core.errors import Conflict, InvalidInput
+from app.registry import units
 from tests.factories import OPERATOR, snapshot
 
 

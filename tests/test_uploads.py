@@ -2,8 +2,9 @@
 
 import pytest
 
-from app import audit, keys, uploads
-from app.errors import InvalidInput, NotFound, TooLarge, UnsupportedType
+from app.core import audit, keys
+from app.core.errors import InvalidInput, NotFound, TooLarge, UnsupportedType
+from app.drafts import uploads
 from tests.factories import snapshot
 from tests.images import FAKE_PNG, GIF, JPEG, png, png_of_size
 

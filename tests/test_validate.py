@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app import validate
-from app.errors import InvalidInput
+from app.core import validate
+from app.core.errors import InvalidInput
 
 
 def test_single_line_fields_turn_line_breaks_into_spaces():

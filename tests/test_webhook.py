@@ -7,13 +7,13 @@ import threading
 
 import pytest
 
-from app import alerts, audit, keys
-from app.errors import ConfigError
-from app.masterkey import load_keyring
-from app.sandbox.crypto import sign
-from app.settings import load_settings
+from app.core import alerts, audit, keys
+from app.core.errors import ConfigError
+from app.core.masterkey import load_keyring
+from app.core.settings import load_settings
 from app.webhook import config as webhook_config
 from app.webhook import refusals
+from sandbox.crypto import sign
 from tests.conftest import wait_until
 from tests.sandbox_helpers import SAMPLE_TOKEN
 from tests.webhook_helpers import (
@@ -167,7 +167,7 @@ def test_inactive_platform_is_refused_and_audited(r, settings, chat):
 def test_platform_suspended_while_cached_is_refused(client, r, chat):
     """A process that served a platform refuses it as soon as it is suspended."""
     assert post(client, text()).status_code == 200
-    from app import platforms
+    from app.registry import platforms
 
     platforms.change_status(r, OPERATOR, PLATFORM, "suspended", "停用测试")
     assert post(client, text()).status_code == 403
@@ -301,7 +301,7 @@ def test_secrets_are_revealed_once_per_process(client, r):
         "encoding_aes_key",
         "token",
     ]
-    from app import credentials
+    from app.registry import credentials
 
     credentials.set_secret(
         r, load_keyring(load_settings()), OPERATOR, PLATFORM, "token", "newtoken1"
@@ -400,7 +400,7 @@ def test_downstream_replies_that_wechat_would_refuse_become_success():
 
 
 def test_claim_script_builds_the_same_key_names_as_app_keys(r):
-    """The claim script's key templates are generated from ``app.keys``; check them in Lua."""
+    """The claim script's key templates are generated from ``app.core.keys``; check them in Lua."""
     from app.webhook import scripts
 
     body = scripts.CLAIM_KEYS + (

@@ -11,9 +11,9 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
-from app import keys
 from app.cli.base import cli
-from app.masterkey import load_keyring
+from app.core import keys
+from app.core.masterkey import load_keyring
 from app.webhook import config as webhook_config
 from tests.conftest import wait_until
 from tests.sandbox_helpers import (
@@ -214,7 +214,7 @@ def test_slow_downstream_falls_back_to_success(staff, downstream, r):
 
 def test_forward_url_must_be_http(r, settings, staff):
     """Only http(s) URLs are accepted as downstream; the refusal changes nothing."""
-    from app.errors import InvalidInput
+    from app.core.errors import InvalidInput
 
     keyring = load_keyring(settings)
     for bad in ("file:///etc/passwd", "gopher://x/", "ftp://h/", "http://"):
@@ -227,7 +227,7 @@ def test_cli_sets_and_shows_webhook_settings(r, staff):
     """`qianfa webhook set/show` stores the settings, the token from stdin, and audits each."""
     from click.testing import CliRunner
 
-    from app import audit
+    from app.core import audit
 
     runner = CliRunner()
     result = runner.invoke(

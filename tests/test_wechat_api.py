@@ -7,17 +7,17 @@ from dataclasses import replace
 
 import pytest
 
-from app import alerts, audit, keys
-from app.errors import (
+from app.core import alerts, audit, keys
+from app.core.errors import (
     InvalidInput,
     WeChatPermanent,
     WeChatQuotaExhausted,
     WeChatRetryable,
     WeChatTokenInvalid,
 )
-from app.masterkey import load_keyring
-from app.quota import is_paused, paused_until
-from app.wechat import WeChatAPI
+from app.core.masterkey import load_keyring
+from app.wechat.client import WeChatAPI
+from app.wechat.quota import is_paused, paused_until
 from tests.conftest import free_port
 from tests.factories import KEYRING, world
 from tests.sandbox_helpers import running_sandbox

@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.errors import (
+from app.core.backoff import backoff, retry_intervals
+from app.core.errors import (
     ConfigError,
     QianfaError,
     WeChatError,
@@ -14,9 +15,9 @@ from app.errors import (
     WeChatRetryable,
     WeChatTokenInvalid,
 )
-from app.quota import next_reset
-from app.settings import load_settings
-from app.wechat_errors import backoff, classify, clean_errmsg, retry_delay, retry_intervals
+from app.core.settings import load_settings
+from app.wechat.errcodes import classify, clean_errmsg, retry_delay
+from app.wechat.quota import next_reset
 
 
 @pytest.mark.parametrize(

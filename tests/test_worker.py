@@ -7,7 +7,7 @@ from rq import Queue
 from rq.job import Job
 
 from app.cli import cli
-from app.settings import get_settings
+from app.core.settings import get_settings
 from workers.worker import run_worker
 
 

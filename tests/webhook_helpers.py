@@ -10,13 +10,15 @@ from contextlib import contextmanager
 import pytest
 from werkzeug.serving import make_server
 
-from app import audit, create_app, credentials
-from app.masterkey import load_keyring
-from app.redis import get_redis
-from app.sandbox import wirexml
-from app.sandbox.callbacks import Target, build_request, read_reply
-from app.settings import load_settings
+from app.core import audit
+from app.core.masterkey import load_keyring
+from app.core.redis import get_redis
+from app.core.settings import load_settings
+from app.registry import credentials
+from app.web import create_app
 from app.webhook import Gateway, Limits
+from sandbox import wirexml
+from sandbox.callbacks import Target, build_request, read_reply
 from tests.factories import snapshot, world
 from tests.sandbox_helpers import SAMPLE_AES_KEY, SAMPLE_APPID, SAMPLE_TOKEN
 
@@ -46,7 +48,7 @@ def set_mode(r, mode, pid=PLATFORM):
 
 def bind(r, pid, openid, person):
     """Bind ``openid`` directly, as a redeemed bind code would."""
-    from app import keys
+    from app.core import keys
 
     r.set(keys.binding(pid, openid), person)
 

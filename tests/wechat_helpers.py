@@ -6,9 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import redis
 
-from app import credentials
-from app.settings import Settings, load_settings
-from app.wechat import WeChatAPI
+from app.core.settings import Settings, load_settings
+from app.registry import credentials
+from app.wechat.client import WeChatAPI
 from tests.factories import KEYRING, OPERATOR, world
 
 PLATFORM = "jsj-wx"

@@ -3,18 +3,21 @@
 A job's signature is a wire format: jobs queued before a deploy run after it, so
 parameters are only ever added at the end, as keywords with defaults. Every job may run
 more than once (an event routed again, an RQ retry): each one is idempotent, through the
-claims of ``app.notify`` and ``app.escalation``.
+claims of ``app.notify.deliver`` and ``app.notify.escalation``.
 """
 
 import functools
 import json
 import logging
 
-from app import alerts, anchors, audit, escalation, jobs, keys, notifications, publishing, reminders
-from app.masterkey import load_keyring
-from app.redis import get_redis
-from app.settings import get_settings
-from app.wechat import WeChatAPI
+from app.core import alerts, anchors, audit, keys
+from app.core.masterkey import load_keyring
+from app.core.redis import get_redis
+from app.core.settings import get_settings
+from app.notify import draft_notices, escalation, reminders
+from app.outbox import queues
+from app.publishing import schedule
+from app.wechat.client import WeChatAPI
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +42,16 @@ def notify_reviewers(event_id: str) -> dict:
     record = _record(r, event_id)
     if record is None:
         return {}
-    notifications.start_clock(r, record["draft"], record["version_hash"], record["at"])
+    draft_notices.start_clock(r, record["draft"], record["version_hash"], record["at"])
     keyring = load_keyring(settings)
-    return notifications.tell_reviewers(r, api_for, keyring, settings, record["draft"])
+    return draft_notices.tell_reviewers(r, api_for, keyring, settings, record["draft"])
 
 
 def notify_author(event_id: str) -> str:
     """Tell the author of approval, rejection, publication or failure."""
     _, r, api_for = _context()
     record = _record(r, event_id)
-    return notifications.tell_author(r, api_for, record) if record else ""
+    return draft_notices.tell_author(r, api_for, record) if record else ""
 
 
 def raise_alert(event_id: str, kind: str) -> bool:
@@ -68,7 +71,7 @@ def deliver_alert(alert_id: str) -> dict:
     if escalation.fold(r, alert, window):
         return {"folded": True}
     if window > 0:
-        jobs.enqueue(r, jobs.ALERTS, "flush_alert_fold", alert.id, delay=window)
+        queues.enqueue(r, queues.ALERTS, "flush_alert_fold", alert.id, delay=window)
     return escalation.deliver(r, api_for, alert)
 
 
@@ -106,18 +109,18 @@ def anchor_audit() -> int:
 
 
 def publish_draft(draft_id: str, version: int, run: int = 0) -> str:
-    """Advance the publication of one draft version as far as it goes now (app.publishing).
+    """Advance the publication of one draft version as far as it goes now (app.publishing.schedule).
 
     ``run`` numbers the runs of one publication; a run superseded by a later one exits.
     """
     settings = get_settings()
-    return publishing.run(get_redis(settings), draft_id, version, settings=settings, number=run)
+    return schedule.run(get_redis(settings), draft_id, version, settings=settings, number=run)
 
 
 def sweep_publications() -> list[str]:
     """Re-queue publications whose job was lost; meant to run every minute or so."""
     settings = get_settings()
-    return publishing.sweep(get_redis(settings), settings=settings)
+    return schedule.sweep(get_redis(settings), settings=settings)
 
 
 def schedule_publication(event_id: str) -> None:
@@ -125,7 +128,7 @@ def schedule_publication(event_id: str) -> None:
     settings, r, _ = _context()
     record = _record(r, event_id)
     if record is not None:
-        publishing.schedule(r, record["draft"], settings=settings)
+        schedule.schedule(r, record["draft"], settings=settings)
 
 
 def publish_finished(event_id: str) -> bool:
@@ -137,7 +140,7 @@ def publish_finished(event_id: str) -> bool:
         return False
     event = {k.decode(): v.decode() for k, v in found[0][1].items()}
     urls = json.loads(event["article_urls"] or "[]")
-    return publishing.on_publish_finished(
+    return schedule.on_publish_finished(
         r,
         event["publish_id"],
         int(event["publish_status"] or -1),

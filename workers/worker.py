@@ -6,10 +6,10 @@ import time
 import redis
 from rq import SimpleWorker, Worker
 
-from app import jobs
-from app.errors import InvalidInput
-from app.redis import get_redis
-from app.settings import Settings
+from app.core.errors import InvalidInput
+from app.core.redis import get_redis
+from app.core.settings import Settings
+from app.outbox import queues as jobs
 
 log = logging.getLogger(__name__)
 REDIS_WAIT_CAP = 10.0

@@ -16,13 +16,12 @@ from app.cli import (
     processes,
     publishing,
     registry,
-    sandbox,
     screening,
     webhook,
 )
 from app.cli.base import cli
-from app.errors import ConfigError
-from app.settings import get_settings
+from app.core.errors import ConfigError
+from app.core.settings import get_settings
 
 for group in (
     apitokens,
@@ -32,7 +31,6 @@ for group in (
     processes,
     publishing,
     registry,
-    sandbox,
     screening,
     webhook,
 ):

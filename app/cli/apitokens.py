@@ -2,7 +2,7 @@
 
 import click
 
-from app import apitokens
+from app.channels import apitokens
 from app.cli.base import operator, store
 
 

@@ -5,10 +5,11 @@ from datetime import date, datetime, time, timedelta
 
 import click
 
-from app import anchors, audit, platforms, validate
 from app.cli.base import CliError, operator, store
-from app.redis import embedded_exists
-from app.settings import get_settings
+from app.core import anchors, audit, validate
+from app.core.redis import embedded_exists
+from app.core.settings import get_settings
+from app.registry import platforms
 
 WRITERS = {"jsonl": audit.write_jsonl, "csv": audit.write_csv}
 # Excel only reads a UTF-8 CSV as UTF-8 (and so shows the Chinese) when it starts with a BOM.

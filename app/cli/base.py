@@ -9,11 +9,11 @@ import click
 import redis
 from flask.cli import FlaskGroup
 
-from app import create_app
-from app.audit import Actor
-from app.errors import QianfaError
-from app.redis import get_redis
-from app.settings import get_settings
+from app.core.audit import Actor
+from app.core.errors import QianfaError
+from app.core.redis import get_redis
+from app.core.settings import get_settings
+from app.web import create_app
 
 
 class CliError(click.ClickException):

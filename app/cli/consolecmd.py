@@ -2,7 +2,7 @@
 
 import click
 
-from app import console
+from app.channels import console_accounts
 from app.cli.base import CliError, operator, store
 
 
@@ -20,7 +20,7 @@ def set_password(person, must_change):
     second = click.prompt("请再输入一次", hide_input=True, default="", show_default=False)
     if first != second:
         raise CliError("两次输入的密码不一致")
-    console.set_password(store(), operator(), person, first, must_change=must_change)
+    console_accounts.set_password(store(), operator(), person, first, must_change=must_change)
     click.echo(f"已为 {person.upper()} 设置控制台密码")
 
 

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import click
 
-from app import credentials, masterkey
 from app.cli.base import CliError, operator, store
-from app.settings import get_settings
+from app.core import masterkey
+from app.core.settings import get_settings
+from app.registry import credentials
 
 
 @click.group("credentials")

@@ -10,11 +10,11 @@ import sys
 import click
 import waitress
 
-from app import create_app, uploads
-from app.accesslog import AccessLog
 from app.cli.base import CliError
-from app.settings import Settings, get_settings
-from app.web import api
+from app.core.accesslog import AccessLog
+from app.core.settings import Settings, get_settings
+from app.drafts import uploads
+from app.web import api, create_app
 
 # Connections one web process keeps open at once (each costs a file descriptor, not a
 # thread); poll(), unlike select(), has no limit of 1024 descriptors.
@@ -140,8 +140,8 @@ def dispatcher():
     """启动分发进程:把审计记录和告警转为工作队列中的任务,并按时排入定期任务。"""
     import logging
 
-    from app import dispatch
-    from app.redis import get_redis
+    from app.core.redis import get_redis
+    from app.outbox import dispatch
 
     settings = get_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
@@ -151,7 +151,7 @@ def dispatcher():
 @click.command("run")
 def run():
     """启动全部进程(Web、工作、分发;未设置 QIANFA_REDIS_URL 时含内置 Redis),Ctrl-C 全部停止。"""
-    from app.runner import run_all
+    from app.cli.runner import run_all
 
     code = run_all(get_settings(), echo=click.echo)
     if code:

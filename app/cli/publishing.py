@@ -2,10 +2,10 @@
 
 import click
 
-from app import publication as pubs
-from app import publishing
 from app.cli import registry
 from app.cli.base import CliError, operator, store
+from app.publishing import record as pubs
+from app.publishing import schedule as publishing
 
 SWITCH = {"on": True, "off": False}
 

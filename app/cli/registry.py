@@ -2,9 +2,12 @@
 
 import click
 
-from app import access, bindcodes, drafts, masterkey, notify, people, platforms, review, units
 from app.cli.base import operator, store
-from app.settings import get_settings
+from app.core import masterkey
+from app.core.settings import get_settings
+from app.drafts import lifecycle, review
+from app.notify import deliver
+from app.registry import access, bindcodes, people, platforms, units
 
 
 @click.group("unit")
@@ -192,7 +195,7 @@ def platform_notify_template(platform_id, template_id):
 
     模板需有 keyword1(事项)、keyword2(稿件)、keyword3(回复方式)、keyword4(时间)四个字段。
     """
-    done = notify.set_template(store(), operator(), platform_id, template_id)
+    done = deliver.set_template(store(), operator(), platform_id, template_id)
     click.echo(f"平台 {platform_id} 的通知模板:{done or '未设置(只发客服消息)'}")
 
 
@@ -236,15 +239,15 @@ def draft_group():
 
 @draft_group.command("list")
 @click.option("--platform", "platform_id", default=None, help="平台标识")
-@click.option("--status", default=None, help="状态:" + "、".join(drafts.STATUSES))
+@click.option("--status", default=None, help="状态:" + "、".join(lifecycle.STATUSES))
 @click.option("--limit", default=50, type=click.IntRange(1, 1000), help="最多显示条数")
 def draft_list(platform_id, status, limit):
     """列出稿件,新的在前。"""
-    found = drafts.list_drafts(store(), platform=platform_id, status=status, limit=limit)
+    found = lifecycle.list_drafts(store(), platform=platform_id, status=status, limit=limit)
     for d in found:
-        label = drafts.STATUSES[d.status]
+        label = lifecycle.STATUSES[d.status]
         click.echo(
-            f"{d.id}\t{d.platform}\t{drafts.KINDS[d.kind]}\t{label}\t第{d.version}版\t{d.author}"
+            f"{d.id}\t{d.platform}\t{lifecycle.KINDS[d.kind]}\t{label}\t第{d.version}版\t{d.author}"
         )
     if not found:
         click.echo("没有符合条件的稿件")
@@ -256,9 +259,9 @@ def draft_show(draft_id):
     """显示稿件当前版本与审核进度。"""
     r = store()
     state = review.state(r, draft_id)
-    d, current = state.draft, drafts.version(r, draft_id)
-    click.echo(f"{d.id} {drafts.KINDS[d.kind]}稿件 @ {d.platform},作者 {d.author}")
-    click.echo(f"状态:{drafts.STATUSES[d.status]} {d.status_reason}".rstrip())
+    d, current = state.draft, lifecycle.version(r, draft_id)
+    click.echo(f"{d.id} {lifecycle.KINDS[d.kind]}稿件 @ {d.platform},作者 {d.author}")
+    click.echo(f"状态:{lifecycle.STATUSES[d.status]} {d.status_reason}".rstrip())
     click.echo(f"第 {d.version} 版  内容哈希 {d.content_hash}")
     for req in state.required:
         given = state.given.get(req.signoff)

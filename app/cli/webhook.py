@@ -4,9 +4,10 @@ import sys
 
 import click
 
-from app import masterkey, platforms
 from app.cli.base import operator, store
-from app.settings import get_settings
+from app.core import masterkey
+from app.core.settings import get_settings
+from app.registry import platforms
 from app.webhook import config, modes, refusals
 
 

@@ -6,13 +6,14 @@ Callers use:
   for any text or a version's content fields (``content_html`` is parsed as HTML);
 - ``result_for(r, draft_id, version=None) -> Screening | None``: the stored result of a
   draft version, for reviewers, the chat and the API;
-- ``recheck(r, draft_id) -> Screening``: screen again if the lexicons changed (publish job);
+- ``stored(r, draft_id, version)``: a version's stored result (``app.drafts.rescreen``
+  screens again when the lexicons changed, for the publish job);
 - ``segments(text, hits, field=None)``: the text cut into pieces with the hits covering each,
   for highlighting; ``Screening.summary_zh()``: one line in Chinese;
 - ``rules()``: the current lexicons and policy (``Rules.version``, ``Rules.problems``).
 
 ``drafts.submit`` and ``drafts.edit`` screen every version that enters review; a ``block``
-raises ``app.errors.ContentBlocked`` after moving the draft to ``blocked``.
+raises ``app.core.errors.ContentBlocked`` after moving the draft to ``blocked``.
 """
 
 from app.screening.categories import (
@@ -32,10 +33,10 @@ from app.screening.records import (
     SYSTEM,
     blocked_message,
     flags_for,
-    recheck,
     record_in,
     result_for,
     screen_version,
+    stored,
 )
 from app.screening.results import Hit, Screening, runs, segments
 
@@ -56,7 +57,7 @@ __all__ = [
     "Screening",
     "blocked_message",
     "flags_for",
-    "recheck",
+    "stored",
     "record_in",
     "result_for",
     "rules",

@@ -9,7 +9,7 @@ from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from app.errors import InvalidInput
+from app.core.errors import InvalidInput
 from app.screening import detectors, markup
 from app.screening.categories import OFF
 from app.screening.lexicons import Rules, load

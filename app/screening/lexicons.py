@@ -17,7 +17,7 @@ from pathlib import Path
 
 import ahocorasick_rs
 
-from app.errors import ConfigError
+from app.core.errors import ConfigError
 from app.screening.categories import CATEGORIES, OFF, VERDICTS
 from app.screening.normalize import CJK_RANGES, normalize_term
 
@@ -226,7 +226,7 @@ _cache = _Cache()
 def load(directory: Path | str | None = None) -> Rules:
     """The current rules of ``directory`` (default: the configured screening directory)."""
     if directory is None:
-        from app.settings import get_settings
+        from app.core.settings import get_settings
 
         directory = get_settings().screening_dir
     return _cache.get(Path(directory).resolve())

@@ -10,12 +10,12 @@ import json
 
 import redis
 
-from app import alerts, audit, keys, validate
+from app.core import alerts, audit, keys, validate
+from app.core.store import Tx, timestamp
 from app.screening.categories import BLOCK, name_zh
 from app.screening.engine import screen
-from app.screening.lexicons import Rules, load
+from app.screening.lexicons import Rules
 from app.screening.results import Screening
-from app.store import Tx, atomically, timestamp
 
 SYSTEM = audit.Actor.system("screening")
 BLOCK_DETAIL = 5
@@ -89,68 +89,4 @@ def blocked_message(draft_id: str, found: Screening) -> str:
     more = f" 等 {len(hits)} 处" if len(hits) > BLOCK_DETAIL else ""
     return (
         f"稿件 {draft_id} 含有禁止发布的内容,已拦截并通报党委宣传部:{shown}{more}。请修改后重新提交"
-    )
-
-
-def recheck(r: redis.Redis, raw_id: str) -> Screening:
-    """Screen the current version again if the lexicons changed since; for the publish job.
-
-    A ``block`` moves the draft to ``blocked`` where the table allows it; new art. 11 flags
-    reopen an approved draft whose sign-offs no longer cover them. The caller checks
-    the draft's status afterwards. Unchanged lexicons: the stored result, nothing written.
-    """
-    # drafts and review import this package to screen and to count flags.
-    from app import drafts
-
-    rules = load()
-    did = drafts.draft_id(raw_id)
-
-    def change(tx: Tx) -> Screening:
-        draft = drafts.read_in(tx, did)
-        before = stored(tx.read, did, draft.version)
-        if before and (before.lexicon_version, before.content_hash) == (
-            rules.version,
-            draft.content_hash,
-        ):
-            return before
-        found = screen_version(draft, drafts.content_in(tx, draft), rules)
-        new_flags = not found.flags <= (before.flags if before else frozenset())
-        action = _consequence(tx, draft, found, new_flags)
-        record_in(tx, draft, found, alert_sensitive=new_flags)
-        if action:
-            _move_in(tx, draft, action, found)
-        return found
-
-    return atomically(r, [keys.draft(did)], change)
-
-
-def _consequence(tx: Tx, draft, found: Screening, new_flags: bool) -> str:
-    from app import drafts, platforms, review
-
-    if found.verdict == BLOCK and (draft.status, "block") in drafts.TRANSITIONS:
-        return "block"
-    if draft.status == drafts.APPROVED and new_flags:
-        platform = platforms.read_in(tx, draft.platform)
-        required = review.required_signoffs(platform, draft, draft.flags | found.flags)
-        state = review.ReviewState(draft, required, review.valid_signoffs(tx.read, draft))
-        if not state.complete:
-            return "reopen"
-    return ""
-
-
-def _move_in(tx: Tx, draft, action: str, found: Screening) -> None:
-    from app import drafts
-
-    reason = found.summary_zh()[: validate.REASON_MAX]
-    moved = draft.replace(status=drafts.next_status(draft.status, action), status_reason=reason)
-    drafts.write_in(tx, moved)
-    audit.append(
-        tx,
-        SYSTEM,
-        f"draft.{action}",
-        platform=draft.platform,
-        draft=draft.id,
-        version_hash=draft.content_hash,
-        decision=moved.status,
-        reason=reason,
     )

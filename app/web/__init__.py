@@ -1,9 +1,35 @@
-"""Flask blueprints: parse the request, call one domain function, render the result."""
+"""The web application: blueprints that parse the request, call one domain function and
+render the result. ``create_app`` is the only place that builds it."""
 
-from flask import current_app
+import logging
 
-from app.redis import get_redis
-from app.settings import Settings
+from flask import Flask, current_app
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.core.redis import get_redis
+from app.core.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the web application: webhook, API and health, all thin views over the domain."""
+    settings = settings or get_settings()
+    app = Flask(__name__)
+    app.config["QIANFA_SETTINGS"] = settings
+    app.json.ensure_ascii = False
+    logging.basicConfig(level=settings.log_level)
+    if settings.trusted_proxies:  # only then is X-Forwarded-For the client's address
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)
+
+    from app.web import api, console, errors, headers, health, preview, wechat
+
+    errors.init_app(app)
+    headers.init_app(app)
+    console.init_app(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(preview.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(wechat.bp)
+    return app
 
 
 def settings() -> Settings:

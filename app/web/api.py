@@ -13,9 +13,19 @@ from datetime import timedelta
 from flask import Blueprint, jsonify, request, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app import apitokens, articles, drafts, idempotency, uploads, validate
-from app.errors import Forbidden, InvalidInput, QianfaError, TooLarge, Unauthorized, UnsupportedType
-from app.store import now
+from app.channels import apitokens, idempotency
+from app.core import validate
+from app.core.errors import (
+    Forbidden,
+    InvalidInput,
+    QianfaError,
+    TooLarge,
+    Unauthorized,
+    UnsupportedType,
+)
+from app.core.store import now
+from app.drafts import lifecycle, uploads
+from app.publishing import articles
 from app.web import openapi, redis_client, representations, settings
 from app.web.errors import render
 
@@ -90,10 +100,10 @@ def new_version(draft_id):
     draft = visible(r, token, draft_id)
     resubmit = boolean(body, "submit")
     with field("content"):
-        content = drafts.validate_content(draft.kind, body["content"])
+        content = lifecycle.validate_content(draft.kind, body["content"])
     require_uploads(r, content)
-    edited = drafts.edit(r, token.actor(), draft.id, content)
-    answer = _submitted(r, token, edited) if resubmit and edited.status == drafts.DRAFT else {}
+    edited = lifecycle.edit(r, token.actor(), draft.id, content)
+    answer = _submitted(r, token, edited) if resubmit and edited.status == lifecycle.DRAFT else {}
     return respond(201, {**representations.draft(r, draft.id), **answer})
 
 
@@ -106,7 +116,7 @@ def withdraw_draft(draft_id):
         reason = validate.text(
             body.get("reason"), "撤回原因", max_len=validate.REASON_MAX, required=False
         )
-    drafts.withdraw(r, token.actor(), draft.id, reason)
+    lifecycle.withdraw(r, token.actor(), draft.id, reason)
     return respond(200, representations.draft(r, draft.id))
 
 
@@ -122,7 +132,7 @@ def list_drafts():
     status = args.get("status")
     if status is not None:
         with field("status"):
-            status = validate.choice(status, drafts.STATUSES, "稿件状态")
+            status = validate.choice(status, lifecycle.STATUSES, "稿件状态")
     found = newest(r, platform_ids, status, parse_limit(args.get("limit")))
     return respond(200, {"drafts": [representations.summary(d) for d in found]})
 
@@ -164,20 +174,20 @@ def usable(r, token: apitokens.ApiToken) -> list[str]:
     return platform_ids
 
 
-def visible(r, token: apitokens.ApiToken, raw_id: str) -> drafts.Draft:
+def visible(r, token: apitokens.ApiToken, raw_id: str) -> lifecycle.Draft:
     """The draft, if it is on a platform this token may be used on."""
-    draft = drafts.get(r, raw_id)
+    draft = lifecycle.get(r, raw_id)
     apitokens.authorize(r, token, draft.platform)
     return draft
 
 
-def _create(r, token: apitokens.ApiToken, platform: str, body: dict) -> drafts.Draft:
+def _create(r, token: apitokens.ApiToken, platform: str, body: dict) -> lifecycle.Draft:
     with field("kind"):
-        kind = validate.choice(body["kind"], drafts.KINDS, "稿件类型")
+        kind = validate.choice(body["kind"], lifecycle.KINDS, "稿件类型")
     with field("content"):
-        content = drafts.validate_content(kind, body["content"])
+        content = lifecycle.validate_content(kind, body["content"])
     require_uploads(r, content)
-    return drafts.create(
+    return lifecycle.create(
         r,
         token.actor(),
         platform,
@@ -188,10 +198,10 @@ def _create(r, token: apitokens.ApiToken, platform: str, body: dict) -> drafts.D
     )
 
 
-def _submitted(r, token: apitokens.ApiToken, draft: drafts.Draft) -> dict:
+def _submitted(r, token: apitokens.ApiToken, draft: lifecycle.Draft) -> dict:
     """Submit what was just saved; if that fails, it stays saved and the answer says why."""
     try:
-        drafts.submit(r, token.actor(), draft.id)
+        lifecycle.submit(r, token.actor(), draft.id)
     except QianfaError as exc:
         return {"submit_error": exc.to_dict()}
     return {}
@@ -214,7 +224,7 @@ def flags(raw) -> tuple[str, ...]:
     if not isinstance(raw, list):
         raise InvalidInput('flags 须为数组,如 ["major_event"]', field="flags")
     with field("flags"):
-        return tuple(validate.choice(flag, drafts.FLAGS, "敏感标记") for flag in raw)
+        return tuple(validate.choice(flag, lifecycle.FLAGS, "敏感标记") for flag in raw)
 
 
 def scheduled(raw):
@@ -245,12 +255,12 @@ def parse_limit(raw) -> int:
     return int(raw)
 
 
-def newest(r, platform_ids: list[str], status: str | None, count: int) -> list[drafts.Draft]:
+def newest(r, platform_ids: list[str], status: str | None, count: int) -> list[lifecycle.Draft]:
     """The newest drafts over several platforms: each platform's newest, merged."""
     found = [
         draft
         for pid in platform_ids
-        for draft in drafts.list_drafts(r, platform=pid, status=status, limit=count)
+        for draft in lifecycle.list_drafts(r, platform=pid, status=status, limit=count)
     ]
     found.sort(key=lambda d: (d.created_at, int(d.id[1:])), reverse=True)
     return found[:count]

@@ -10,7 +10,7 @@ import redis
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from app.errors import QianfaError, Unauthorized, Unavailable
+from app.core.errors import QianfaError, Unauthorized, Unavailable
 
 log = logging.getLogger(__name__)
 

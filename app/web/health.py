@@ -13,9 +13,11 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from rq import Worker
 
-from app import dispatch, jobs, keys
-from app.redis import describe, embedded_url
-from app.store import decode_set, now
+from app.core import keys
+from app.core.redis import describe, embedded_url
+from app.core.store import decode_set, now
+from app.outbox import dispatch
+from app.outbox import queues as jobs
 from app.web import settings
 from app.webhook import refusals
 

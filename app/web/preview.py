@@ -1,21 +1,23 @@
 """``/preview/<token>``: one version of a draft, as it will look on WeChat, for reviewers.
 
-The signed token is the authorization (``app.preview``). The article's HTML is the
+The signed token is the authorization (``app.drafts.preview``). The article's HTML is the
 author's, so the page shows it only in a sandboxed frame (``/preview/<token>/body``);
 the headers of both are set in ``app.web.headers``.
 """
 
 from flask import Blueprint, render_template
 
-from app import drafts, platforms, preview, screening
-from app.errors import QianfaError
-from app.masterkey import load_keyring
+from app import screening
+from app.core.errors import QianfaError
+from app.core.masterkey import load_keyring
+from app.drafts import lifecycle, preview
+from app.registry import platforms
 from app.web import authorhtml, redis_client, settings
 
 bp = Blueprint("preview", __name__)
 
 
-def _pieces(version: drafts.Version, found) -> list:
+def _pieces(version: lifecycle.Version, found) -> list:
     """The text of a text or image post cut for highlighting what screening found."""
     field = {"text": "text", "image": "caption"}.get(version.kind)
     if field is None:
@@ -24,10 +26,10 @@ def _pieces(version: drafts.Version, found) -> list:
     return screening.runs(version.content[field], hits, field=field)
 
 
-def _opened(token: str) -> tuple[drafts.Draft, drafts.Version]:
+def _opened(token: str) -> tuple[lifecycle.Draft, lifecycle.Version]:
     r = redis_client()
     draft_id, number = preview.open_token(load_keyring(settings()), token)
-    return drafts.get(r, draft_id), drafts.version(r, draft_id, number)
+    return lifecycle.get(r, draft_id), lifecycle.version(r, draft_id, number)
 
 
 @bp.errorhandler(QianfaError)
@@ -46,8 +48,8 @@ def show(token: str):
         draft=draft,
         version=version,
         platform=platforms.get(r, draft.platform),
-        status=drafts.STATUSES[draft.status],
-        kind=drafts.KINDS[draft.kind],
+        status=lifecycle.STATUSES[draft.status],
+        kind=lifecycle.KINDS[draft.kind],
         found=found,
         pieces=_pieces(version, found),
     )

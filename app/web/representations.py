@@ -6,10 +6,11 @@ objects change shape without the API changing with them.
 
 import redis
 
-from app import drafts, review, screening, uploads
+from app import screening
+from app.drafts import lifecycle, review, uploads
 
 
-def summary(draft: drafts.Draft) -> dict:
+def summary(draft: lifecycle.Draft) -> dict:
     """A draft without its content, as lists show it."""
     return {
         "id": draft.id,
@@ -17,7 +18,7 @@ def summary(draft: drafts.Draft) -> dict:
         "author": draft.author,
         "kind": draft.kind,
         "status": draft.status,
-        "status_label": drafts.STATUSES[draft.status],
+        "status_label": lifecycle.STATUSES[draft.status],
         "status_reason": draft.status_reason,
         "version": draft.version,
         "content_hash": draft.content_hash,
@@ -31,7 +32,7 @@ def summary(draft: drafts.Draft) -> dict:
 def draft(r: redis.Redis, draft_id: str) -> dict:
     """A draft with its current version's content and who still has to sign it off."""
     state = review.state(r, draft_id)
-    current = drafts.version(r, draft_id, state.draft.version)
+    current = lifecycle.version(r, draft_id, state.draft.version)
     return {
         **summary(state.draft),
         "content": current.content,

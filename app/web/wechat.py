@@ -5,7 +5,7 @@ The body is read only up to the size limit, so a 10 MB POST costs no more than t
 
 from flask import Blueprint, Response, current_app, request
 
-from app.masterkey import load_keyring
+from app.core.masterkey import load_keyring
 from app.web import redis_client, settings
 from app.webhook import Answer, Gateway, Limits
 

@@ -33,12 +33,15 @@ from dataclasses import dataclass
 
 import redis
 
-from app import chat, contacts, credentials, egress, keys, platforms
-from app.audit import Actor
-from app.credentials import Sealed
-from app.errors import CallbackRefused, NotFound
-from app.masterkey import Keyring
-from app.settings import Settings
+from app.channels import chat
+from app.core import egress, keys
+from app.core.audit import Actor
+from app.core.errors import CallbackRefused, NotFound
+from app.core.masterkey import Keyring
+from app.core.settings import Settings
+from app.notify import window
+from app.registry import credentials, platforms
+from app.registry.credentials import Sealed
 from app.webhook import crypto, modes, refusals, scripts, wirexml
 from app.webhook.calls import Call, classify, inbound, publish_record, refused
 from app.webhook.forward import SUCCESS, Forwarder
@@ -318,7 +321,7 @@ class Gateway:
             argv += publish_record(pid, call.fields)
         else:
             wrote = "0" if call.fields.get("MsgType") == "event" else "1"
-            argv += [time.time(), wrote, contacts.WINDOW]
+            argv += [time.time(), wrote, window.WINDOW]
         outcome = self._claim([], argv)
         kind = outcome[0].decode()
         if kind == "gone":

@@ -11,8 +11,9 @@ import json
 import time
 from dataclasses import dataclass
 
-from app import chat, validate
-from app.errors import CallbackRefused
+from app.channels import chat
+from app.core import validate
+from app.core.errors import CallbackRefused
 
 
 def refused(message: str, code: str, status: int = 400, forged: bool = False):

@@ -15,11 +15,12 @@ from urllib.parse import urlparse
 
 import redis
 
-from app import access, audit, credentials, egress, keys, platforms, validate
-from app.errors import InvalidInput, NotFound
-from app.masterkey import Keyring
-from app.settings import get_settings
-from app.store import Tx, atomically, decode
+from app.core import audit, egress, keys, validate
+from app.core.errors import InvalidInput, NotFound
+from app.core.masterkey import Keyring
+from app.core.settings import get_settings
+from app.core.store import Tx, atomically, decode
+from app.registry import access, credentials, platforms
 from app.webhook import modes
 from app.webhook.crypto import same
 

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 
 import requests
 
-from app import egress
+from app.core import egress
 from app.webhook import wirexml
 from app.webhook.crypto import same, sign
 

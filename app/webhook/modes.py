@@ -20,7 +20,7 @@ anything else             --                          refused as ``bad_mode``
 ========================  ==========================  ===========
 """
 
-from app.errors import InvalidInput
+from app.core.errors import InvalidInput
 from app.webhook.calls import refused
 
 PLAINTEXT, COMPATIBLE, SAFE = "plaintext", "compatible", "safe"

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import redis
 
-from app import alerts, audit, capped, keys
-from app.errors import CallbackRefused
-from app.store import decode
+from app.core import alerts, audit, capped, keys
+from app.core.errors import CallbackRefused
+from app.core.store import decode
 from app.webhook.scripts import COUNT
 
 UNKNOWN = "_unknown"

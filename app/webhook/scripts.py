@@ -11,7 +11,7 @@ import re
 
 import redis
 
-from app import capped, keys
+from app.core import capped, keys
 from app.webhook import modes
 
 
@@ -72,7 +72,7 @@ def lua_key(name: str, build, *params: str) -> str:
 SAFE_PART = re.compile(r"[A-Za-z0-9:_.-]*")
 
 # The claim script builds its key names from the platform id, openid, nonce and dedup
-# digest it is given, with the same templates as ``app.keys`` (generated from them here):
+# digest it is given, with the same templates as ``app.core.keys`` (generated from them here):
 # fewer arguments to pack per callback. Scripts may do so only on a single Redis, which is
 # what Qianfa runs on (not Redis Cluster, where every key must be passed in KEYS).
 CLAIM_KEYS = "".join(
@@ -98,7 +98,7 @@ CLAIM_KEYS = "".join(
 #       the mode the callback arrived in (``modes``),
 #       then for "publish" the event's fields as name, value, name, value...,
 #       for "message" the time now, "1" when the user wrote (an event opens no window),
-#       the 48-hour window's length (``app.contacts``).
+#       the 48-hour window's length (``app.notify.window``).
 # Returns {"gone"} | {"inactive", status} | {"stale"} | {"mismatch", configured mode}
 #       | {"replay"} | {"recorded"}
 #       | {"dup", cached, person, default reply, forward url}

@@ -6,9 +6,11 @@ A bind code is shown once, on the page that issued it; a secret is never shown a
 
 from flask import redirect, render_template, request, url_for
 
-from app import access, apitokens, bindcodes, console, credentials, people, validate
-from app.errors import InvalidInput, QianfaError
-from app.masterkey import load_keyring
+from app.channels import apitokens, console_accounts
+from app.core import validate
+from app.core.errors import InvalidInput, QianfaError
+from app.core.masterkey import load_keyring
+from app.registry import access, bindcodes, credentials, people
 from app.web import redis_client, settings
 from app.web.console import bp
 from app.web.console.auth import actor
@@ -52,7 +54,7 @@ def people_page():
         "console/people.html",
         people=everyone,
         grants={p.id: sorted(people.grants(r, p.id)) for p in everyone},
-        access={p.id: console.has_password(r, p.id) for p in everyone},
+        access={p.id: console_accounts.has_password(r, p.id) for p in everyone},
         errors=errors,
         form=request.form,
     ), (400 if errors else 200)
@@ -70,7 +72,7 @@ def _render_person(pid: str, errors: dict | None = None, code: str = "", status:
         platforms=sorted({g.split("@", 1)[1] for g in grants if "@" in g}),
         bindings=bindcodes.bindings_of(r, person.id),
         tokens=apitokens.list_tokens(r, person.id),
-        has_password=console.has_password(r, person.id),
+        has_password=console_accounts.has_password(r, person.id),
         college_roles={role: access.ROLES[role] for role in access.COLLEGE_ROLES},
         errors=errors or {},
         code=code,
@@ -111,7 +113,7 @@ def _revoke(r, pid: str, form) -> str:
 
 
 def _password(r, pid: str, form) -> str:
-    console.set_password(r, actor(), pid, form.get("password", ""), must_change=True)
+    console_accounts.set_password(r, actor(), pid, form.get("password", ""), must_change=True)
     return ""
 
 
@@ -144,7 +146,7 @@ def credentials_page(pid: str):
     """Whether each secret is set and when it changed; set or rotate one, never see one."""
     r = redis_client()
     _propaganda_only(r)
-    platform = console.platform_for(r, actor().person, pid)
+    platform = console_accounts.platform_for(r, actor().person, pid)
     errors, status = {}, 200
     if request.method == "POST":
         name = request.form.get("name", "")

@@ -10,8 +10,9 @@ from datetime import timedelta
 
 from flask import Response, render_template, request
 
-from app import anchors, audit, console, validate
-from app.errors import Forbidden, QianfaError
+from app.channels import console_accounts
+from app.core import anchors, audit, validate
+from app.core.errors import Forbidden, QianfaError
 from app.web import redis_client, settings
 from app.web.console import bp
 from app.web.console.auth import actor, me
@@ -37,10 +38,10 @@ def _filters(r) -> tuple[dict, dict]:
         if moment is not None and name == "until" and len(raw[name]) == 10:
             moment += timedelta(days=1)
         chosen[name] = moment
-    if not console.sees_all(r, me().person):
+    if not console_accounts.sees_all(r, me().person):
         if not raw["platform"]:
             raise Forbidden("请选择你负责的平台查看审计记录", code="other_platform")
-        chosen["platform"] = console.platform_for(r, me().person, raw["platform"]).id
+        chosen["platform"] = console_accounts.platform_for(r, me().person, raw["platform"]).id
     return chosen, errors
 
 

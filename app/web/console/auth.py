@@ -12,9 +12,11 @@ import logging
 import redis
 from flask import g, make_response, redirect, render_template, request, url_for
 
-from app import access, audit, console, people
-from app.errors import Forbidden, InvalidInput, QianfaError
-from app.masterkey import load_keyring
+from app.channels import console_accounts
+from app.core import audit
+from app.core.errors import Forbidden, InvalidInput, QianfaError
+from app.core.masterkey import load_keyring
+from app.registry import access, people
 from app.web import redis_client, settings
 from app.web.console import bp
 
@@ -47,18 +49,20 @@ def address() -> str:
     return request.remote_addr or ""
 
 
-def me() -> console.Session:
+def me() -> console_accounts.Session:
     return g.console
 
 
 def actor() -> audit.Actor:
-    return console.actor(me().person, address())
+    return console_accounts.actor(me().person, address())
 
 
 def refuse(code: str, message: str, status: int = 403, person: str = ""):
     """Audit a refused request (before sign-in only up to the cap) and show why."""
     detail = {"why": code, "path": request.path[:200], "method": request.method}
-    console.refused(redis_client(), settings(), console.actor(person, address()), detail)
+    console_accounts.refused(
+        redis_client(), settings(), console_accounts.actor(person, address()), detail
+    )
     return render_template("console/error.html", message=message), status
 
 
@@ -76,14 +80,14 @@ def load_session():
     if request.endpoint in OPEN_ENDPOINTS:
         return None
     token = request.cookies.get(COOKIE, "")
-    current = console.session(redis_client(), settings(), token)
+    current = console_accounts.session(redis_client(), settings(), token)
     if current is None:
         if token:
             refuse("session_expired", "会话已过期", 401)
             return _to_sign_in("expired")
         return _to_sign_in("")
     g.console = current
-    if request.method == "POST" and not console.csrf_ok(current, request.form.get("csrf")):
+    if request.method == "POST" and not console_accounts.csrf_ok(current, request.form.get("csrf")):
         return refuse("csrf", "表单已失效(CSRF 校验失败),请刷新页面后重试", 400, current.person)
     if current.must_change and request.endpoint not in WHILE_MUST_CHANGE:
         return redirect(url_for("console.password"))
@@ -146,15 +150,15 @@ def redis_down(exc: redis.RedisError):
 def sign_in():
     keyring = load_keyring(settings())
     cookie = request.cookies.get(PRE_COOKIE, "")
-    issued = console.signin_form_token_ok(keyring, settings(), cookie)
-    pre = cookie if issued else console.signin_form_token(keyring)
+    issued = console_accounts.signin_form_token_ok(keyring, settings(), cookie)
+    pre = cookie if issued else console_accounts.signin_form_token(keyring)
     errors, status = {}, 200
     if request.method == "POST":
         sent = request.form.get("csrf", "")
         if not issued or not hmac.compare_digest(cookie.encode(), sent.encode()):
             return refuse("csrf", "表单已失效(CSRF 校验失败),请刷新页面后重试", 400)
         try:
-            session = console.sign_in(
+            session = console_accounts.sign_in(
                 redis_client(),
                 settings(),
                 request.form.get("person", ""),
@@ -182,7 +186,7 @@ def sign_in():
 
 @bp.post("/signout")
 def sign_out():
-    console.sign_out(redis_client(), me(), address())
+    console_accounts.sign_out(redis_client(), me(), address())
     return _to_sign_in("signed_out")
 
 
@@ -195,7 +199,7 @@ def password():
             if new != request.form.get("confirm", ""):
                 raise InvalidInput("两次输入的新密码不一致", field="confirm")
             old = request.form.get("old_password")
-            console.change_own_password(redis_client(), me(), old, new)
+            console_accounts.change_own_password(redis_client(), me(), old, new)
         except InvalidInput as error:
             errors = {error.field or "form": error.message}
         else:

@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 from flask import request
 
-from app.errors import QianfaError
+from app.core.errors import QianfaError
 
 
 def collect(checks: dict[str, Callable[[str], object]]) -> tuple[dict, dict[str, str]]:

@@ -2,9 +2,11 @@
 
 from flask import redirect, render_template, request, url_for
 
-from app import access, console, filings, people, platforms, units, validate
-from app import dashboard as overview
-from app.errors import Forbidden, InvalidInput, QianfaError
+from app.channels import console_accounts
+from app.channels import dashboard as overview
+from app.core import validate
+from app.core.errors import Forbidden, InvalidInput, QianfaError
+from app.registry import access, filings, people, platforms, units
 from app.web import redis_client, settings
 from app.web.console import bp
 from app.web.console.auth import actor, me
@@ -33,7 +35,7 @@ def dashboard():
 @bp.get("/platforms")
 def platform_list():
     r = redis_client()
-    shown = console.visible_platforms(r, me().person)
+    shown = console_accounts.visible_platforms(r, me().person)
     tier, status = request.args.get("tier", ""), request.args.get("status", "")
     shown = [p for p in shown if (not tier or str(p.tier) == tier)]
     shown = [p for p in shown if (not status or p.status == status)]
@@ -43,7 +45,7 @@ def platform_list():
         tiers=platforms.TIERS,
         statuses=platforms.STATUSES,
         kinds=platforms.KINDS,
-        may_file=console.sees_all(r, me().person),
+        may_file=console_accounts.sees_all(r, me().person),
     )
 
 
@@ -54,7 +56,7 @@ def platform_detail(pid: str):
 
 def _render_platform(pid: str, errors: dict):
     r = redis_client()
-    platform = console.platform_for(r, me().person, pid)
+    platform = console_accounts.platform_for(r, me().person, pid)
     allowed = platforms.STATUS_TRANSITIONS[platform.status]
     is_propaganda = access.has_role(r, me().person, access.PROPAGANDA)
     return render_template(
@@ -83,7 +85,7 @@ def _render_platform(pid: str, errors: dict):
 def platform_status(pid: str):
     """Suspend, close or resume a platform with a reason (art. 17); publishing checks it."""
     r = redis_client()
-    platform = console.platform_for(r, me().person, pid)
+    platform = console_accounts.platform_for(r, me().person, pid)
     new_status = request.form.get("status", "")
     if new_status not in platforms.STATUSES:
         return _render_platform(pid, {"status": "请选择操作"}), 400
@@ -171,7 +173,7 @@ def _register(r, values: dict) -> filings.Filing:
 def filing_open(pid: str):
     """Open a new form for a platform: a re-filing after its owners changed (art. 6)."""
     r = redis_client()
-    platform = console.platform_for(r, me().person, pid)
+    platform = console_accounts.platform_for(r, me().person, pid)
     filing = filings.open_form(
         r, actor(), platform.id, other_media=request.form.get("other_media", "")
     )
@@ -183,7 +185,7 @@ def filing_page(fid: str):
     """The form as printed, with its chain; the next opinion is recorded here."""
     r = redis_client()
     filing = filings.get(r, fid)
-    console.platform_for(r, me().person, filing.platform)
+    console_accounts.platform_for(r, me().person, filing.platform)
     errors = {}
     if request.method == "POST":
         try:
@@ -218,7 +220,7 @@ OWNER_CHANGES = {
 def platform_owners(pid: str):
     """Change the responsible person or an administrator; a running platform is re-filed."""
     r = redis_client()
-    platform = console.platform_for(r, me().person, pid)
+    platform = console_accounts.platform_for(r, me().person, pid)
     change = OWNER_CHANGES.get(request.form.get("change", ""))
     if change is None:
         return _render_platform(pid, {"owners": "请选择变更内容"}), 400

@@ -2,41 +2,44 @@
 
 from flask import redirect, render_template, request, url_for
 
-from app import console, dashboard, diffs, drafts, people, platforms, review, screening
-from app.errors import InvalidInput, NotFound, QianfaError
+from app import screening
+from app.channels import console_accounts
+from app.core.errors import InvalidInput, NotFound, QianfaError
+from app.drafts import diffs, lifecycle, review
+from app.registry import people, platforms
 from app.web import authorhtml, redis_client
 from app.web.console import bp
 from app.web.console.auth import actor, me
 
-HIGHLIGHTED = {drafts.TEXT: "text", drafts.IMAGE: "caption", drafts.ARTICLE: "title"}
+HIGHLIGHTED = {lifecycle.TEXT: "text", lifecycle.IMAGE: "caption", lifecycle.ARTICLE: "title"}
 
 
 @bp.get("/drafts")
 def draft_list():
     r = redis_client()
-    status = request.args.get("status") or drafts.IN_REVIEW
+    status = request.args.get("status") or lifecycle.IN_REVIEW
     shown = []
-    for platform in console.visible_platforms(r, me().person):
-        for draft in drafts.list_drafts(r, platform=platform.id, status=status):
-            shown.append((draft, platform, dashboard.can_sign(r, me().person, platform, draft)))
+    for platform in console_accounts.visible_platforms(r, me().person):
+        for draft in lifecycle.list_drafts(r, platform=platform.id, status=status):
+            shown.append((draft, platform, review.can_sign(r, me().person, platform, draft)))
     return render_template(
-        "console/drafts.html", rows=shown, statuses=drafts.STATUSES, status=status
+        "console/drafts.html", rows=shown, statuses=lifecycle.STATUSES, status=status
     )
 
 
-def _previous(r, draft: drafts.Draft, shown: drafts.Version) -> drafts.Version | None:
+def _previous(r, draft: lifecycle.Draft, shown: lifecycle.Version) -> lifecycle.Version | None:
     if shown.number <= 1:
         return None
     try:
-        return drafts.version(r, draft.id, shown.number - 1)
+        return lifecycle.version(r, draft.id, shown.number - 1)
     except NotFound:
         return None
 
 
 def _review_context(r, did: str) -> dict:
-    draft = drafts.get(r, did)
-    platform = console.platform_for(r, me().person, draft.platform)
-    shown = drafts.version(r, draft.id)
+    draft = lifecycle.get(r, did)
+    platform = console_accounts.platform_for(r, me().person, draft.platform)
+    shown = lifecycle.version(r, draft.id)
     found = screening.result_for(r, draft.id, shown.number)
     field = HIGHLIGHTED[shown.kind]
     previous = _previous(r, draft, shown)
@@ -52,14 +55,14 @@ def _review_context(r, did: str) -> dict:
         "state": current,
         "names": _names(r, draft, current),
         "signoffs": review.SIGNOFFS,
-        "status": drafts.STATUSES[draft.status],
-        "kind": drafts.KINDS[draft.kind],
-        "may_sign": dashboard.can_sign(r, me().person, platform, draft),
+        "status": lifecycle.STATUSES[draft.status],
+        "kind": lifecycle.KINDS[draft.kind],
+        "may_sign": review.can_sign(r, me().person, platform, draft),
         "tier": platforms.TIERS[platform.tier],
     }
 
 
-def _names(r, draft: drafts.Draft, current: review.ReviewState) -> dict[str, str]:
+def _names(r, draft: lifecycle.Draft, current: review.ReviewState) -> dict[str, str]:
     wanted = {draft.author, *(given["person"] for given in current.given.values())}
     names = {}
     for pid in wanted:
@@ -76,8 +79,8 @@ def review_page(did: str):
     r = redis_client()
     errors = {}
     if request.method == "POST":
-        draft = drafts.get(r, did)
-        console.platform_for(r, me().person, draft.platform)
+        draft = lifecycle.get(r, did)
+        console_accounts.platform_for(r, me().person, draft.platform)
         seen = request.form.get("seen_hash", "")
         try:
             if request.form.get("decision") == "reject":
@@ -98,6 +101,6 @@ def review_page(did: str):
 def draft_body(did: str, number: int):
     """The article's body for the review page's sandboxed frame (``app.web.headers``)."""
     r = redis_client()
-    draft = drafts.get(r, did)
-    console.platform_for(r, me().person, draft.platform)
-    return authorhtml.frame(drafts.version(r, draft.id, number).content.get("content_html", ""))
+    draft = lifecycle.get(r, did)
+    console_accounts.platform_for(r, me().person, draft.platform)
+    return authorhtml.frame(lifecycle.version(r, draft.id, number).content.get("content_html", ""))

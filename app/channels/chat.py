@@ -1,0 +1,571 @@
+"""Chat commands: what staff say to an official account and what Qianfa answers.
+
+The webhook (``app.webhook``) verifies and decrypts a callback, looks up the sender's
+binding, and hands the message here as an ``Inbound``. ``respond`` returns the text
+reply, or ``None`` when the message is not for Qianfa (a follower who is not staff),
+so the webhook gives the platform's default reply or forwards it downstream.
+
+Commands are the ``COMMANDS`` table: Chinese words with English aliases, each with the
+roles it needs on this platform, checked against the stored roles on every message, and
+whether it changes anything (``mutates``, true unless a command is marked read-only).
+A command that changes anything, and any content for a draft session, is accepted only
+from a message whose body was authenticated (compatible or safe mode): in plaintext mode
+WeChat's signature covers no part of the body, so anyone holding one signed query could
+write the command.
+Followers' ordinary words (帮助, 投稿 ...) stay theirs; only a bind code or a command that
+names a draft is answered (and refused) for someone who is not bound.
+"""
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis
+
+from app import screening
+from app.core import audit, keys, validate
+from app.core.errors import Forbidden, InvalidInput, NotFound, QianfaError
+from app.core.masterkey import Keyring
+from app.core.paging import paginate
+from app.core.settings import get_settings
+from app.core.store import decode_set
+from app.drafts import compose, lifecycle, preview, review
+from app.registry import access, bindcodes
+from app.registry.platforms import Platform
+
+log = logging.getLogger(__name__)
+
+MAX_REPLY_BYTES = 2048
+PAGE_BYTES = 1200
+SEEN_TTL = 7 * 86400
+BIND_ATTEMPTS = 5
+BIND_WINDOW = 3600
+LIST_LIMIT = 10
+PLAINTEXT_REFUSAL = (
+    "抱歉,明文模式下不接受会改变状态的指令(绑定、投稿、审核、撤回等):"
+    "明文消息的内容没有签名,无法确认确实来自微信。"
+    "请在公众平台改为安全模式,并请党委宣传部在签发中同步设置。"
+    "「帮助」「状态」「查看」等只读指令仍可使用。"
+)
+PLAINTEXT_HELP = "本公众号为明文模式,只能使用以上只读命令;请在公众平台改为安全模式。"
+DRAFT_ID = re.compile(r"[DdＤｄ]\s*[0-9０-９]+")
+
+ANYONE, STAFF, ADMIN, REVIEWER = "anyone", "staff", "admin", "reviewer"
+NEEDS = {
+    STAFF: "本公众号的工作人员",
+    ADMIN: "本公众号的管理员",
+    REVIEWER: "本公众号的审核人(第一责任人或党委宣传部)",
+}
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message from WeChat, already verified; ``person`` is the bound person or ''.
+
+    ``grants`` and ``session`` are the person's stored role grants and open draft session
+    when the webhook read them together with the binding; ``None`` means read them here.
+    ``authenticated`` says the body itself was signed (it came encrypted), not only the
+    query: without it only read-only commands run.
+    """
+
+    openid: str
+    type: str
+    person: str = ""
+    text: str = ""
+    media_id: str = ""
+    pic_url: str = ""
+    url: str = ""
+    title: str = ""
+    description: str = ""
+    event: str = ""
+    grants: frozenset[str] | None = None
+    session: str = ""
+    authenticated: bool = False
+
+
+@dataclass
+class Context:
+    r: redis.Redis
+    keyring: Keyring
+    platform: Platform
+    message: Inbound
+    roles: tuple[str, ...]
+    session: compose.Session | None
+
+    @property
+    def actor(self) -> audit.Actor:
+        return audit.Actor(via="chat", person=self.message.person, openid=self.message.openid)
+
+    @property
+    def is_reviewer(self) -> bool:
+        return bool({access.RESPONSIBLE, access.PROPAGANDA} & set(self.roles))
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    words: tuple[str, ...]
+    needs: str
+    usage: str
+    run: Callable[[Context, str], str]
+    mutates: bool = True  # a new command changes state until marked otherwise
+
+
+def respond(r: redis.Redis, keyring: Keyring, platform: Platform, message: Inbound) -> str | None:
+    """The reply to one message, or ``None`` when it is a follower's, not Qianfa's."""
+    try:
+        return _respond(r, keyring, platform, message)
+    except QianfaError as error:
+        return error.message
+    except Exception:
+        log.exception("chat command failed on %s", platform.id)
+        return "系统繁忙,请稍后再试。如多次出现,请联系党委宣传部。"
+
+
+def _respond(r, keyring, platform, message: Inbound) -> str | None:
+    if message.type not in ("text", "image", "link"):
+        return None
+    command, args = parse(message.text) if message.type == "text" else (None, "")
+    if not message.person:
+        if command is None or not (command.needs == ANYONE or DRAFT_ID.search(args)):
+            return None
+        if command.needs != ANYONE:
+            return _refuse(r, platform, message, command, "unbound")
+    roles, session = _sender(r, platform.id, message)
+    ctx = Context(r, keyring, platform, message, roles, session)
+    if session is not None and access.ADMIN in roles:
+        return _in_session(ctx, command, args)
+    if command is None:
+        return _hint(ctx)
+    if not _allowed(ctx, command.needs):
+        return _refuse(r, platform, message, command, "role")
+    return _run(ctx, command, args)
+
+
+def _run(ctx: Context, command: Command, args: str) -> str:
+    """Run a command the sender may use; one that changes state needs an authenticated body."""
+    if command.mutates and not ctx.message.authenticated:
+        return _unauthenticated(ctx, command.name)
+    try:
+        return command.run(ctx, args)
+    except Forbidden as error:
+        return _refuse(ctx.r, ctx.platform, ctx.message, command, error.code, error.message)
+
+
+def _sender(r, platform_id: str, message: Inbound):
+    """The sender's roles here and open draft session, in one round trip."""
+    if not message.person:
+        return (), None
+    if message.grants is not None:
+        session = compose.Session.loads(message.session) if message.session else None
+        return access.roles_on(message.grants, platform_id), session
+    pipe = r.pipeline(transaction=False)
+    pipe.smembers(keys.person_roles(message.person))
+    pipe.get(keys.chat_session(platform_id, message.openid))
+    grants, session = pipe.execute()
+    roles = access.roles_on(decode_set(grants), platform_id)
+    return roles, compose.Session.loads(session) if session else None
+
+
+def parse(text: str) -> tuple["Command | None", str]:
+    """Find the command word at the start, with or without a space after it."""
+    text = " ".join(validate.normalize(text or "").split())
+    lowered = text.lower()
+    for word, command in _WORDS:
+        if not lowered.startswith(word):
+            continue
+        rest = text[len(word) :]
+        if word.isascii() and word.isalpha() and rest[:1].isalpha():
+            continue
+        return command, rest.strip()
+    return None, text
+
+
+def _allowed(ctx: Context, needs: str) -> bool:
+    if needs in (ANYONE, STAFF):
+        return needs == ANYONE or bool(ctx.roles)
+    if needs == ADMIN:
+        return access.ADMIN in ctx.roles
+    return ctx.is_reviewer
+
+
+def _refuse(r, platform, message: Inbound, command: Command, why: str, text: str = "") -> str:
+    actor = audit.Actor(via="chat", person=message.person, openid=message.openid)
+    audit.record(
+        r,
+        actor,
+        "chat.refused",
+        platform=platform.id,
+        reason=why,
+        detail={"command": command.name, "words": message.text[:60]},
+    )
+    if text:
+        return text
+    if not message.person:
+        return "你还没有绑定身份。请向党委宣传部索取绑定码,然后发送「绑定 绑定码」。"
+    who = NEEDS[command.needs]
+    return f"抱歉,「{command.words[0]}」只有{who}可以使用。发送「帮助」查看你可用的命令。"
+
+
+def _unauthenticated(ctx: Context, name: str) -> str:
+    """Refuse a state change whose body nobody signed, saying why and what to do."""
+    detail = {"command": name, "words": ctx.message.text[:60]}
+    audit.record(
+        ctx.r,
+        ctx.actor,
+        "chat.refused",
+        platform=ctx.platform.id,
+        reason="plaintext",
+        detail=detail,
+    )
+    return PLAINTEXT_REFUSAL
+
+
+def _hint(ctx: Context) -> str:
+    if ctx.message.type in ("image", "link") and access.ADMIN in ctx.roles:
+        return "如需投稿,请先发送「投稿」,再发送文字、图片或链接。"
+    shown = (ctx.message.text or "").strip()[:20]
+    return f"没有看懂「{shown}」。发送「帮助」查看可用的命令。" if shown else _help(ctx, "")
+
+
+# ---- the draft session -------------------------------------------------------------------
+
+
+def _in_session(ctx: Context, command: Command | None, args: str) -> str:
+    """While composing, only the session's commands are commands; the rest is content."""
+    if command is not None and command.name in SESSION_COMMANDS:
+        return _run(ctx, command, args)
+    if not ctx.message.authenticated:
+        return _unauthenticated(ctx, "session_content")
+    part = _part(ctx.message)
+    if part is None:
+        return "投稿中只能发送文字、图片或链接。发送「提交」提交审核,「取消」放弃。"
+    session = compose.add(ctx.r, ctx.platform.id, ctx.message.openid, ctx.session, part)
+    what = compose.PART_NAMES[part.type]
+    return f"已收到第 {len(session.parts)} 段{what}。继续发送,或「预览」「提交」「取消」。"
+
+
+def _part(message: Inbound) -> compose.Part | None:
+    if message.type == "text":
+        text = validate.text(message.text, "文字", max_len=lifecycle.LIMITS["text"], multiline=True)
+        return compose.Part(compose.TEXT, text=text)
+    if message.type == "image":
+        return compose.Part(compose.IMAGE, url=validate.url(message.pic_url, "图片", required=True))
+    if message.type == "link":
+        url = validate.url(message.url, "链接", required=True)
+        return compose.Part(compose.LINK, url=url, title=validate.normalize(message.title)[:64])
+    return None
+
+
+def _compose(ctx: Context, args: str) -> str:
+    if ctx.session is not None:
+        return "你正在投稿中:继续发送内容,或「预览」「提交」「取消」。"
+    if args:
+        draft = lifecycle.create(ctx.r, ctx.actor, ctx.platform.id, lifecycle.TEXT, {"text": args})
+        return _submitted(ctx, lifecycle.submit(ctx.r, ctx.actor, draft.id))
+    compose.save(ctx.r, ctx.platform.id, ctx.message.openid, compose.Session())
+    return (
+        "开始投稿。请发送文字、图片或链接,可发送多条:\n"
+        "「标题 …」设置标题 ·「预览」查看 ·「提交」提交审核 ·「取消」放弃\n"
+        f"{compose.SESSION_TTL // 3600} 小时内未提交将自动作废。"
+    )
+
+
+def _title(ctx: Context, args: str) -> str:
+    if ctx.session is None:
+        return _no_session()
+    compose.set_title(ctx.r, ctx.platform.id, ctx.message.openid, ctx.session, args)
+    return f"标题已设为「{ctx.session.title}」。"
+
+
+def _preview_session(ctx: Context, args: str) -> str:
+    if ctx.session is None:
+        return _no_session()
+    lines = compose.outline(ctx.session)
+    return _fit("\n".join(lines) + "\n—— 发送「提交」提交审核,「取消」放弃")
+
+
+def _submit_session(ctx: Context, args: str) -> str:
+    if ctx.session is None:
+        return _no_session()
+    return _submitted(ctx, compose.submit(ctx.r, ctx.actor, ctx.platform.id, ctx.session))
+
+
+def _cancel(ctx: Context, args: str) -> str:
+    if not compose.cancel(ctx.r, ctx.platform.id, ctx.message.openid):
+        return _no_session()
+    return "已取消本次投稿,内容未保存。"
+
+
+def _no_session() -> str:
+    return "你还没有开始投稿。请先发送「投稿」。"
+
+
+def _submitted(ctx: Context, draft: lifecycle.Draft) -> str:
+    state = review.state(ctx.r, draft.id)
+    waiting = "、".join(review.SIGNOFFS[s] for s in state.missing)
+    return _fit(
+        f"已提交稿件 {draft.id}({lifecycle.KINDS[draft.kind]},第 {draft.version} 版),"
+        f"状态:{lifecycle.STATUSES[draft.status]}。等待审核:{waiting or '无'}。\n"
+        f"{_screening_line(ctx, draft)}\n"
+        f"发送「状态 {draft.id}」查看进度,「撤回 {draft.id}」撤回。"
+    )
+
+
+def _screening_line(ctx: Context, draft: lifecycle.Draft) -> str:
+    found = screening.result_for(ctx.r, draft.id)
+    return found.summary_zh() if found else "内容检查:本版本尚未检查"
+
+
+# ---- administrators ----------------------------------------------------------------------
+
+
+def _draft_here(ctx: Context, raw: str) -> lifecycle.Draft:
+    """The draft named in the command, if it belongs to this platform."""
+    if not raw:
+        raise InvalidInput("请写明稿件编号,如 D42")
+    draft = lifecycle.get(ctx.r, raw)
+    if draft.platform != ctx.platform.id:
+        raise NotFound(f"本公众号没有编号为 {draft.id} 的稿件")
+    return draft
+
+
+def _split_id(args: str) -> tuple[str, str]:
+    match = DRAFT_ID.match(args)
+    if not match:
+        raise InvalidInput("请写明稿件编号,如 D42")
+    return match.group(0).replace(" ", ""), args[match.end() :].strip()
+
+
+def _withdraw(ctx: Context, args: str) -> str:
+    raw, reason = _split_id(args)
+    draft = _draft_here(ctx, raw)
+    draft = lifecycle.withdraw(ctx.r, ctx.actor, draft.id, reason)
+    return f"已撤回稿件 {draft.id}。"
+
+
+def _status(ctx: Context, args: str) -> str:
+    raw, _ = _split_id(args)
+    draft = _draft_here(ctx, raw)
+    return "\n".join(_summary(ctx, draft))
+
+
+def _summary(ctx: Context, draft: lifecycle.Draft) -> list[str]:
+    state = review.state(ctx.r, draft.id)
+    lines = [
+        f"稿件 {draft.id} · {lifecycle.KINDS[draft.kind]} · 第 {draft.version} 版"
+        f"({draft.content_hash[:8]})· {lifecycle.STATUSES[draft.status]}"
+    ]
+    if draft.status_reason:
+        lines.append(f"说明:{draft.status_reason}")
+    for req in state.required:
+        mark = "已通过" if req.signoff in state.given else "待审核"
+        lines.append(f"{review.SIGNOFFS[req.signoff]}:{mark}")
+    if draft.flags:
+        lines.append("标记:" + "、".join(lifecycle.FLAGS[f] for f in sorted(draft.flags)))
+    if draft.status != lifecycle.DRAFT:
+        lines.append(_screening_line(ctx, draft))
+    return lines
+
+
+def _mine(ctx: Context, args: str) -> str:
+    found = lifecycle.list_drafts(
+        ctx.r, platform=ctx.platform.id, author=ctx.message.person, limit=LIST_LIMIT
+    )
+    if not found:
+        return "你在本公众号还没有稿件。发送「投稿」开始。"
+    lines = [f"你最近的稿件(最多 {LIST_LIMIT} 篇):"]
+    lines += [f"{d.id} · {lifecycle.STATUSES[d.status]} · 第 {d.version} 版" for d in found]
+    return _fit("\n".join(lines))
+
+
+# ---- reviewers ---------------------------------------------------------------------------
+
+
+def _pending(ctx: Context, args: str) -> str:
+    waiting = [
+        draft
+        for draft in lifecycle.list_drafts(
+            ctx.r, platform=ctx.platform.id, status=lifecycle.IN_REVIEW
+        )
+        if review.can_sign(ctx.r, ctx.message.person, ctx.platform, draft)
+    ]
+    if not waiting:
+        return "目前没有等待你审核的稿件。"
+    lines = [f"等待你审核的稿件({len(waiting)} 篇):"]
+    lines += [f"{d.id} · {lifecycle.KINDS[d.kind]} · 第 {d.version} 版" for d in waiting]
+    lines.append("发送「查看 D编号」阅读。")
+    return _fit("\n".join(lines))
+
+
+def _view(ctx: Context, args: str) -> str:
+    raw, rest = _split_id(args)
+    draft = _draft_here(ctx, raw)
+    version = lifecycle.version(ctx.r, draft.id)
+    ctx.r.set(keys.chat_seen(draft.id, ctx.message.person), draft.content_hash, ex=SEEN_TTL)
+    body, pages = _body(ctx, draft, version, rest)
+    lines = _summary(ctx, draft) + ["————", body]
+    if pages:
+        lines.append(pages)
+    if ctx.is_reviewer and draft.status == lifecycle.IN_REVIEW:
+        lines.append(f"同意请回复「同意 {draft.id}」,驳回请回复「驳回 {draft.id} 原因」。")
+    return _fit("\n".join(lines))
+
+
+def _body(ctx: Context, draft: lifecycle.Draft, version: lifecycle.Version, page_arg: str):
+    content = version.content
+    if draft.kind == lifecycle.IMAGE:
+        return f"图片:{content['image_url']}\n说明:{content['caption'] or '(无)'}", ""
+    if draft.kind == lifecycle.ARTICLE:
+        settings = get_settings()
+        url = preview.link(
+            ctx.keyring, settings.public_url, draft.id, version.number, settings.preview_ttl
+        )
+        hours = settings.preview_ttl // 3600
+        return f"标题:{content['title']}\n阅读全文({hours} 小时内有效):{url}", ""
+    pages = paginate(_marked(ctx, draft, content["text"]), PAGE_BYTES)
+    number = _page_number(page_arg, len(pages))
+    more = ""
+    if len(pages) > 1:
+        more = f"(第 {number}/{len(pages)} 段)"
+        if number < len(pages):
+            more += f"发送「查看 {draft.id} {number + 1}」看下一段。"
+    return pages[number - 1], more
+
+
+def _marked(ctx: Context, draft: lifecycle.Draft, text: str) -> str:
+    """The text with screening hits in 【】, so a reviewer sees what was found where."""
+    found = screening.result_for(ctx.r, draft.id)
+    if not found or not found.hits:
+        return text
+    pieces = screening.runs(text, found.hits, field="text")
+    return "".join(f"【{piece}】" if hit else piece for piece, hit in pieces)
+
+
+def _page_number(raw: str, count: int) -> int:
+    if not raw:
+        return 1
+    if not raw.isdigit() or not 1 <= int(raw) <= count:
+        raise InvalidInput(f"段号应为 1–{count} 之间的数字")
+    return int(raw)
+
+
+def _seen_hash(ctx: Context, draft: lifecycle.Draft) -> str:
+    """The version this reviewer read, or the current one if they decide without reading."""
+    seen = ctx.r.get(keys.chat_seen(draft.id, ctx.message.person))
+    return seen.decode() if seen else draft.content_hash
+
+
+def _approve(ctx: Context, args: str) -> str:
+    raw, _ = _split_id(args)
+    draft = _draft_here(ctx, raw)
+    state = review.approve(ctx.r, ctx.actor, draft.id, _seen_hash(ctx, draft))
+    done = state.draft
+    head = f"已同意稿件 {done.id} 第 {done.version} 版({done.content_hash[:8]})。"
+    if state.complete:
+        return head + "审核已全部通过,等待发布。"
+    return head + "还需:" + "、".join(review.SIGNOFFS[s] for s in state.missing) + "审核。"
+
+
+def _reject(ctx: Context, args: str) -> str:
+    raw, reason = _split_id(args)
+    draft = _draft_here(ctx, raw)
+    if not reason:
+        raise InvalidInput(f"请写明驳回原因,如:驳回 {draft.id} 标题有错别字")
+    done = review.reject(ctx.r, ctx.actor, draft.id, _seen_hash(ctx, draft), reason)
+    return f"已驳回稿件 {done.id} 第 {done.version} 版,原因:{reason}。已退回作者修改。"
+
+
+def _flag(ctx: Context, args: str) -> str:
+    raw, topic = _split_id(args)
+    draft = _draft_here(ctx, raw)
+    flag = _topic(topic)
+    state = review.set_flag(ctx.r, ctx.actor, draft.id, flag, True)
+    waiting = "、".join(review.SIGNOFFS[s] for s in state.missing) or "无"
+    label = lifecycle.FLAGS[flag]
+    return f"已将稿件 {draft.id} 标记为「{label}」,须经党委宣传部审核。待审核:{waiting}。"
+
+
+def _topic(raw: str) -> str:
+    if not raw:
+        return "sensitive_issue"
+    for flag, name in lifecycle.FLAGS.items():
+        if raw in (flag, name) or name.startswith(raw):
+            return flag
+    raise InvalidInput("标记应为:" + "、".join(lifecycle.FLAGS.values()))
+
+
+# ---- everyone ----------------------------------------------------------------------------
+
+
+def _bind(ctx: Context, args: str) -> str:
+    if not args:
+        return "请发送「绑定 绑定码」,如:绑定 K7M2-Q9XA"
+    attempts_key = keys.bind_attempts(ctx.platform.id, ctx.message.openid)
+    attempts = int(ctx.r.get(attempts_key) or 0)
+    if attempts >= BIND_ATTEMPTS:
+        raise Forbidden("绑定码错误次数过多,请一小时后再试", code="bind_throttled")
+    try:
+        binding = bindcodes.redeem(ctx.r, ctx.keyring, ctx.platform.id, ctx.message.openid, args)
+    except (InvalidInput, NotFound):
+        ctx.r.pipeline().incr(attempts_key).expire(attempts_key, BIND_WINDOW).execute()
+        raise
+    ctx.r.delete(attempts_key)
+    roles = "、".join(access.ROLES[role] for role in binding.roles)
+    return f"绑定成功。你在「{ctx.platform.name}」的身份:{roles}。\n发送「帮助」查看你可用的命令。"
+
+
+def _help(ctx: Context, args: str) -> str:
+    lines = ["可用命令(中文或英文均可):"]
+    for command in COMMANDS:
+        if command.mutates and not ctx.message.authenticated:
+            continue
+        if command.needs != ANYONE and _allowed(ctx, command.needs) and command.usage:
+            lines.append(f"{command.usage}({command.words[-1]})")
+    if not ctx.message.authenticated:
+        lines.append(PLAINTEXT_HELP)
+    if ctx.session is not None:
+        lines.append("你正在投稿中:发送的文字、图片、链接都会收入稿件。")
+    return _fit("\n".join(lines))
+
+
+def _fit(text: str) -> str:
+    """Cut a reply to what one WeChat text message carries."""
+    if len(text.encode()) <= MAX_REPLY_BYTES:
+        return text
+    cut = text.encode()[: MAX_REPLY_BYTES - 10].decode(errors="ignore")
+    return cut + "…(略)"
+
+
+COMMANDS = (
+    Command("bind", ("绑定", "bind"), ANYONE, "", _bind),
+    Command("help", ("帮助", "?", "help"), STAFF, "帮助:查看可用命令", _help, mutates=False),
+    Command("compose", ("投稿", "new"), ADMIN, "投稿 [文字]:开始投稿,或直接提交短文字", _compose),
+    Command("title", ("标题", "title"), ADMIN, "标题 文字:设置投稿标题", _title),
+    Command(
+        "preview",
+        ("预览", "preview"),
+        ADMIN,
+        "预览:查看正在投的稿",
+        _preview_session,
+        mutates=False,
+    ),
+    Command("send", ("提交", "send"), ADMIN, "提交:把正在投的稿提交审核", _submit_session),
+    Command("cancel", ("取消", "cancel"), ADMIN, "取消:放弃正在投的稿", _cancel),
+    Command("withdraw", ("撤回", "withdraw"), ADMIN, "撤回 D编号 [原因]:撤回稿件", _withdraw),
+    Command("status", ("状态", "status"), STAFF, "状态 D编号:查看稿件进度", _status, mutates=False),
+    Command("mine", ("我的稿件", "mine"), ADMIN, "我的稿件:列出我的稿件", _mine, mutates=False),
+    Command(
+        "pending", ("待审", "pending"), REVIEWER, "待审:等待我审核的稿件", _pending, mutates=False
+    ),
+    Command("view", ("查看", "view"), STAFF, "查看 D编号:阅读稿件", _view, mutates=False),
+    Command("approve", ("同意", "通过", "approve"), REVIEWER, "同意 D编号:审核通过", _approve),
+    Command("reject", ("驳回", "reject"), REVIEWER, "驳回 D编号 原因:退回修改", _reject),
+    Command("flag", ("敏感", "flag"), STAFF, "敏感 D编号:标记涉及重大事件等", _flag),
+)
+SESSION_COMMANDS = {"help", "compose", "title", "preview", "send", "cancel"}
+_WORDS = sorted(
+    ((word.lower(), command) for command in COMMANDS for word in command.words),
+    key=lambda pair: -len(pair[0]),
+)

@@ -1,0 +1,91 @@
+"""The demo that ``qianfa run`` sets up when no real WeChat account is configured.
+
+It registers, once and again harmlessly on every start, the Qianfa side of the sandbox's
+demo account (``sandbox.demo``): a unit, the two staff members, the platform ``demo``
+with the same AppID, active, with its AppSecret, Token and EncodingAESKey sealed, and a
+default reply for followers. Each start prints a fresh bind code for staff not yet bound.
+"""
+
+import redis
+
+from app.core.audit import Actor
+from app.core.masterkey import Keyring
+from app.registry import bindcodes, credentials, people, platforms, units
+from app.webhook import config as webhook_config
+
+# The sandbox's demo account as its owner would copy it from WeChat's console: Qianfa and
+# the sandbox share nothing but HTTP, so these values are configuration, kept equal to the
+# sandbox's own (tests/test_demo.py checks that they are).
+DEMO_ACCOUNT = {
+    "appid": "wx51a7fa0000de0001",
+    "secret": "51a7fa0000de000151a7fa0000de0001",
+    "token": "qianfademo",
+    "encoding_aes_key": "QianfaSandboxDemoKey0123456789abcdefghijklm",
+    "name": "签发演示服务号",
+}
+DEMO_USERS = [
+    {"openid": "oQianfaDemoStaff00000000001", "nickname": "张老师"},
+    {"openid": "oQianfaDemoStaff00000000002", "nickname": "王主任"},
+]
+PLATFORM = "demo"
+ACTOR = Actor.system("demo")
+UNIT, SUPERVISOR = "签发演示学院", "党委宣传部(演示)"
+DEFAULT_REPLY = "这里是签发演示服务号。工作人员请先发送「绑定 绑定码」完成绑定。"
+SECRETS = {
+    "app_secret": DEMO_ACCOUNT["secret"],
+    "token": DEMO_ACCOUNT["token"],
+    "encoding_aes_key": DEMO_ACCOUNT["encoding_aes_key"],
+}
+
+
+def _unit(r: redis.Redis, name: str, kind: str) -> str:
+    for unit in units.all_units(r):
+        if unit.name == name:
+            return unit.id
+    return units.create(r, ACTOR, name, kind).id
+
+
+def _register(r: redis.Redis) -> None:
+    unit, supervisor = _unit(r, UNIT, "secondary_college"), _unit(r, SUPERVISOR, "propaganda")
+    admin = people.create(r, ACTOR, DEMO_USERS[0]["nickname"], title="管理员", unit=unit)
+    responsible = people.create(r, ACTOR, DEMO_USERS[1]["nickname"], title="第一责任人", unit=unit)
+    platforms.create(
+        r,
+        ACTOR,
+        PLATFORM,
+        name=DEMO_ACCOUNT["name"],
+        kind="wechat",
+        tier=2,
+        unit=unit,
+        supervising_unit=supervisor,
+        responsible=responsible.id,
+        admins=[admin.id],
+        appid=DEMO_ACCOUNT["appid"],
+        purpose="沙箱演示",
+    )
+
+
+def ensure(r: redis.Redis, keyring: Keyring, bind_code_ttl: int) -> list[str]:
+    """Register what is missing of the demo; return the lines telling staff how to bind."""
+    if not platforms.exists(r, PLATFORM):
+        _register(r)
+        webhook_config.configure(r, keyring, ACTOR, PLATFORM, default_reply=DEFAULT_REPLY)
+    platform = platforms.get(r, PLATFORM)
+    if platform.status == platforms.FILING:
+        platform = platforms.change_status(r, ACTOR, PLATFORM, platforms.ACTIVE, "演示平台")
+    stored = credentials.status(r, PLATFORM)
+    for name, value in SECRETS.items():
+        if not stored[name]["set"]:
+            credentials.set_secret(r, keyring, ACTOR, PLATFORM, name, value)
+    lines = [
+        f"演示平台 {PLATFORM}(回调地址 /wechat/{PLATFORM}):{platforms.STATUSES[platform.status]}"
+    ]
+    staff = {"admin": next(iter(sorted(platform.admins))), "responsible": platform.responsible}
+    for user, person in zip(DEMO_USERS[:2], staff.values(), strict=True):
+        name = user["nickname"]
+        if bindcodes.person_for(r, PLATFORM, user["openid"]):
+            lines.append(f"  「{name}」已绑定({person})")
+            continue
+        code = bindcodes.issue(r, keyring, ACTOR, person, PLATFORM, bind_code_ttl)
+        lines.append(f"  在沙箱页面以「{name}」的身份发送:绑定 {code}")
+    return lines

@@ -1,0 +1,1 @@
+"""The kernel: errors, keys, the store, settings, Redis, audit and alerts. Imports no feature."""

@@ -1,0 +1,571 @@
+"""The audit trail: one hash-chained, signed record for every step, in a Redis Stream.
+
+Each record carries the hash of the one before it and its own sequence number, and the
+head key holds the newest (seq, hash), so ``verify`` finds a record that was changed,
+removed, inserted or reordered. Records are appended inside the same MULTI as the change
+they describe (``append(tx, ...)``), so a change is never without its record. Secrets
+never enter a record: callers put names in ``detail``, never values.
+
+Each record (version 2) is also signed with a key derived from the master key
+(``app.core.auditseal``), which is not in Redis: someone with only Redis access can neither
+forge a record nor rebuild the chain. What a signature cannot show, records removed
+from the end with the head moved back, or the whole chain wiped, the anchors written
+outside Redis show (``app.core.anchors``): ``verify`` takes the newest one.
+"""
+
+import csv
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+import redis
+
+from app.core import keys
+from app.core.auditseal import VERSION, Checkpoint, Signer, checkpoint, signer
+from app.core.store import Tx, atomically, decode, now, timestamp
+
+FIELDS = (
+    "seq",
+    "at",
+    "via",
+    "person",
+    "openid",
+    "operator",
+    "action",
+    "subject",
+    "platform",
+    "draft",
+    "version_hash",
+    "decision",
+    "reason",
+    "detail",
+    "prev",
+    "hash",
+    "v",
+    "sig",
+)
+UNHASHED = ("hash", "sig")
+BATCH = 1000
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+VERIFY_ATTEMPTS = 3
+# The stream id comes from Redis's clock and ``at`` from the app's: NTP keeps them this close.
+ID_CLOCK_TOLERANCE_MS = 300_000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: a person (with the openid they used) or an operator of a channel.
+
+    ``trusted`` marks the operator at the server's shell and Qianfa's own processes; only
+    ``cli()`` and ``system()`` set it, so an actor built from request data never is.
+    """
+
+    via: str
+    person: str = ""
+    openid: str = ""
+    operator: str = ""
+    trusted: bool = field(default=False, compare=False)
+
+    @classmethod
+    def cli(cls, operator: str) -> "Actor":
+        return cls(via="cli", operator=operator, trusted=True)
+
+    @classmethod
+    def system(cls, operator: str) -> "Actor":
+        return cls(via="system", operator=operator, trusted=True)
+
+
+def record_hash(record: dict[str, str]) -> str:
+    """SHA-256 of everything but the hash and the signature (which signs this hash)."""
+    body = {k: v for k, v in record.items() if k not in UNHASHED}
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def append(
+    tx: Tx,
+    actor: Actor,
+    action: str,
+    *,
+    subject: str = "",
+    platform: str = "",
+    draft: str = "",
+    version_hash: str = "",
+    decision: str = "",
+    reason: str = "",
+    detail: dict | None = None,
+) -> dict[str, str]:
+    """Queue one record in the transaction ``tx``, chained to the record before it."""
+    record = {
+        "seq": str(tx.audit_seq + 1),
+        "at": timestamp(),
+        "via": actor.via,
+        "person": actor.person,
+        "openid": actor.openid,
+        "operator": actor.operator,
+        "action": action,
+        "subject": subject,
+        "platform": platform,
+        "draft": draft,
+        "version_hash": version_hash,
+        "decision": decision,
+        "reason": reason,
+        "detail": json.dumps(detail or {}, sort_keys=True, ensure_ascii=False),
+        "prev": tx.audit_hash,
+        "v": VERSION,
+    }
+    record["hash"] = record_hash(record)
+    record["sig"] = signer().sign(record["hash"])
+    tx.write.xadd(keys.audit_stream(), record)
+    tx.write.hset(keys.audit_head(), mapping={"seq": record["seq"], "hash": record["hash"]})
+    tx.audit_seq, tx.audit_hash = int(record["seq"]), record["hash"]
+    return record
+
+
+def record(r: redis.Redis, actor: Actor, action: str, **fields) -> dict[str, str]:
+    """Append one record on its own, for steps that change nothing else."""
+    return atomically(r, [], lambda tx: append(tx, actor, action, **fields))
+
+
+def entry(r: redis.Redis, entry_id: str) -> dict[str, str] | None:
+    """One record by its stream id (with ``id``), or None once trimmed away."""
+    found = r.xrange(keys.audit_stream(), min=entry_id, max=entry_id)
+    return {"id": entry_id, **decode(found[0][1])} if found else None
+
+
+def head(r: redis.Redis) -> tuple[int, str]:
+    """The newest record's sequence number and hash: the value to note down as an anchor."""
+    fields = decode(r.hgetall(keys.audit_head()))
+    return int(fields.get("seq", 0)), fields.get("hash", "")
+
+
+def empty(r: redis.Redis) -> bool:
+    """No record, no head and no trim base: a chain never written (or wiped)."""
+    return not r.exists(keys.audit_stream(), keys.audit_head(), keys.audit_anchor())
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The outcome of ``verify``: on a broken chain, where it first breaks and why.
+
+    ``bad_entry`` is the stream id of the first bad record, or "" when that record is
+    missing from the end of the stream; ``bad_seq`` is its sequence number either way.
+    ``signed`` says a signature vouches for the newest record (False only for a chain
+    written wholly before signing); ``tail`` is the newest record checked, for a checkpoint.
+    """
+
+    ok: bool
+    checked: int
+    bad_entry: str = ""
+    problem: str = ""
+    bad_seq: int = 0
+    signed: bool = field(default=True, compare=False)
+    tail: Checkpoint | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class _Link:
+    """One record as the next one sees it; the trim base is a link with no entry.
+
+    ``v2`` and ``signed`` say whether this or an earlier record was version 2, or signed.
+    """
+
+    entry: str
+    seq: int
+    hash: str
+    v2: bool = False
+    signed: bool = False
+
+
+@dataclass(frozen=True)
+class _Fault:
+    entry: str
+    seq: int
+    problem: str
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    base: dict[str, str]
+    start: _Link
+    head: _Link
+    last_entry: str
+    moved: str = ""  # why the ``since`` checkpoint no longer holds, if it does not
+
+
+def verify(
+    r: redis.Redis, *, anchor: Checkpoint | None = None, since: Checkpoint | None = None
+) -> Verification:
+    """Walk the chain (from ``since``, a checkpoint verified before, when given) and name
+    the first record that does not fit; then hold the chain against ``anchor``.
+
+    A trim that runs meanwhile moves the base and would look like tampering, so a
+    failure is only reported once the base is seen unchanged across the walk.
+    """
+    by = signer()
+    for _ in range(VERIFY_ATTEMPTS):
+        snapshot = _snapshot(r, since, by)
+        result = _verify_snapshot(r, snapshot, anchor, by)
+        if result.ok or _snapshot(r, since, by).base == snapshot.base:
+            return result
+    return result
+
+
+def _verify_snapshot(
+    r: redis.Redis, snapshot: _Snapshot, anchor: Checkpoint | None, by: Signer
+) -> Verification:
+    if snapshot.moved:
+        return Verification(False, 0, snapshot.start.entry, snapshot.moved, snapshot.start.seq)
+    result = _walk(r, snapshot, by)
+    fault = _base_fault(r, snapshot.base, by) if result.ok else None
+    fault = fault or (_anchor_fault(r, snapshot, anchor) if result.ok and anchor else None)
+    if fault:
+        return Verification(False, result.checked, fault.entry, fault.problem, fault.seq)
+    return result
+
+
+def _snapshot(r: redis.Redis, since: Checkpoint | None, by: Signer) -> _Snapshot:
+    """Read base, head, the newest id (and the ``since`` record) at one instant."""
+    with r.pipeline(transaction=True) as pipe:
+        pipe.hgetall(keys.audit_anchor())
+        pipe.hgetall(keys.audit_head())
+        pipe.xrevrange(keys.audit_stream(), count=1)
+        if since and since.entry:
+            pipe.xrange(keys.audit_stream(), min=since.entry, max=since.entry)
+        base, head, last, *marked = pipe.execute()
+    base = decode(base)
+    snapshot = _Snapshot(base, _link("", base), _link("", decode(head)), _last_id(last))
+    if not (since and marked and marked[0]):
+        return snapshot  # none, or trimmed away since: walk it all
+    rec = decode(marked[0][0][1])
+    if (_as_int(rec.get("seq")), rec.get("hash")) != (since.seq, since.hash):
+        moved = f"第 {since.seq} 条记录在上次核验({since.at})之后被改写"
+        return replace(snapshot, start=_Link(since.entry, since.seq, since.hash), moved=moved)
+    return replace(snapshot, start=_follow(_Link("", 0, ""), since.entry, rec, by))
+
+
+def _link(entry: str, fields: dict[str, str]) -> _Link:
+    return _Link(entry, _as_int(fields.get("seq", "0")), fields.get("hash", ""))
+
+
+def _follow(prev: _Link, entry_id: str, rec: dict[str, str], by: Signer) -> _Link:
+    """The link ``rec`` makes for the next record, carrying what came before it."""
+    v2 = rec.get("v", "1") == VERSION
+    signed = prev.signed or (v2 and by.check(rec.get("hash", ""), rec.get("sig", "")) is True)
+    return _Link(entry_id, _as_int(rec.get("seq")), rec.get("hash", ""), prev.v2 or v2, signed)
+
+
+def _last_id(newest: list) -> str:
+    return newest[0][0].decode() if newest else ""
+
+
+def _as_int(raw: str | None) -> int:
+    try:
+        return int(raw or "")
+    except ValueError:
+        return -1
+
+
+def _walk(r: redis.Redis, snapshot: _Snapshot, by: Signer) -> Verification:
+    prev, before, checked = snapshot.start, None, 0
+    start = "(" + prev.entry if prev.entry else "-"
+    entries = _entries(r, start, snapshot.last_entry) if snapshot.last_entry else ()
+    for entry_id, rec in entries:
+        fault = _fault(entry_id, rec, prev, before, snapshot.head.seq, by)
+        if fault:
+            return Verification(False, checked, fault.entry, fault.problem, fault.seq)
+        before, prev = prev, _follow(prev, entry_id, rec, by)
+        checked += 1
+    return _tail(prev, snapshot.head, checked)
+
+
+def _fault(
+    entry_id: str, rec: dict[str, str], prev: _Link, before: _Link | None, head_seq: int, by: Signer
+) -> _Fault | None:
+    """Say which record breaks the chain at ``rec``, and why."""
+    seq = _as_int(rec.get("seq"))
+    if record_hash(rec) != rec.get("hash"):
+        return _Fault(entry_id, seq, "记录内容与其哈希不符:此记录被改动")
+    problem = _seal_problem(rec, prev, by)
+    if problem:
+        return _Fault(entry_id, seq, problem)
+    if not _id_fits_time(entry_id, rec.get("at", "")):
+        return _Fault(
+            entry_id,
+            seq,
+            "流 id 的时间与记录的时间(at)相差超过 5 分钟:此记录的 id 被改动,或当时 Redis 时钟有误",
+        )
+    return _link_fault(entry_id, rec, seq, prev, before, head_seq)
+
+
+def _seal_problem(rec: dict[str, str], prev: _Link, by: Signer) -> str | None:
+    """Why ``rec``'s version or signature cannot be genuine, if it cannot.
+
+    Unsigned (version 1) records come only before the first signed one, and once a record
+    signed with a key of ours has come, every later one must be signed with one too.
+    """
+    version = rec.get("v", "1")
+    if version == "1":
+        return "签名之后出现未签名的旧版记录:此记录是伪造的" if prev.v2 else None
+    if version != VERSION:
+        return f"未知的记录版本 {version!r}:此记录是伪造的"
+    verdict = by.check(rec.get("hash", ""), rec.get("sig", ""))
+    if verdict is False:
+        return "签名不符:此记录被改动或伪造(没有审计密钥无法签名)"
+    if verdict is None and prev.signed:
+        return "签名不属于任何已知的审计密钥:此记录是伪造的"
+    return None
+
+
+def _id_fits_time(entry_id: str, at: str) -> bool:
+    """Stream ids are not hashed, yet trim and time filters go by them: check them.
+
+    The id comes from the Redis server's clock and ``at`` from the app's (to the second,
+    rounded down), so a few minutes of difference are allowed, not a record moved in time.
+    """
+    try:
+        stated = _ms(datetime.fromisoformat(at))
+    except ValueError:
+        return False
+    return abs(int(entry_id.split("-")[0]) - stated) <= ID_CLOCK_TOLERANCE_MS
+
+
+def _link_fault(
+    entry_id: str,
+    rec: dict[str, str],
+    seq: int,
+    prev: _Link,
+    before: _Link | None,
+    head_seq: int,
+) -> _Fault | None:
+    """Check that ``rec`` follows ``prev``; if not, name the record that broke the link.
+
+    A record inserted with a valid hash of its own only shows at the next record, which
+    still links to the record before the intruder; so that case names the record before.
+    """
+    expected = prev.seq + 1
+    if seq == expected and rec.get("prev") == prev.hash:
+        if seq > head_seq:
+            return _Fault(entry_id, seq, f"序号超出链头(第 {head_seq} 条):此记录未经签发写入")
+        return None
+    if before is not None and seq == prev.seq and rec.get("prev") == before.hash:
+        return _Fault(prev.entry, prev.seq, "后一条记录链接的是此记录之前的那条:此记录是插入的")
+    if seq == expected and prev.entry:
+        return _Fault(
+            prev.entry, prev.seq, "后一条记录链接的哈希与此记录不符:此记录被改动并重算了哈希"
+        )
+    if seq == expected:
+        return _Fault(entry_id, seq, "与已清理部分的锚点不符:此记录或锚点被改动")
+    if seq > expected:
+        gone = _span(expected, seq - 1)
+        return _Fault(
+            entry_id, seq, f"序号应为 {expected},实为 {seq}:{gone}缺失(被删除或移到了后面)"
+        )
+    return _Fault(entry_id, seq, f"序号应为 {expected},实为 {seq}:此记录重复或被移到了前面")
+
+
+def _tail(last: _Link, head: _Link, checked: int) -> Verification:
+    """Compare the last record with the head, which catches records removed from the end."""
+    if last.seq < head.seq:
+        now_last = f"第 {last.seq} 条 {last.entry}" if last.entry else "无"
+        problem = (
+            f"{_span(last.seq + 1, head.seq)}缺失:链头记到第 {head.seq} 条,"
+            f"流中最后一条为{now_last}:末尾的记录被删除"
+        )
+        return Verification(False, checked, "", problem, last.seq + 1)
+    if last.seq != head.seq or last.hash != head.hash:
+        problem = "与链头记录的哈希不符:最后一条记录被替换,或链头被改动"
+        return Verification(False, checked, last.entry, problem, last.seq)
+    if last.v2 and not last.signed:
+        problem = "没有一条记录带本机审计密钥的有效签名:整条链被人用别的密钥重建,或主密钥不对"
+        return Verification(False, checked, last.entry, problem, last.seq)
+    tail = Checkpoint(last.seq, last.hash, last.entry, "")
+    return Verification(True, checked, signed=last.signed or not last.entry, tail=tail)
+
+
+def _base_fault(r: redis.Redis, base: dict[str, str], by: Signer) -> _Fault | None:
+    """A trim base must be one a real trim left: signed, or named by the newest trim record.
+
+    A base that is unsigned (left by a trim before signing) or signed under a key since
+    rotated away is held against the newest ``audit.trim`` record, which the chain vouches for.
+    """
+    if not base:
+        return None
+    seq = _as_int(base.get("seq"))
+    marked = Checkpoint.parse(base)
+    verdict = marked.trusted(by) if marked else None
+    if verdict is False:
+        return _Fault("", seq, "已清理部分的锚点签名不符:清理是伪造的")
+    if verdict:
+        return None
+    detail = _newest_trim(r)
+    if detail is None:
+        return _Fault("", seq, "有已清理部分的锚点,却没有清理记录:清理是伪造的")
+    if "base" in detail and (detail["base"], detail.get("base_hash")) != (seq, base.get("hash")):
+        return _Fault("", seq, "已清理部分的锚点与最近一次清理记录不符:清理是伪造的")
+    return None
+
+
+def _newest_trim(r: redis.Redis) -> dict | None:
+    """The detail of the newest ``audit.trim`` record, reading back from the newest."""
+    end = "+"
+    while True:
+        batch = r.xrevrange(keys.audit_stream(), max=end, min="-", count=BATCH)
+        for _, fields in batch:
+            rec = decode(fields)
+            if rec.get("action") == "audit.trim":
+                return json.loads(rec.get("detail") or "{}")
+        if len(batch) < BATCH:
+            return None
+        end = "(" + batch[-1][0].decode()
+
+
+def _anchor_fault(r: redis.Redis, snapshot: _Snapshot, anchor: Checkpoint) -> _Fault | None:
+    """Hold the chain against a signed anchor kept outside Redis: it must still contain the
+    anchored record, unchanged, unless a (vouched-for) trim removed it."""
+    head, base_seq = snapshot.head, _as_int(snapshot.base.get("seq", "0"))
+    if head.seq < anchor.seq:
+        if not snapshot.last_entry and not snapshot.base and head.seq == 0:
+            problem = (
+                f"Redis 中已没有任何审计记录,而锚点({anchor.at})记到第 {anchor.seq} 条:审计链被清空"
+            )
+        else:
+            problem = (
+                f"链头只到第 {head.seq} 条,而锚点({anchor.at})记到第 {anchor.seq} 条:"
+                "末尾的记录被删除,链头被改回(回滚)"
+            )
+        return _Fault("", anchor.seq, problem)
+    if anchor.seq == 0 or anchor.seq < base_seq:
+        return None
+    if anchor.seq == base_seq:
+        found = {"seq": str(base_seq), "hash": snapshot.base.get("hash", "")}
+    else:
+        found = entry(r, anchor.entry)
+    if found is None:
+        return _Fault(
+            anchor.entry, anchor.seq, f"锚点({anchor.at})所记的记录已不在流中:它被删除或移动了"
+        )
+    if (_as_int(found.get("seq")), found.get("hash")) != (anchor.seq, anchor.hash):
+        return _Fault(
+            anchor.entry, anchor.seq, f"与锚点({anchor.at})所记的哈希不符:审计链被改写或重建"
+        )
+    return None
+
+
+def _span(first: int, last: int) -> str:
+    return f"第 {first} 条" if first == last else f"第 {first}–{last} 条"
+
+
+def _entries(r: redis.Redis, start: str, end: str) -> Iterator[tuple[str, dict[str, str]]]:
+    while True:
+        batch = r.xrange(keys.audit_stream(), min=start, max=end, count=BATCH)
+        for entry_id, fields in batch:
+            yield entry_id.decode(), decode(fields)
+        if len(batch) < BATCH:
+            return
+        start = "(" + batch[-1][0].decode()
+
+
+def _ms(moment: datetime) -> int:
+    """Milliseconds since the epoch, as stream ids count time; integer maths, so exact.
+
+    A float ``timestamp() * 1000`` can land one millisecond early. A time without a zone
+    is taken as UTC, as everything Qianfa stores is.
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - EPOCH) // timedelta(milliseconds=1)
+
+
+def _id_range(since: datetime | None, until: datetime | None) -> tuple[str, str] | None:
+    """Stream ids for [since, until), or None when no id can fall in it."""
+    start = max(_ms(since), 0) if since else 0
+    end = _ms(until) - 1 if until else None
+    if end is not None and end < start:
+        return None
+    return (str(start) if since else "-", "+" if end is None else str(end))
+
+
+def records(
+    r: redis.Redis,
+    *,
+    platform: str | None = None,
+    person: str | None = None,
+    draft: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Iterator[dict[str, str]]:
+    """Yield records in order, filtered; the time range [since, until) maps onto stream ids.
+
+    ``person`` matches records the person made and records about them (``subject``).
+    """
+    wanted = {"platform": platform, "draft": draft, "action": action}
+    wanted = {k: v for k, v in wanted.items() if v}
+    span = _id_range(since, until)
+    if span is None:
+        return
+    for entry_id, rec in _entries(r, *span):
+        concerns = not person or person in (rec.get("person"), rec.get("subject"))
+        if concerns and all(rec.get(k) == v for k, v in wanted.items()):
+            yield {"id": entry_id, **rec}
+
+
+def write_jsonl(rows: Iterator[dict[str, str]], out) -> int:
+    count = 0
+    for row in rows:
+        out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        count += 1
+    return count
+
+
+def write_csv(rows: Iterator[dict[str, str]], out) -> int:
+    writer = csv.DictWriter(out, fieldnames=("id", *FIELDS), extrasaction="ignore")
+    writer.writeheader()
+    count = 0
+    for row in rows:
+        writer.writerow({k: spreadsheet_safe(v) for k, v in row.items()})
+        count += 1
+    return count
+
+
+def spreadsheet_safe(value: str) -> str:
+    """Keep a reason typed by a user from running as a formula when the CSV opens in Excel."""
+    return "'" + value if value[:1] in FORMULA_STARTS else value
+
+
+def trim(
+    r: redis.Redis, actor: Actor, retention_days: int, *, as_of: datetime | None = None
+) -> int:
+    """Remove records older than the retention policy; with no policy, remove nothing.
+
+    The last removed record becomes the base the chain then starts from, signed so that a
+    trim done straight in Redis shows, and named in the trim's own record. ``as_of`` is
+    the moment the retention counts back from (default now).
+    """
+    if retention_days <= 0:
+        return 0
+    cutoff = _ms((as_of or now()) - timedelta(days=retention_days))
+    if cutoff <= 0:
+        return 0
+
+    def change(tx: Tx) -> int:
+        # "cutoff - 1" as the upper bound means every id before "cutoff-0": what XTRIM removes.
+        older = tx.read.xrevrange(keys.audit_stream(), max=str(cutoff - 1), min="-", count=1)
+        if not older:
+            return 0
+        last_id, last = older[0][0].decode(), decode(older[0][1])
+        removed = int(last["seq"]) - int(decode(tx.read.hgetall(keys.audit_anchor())).get("seq", 0))
+        # Exact, not "~": an approximate trim may keep records the base has passed.
+        tx.write.xtrim(keys.audit_stream(), minid=str(cutoff), approximate=False)
+        base = checkpoint(int(last["seq"]), last["hash"], last_id)
+        tx.write.hset(keys.audit_anchor(), mapping=base.fields())
+        before = timestamp(EPOCH + timedelta(milliseconds=cutoff))
+        detail = {"removed": removed, "before": before, "base": base.seq, "base_hash": base.hash}
+        append(tx, actor, "audit.trim", detail=detail)
+        return removed
+
+    return atomically(r, [keys.audit_anchor()], change)

@@ -1,0 +1,309 @@
+"""Every Redis key Qianfa writes, built in one place under the ``qianfa:`` namespace."""
+
+NS = "qianfa"
+
+
+def sequence(kind: str) -> str:
+    return f"{NS}:seq:{kind}"
+
+
+def unit(unit_id: str) -> str:
+    return f"{NS}:unit:{unit_id}"
+
+
+def units() -> str:
+    return f"{NS}:units"
+
+
+def unit_names() -> str:
+    return f"{NS}:unit-names"
+
+
+def platform(platform_id: str) -> str:
+    return f"{NS}:platform:{platform_id}"
+
+
+def platforms() -> str:
+    return f"{NS}:platforms"
+
+
+def platform_admins(platform_id: str) -> str:
+    return f"{NS}:platform:{platform_id}:admins"
+
+
+def platform_filings(platform_id: str) -> str:
+    return f"{NS}:platform:{platform_id}:filings"
+
+
+def platform_drafts(platform_id: str) -> str:
+    return f"{NS}:platform:{platform_id}:drafts"
+
+
+def platform_secrets(platform_id: str) -> str:
+    return f"{NS}:platform:{platform_id}:secrets"
+
+
+def platform_by_appid(appid: str) -> str:
+    return f"{NS}:appid:{appid}"
+
+
+def person(person_id: str) -> str:
+    return f"{NS}:person:{person_id}"
+
+
+def people() -> str:
+    return f"{NS}:people"
+
+
+def person_roles(person_id: str) -> str:
+    return f"{NS}:person:{person_id}:roles"
+
+
+def person_bindings(person_id: str) -> str:
+    return f"{NS}:person:{person_id}:bindings"
+
+
+def binding(platform_id: str, openid: str) -> str:
+    return f"{NS}:binding:{platform_id}:{openid}"
+
+
+def bind_code(code_digest: str) -> str:
+    return f"{NS}:bindcode:{code_digest}"
+
+
+def draft(draft_id: str) -> str:
+    return f"{NS}:draft:{draft_id}"
+
+
+def draft_version(draft_id: str, number: int) -> str:
+    return f"{NS}:draft:{draft_id}:v{number}"
+
+
+def draft_signoffs(draft_id: str) -> str:
+    return f"{NS}:draft:{draft_id}:signoffs"
+
+
+def drafts() -> str:
+    return f"{NS}:drafts"
+
+
+def audit_stream() -> str:
+    return f"{NS}:audit"
+
+
+def audit_head() -> str:
+    return f"{NS}:audit:head"
+
+
+def audit_anchor() -> str:
+    return f"{NS}:audit:anchor"
+
+
+def audit_verified() -> str:
+    return f"{NS}:audit:verified"
+
+
+def master_key_check() -> str:
+    return f"{NS}:credentials:keycheck"
+
+
+def alerts() -> str:
+    return f"{NS}:alerts"
+
+
+def chat_session(platform_id: str, openid: str) -> str:
+    return f"{NS}:chat_session:{platform_id}:{openid}"
+
+
+def chat_seen(draft_id: str, person_id: str) -> str:
+    return f"{NS}:chat_seen:{draft_id}:{person_id}"
+
+
+def bind_attempts(platform_id: str, openid: str) -> str:
+    return f"{NS}:bind_attempts:{platform_id}:{openid}"
+
+
+def api_token(token_id: str) -> str:
+    return f"{NS}:apitoken:{token_id}"
+
+
+def api_tokens() -> str:
+    return f"{NS}:apitokens"
+
+
+def api_token_by_digest(digest: str) -> str:
+    return f"{NS}:apitoken-digest:{digest}"
+
+
+def person_api_tokens(person_id: str) -> str:
+    return f"{NS}:person:{person_id}:apitokens"
+
+
+def api_idempotency(token_id: str, key_digest: str) -> str:
+    return f"{NS}:api:idempotency:{token_id}:{key_digest}"
+
+
+def upload(digest: str) -> str:
+    return f"{NS}:upload:{digest}"
+
+
+def wechat_token(appid: str) -> str:
+    """Hash: the account's shared access token, its kind and when to refresh it."""
+    return f"{NS}:wechat:token:{appid}"
+
+
+def wechat_token_lock(appid: str) -> str:
+    return f"{NS}:wechat:token-lock:{appid}"
+
+
+def wechat_paused(platform_id: str) -> str:
+    """Present (with a TTL until the quota resets) while the platform's publishing waits."""
+    return f"{NS}:wechat:paused:{platform_id}"
+
+
+def draft_screening(draft_id: str, number: int) -> str:
+    return f"{NS}:draft:{draft_id}:v{number}:screening"
+
+
+def webhook_config(platform_id: str) -> str:
+    return f"{NS}:webhook:{platform_id}:config"
+
+
+def webhook_nonce(platform_id: str, timestamp: str, nonce: str) -> str:
+    return f"{NS}:webhook:{platform_id}:nonce:{timestamp}:{nonce}"
+
+
+def webhook_dedup(platform_id: str, digest: str) -> str:
+    return f"{NS}:webhook:{platform_id}:dedup:{digest}"
+
+
+def webhook_refusals(bucket: str) -> str:
+    """Refusal counters by reason, for ``qianfa webhook show`` and /healthz."""
+    return f"{NS}:webhook:{bucket}:refusals"
+
+
+def webhook_refusal_window(bucket: str, window: int) -> str:
+    return f"{NS}:webhook:{bucket}:refused:{window}"
+
+
+def webhook_forged_window(bucket: str, window: int) -> str:
+    return f"{NS}:webhook:{bucket}:forged:{window}"
+
+
+def publish_events() -> str:
+    """PUBLISHJOBFINISH events as WeChat sent them, one entry per publish_id and status."""
+    return f"{NS}:wechat:publish-events"
+
+
+def dispatchers() -> str:
+    """Hash: dispatcher name -> its last heartbeat (JSON), for /healthz."""
+    return f"{NS}:dispatchers"
+
+
+def periodic(name: str) -> str:
+    """Present while a periodic job's interval runs; whoever sets it enqueues the job."""
+    return f"{NS}:periodic:{name}"
+
+
+def contact(platform_id: str, openid: str) -> str:
+    """Hash: when the user last wrote to the account, and messages sent since (48 h window)."""
+    return f"{NS}:contact:{platform_id}:{openid}"
+
+
+def platform_notify(platform_id: str) -> str:
+    """Hash: how Qianfa reaches people on this account (the template message id)."""
+    return f"{NS}:platform:{platform_id}:notify"
+
+
+def notified(token: str) -> str:
+    """Claim of one notification (or one raised alert), so a job run twice sends once."""
+    return f"{NS}:notified:{token}"
+
+
+def review_clock(draft_id: str) -> str:
+    """Hash: the version waiting for review and since when, for reminders."""
+    return f"{NS}:draft:{draft_id}:review-clock"
+
+
+def alert_fold(kind: str, platform_id: str, draft_id: str) -> str:
+    """The first alert of a fold window for identical alerts; expires with the window."""
+    return f"{NS}:alert-fold:{kind}:{platform_id}:{draft_id}"
+
+
+def alert_fold_counts() -> str:
+    """Hash: first alert id of a fold window -> alerts folded into it since."""
+    return f"{NS}:alert-fold-counts"
+
+
+def publication(draft_id: str, version: int) -> str:
+    """Hash: the durable state of publishing one version of a draft (``app.publishing.record``)."""
+    return f"{NS}:publication:{draft_id}:v{version}"
+
+
+def publications_active() -> str:
+    """Sorted set of ``<draft>:v<version>`` not yet finished, scored by when they are next due."""
+    return f"{NS}:publications:active"
+
+
+def publication_lease(draft_id: str) -> str:
+    """Held (with a TTL) by the one job that is advancing this draft's publication."""
+    return f"{NS}:publication-lease:{draft_id}"
+
+
+def publish_id(publish_id: str) -> str:
+    """WeChat's publish_id -> ``<draft>:v<version>``, to recognise our PUBLISHJOBFINISH."""
+    return f"{NS}:publish-id:{publish_id}"
+
+
+def platform_publishing(platform_id: str) -> str:
+    """Hash: the platform's publishing settings (``mass_preview`` on or off)."""
+    return f"{NS}:platform:{platform_id}:publishing"
+
+
+def console_password(person_id: str) -> str:
+    """Hash: a person's console password hash, whether it must change, and when it was set."""
+    return f"{NS}:console:password:{person_id}"
+
+
+def console_session(digest: str) -> str:
+    """Hash: one signed-in console session, under the SHA-256 of its cookie; expires when idle."""
+    return f"{NS}:console:session:{digest}"
+
+
+def console_failures(kind: str, subject: str) -> str:
+    """Failed sign-ins of one account-and-address pair (hash) or one address (counter)."""
+    return f"{NS}:console:failures:{kind}:{subject}"
+
+
+def console_generation(person_id: str) -> str:
+    """Counter bumped by every password change or reset: older sessions of the person end."""
+    return f"{NS}:console:generation:{person_id}"
+
+
+def console_refusals() -> str:
+    """Hash: console refusals before sign-in by reason, complete (``app.core.capped``)."""
+    return f"{NS}:console:refusals"
+
+
+def console_refusal_window(window: int) -> str:
+    return f"{NS}:console:refused:{window}"
+
+
+def console_first_account() -> str:
+    """The person id of the first propaganda-department account ``qianfa run`` created."""
+    return f"{NS}:console:first-account"
+
+
+def filing(filing_id: str) -> str:
+    """Hash: one filing form (审批表), its fields and sign-off steps (``app.registry.filings``)."""
+    return f"{NS}:filing:{filing_id}"
+
+
+def platform_forms(platform_id: str) -> str:
+    """List of a platform's filing form ids, oldest first."""
+    return f"{NS}:platform:{platform_id}:forms"
+
+
+def pending_uploads(person_id: str) -> str:
+    """Sorted set: the person's uploads no draft uses yet, scored by when they expire."""
+    return f"{NS}:person:{person_id}:pending-uploads"

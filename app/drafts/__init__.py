@@ -1,0 +1,1 @@
+"""Drafts and their review: versions, sign-offs, re-screening, composing, uploads, previews."""

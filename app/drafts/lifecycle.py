@@ -1,0 +1,561 @@
+"""Drafts (稿件): what administrators submit, in versions, through a table of allowed transitions.
+
+Every version's content has a SHA-256 hash; approvals are bound to the hash they were
+given for (``review``), so a new version voids them. Every change to a draft is one
+atomic Redis transaction together with its audit record.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+
+import redis
+
+from app import screening
+from app.core import audit, keys, validate
+from app.core.errors import Conflict, ContentBlocked, Forbidden, InvalidInput, NotFound
+from app.core.store import Tx, atomically, decode, now, timestamp
+from app.drafts import uploads
+from app.registry import access, platforms
+
+TEXT, IMAGE, ARTICLE = "text", "image", "article"
+KINDS = {TEXT: "文字", IMAGE: "图片", ARTICLE: "图文"}
+
+DRAFT, IN_REVIEW, APPROVED = "draft", "in_review", "approved"
+PUBLISHING, PUBLISHED = "publishing", "published"
+REJECTED, WITHDRAWN, BLOCKED, FAILED = "rejected", "withdrawn", "blocked", "failed"
+STATUSES = {
+    DRAFT: "草稿",
+    IN_REVIEW: "审核中",
+    APPROVED: "已通过",
+    PUBLISHING: "发布中",
+    PUBLISHED: "已发布",
+    REJECTED: "已退回",
+    WITHDRAWN: "已撤回",
+    BLOCKED: "已拦截",
+    FAILED: "发布失败",
+}
+
+# The whole state machine: (status, action) -> next status. Anything else is refused.
+TRANSITIONS = {
+    (DRAFT, "submit"): IN_REVIEW,
+    (DRAFT, "edit"): DRAFT,
+    (DRAFT, "withdraw"): WITHDRAWN,
+    (DRAFT, "block"): BLOCKED,
+    (IN_REVIEW, "edit"): IN_REVIEW,
+    (IN_REVIEW, "approve"): APPROVED,
+    (IN_REVIEW, "reject"): REJECTED,
+    (IN_REVIEW, "withdraw"): WITHDRAWN,
+    (IN_REVIEW, "block"): BLOCKED,
+    (APPROVED, "edit"): IN_REVIEW,
+    (APPROVED, "reopen"): IN_REVIEW,
+    (APPROVED, "reject"): REJECTED,
+    (APPROVED, "withdraw"): WITHDRAWN,
+    (APPROVED, "block"): BLOCKED,
+    (APPROVED, "start_publishing"): PUBLISHING,
+    (PUBLISHING, "publish"): PUBLISHED,
+    (PUBLISHING, "fail"): FAILED,
+    (REJECTED, "edit"): DRAFT,
+    (REJECTED, "withdraw"): WITHDRAWN,
+    (BLOCKED, "edit"): DRAFT,
+    (BLOCKED, "withdraw"): WITHDRAWN,
+    (FAILED, "retry"): APPROVED,
+    (FAILED, "edit"): DRAFT,
+    (FAILED, "withdraw"): WITHDRAWN,
+}
+ACTIONS = {
+    "submit": "提交审核",
+    "edit": "修改",
+    "withdraw": "撤回",
+    "block": "拦截",
+    "approve": "审核通过",
+    "reject": "退回",
+    "reopen": "重新审核",
+    "start_publishing": "开始发布",
+    "publish": "发布完成",
+    "fail": "发布失败",
+    "retry": "重试发布",
+}
+
+FINAL_OR_PUBLISHING = (PUBLISHING, PUBLISHED, WITHDRAWN)
+
+# Art. 11: major events, emergencies and sensitive social issues need the propaganda department.
+FLAGS = {"major_event": "重大事件", "emergency": "突发事件", "sensitive_issue": "社会敏感问题"}
+
+LIMITS = {
+    "text": 2000,
+    "caption": 200,
+    "title": 32,
+    "author": 16,
+    "digest": 128,
+    "content_html": 20000,
+}
+CONTENT_FIELDS = {
+    TEXT: {"text"},
+    IMAGE: {"image_url", "caption"},
+    ARTICLE: {"title", "author", "digest", "content_html", "cover_image", "source_url"},
+}
+
+
+def next_status(status: str, action: str) -> str:
+    """Look the move up in ``TRANSITIONS``; refuse it with both states named."""
+    try:
+        return TRANSITIONS[(status, action)]
+    except KeyError:
+        raise Conflict(
+            f"稿件当前为「{STATUSES[status]}」,不能{ACTIONS.get(action, action)}", code="transition"
+        ) from None
+
+
+def validate_content(kind: str, content: dict) -> dict[str, str]:
+    """Check a version's fields for its kind and return them cleaned."""
+    kind = validate.choice(kind, KINDS, "稿件类型")
+    if not isinstance(content, dict):
+        raise InvalidInput("稿件内容格式不对")
+    unknown = set(content) - CONTENT_FIELDS[kind]
+    if unknown:
+        raise InvalidInput(f"{KINDS[kind]}稿件不接受这些字段:{'、'.join(sorted(unknown))}")
+    if kind == TEXT:
+        text = validate.text(content.get("text"), "正文", max_len=LIMITS["text"], multiline=True)
+        return {"text": text}
+    if kind == IMAGE:
+        return {
+            "image_url": validate.url(content.get("image_url"), "图片地址", required=True),
+            "caption": validate.text(
+                content.get("caption"), "图片说明", max_len=LIMITS["caption"], required=False
+            ),
+        }
+    return _article(content)
+
+
+def _article(content: dict) -> dict[str, str]:
+    html = validate.text(
+        content.get("content_html"), "正文", max_len=LIMITS["content_html"], multiline=True
+    )
+    return {
+        "title": validate.text(content.get("title"), "标题", max_len=LIMITS["title"]),
+        "author": validate.text(
+            content.get("author"), "作者", max_len=LIMITS["author"], required=False
+        ),
+        "digest": validate.text(
+            content.get("digest"), "摘要", max_len=LIMITS["digest"], required=False, multiline=True
+        ),
+        "content_html": html,
+        "cover_image": _cover_image(content.get("cover_image")),
+        "source_url": validate.url(content.get("source_url"), "原文链接"),
+    }
+
+
+def _cover_image(value) -> str:
+    """An image URL, or the reference of an image uploaded through the API (``uploads``)."""
+    if uploads.is_ref(value):
+        return value
+    return validate.url(value, "封面图片地址")
+
+
+def content_hash(kind: str, content: dict[str, str]) -> str:
+    canonical = json.dumps(
+        {"kind": kind, "content": content},
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Draft:
+    id: str
+    platform: str
+    author: str
+    kind: str
+    status: str
+    status_reason: str
+    version: int
+    content_hash: str
+    flags: frozenset[str]
+    scheduled_at: str
+    created_at: str
+    updated_at: str
+
+    @classmethod
+    def from_stored(cls, raw: dict[str, str]) -> "Draft":
+        flags = frozenset(f for f in raw["flags"].split(",") if f)
+        return cls(**{**raw, "version": int(raw["version"]), "flags": flags})
+
+    def stored(self) -> dict[str, str]:
+        fields = {k: str(v) for k, v in self.__dict__.items()}
+        fields["flags"] = ",".join(sorted(self.flags))
+        return fields
+
+    def replace(self, **changes) -> "Draft":
+        return Draft(**{**self.__dict__, **changes, "updated_at": timestamp()})
+
+
+@dataclass(frozen=True)
+class Version:
+    number: int
+    content_hash: str
+    kind: str
+    content: dict[str, str]
+    author: str
+    created_at: str
+
+
+def draft_id(raw) -> str:
+    return validate.short_id(raw, "D", "稿件")
+
+
+def get(r: redis.Redis, raw_id: str) -> Draft:
+    return _load(r, draft_id(raw_id))
+
+
+def _load(r, did: str) -> Draft:
+    raw = decode(r.hgetall(keys.draft(did)))
+    if not raw:
+        raise NotFound(f"没有编号为 {did} 的稿件")
+    return Draft.from_stored(raw)
+
+
+def version(r: redis.Redis, raw_id: str, number: int | None = None) -> Version:
+    draft = get(r, raw_id)
+    number = draft.version if number is None else number
+    raw = decode(r.hgetall(keys.draft_version(draft.id, number)))
+    if not raw:
+        raise NotFound(f"稿件 {draft.id} 没有第 {number} 版")
+    return Version(
+        number=int(raw["number"]),
+        content_hash=raw["content_hash"],
+        kind=raw["kind"],
+        content=json.loads(raw["content"]),
+        author=raw["author"],
+        created_at=raw["created_at"],
+    )
+
+
+def list_drafts(
+    r: redis.Redis,
+    *,
+    platform: str | None = None,
+    status: str | None = None,
+    author: str | None = None,
+    limit: int = 100,
+) -> list[Draft]:
+    """Newest first, optionally for one platform, one status and one author."""
+    index = keys.platform_drafts(platforms.platform_id(platform)) if platform else keys.drafts()
+    status = validate.choice(status, STATUSES, "稿件状态") if status else None
+    found = []
+    for did in r.zrevrange(index, 0, -1):
+        draft = Draft.from_stored(decode(r.hgetall(keys.draft(did.decode()))))
+        if (status is None or draft.status == status) and author in (None, draft.author):
+            found.append(draft)
+            if len(found) >= limit:
+                break
+    return found
+
+
+def read_in(tx: Tx, did: str) -> Draft:
+    """Read a draft inside a transaction; the caller has WATCHed its key."""
+    return _load(tx.read, did)
+
+
+def write_in(tx: Tx, draft: Draft) -> None:
+    tx.write.hset(keys.draft(draft.id), mapping=draft.stored())
+
+
+def create(
+    r: redis.Redis,
+    actor: audit.Actor,
+    platform_id: str,
+    kind: str,
+    content: dict,
+    *,
+    flags: tuple[str, ...] = (),
+    scheduled_at=None,
+) -> Draft:
+    """Start a draft on an active platform; only its administrators may."""
+    platform = platforms.get(r, platform_id)
+    author = _require_admin(r, actor, platform)
+    kind = validate.choice(kind, KINDS, "稿件类型")
+    cleaned = validate_content(kind, content)
+    flags = frozenset(validate.choice(f, FLAGS, "敏感标记") for f in flags)
+    scheduled = _schedule(scheduled_at)
+
+    def change(tx: Tx) -> Draft:
+        platforms.require_active_in(tx, platform.id)
+        stamp = timestamp()
+        draft = Draft(
+            id=tx.next_id("draft", "D"),
+            platform=platform.id,
+            author=author,
+            kind=kind,
+            status=DRAFT,
+            status_reason="",
+            version=1,
+            content_hash=content_hash(kind, cleaned),
+            flags=flags,
+            scheduled_at=scheduled,
+            created_at=stamp,
+            updated_at=stamp,
+        )
+        write_in(tx, draft)
+        _write_version(tx, draft, cleaned, author)
+        score = now().timestamp()
+        tx.write.zadd(keys.drafts(), {draft.id: score})
+        tx.write.zadd(keys.platform_drafts(platform.id), {draft.id: score})
+        audit.append(
+            tx,
+            actor,
+            "draft.create",
+            platform=platform.id,
+            draft=draft.id,
+            version_hash=draft.content_hash,
+            detail={"kind": kind, "flags": sorted(draft.flags)},
+        )
+        return draft
+
+    return atomically(r, [keys.platform(platform.id)], change)
+
+
+def edit(r: redis.Redis, actor: audit.Actor, raw_id: str, content: dict) -> Draft:
+    """Save a new version; approvals given for earlier versions no longer count.
+
+    A version that goes (back) into review is screened first, as at ``submit``.
+    """
+    did = draft_id(raw_id)
+    rules = screening.rules()
+
+    def change(tx: Tx) -> tuple[Draft, screening.Screening | None]:
+        current = read_in(tx, did)
+        _require_author(tx, actor, current)
+        cleaned = validate_content(current.kind, content)
+        new_hash = content_hash(current.kind, cleaned)
+        if new_hash == current.content_hash:
+            raise Conflict(f"稿件 {did} 的内容没有变化")
+        updated = current.replace(
+            status=next_status(current.status, "edit"),
+            version=current.version + 1,
+            content_hash=new_hash,
+        )
+        write_in(tx, updated)
+        _write_version(tx, updated, cleaned, current.author)
+        tx.write.delete(keys.draft_signoffs(did))
+        audit.append(
+            tx,
+            actor,
+            "draft.edit",
+            platform=current.platform,
+            draft=did,
+            version_hash=new_hash,
+            decision=updated.status,
+            detail={"version": updated.version, "voided_signoffs": True},
+        )
+        if updated.status != IN_REVIEW:
+            return updated, None
+        found = screening.screen_version(updated, cleaned, rules)
+        return _screened_in(tx, updated, found), found
+
+    return _unless_blocked(*atomically(r, [keys.draft(did)], change))
+
+
+def reschedule(r: redis.Redis, actor: audit.Actor, raw_id: str, scheduled_at) -> Draft:
+    """Set or clear (``None``) the publish time; the content, and so its sign-offs, stay."""
+    did, when = draft_id(raw_id), _schedule(scheduled_at)
+
+    def change(tx: Tx) -> Draft:
+        current = read_in(tx, did)
+        _require_author(tx, actor, current)
+        if current.status in FINAL_OR_PUBLISHING:
+            raise Conflict(f"稿件 {did} 当前为「{STATUSES[current.status]}」,不能再改发布时间")
+        updated = current.replace(scheduled_at=when)
+        write_in(tx, updated)
+        audit.append(
+            tx,
+            actor,
+            "draft.reschedule",
+            platform=current.platform,
+            draft=did,
+            version_hash=current.content_hash,
+            decision=current.status,
+            detail={"scheduled_at": when},
+        )
+        return updated
+
+    return atomically(r, [keys.draft(did)], change)
+
+
+def submit(r: redis.Redis, actor: audit.Actor, raw_id: str) -> Draft:
+    """Send the current version to review once content screening lets it (art. 9-11, 16).
+
+    ``block``: the draft goes to ``blocked`` instead, the propaganda department is alerted
+    and ``ContentBlocked`` tells the author what and where. ``escalate`` adds the propaganda
+    department's sign-off; every result is kept for reviewers (``screening.result_for``).
+    """
+    did = draft_id(raw_id)
+    rules = screening.rules()
+
+    def change(tx: Tx) -> tuple[Draft, screening.Screening]:
+        current = read_in(tx, did)
+        _require_author(tx, actor, current)
+        platforms.require_active_in(tx, current.platform)
+        updated = current.replace(status=next_status(current.status, "submit"), status_reason="")
+        found = screening.screen_version(current, content_in(tx, current), rules)
+        if found.verdict == screening.BLOCK:
+            return _screened_in(tx, current, found), found
+        screening.record_in(tx, current, found)
+        write_in(tx, updated)
+        audit.append(
+            tx,
+            actor,
+            "draft.submit",
+            platform=current.platform,
+            draft=did,
+            version_hash=current.content_hash,
+            decision=updated.status,
+            detail={"screening": found.verdict, "flags": sorted(found.flags)},
+        )
+        return updated, found
+
+    return _unless_blocked(*atomically(r, [keys.draft(did)], change))
+
+
+def _screened_in(tx: Tx, draft: Draft, found: screening.Screening) -> Draft:
+    """Record the result; on ``block`` move the draft to ``blocked`` as Qianfa itself."""
+    screening.record_in(tx, draft, found)
+    if found.verdict != screening.BLOCK:
+        return draft
+    reason = found.summary_zh()[: validate.REASON_MAX]
+    blocked = draft.replace(status=next_status(draft.status, "block"), status_reason=reason)
+    write_in(tx, blocked)
+    audit.append(
+        tx,
+        screening.SYSTEM,
+        "draft.block",
+        platform=draft.platform,
+        draft=draft.id,
+        version_hash=draft.content_hash,
+        decision=blocked.status,
+        reason=reason,
+    )
+    return blocked
+
+
+def _unless_blocked(draft: Draft, found: screening.Screening | None) -> Draft:
+    if found is not None and found.verdict == screening.BLOCK:
+        raise ContentBlocked(
+            screening.blocked_message(draft.id, found), draft=draft, screening=found
+        )
+    return draft
+
+
+def content_in(tx: Tx, draft: Draft) -> dict[str, str]:
+    """The content of the draft's current version, read inside a transaction."""
+    raw = tx.read.hget(keys.draft_version(draft.id, draft.version), "content")
+    return json.loads(raw) if raw else {}
+
+
+def withdraw(r: redis.Redis, actor: audit.Actor, raw_id: str, reason: str = "") -> Draft:
+    """Take a draft back before it is published."""
+    reason = validate.text(reason, "撤回原因", max_len=validate.REASON_MAX, required=False)
+    return _author_move(r, actor, raw_id, "withdraw", reason)
+
+
+SYSTEM_ACTIONS = ("block", "start_publishing", "publish", "fail", "retry")
+# Art. 17: publishing stops at once on a suspended or closed platform.
+PUBLISHING_ACTIONS = ("start_publishing", "retry")
+
+
+def system_move(
+    r: redis.Redis,
+    actor: audit.Actor,
+    raw_id: str,
+    action: str,
+    reason: str = "",
+    *,
+    detail: dict | None = None,
+):
+    """Moves that only Qianfa itself makes: screening blocks, workers publish or fail.
+
+    ``detail`` goes into the audit record (the article URL of a publication, say).
+    """
+    if not (actor.trusted and actor.via == "system") or action not in SYSTEM_ACTIONS:
+        raise Forbidden(f"「{ACTIONS.get(action, action)}」只能由系统执行")
+    reason = validate.text(reason, "原因", max_len=validate.REASON_MAX, required=False)
+
+    def check(tx: Tx, draft: Draft) -> None:
+        if action in PUBLISHING_ACTIONS:
+            platforms.require_active_in(tx, draft.platform)
+
+    return _move(r, actor, raw_id, action, reason, check, detail)
+
+
+def _author_move(r: redis.Redis, actor: audit.Actor, raw_id: str, action: str, reason: str):
+    def check(tx: Tx, draft: Draft) -> None:
+        _require_author(tx, actor, draft)
+
+    return _move(r, actor, raw_id, action, reason, check)
+
+
+def _move(
+    r: redis.Redis, actor: audit.Actor, raw_id: str, action: str, reason: str, check, detail=None
+):
+    did = draft_id(raw_id)
+
+    def change(tx: Tx) -> Draft:
+        current = read_in(tx, did)
+        check(tx, current)
+        updated = current.replace(status=next_status(current.status, action), status_reason=reason)
+        write_in(tx, updated)
+        audit.append(
+            tx,
+            actor,
+            f"draft.{action}",
+            platform=current.platform,
+            draft=did,
+            version_hash=current.content_hash,
+            decision=updated.status,
+            reason=reason,
+            detail=detail,
+        )
+        return updated
+
+    return atomically(r, [keys.draft(did)], change)
+
+
+def _write_version(tx: Tx, draft: Draft, content: dict[str, str], author: str) -> None:
+    tx.write.hset(
+        keys.draft_version(draft.id, draft.version),
+        mapping={
+            "number": draft.version,
+            "content_hash": draft.content_hash,
+            "kind": draft.kind,
+            "content": json.dumps(content, ensure_ascii=False),
+            "author": author,
+            "created_at": timestamp(),
+        },
+    )
+
+
+def _schedule(raw) -> str:
+    when = validate.moment(raw, "定时发布时间")
+    if when is None:
+        return ""
+    if when < now() - timedelta(minutes=1):
+        raise InvalidInput("定时发布时间不能早于现在")
+    return timestamp(when)
+
+
+def _require_admin(r: redis.Redis, actor: audit.Actor, platform: platforms.Platform) -> str:
+    if not actor.person or not access.has_role(r, actor.person, access.ADMIN, platform.id):
+        raise Forbidden(f"只有平台「{platform.name}」的管理员可以投稿")
+    return actor.person
+
+
+def _require_author(tx: Tx, actor: audit.Actor, draft: Draft) -> None:
+    """The author, while still an administrator of the draft's platform."""
+    if actor.person != draft.author:
+        raise Forbidden(f"只有稿件 {draft.id} 的作者可以这样做")
+    tx.watch(keys.person_roles(actor.person))
+    if not access.has_role(tx.read, actor.person, access.ADMIN, draft.platform):
+        raise Forbidden(f"你已不是平台 {draft.platform} 的管理员")

@@ -1,0 +1,72 @@
+"""Re-screening (复查): a draft's current version screened again when the lexicons changed.
+
+The publish job calls ``recheck`` before it publishes. Screening itself stays pure: it
+stores and reads results; the moves a new result causes (``block``, ``reopen``) are made
+here, beside the draft's table of transitions.
+"""
+
+import redis
+
+from app import screening
+from app.core import audit, keys, validate
+from app.core.store import Tx, atomically
+from app.drafts import lifecycle, review
+from app.registry import platforms
+from app.screening.results import Screening
+
+
+def recheck(r: redis.Redis, raw_id: str) -> Screening:
+    """Screen the current version again if the lexicons changed since; for the publish job.
+
+    A ``block`` moves the draft to ``blocked`` where the table allows it; new art. 11 flags
+    reopen an approved draft whose sign-offs no longer cover them. The caller checks
+    the draft's status afterwards. Unchanged lexicons: the stored result, nothing written.
+    """
+    rules = screening.rules()
+    did = lifecycle.draft_id(raw_id)
+
+    def change(tx: Tx) -> Screening:
+        draft = lifecycle.read_in(tx, did)
+        before = screening.stored(tx.read, did, draft.version)
+        if before and (before.lexicon_version, before.content_hash) == (
+            rules.version,
+            draft.content_hash,
+        ):
+            return before
+        found = screening.screen_version(draft, lifecycle.content_in(tx, draft), rules)
+        new_flags = not found.flags <= (before.flags if before else frozenset())
+        action = _consequence(tx, draft, found, new_flags)
+        screening.record_in(tx, draft, found, alert_sensitive=new_flags)
+        if action:
+            _move_in(tx, draft, action, found)
+        return found
+
+    return atomically(r, [keys.draft(did)], change)
+
+
+def _consequence(tx: Tx, draft, found: Screening, new_flags: bool) -> str:
+    if found.verdict == screening.BLOCK and (draft.status, "block") in lifecycle.TRANSITIONS:
+        return "block"
+    if draft.status == lifecycle.APPROVED and new_flags:
+        platform = platforms.read_in(tx, draft.platform)
+        required = review.required_signoffs(platform, draft, draft.flags | found.flags)
+        state = review.ReviewState(draft, required, review.valid_signoffs(tx.read, draft))
+        if not state.complete:
+            return "reopen"
+    return ""
+
+
+def _move_in(tx: Tx, draft, action: str, found: Screening) -> None:
+    reason = found.summary_zh()[: validate.REASON_MAX]
+    moved = draft.replace(status=lifecycle.next_status(draft.status, action), status_reason=reason)
+    lifecycle.write_in(tx, moved)
+    audit.append(
+        tx,
+        screening.SYSTEM,
+        f"draft.{action}",
+        platform=draft.platform,
+        draft=draft.id,
+        version_hash=draft.content_hash,
+        decision=moved.status,
+        reason=reason,
+    )

@@ -1,0 +1,275 @@
+"""Review (审核): who must sign off a draft, and approving or rejecting it.
+
+``required_signoffs`` is the whole sign-off policy of the measures, as one pure function.
+A sign-off is bound to the content hash it was given for: a new version voids it.
+Nobody signs off their own draft, and a reviewer who saw an older version is refused.
+"""
+
+import json
+from dataclasses import dataclass
+
+import redis
+
+from app import screening
+from app.core import audit, keys, validate
+from app.core.errors import Conflict, Forbidden
+from app.core.store import Tx, atomically, decode, timestamp
+from app.drafts import lifecycle
+from app.drafts.lifecycle import Draft
+from app.registry import access, platforms
+from app.registry.platforms import Platform
+
+RESPONSIBLE = "responsible"
+PROPAGANDA = "propaganda"
+SIGNOFFS = {RESPONSIBLE: "第一责任人", PROPAGANDA: "党委宣传部"}
+
+
+@dataclass(frozen=True)
+class Requirement:
+    signoff: str
+    rule: str
+
+
+def required_signoffs(
+    platform: Platform, draft: Draft, flags: frozenset[str] | None = None
+) -> list[Requirement]:
+    """The sign-offs a draft needs before it may be published (art. 11, 14).
+
+    ``flags`` are the draft's art. 11 flags, with those content screening found added;
+    by default the draft's own.
+    """
+    flags = draft.flags if flags is None else flags
+    required = [Requirement(RESPONSIBLE, "第十四条:管理员发布信息须经第一责任人审核")]
+    reasons = []
+    if platform.tier == 1:
+        reasons.append("第十四条:在学校官方(一级)平台发布须经党委宣传部审核")
+    touched = sorted(set(flags) & set(lifecycle.FLAGS))
+    if touched:
+        topics = "、".join(lifecycle.FLAGS[flag] for flag in touched)
+        reasons.append(f"第十一条:涉及{topics},须经党委宣传部批准")
+    if reasons:
+        required.append(Requirement(PROPAGANDA, ";".join(reasons)))
+    return required
+
+
+@dataclass(frozen=True)
+class ReviewState:
+    draft: Draft
+    required: list[Requirement]
+    given: dict[str, dict]
+
+    @property
+    def missing(self) -> list[str]:
+        return [req.signoff for req in self.required if req.signoff not in self.given]
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+
+def qualifications(r, person_id: str, platform: Platform) -> set[str]:
+    """The sign-offs this person may give on this platform, from their stored roles."""
+    held = set()
+    if person_id and access.has_role(r, person_id, access.RESPONSIBLE, platform.id):
+        held.add(RESPONSIBLE)
+    if person_id and access.has_role(r, person_id, access.PROPAGANDA):
+        held.add(PROPAGANDA)
+    return held
+
+
+def signed_by(state: ReviewState, person_id: str) -> bool:
+    """One sign-off per person and version: whether this person already gave theirs."""
+    return any(given["person"] == person_id for given in state.given.values())
+
+
+def can_sign(r: redis.Redis, person_id: str, platform: Platform, draft: Draft) -> bool:
+    """Whether this person could give one of the draft's missing sign-offs now."""
+    if draft.author == person_id or draft.status != lifecycle.IN_REVIEW:
+        return False
+    current = state(r, draft.id)
+    if signed_by(current, person_id):
+        return False
+    return bool(qualifications(r, person_id, platform) & set(current.missing))
+
+
+def state(r: redis.Redis, raw_id: str) -> ReviewState:
+    draft = lifecycle.get(r, raw_id)
+    platform = platforms.get(r, draft.platform)
+    return ReviewState(
+        draft, required_signoffs(platform, draft, flags(r, draft)), valid_signoffs(r, draft)
+    )
+
+
+def approve(r: redis.Redis, actor: audit.Actor, raw_id: str, seen_hash: str) -> ReviewState:
+    """Sign off the version the reviewer saw; the last required sign-off approves the draft.
+
+    Each person gives at most one sign-off per version, so where two are required (the
+    responsible person and the propaganda department) two different people approve,
+    even when one of them holds both roles.
+    """
+    did = lifecycle.draft_id(raw_id)
+
+    def change(tx: Tx) -> ReviewState:
+        draft, platform, mine = _reviewable(tx, actor, did, seen_hash, "approve")
+        current = _state_in(tx, draft, platform)
+        signoff = _signoff_to_fill(did, actor, mine, current)
+        signed = {**current.given, signoff: _signoff(actor, draft)}
+        tx.write.hset(keys.draft_signoffs(did), signoff, json.dumps(signed[signoff]))
+        draft = _settle(draft, ReviewState(draft, current.required, signed))
+        lifecycle.write_in(tx, draft)
+        result = ReviewState(draft, current.required, signed)
+        audit.append(
+            tx,
+            actor,
+            "draft.approve",
+            platform=platform.id,
+            draft=did,
+            version_hash=draft.content_hash,
+            decision=draft.status,
+            detail={"signoff": signoff, "missing": result.missing},
+        )
+        return result
+
+    return atomically(r, [keys.draft(did), keys.draft_signoffs(did)], change)
+
+
+def reject(r: redis.Redis, actor: audit.Actor, raw_id: str, seen_hash: str, reason: str):
+    """Send a draft back to its author with a reason; its sign-offs are dropped."""
+    did = lifecycle.draft_id(raw_id)
+    reason = validate.text(reason, "退回原因", max_len=validate.REASON_MAX)
+
+    def change(tx: Tx) -> Draft:
+        draft, platform, mine = _reviewable(tx, actor, did, seen_hash, "reject")
+        draft = draft.replace(
+            status=lifecycle.next_status(draft.status, "reject"), status_reason=reason
+        )
+        lifecycle.write_in(tx, draft)
+        tx.write.delete(keys.draft_signoffs(did))
+        audit.append(
+            tx,
+            actor,
+            "draft.reject",
+            platform=platform.id,
+            draft=did,
+            version_hash=draft.content_hash,
+            decision=draft.status,
+            reason=reason,
+            detail={"as": sorted(mine)},
+        )
+        return draft
+
+    return atomically(r, [keys.draft(did), keys.draft_signoffs(did)], change)
+
+
+def set_flag(r: redis.Redis, actor: audit.Actor, raw_id: str, flag: str, on: bool = True):
+    """Mark (or clear) an art. 11 topic; marking adds the propaganda department's sign-off.
+
+    The author and the platform's reviewers may mark; only the propaganda department clears.
+    """
+    did = lifecycle.draft_id(raw_id)
+    flag = validate.choice(flag, lifecycle.FLAGS, "敏感标记")
+
+    def change(tx: Tx) -> ReviewState:
+        draft = lifecycle.read_in(tx, did)
+        platform = platforms.read_in(tx, draft.platform)
+        _require_flag_right(tx, actor, draft, platform, on)
+        if (flag in draft.flags) == on:
+            raise Conflict(f"稿件 {did} {'已' if on else '没有'}标记「{lifecycle.FLAGS[flag]}」")
+        if draft.status in lifecycle.FINAL_OR_PUBLISHING:
+            raise Conflict(f"稿件 {did} 当前为「{lifecycle.STATUSES[draft.status]}」,不能再改标记")
+        draft = draft.replace(flags=draft.flags | {flag} if on else draft.flags - {flag})
+        current = _state_in(tx, draft, platform)
+        draft = _settle(draft, current)
+        lifecycle.write_in(tx, draft)
+        audit.append(
+            tx,
+            actor,
+            "draft.flag" if on else "draft.unflag",
+            platform=platform.id,
+            draft=did,
+            version_hash=draft.content_hash,
+            decision=draft.status,
+            detail={"flag": flag},
+        )
+        return ReviewState(draft, current.required, current.given)
+
+    return atomically(r, [keys.draft(did), keys.draft_signoffs(did)], change)
+
+
+def _settle(draft: Draft, state: ReviewState) -> Draft:
+    """Match the status to the sign-offs after the requirements changed under a draft."""
+    if draft.status == lifecycle.APPROVED and not state.complete:
+        return draft.replace(status=lifecycle.next_status(draft.status, "reopen"))
+    if draft.status == lifecycle.IN_REVIEW and state.complete:
+        return draft.replace(status=lifecycle.next_status(draft.status, "approve"))
+    return draft
+
+
+def _reviewable(tx: Tx, actor: audit.Actor, did: str, seen_hash: str, action: str):
+    """Refuse a decision on a draft that moved on, on one's own draft, or without the role."""
+    draft = lifecycle.read_in(tx, did)
+    lifecycle.next_status(draft.status, action)
+    if (seen_hash or "").strip().lower() != draft.content_hash:
+        raise Conflict(
+            f"稿件 {did} 在你查看后已修改(现为第 {draft.version} 版),请查看最新版本后再审核",
+            code="stale",
+        )
+    if actor.person and actor.person == draft.author:
+        raise Forbidden("不能审核自己提交的稿件", code="self_review")
+    platform = platforms.read_in(tx, draft.platform)
+    if actor.person:
+        tx.watch(keys.person_roles(actor.person))
+    required = {req.signoff for req in required_signoffs(platform, draft, flags(tx.read, draft))}
+    mine = qualifications(tx.read, actor.person, platform) & required
+    if not mine:
+        needed = "、".join(SIGNOFFS[s] for s in sorted(required))
+        raise Forbidden(f"你不是稿件 {did} 的审核人(需要:{needed})", code="not_reviewer")
+    return draft, platform, mine
+
+
+def _require_flag_right(tx: Tx, actor: audit.Actor, draft: Draft, platform: Platform, on: bool):
+    signoffs = qualifications(tx.read, actor.person, platform)
+    if on and (actor.person == draft.author or signoffs):
+        return
+    if not on and PROPAGANDA in signoffs:
+        return
+    who = "作者和审核人" if on else "党委宣传部"
+    raise Forbidden(f"只有{who}可以{'标记' if on else '取消标记'}敏感内容")
+
+
+def _signoff_to_fill(did: str, actor: audit.Actor, mine: set[str], state: ReviewState) -> str:
+    """The first missing sign-off this reviewer may give; one person gives one sign-off."""
+    if signed_by(state, actor.person):
+        raise Conflict(f"你已审核通过稿件 {did} 的这一版本,等待其他审核人", code="duplicate")
+    open_ = [req.signoff for req in state.required if req.signoff in mine]
+    open_ = [signoff for signoff in open_ if signoff not in state.given]
+    if not open_:
+        done = "、".join(SIGNOFFS[s] for s in sorted(mine))
+        raise Conflict(f"稿件 {did} 的这一版本已有{done}审核通过,等待其他审核人", code="duplicate")
+    return open_[0]
+
+
+def _signoff(actor: audit.Actor, draft: Draft) -> dict:
+    return {
+        "person": actor.person,
+        "content_hash": draft.content_hash,
+        "version": draft.version,
+        "at": timestamp(),
+    }
+
+
+def _state_in(tx: Tx, draft: Draft, platform: Platform) -> ReviewState:
+    required = required_signoffs(platform, draft, flags(tx.read, draft))
+    return ReviewState(draft, required, valid_signoffs(tx.read, draft))
+
+
+def flags(r, draft: Draft) -> frozenset[str]:
+    """The draft's art. 11 flags: the author's and reviewers' marks and what screening found."""
+    return draft.flags | screening.flags_for(r, draft)
+
+
+def valid_signoffs(r, draft: Draft) -> dict[str, dict]:
+    """Sign-offs given for the draft's current content; older ones do not count."""
+    stored = decode(r.hgetall(keys.draft_signoffs(draft.id)))
+    given = {name: json.loads(value) for name, value in stored.items()}
+    return {name: s for name, s in given.items() if s["content_hash"] == draft.content_hash}

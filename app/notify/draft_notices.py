@@ -1,0 +1,233 @@
+"""Who is told what about a draft: its reviewers while it waits for them, its author when
+it moves on. Delivery (channel, once-only, audit) is ``app.notify.deliver``'s.
+
+Reviewers are the people able to give a sign-off the draft still lacks on its current
+version: the platform's first responsible person, and every propaganda-department
+reviewer when that sign-off is required; never the author, never someone who already
+signed this version. Only a binding on the draft's own platform counts, since the
+replies (``同意 D42``) are answered there.
+"""
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+import redis
+
+from app.core import keys
+from app.core.errors import QianfaError, WeChatRetryable
+from app.core.masterkey import Keyring
+from app.core.paging import paginate
+from app.core.settings import Settings
+from app.core.store import now, timestamp
+from app.drafts import lifecycle, preview, review
+from app.notify import deliver
+from app.notify.deliver import Notice
+from app.notify.escalation import propaganda_reviewers
+from app.publishing import schedule
+from app.registry import bindcodes, people, platforms
+
+log = logging.getLogger(__name__)
+
+REVIEW, REMINDER, OUTCOME = "review", "reminder", "outcome"
+BODY_BYTES = 1400  # of the 2048 a customer-service text may carry; the rest is the frame
+
+
+def reviewers_to_tell(r: redis.Redis, state: review.ReviewState, platform) -> dict[str, list]:
+    """Person id -> the missing sign-offs they may give, for everyone who should be asked."""
+    signed = {given["person"] for given in state.given.values()}
+    wanted: dict[str, list[str]] = {}
+    for signoff in state.missing:
+        for person in _qualified(r, signoff, platform):
+            if person != state.draft.author and person not in signed:
+                wanted.setdefault(person, []).append(signoff)
+    return wanted
+
+
+def _qualified(r: redis.Redis, signoff: str, platform) -> list[str]:
+    if signoff == review.RESPONSIBLE:
+        return [platform.responsible]
+    return propaganda_reviewers(r)
+
+
+def openid_on(r: redis.Redis, person: str, platform_id: str) -> str:
+    found = [openid for pid, openid in bindcodes.bindings_of(r, person) if pid == platform_id]
+    return found[0] if found else ""
+
+
+def tell_reviewers(
+    r: redis.Redis,
+    api_for: Callable,
+    keyring: Keyring,
+    settings: Settings,
+    draft_id: str,
+    *,
+    purpose: str = REVIEW,
+) -> dict[str, str]:
+    """Ask every missing reviewer of the draft's current version; person -> outcome.
+
+    A passing WeChat error for one reviewer does not stop the others; it is raised at
+    the end, so the job is retried and reaches only those not yet reached.
+    """
+    state = review.state(r, draft_id)
+    draft = state.draft
+    if draft.status != lifecycle.IN_REVIEW:
+        return {}
+    platform = platforms.get(r, draft.platform)
+    version = lifecycle.version(r, draft.id)
+    link = preview.link(
+        keyring, settings.public_url, draft.id, version.number, settings.preview_ttl
+    )
+    author = people.get(r, draft.author).name
+    outcomes, passing = {}, []
+    for person, signoffs in reviewers_to_tell(r, state, platform).items():
+        notice = review_notice(draft, version, platform, author, signoffs, link, purpose)
+        openid = openid_on(r, person, platform.id)
+        if not openid:
+            outcomes[person] = deliver.unreachable(r, person, platform.id, notice)
+            continue
+        try:
+            outcomes[person] = deliver.deliver(r, api_for, person, platform.id, openid, notice)
+        except WeChatRetryable as error:
+            passing.append(error)
+            continue
+        if outcomes[person] not in (deliver.DUPLICATE, deliver.FAILED):
+            _preview_for(r, settings, draft, openid)
+    if passing:
+        raise passing[0]
+    return outcomes
+
+
+def _preview_for(r: redis.Redis, settings: Settings, draft, openid: str) -> None:
+    """Where the platform asks for it, show the reviewer the real thing in WeChat too."""
+    if not schedule.preview_enabled(r, draft.platform):
+        return
+    try:
+        schedule.send_preview(r, draft.id, openid, settings=settings)
+    except QianfaError as error:  # the notice went out; a preview is a courtesy on top
+        log.warning("preview of %s to a reviewer failed: %s", draft.id, error.code)
+
+
+def review_notice(draft, version, platform, author: str, signoffs, link: str, purpose) -> Notice:
+    """The message asking for a sign-off: summary, the content itself, what to reply."""
+    roles = "、".join(review.SIGNOFFS[s] for s in signoffs)
+    head = "【审核提醒】" if purpose == REMINDER else "【待审核】"
+    lines = [
+        f"{head}稿件 {draft.id} · {lifecycle.KINDS[draft.kind]} · 第 {draft.version} 版"
+        f"({draft.content_hash[:8]})",
+        f"平台:{platform.name} · 投稿人:{author}",
+        f"请以{roles}身份审核。",
+        "————",
+        _body(draft, version, link),
+        "————",
+        f"回复「同意 {draft.id}」通过,「驳回 {draft.id} 原因」退回,「查看 {draft.id}」查看详情。",
+    ]
+    return Notice(
+        purpose=purpose,
+        token=f"{draft.id}:{draft.content_hash}",
+        text=deliver.fit("\n".join(lines)),
+        headline=f"{'审核提醒' if purpose == REMINDER else '待审核'}:{_title(draft, version)}",
+        subject=f"{draft.id} 第{draft.version}版 {lifecycle.KINDS[draft.kind]}",
+        reply=f"回复 同意 {draft.id} 或 驳回 {draft.id} 原因",
+        draft=draft.id,
+        url=link,
+        seen_hash=draft.content_hash,
+    )
+
+
+def _title(draft, version) -> str:
+    content = version.content
+    if draft.kind == lifecycle.ARTICLE:
+        return content["title"]
+    if draft.kind == lifecycle.IMAGE:
+        return content.get("caption") or "图片"
+    return " ".join(content["text"].split())
+
+
+def _body(draft, version, link: str) -> str:
+    content = version.content
+    if draft.kind == lifecycle.ARTICLE:
+        digest = f"\n摘要:{content['digest']}" if content.get("digest") else ""
+        return f"标题:{content['title']}{digest}\n阅读全文:{link}"
+    if draft.kind == lifecycle.IMAGE:
+        return f"图片:{content['image_url']}\n说明:{content['caption'] or '(无)'}"
+    pages = paginate(content["text"], BODY_BYTES)
+    if len(pages) == 1:
+        return pages[0]
+    return f"{pages[0]}\n(未完,共 {len(pages)} 段:回复「查看 {draft.id} 2」看下一段)"
+
+
+# --- the review clock: how long a version has waited --------------------------------------
+
+
+def start_clock(r: redis.Redis, draft_id: str, content_hash: str, since: str) -> None:
+    """Note when this version began to wait; a later event for the same version keeps it."""
+    key = keys.review_clock(draft_id)
+    if r.hget(key, "hash") != content_hash.encode():
+        r.hset(key, mapping={"hash": content_hash, "since": since})
+
+
+def waiting_since(r: redis.Redis, draft: lifecycle.Draft) -> datetime:
+    """When the draft's current version began to wait (started now if never noted)."""
+    raw = r.hmget(keys.review_clock(draft.id), "hash", "since")
+    if raw[0] != draft.content_hash.encode() or raw[1] is None:
+        start_clock(r, draft.id, draft.content_hash, timestamp())
+        return now()
+    return datetime.fromisoformat(raw[1].decode())
+
+
+# --- the author ----------------------------------------------------------------------------
+
+
+def tell_author(r: redis.Redis, api_for: Callable, record: dict[str, str]) -> str:
+    """Tell a draft's author what the audit record says happened to it."""
+    draft = lifecycle.get(r, record["draft"])
+    notice = author_notice(draft, record)
+    openid = openid_on(r, draft.author, draft.platform)
+    if not openid:
+        return deliver.unreachable(r, draft.author, draft.platform, notice)
+    return deliver.deliver(r, api_for, draft.author, draft.platform, openid, notice)
+
+
+def author_notice(draft: lifecycle.Draft, record: dict[str, str]) -> Notice:
+    action, did = record["action"], draft.id
+    version = f"({record['version_hash'][:8]})" if record.get("version_hash") else ""
+    if action == "draft.reject":
+        reason = record.get("reason") or "(未说明)"
+        text = f"【已退回】你的稿件 {did}{version}被退回。\n原因:{reason}\n修改后可重新提交。"
+        return _author(record, "rejected", text, f"稿件 {did} 被退回", reason)
+    if action == "draft.publish":
+        url = published_url(record)
+        text = f"【已发布】你的稿件 {did} 已发布。" + (f"\n文章链接:{url}" if url else "")
+        return _author(record, "published", text, f"稿件 {did} 已发布", "点击查看文章", url)
+    if action == "draft.fail":
+        reason = record.get("reason") or "(未说明)"
+        text = f"【发布失败】你的稿件 {did} 发布失败。\n原因:{reason}\n如需帮助,请联系党委宣传部。"
+        return _author(record, "failed", text, f"稿件 {did} 发布失败", reason)
+    when = f",定于 {draft.scheduled_at} 发布" if draft.scheduled_at else ",等待发布"
+    text = f"【审核通过】你的稿件 {did}{version}已通过全部审核{when}。"
+    notice = _author(record, "approved", text, f"稿件 {did} 审核通过", "等待发布")
+    # Approval is per version: a second record that leaves the same version approved is no news.
+    return Notice(**{**notice.__dict__, "token": f"{did}:{record.get('version_hash', '')}"})
+
+
+def _author(record, purpose: str, text: str, headline: str, reply: str, url: str = ""):
+    return Notice(
+        purpose=purpose,
+        token=record["id"],
+        text=text,
+        headline=headline,
+        subject=f"稿件 {record['draft']}",
+        reply=reply,
+        draft=record["draft"],
+        url=url,
+    )
+
+
+def published_url(record: dict[str, str]) -> str:
+    """The article link a ``draft.publish`` record carries (``url``, or the first of
+    ``article_urls``); a text mass send has none."""
+    detail = json.loads(record.get("detail") or "{}")
+    urls = detail.get("article_urls") or []
+    return detail.get("url") or detail.get("article_url") or (urls[0] if urls else "")

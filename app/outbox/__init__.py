@@ -1,0 +1,1 @@
+"""The outbox: the audit stream routed into RQ jobs, and the queues they go to."""

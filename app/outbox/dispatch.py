@@ -1,0 +1,280 @@
+"""The dispatcher: the audit trail as an outbox, turned into RQ jobs by one table of rules.
+
+Every change already appends its audit record in the same transaction (``app.core.store``), so
+the record is the durable proof that something happened. The dispatcher reads the audit
+stream (and the alert and PUBLISHJOBFINISH streams) through a Redis consumer group, routes
+each record through ``RULES`` and, in one MULTI/EXEC, enqueues the jobs and acknowledges the
+record. A record is never lost: until it is acknowledged it stays in the group's pending
+list, and a dispatcher that died holding it is relieved by another one after
+``CLAIM_IDLE_MS``. A record routed twice (a claim racing a slow dispatcher) queues a job
+with the same deterministic id; each job is idempotent anyway (``app.notify.deliver`` claims, alert
+claims), since RQ may also run a job again. The consumer group only adds a pending list
+beside the stream: it changes no record, so ``audit verify`` is untouched; ``audit.trim``
+removes records older than the retention, long after they were routed, and a trimmed record
+still pending is simply acknowledged.
+
+The dispatcher also enqueues the periodic jobs (``jobs.PERIODIC``) and writes a heartbeat
+that ``/healthz`` reports.
+"""
+
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import redis
+
+from app.core import keys
+from app.core.settings import Settings
+from app.core.store import now, timestamp
+from app.drafts import lifecycle
+from app.outbox import queues
+from app.registry import platforms
+
+log = logging.getLogger(__name__)
+
+GROUP = "qianfa-dispatch"
+BATCH = 100
+BLOCK_MS = 1000
+CLAIM_IDLE_MS = 60_000
+HEARTBEAT_EVERY = 5.0
+FORGET_AFTER = 86400  # seconds: heartbeats of dispatchers gone this long are dropped
+RETIRED_CONSUMER_IDLE_MS = 3_600_000  # a consumer idle this long, holding nothing, is gone
+
+
+def _has_flags(record: dict[str, str]) -> bool:
+    return bool(json.loads(record.get("detail") or "{}").get("flags"))
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Audit records of ``action`` (and ``decision``, when given) run ``workers.jobs.<job>``
+    with the record's stream id, then ``args``."""
+
+    action: str
+    job: str
+    queue: str
+    decision: str = ""
+    args: tuple[str, ...] = ()
+    when: Callable[[dict[str, str]], bool] | None = None
+
+    def matches(self, record: dict[str, str]) -> bool:
+        if record.get("action") != self.action:
+            return False
+        if self.decision and record.get("decision") != self.decision:
+            return False
+        return self.when is None or self.when(record)
+
+
+N, A, P = queues.NOTIFICATIONS, queues.ALERTS, queues.PUBLISHING
+# The whole routing of side effects. A draft "enters review" on submit, on a new version
+# while in review, and when a flag adds the propaganda department's sign-off; the author
+# hears of each outcome. ``decision`` holds the status the draft has after the record.
+RULES = (
+    Rule("draft.submit", "notify_reviewers", N),
+    Rule("draft.edit", "notify_reviewers", N, decision=lifecycle.IN_REVIEW),
+    Rule("draft.flag", "notify_reviewers", N, decision=lifecycle.IN_REVIEW),
+    Rule("draft.approve", "notify_author", N, decision=lifecycle.APPROVED),
+    Rule("draft.unflag", "notify_author", N, decision=lifecycle.APPROVED),
+    Rule("draft.reject", "notify_author", N),
+    Rule("draft.publish", "notify_author", N),
+    Rule("draft.fail", "notify_author", N),
+    Rule("draft.flag", "raise_alert", A, args=("sensitive_draft",)),
+    Rule("draft.create", "raise_alert", A, args=("sensitive_draft",), when=_has_flags),
+    Rule(
+        "platform.status",
+        "raise_alert",
+        A,
+        decision=platforms.SUSPENDED,
+        args=("platform_suspended",),
+    ),
+    # Records that leave a draft approved (or move an approved draft's time) publish it.
+    Rule("draft.approve", "schedule_publication", P, decision=lifecycle.APPROVED),
+    Rule("draft.unflag", "schedule_publication", P, decision=lifecycle.APPROVED),
+    Rule("draft.reschedule", "schedule_publication", P, decision=lifecycle.APPROVED),
+    Rule("draft.retry", "schedule_publication", P, decision=lifecycle.APPROVED),
+)
+
+
+def route(record: dict[str, str]) -> list[tuple[str, str, tuple[str, ...]]]:
+    """The jobs one audit record calls for: (queue, job, args)."""
+    return [
+        (rule.queue, rule.job, (record["id"], *rule.args)) for rule in RULES if rule.matches(record)
+    ]
+
+
+def route_alert(alert_id: str) -> list[tuple[str, str, tuple[str, ...]]]:
+    """Every queued alert is delivered to the propaganda department."""
+    return [(queues.ALERTS, "deliver_alert", (alert_id,))]
+
+
+def route_publish_event(event_id: str) -> list[tuple[str, str, tuple[str, ...]]]:
+    """Every PUBLISHJOBFINISH the webhook recorded settles its publication."""
+    return [(queues.PUBLISHING, "publish_finished", (event_id,))]
+
+
+class Dispatcher:
+    """One consumer of the audit and alert streams; ``step`` does one round of work."""
+
+    def __init__(
+        self,
+        r: redis.Redis,
+        settings: Settings,
+        *,
+        name: str = "",
+        claim_idle_ms: int = CLAIM_IDLE_MS,
+    ) -> None:
+        self.r = r
+        self.settings = settings
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}"
+        self.claim_idle_ms = claim_idle_ms
+        self.streams = (keys.audit_stream(), keys.alerts(), keys.publish_events())
+        self.routed = 0
+        self._last_beat = 0.0
+
+    def ensure_groups(self) -> None:
+        """Create the consumer group on each stream if missing; a new group starts at the end,
+        so a first start does not replay history (every job is idempotent, but old drafts
+        would still be announced)."""
+        for stream in self.streams:
+            try:
+                self.r.xgroup_create(stream, GROUP, id="$", mkstream=True)
+            except redis.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    def step(self, block_ms: int | None = BLOCK_MS) -> int:
+        """Route what is pending too long elsewhere, then what is new; how many records."""
+        try:
+            handled = self._reclaim()
+            reply = self.r.xreadgroup(
+                GROUP, self.name, {s: ">" for s in self.streams}, count=BATCH, block=block_ms
+            )
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            self.ensure_groups()  # the stream was deleted (a flushed database): start again
+            return 0
+        for stream, entries in reply or []:
+            for entry_id, fields in entries:
+                self._dispatch(stream.decode(), entry_id.decode(), fields)
+                handled += 1
+        self.routed += handled
+        return handled
+
+    def _reclaim(self) -> int:
+        """Take over records another dispatcher read but did not acknowledge in time."""
+        handled = 0
+        for stream in self.streams:
+            reply = self.r.xautoclaim(
+                stream, GROUP, self.name, self.claim_idle_ms, start_id="0-0", count=BATCH
+            )
+            for entry_id, fields in reply[1]:
+                self._dispatch(stream, entry_id.decode(), fields)
+                handled += 1
+        return handled
+
+    def _dispatch(self, stream: str, entry_id: str, fields: dict | None) -> None:
+        """Enqueue the record's jobs and acknowledge it, all in one transaction."""
+        if stream == keys.audit_stream():
+            record = {k.decode(): v.decode() for k, v in (fields or {}).items()}
+            routed = route({"id": entry_id, **record}) if record else []
+        elif stream == keys.alerts():
+            routed = route_alert(entry_id) if fields else []
+        else:
+            routed = route_publish_event(entry_id) if fields else []
+        with self.r.pipeline(transaction=True) as pipe:
+            for queue_name, job, args in routed:
+                queues.enqueue(self.r, queue_name, job, *args, pipeline=pipe)
+            pipe.xack(stream, GROUP, entry_id)
+            pipe.execute()
+        for _, job, args in routed:
+            log.info("dispatched %s %s", job, " ".join(args))
+
+    def tick(self) -> None:
+        """Enqueue each periodic job whose interval has passed, and beat the heart."""
+        for periodic in queues.PERIODIC:
+            seconds = periodic.seconds(self.settings)
+            if self.r.set(keys.periodic(periodic.name), timestamp(), nx=True, ex=seconds):
+                queues.enqueue(self.r, periodic.queue, periodic.name, tag=str(int(time.time())))
+        if time.monotonic() - self._last_beat >= HEARTBEAT_EVERY:
+            self.heartbeat()
+            self.forget_consumers()
+
+    def heartbeat(self) -> None:
+        self._last_beat = time.monotonic()
+        beat = {"at": timestamp(), "pid": os.getpid(), "routed": self.routed}
+        self.r.hset(keys.dispatchers(), self.name, json.dumps(beat))
+
+    def forget_consumers(self) -> int:
+        """Drop consumers of dispatchers long gone (each process has its own name) once
+        they hold no pending record, so the group does not grow with every restart."""
+        dropped = 0
+        for stream in self.streams:
+            for consumer in self.r.xinfo_consumers(stream, GROUP):
+                idle, name = consumer["idle"], consumer["name"]
+                name = name.decode() if isinstance(name, bytes) else name
+                if consumer["pending"] == 0 and idle > RETIRED_CONSUMER_IDLE_MS:
+                    self.r.xgroup_delconsumer(stream, GROUP, name)
+                    dropped += 1
+        return dropped
+
+    def retire(self) -> None:
+        """Leave the heartbeat list on a clean stop."""
+        self.r.hdel(keys.dispatchers(), self.name)
+
+
+def heartbeats(r: redis.Redis, stale_after: int) -> list[dict]:
+    """Every dispatcher seen lately, with whether it beat within ``stale_after`` seconds."""
+    found = []
+    for name, raw in sorted(r.hgetall(keys.dispatchers()).items()):
+        beat = json.loads(raw)
+        age = now().timestamp() - _epoch(beat["at"])
+        if age > FORGET_AFTER:
+            r.hdel(keys.dispatchers(), name)
+            continue
+        found.append(
+            {"name": name.decode(), "last_heartbeat": beat["at"], "alive": age <= stale_after}
+        )
+    return found
+
+
+def _epoch(at: str) -> float:
+    return datetime.fromisoformat(at).timestamp()
+
+
+def run(r: redis.Redis, settings: Settings, stop: threading.Event | None = None) -> None:
+    """Dispatch until SIGTERM/SIGINT (or ``stop``); ride out Redis restarts."""
+    stop = stop or _stop_on_signals()
+    dispatcher = Dispatcher(r, settings)
+    pause = 0.5
+    log.info("dispatcher %s starting", dispatcher.name)
+    while not stop.is_set():
+        try:
+            dispatcher.ensure_groups()
+            while not stop.is_set():
+                dispatcher.tick()
+                dispatcher.step()
+                pause = 0.5
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            log.warning("dispatcher lost Redis (%s); retrying in %.1fs", exc, pause)
+            stop.wait(pause)
+            pause = min(pause * 2, 10.0)
+    try:
+        dispatcher.retire()
+    except redis.RedisError:
+        pass
+    log.info("dispatcher %s stopped", dispatcher.name)
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop

@@ -1,0 +1,214 @@
+"""Filing forms (备案审批表, art. 6 and the attachment) and their sign-off chain.
+
+A form holds every field of the attachment, copied from the platform and its people
+when the form is opened, and five opinions signed and dated in a fixed order (``STEPS``).
+The propaganda department records each opinion as it comes back on paper. A platform in
+``filing`` becomes ``active`` in the same transaction as the last agreeing opinion, and
+never before; a disagreeing opinion ends the form as refused.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import date
+
+import redis
+
+from app.core import audit, keys, validate
+from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.store import Tx, atomically, decode, now, timestamp
+from app.registry import access, people, platforms, units
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    label: str
+
+
+# The attachment's chain, in the order the opinions are given.
+STEPS = (
+    Step("unit_head", "申请单位负责人意见"),
+    Step("propaganda", "党委宣传部意见"),
+    Step("unit_leader", "申请单位主管领导意见"),
+    Step("propaganda_leader", "党委宣传部主管领导意见"),
+    Step("party_secretary", "党委书记意见"),
+)
+DECISIONS = {"agree": "同意", "disagree": "不同意"}
+OPEN, COMPLETE, REFUSED = "open", "complete", "refused"
+STATUSES = {OPEN: "审批中", COMPLETE: "审批完成", REFUSED: "未获批准"}
+KINDS = {"initial": "新开设", "refiling": "变更负责人或管理员"}
+
+
+@dataclass(frozen=True)
+class Filing:
+    id: str
+    platform: str
+    kind: str
+    status: str
+    form: dict
+    steps: list[dict]
+    opened_at: str
+
+    @property
+    def next_step(self) -> Step | None:
+        return STEPS[len(self.steps)] if self.status == OPEN else None
+
+    def stored(self) -> dict[str, str]:
+        return {
+            "id": self.id,
+            "platform": self.platform,
+            "kind": self.kind,
+            "status": self.status,
+            "form": json.dumps(self.form, ensure_ascii=False),
+            "steps": json.dumps(self.steps, ensure_ascii=False),
+            "opened_at": self.opened_at,
+        }
+
+
+def filing_id(raw) -> str:
+    return validate.short_id(raw, "F", "备案表")
+
+
+def _load(r, fid: str) -> Filing:
+    raw = decode(r.hgetall(keys.filing(fid)))
+    if not raw:
+        raise NotFound(f"没有编号为 {fid} 的备案表")
+    return Filing(**{**raw, "form": json.loads(raw["form"]), "steps": json.loads(raw["steps"])})
+
+
+def get(r: redis.Redis, raw_id: str) -> Filing:
+    return _load(r, filing_id(raw_id))
+
+
+def of_platform(r: redis.Redis, platform_id: str) -> list[Filing]:
+    """A platform's forms, newest first."""
+    ids = r.lrange(keys.platform_forms(platform_id), 0, -1)
+    return [_load(r, fid.decode()) for fid in reversed(ids)]
+
+
+def form_of(r: redis.Redis, platform: platforms.Platform, other_media: str) -> dict:
+    """The attachment's fields, from the platform and its people as they are now."""
+    responsible = people.get(r, platform.responsible)
+    admins = [people.get(r, pid) for pid in sorted(platform.admins)]
+    return {
+        "unit": units.get(r, platform.unit).name,
+        "platform_name": platform.name,
+        "platform_kind": platforms.KINDS[platform.kind],
+        "account": platform.account or platform.appid,
+        "other_media": validate.text(other_media, "其他媒体名称", max_len=64, required=False),
+        "purpose": platform.purpose,
+        "admins": [
+            {"name": a.name, "title": a.title, "phone": a.phone, "qq": a.qq} for a in admins
+        ],
+        "responsible": {
+            "name": responsible.name,
+            "phone": responsible.phone,
+            "email": responsible.email,
+        },
+    }
+
+
+def open_form(
+    r: redis.Redis, actor: audit.Actor, platform_id: str, *, other_media: str = ""
+) -> Filing:
+    """Open a platform's form: a new platform's first, or a re-filing after an owner change."""
+    access.authorize(r, actor, (access.PROPAGANDA,), "发起备案")
+    platform = platforms.get(r, platform_id)
+    form = form_of(r, platform, other_media)
+    if platform.status == platforms.CLOSED:
+        raise Conflict(f"平台 {platform.id} 已关闭,不能再备案")
+
+    def change(tx: Tx) -> Filing:
+        current = platforms.read_in(tx, platform.id)
+        tx.watch(keys.platform_forms(platform.id))
+        if any(f.status == OPEN for f in of_platform(tx.read, platform.id)):
+            raise Conflict(f"平台 {platform.id} 已有审批中的备案表")
+        kind = "initial" if current.status == platforms.FILING else "refiling"
+        filing = Filing(tx.next_id("filing", "F"), platform.id, kind, OPEN, form, [], timestamp())
+        tx.write.hset(keys.filing(filing.id), mapping=filing.stored())
+        tx.write.rpush(keys.platform_forms(platform.id), filing.id)
+        detail = {"filing": filing.id, "kind": kind}
+        audit.append(tx, actor, "filing.open", platform=platform.id, detail=detail)
+        return filing
+
+    return atomically(r, [], change)
+
+
+def signed_on(raw, previous: str | None, today: date | None = None) -> str:
+    """The date an opinion was signed: not in the future, not before the opinion before it."""
+    try:
+        value = date.fromisoformat(str(raw or "").strip())
+    except ValueError:
+        raise InvalidInput("签字日期格式应为 YYYY-MM-DD", field="signed_on") from None
+    if value > (today or now().date()):
+        raise InvalidInput("签字日期不能晚于今天", field="signed_on")
+    if previous and value < date.fromisoformat(previous):
+        raise InvalidInput(f"签字日期不能早于上一步的 {previous}", field="signed_on")
+    return value.isoformat()
+
+
+def _checked_step(filing: Filing, step: str, fields: dict, today: date | None) -> dict:
+    expected = filing.next_step
+    if expected is None:
+        raise Conflict(f"备案表 {filing.id} 已{STATUSES[filing.status]},不能再签署")
+    if step != expected.name:
+        raise Conflict(f"备案表 {filing.id} 现在应填写「{expected.label}」", code="out_of_order")
+    previous = filing.steps[-1]["signed_on"] if filing.steps else None
+    return {
+        "step": step,
+        "decision": validate.choice(fields.get("decision"), DECISIONS, "审批结果"),
+        "opinion": _field(validate.text, fields.get("opinion"), "意见", "opinion", 500),
+        "signer": _field(validate.text, fields.get("signer"), "签字人", "signer", 32),
+        "signed_on": signed_on(fields.get("signed_on"), previous, today),
+    }
+
+
+def _field(check, value, label: str, field: str, max_len: int) -> str:
+    try:
+        return check(value, label, max_len=max_len, multiline=field == "opinion")
+    except InvalidInput as error:
+        raise InvalidInput(error.message, field=field) from None
+
+
+def sign_step(
+    r: redis.Redis,
+    actor: audit.Actor,
+    raw_id: str,
+    step: str,
+    fields: dict,
+    *,
+    today: date | None = None,
+) -> Filing:
+    """Record the next opinion; the last agreeing one makes a platform in filing active."""
+    access.authorize(r, actor, (access.PROPAGANDA,), "登记备案审批意见")
+    fid = filing_id(raw_id)
+
+    def change(tx: Tx) -> Filing:
+        filing = _load(tx.read, fid)
+        entry = _checked_step(filing, step, fields, today)
+        entry.update(recorded_by=actor.person or actor.operator, recorded_at=timestamp())
+        steps = [*filing.steps, entry]
+        status = OPEN
+        if entry["decision"] == "disagree":
+            status = REFUSED
+        elif len(steps) == len(STEPS):
+            status = COMPLETE
+        done = Filing(**{**filing.__dict__, "steps": steps, "status": status})
+        current = platforms.read_in(tx, filing.platform)
+        tx.write.hset(keys.filing(fid), mapping=done.stored())
+        detail = {"filing": fid, "step": step, "signer": entry["signer"]}
+        audit.append(
+            tx,
+            actor,
+            "filing.sign",
+            platform=filing.platform,
+            decision=entry["decision"],
+            reason=entry["opinion"],
+            detail=detail,
+        )
+        if status == COMPLETE and current.status == platforms.FILING:
+            why = f"备案表 {fid} 审批完成"
+            platforms.write_status_in(tx, actor, current, platforms.ACTIVE, why)
+        return done
+
+    return atomically(r, [keys.filing(fid)], change)

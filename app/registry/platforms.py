@@ -1,0 +1,336 @@
+"""Platforms (平台): every official account, site or app of the college (art. 2, 4, 6, 12, 13, 17).
+
+A platform has a tier, an owning and a supervising unit, exactly one first responsible
+person and at least one administrator. It starts in ``filing`` and works only while
+``active``; every status change carries a reason. Changing the owners of a platform that
+is already running records a re-filing with the propaganda department (art. 6).
+"""
+
+import json
+import re
+from dataclasses import dataclass
+
+import redis
+
+from app.core import audit, keys, validate
+from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.store import Tx, atomically, decode, decode_set, timestamp
+from app.registry import access, people, units
+
+KINDS = {
+    "wechat": "微信公众号",
+    "weibo": "微博",
+    "website": "网站",
+    "app": "客户端",
+    "other": "其他",
+}
+TIERS = {1: "一级平台", 2: "二级平台", 3: "三级平台"}
+
+FILING, ACTIVE, SUSPENDED, CLOSED = "filing", "active", "suspended", "closed"
+STATUSES = {FILING: "备案中", ACTIVE: "运行中", SUSPENDED: "已停用", CLOSED: "已关闭"}
+STATUS_TRANSITIONS = {
+    FILING: {ACTIVE, CLOSED},
+    ACTIVE: {SUSPENDED, CLOSED},
+    SUSPENDED: {ACTIVE, CLOSED},
+    CLOSED: set(),
+}
+PLATFORM_ID = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
+APPID = re.compile(r"^wx[0-9a-f]{16}$")
+
+
+@dataclass(frozen=True)
+class Platform:
+    id: str
+    name: str
+    kind: str
+    tier: int
+    unit: str
+    supervising_unit: str
+    responsible: str
+    admins: frozenset[str]
+    status: str
+    status_reason: str
+    appid: str
+    account: str
+    purpose: str
+    created_at: str
+    updated_at: str
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == ACTIVE
+
+    def stored(self) -> dict[str, str]:
+        return {k: str(v) for k, v in self.__dict__.items() if k != "admins"}
+
+
+def platform_id(raw) -> str:
+    value = validate.normalize(raw if isinstance(raw, str) else "").lower()
+    if not PLATFORM_ID.fullmatch(value):
+        raise InvalidInput(
+            f"平台标识格式不对:{str(raw)[:40]!r};应为 2–32 位小写字母、数字或连字符,以字母开头"
+        )
+    return value
+
+
+def parse_tier(raw) -> int:
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        value = 0
+    if value not in TIERS:
+        raise InvalidInput(f"平台级别无效:{str(raw)[:10]!r};应为 1、2 或 3(第十二条)")
+    return value
+
+
+def reason(raw) -> str:
+    return validate.text(raw, "原因", max_len=validate.REASON_MAX)
+
+
+def exists(r: redis.Redis, platform_id: str) -> bool:
+    return bool(r.sismember(keys.platforms(), platform_id))
+
+
+def get(r: redis.Redis, raw_id: str) -> Platform:
+    return _load(r, platform_id(raw_id))
+
+
+def _load(r, pid: str) -> Platform:
+    raw = decode(r.hgetall(keys.platform(pid)))
+    if not raw:
+        raise NotFound(f"没有标识为 {pid} 的平台")
+    admins = frozenset(decode_set(r.smembers(keys.platform_admins(pid))))
+    return Platform(**{**raw, "tier": int(raw["tier"]), "admins": admins})
+
+
+def all_platforms(r: redis.Redis) -> list[Platform]:
+    return [get(r, pid) for pid in sorted(decode_set(r.smembers(keys.platforms())))]
+
+
+def by_appid(r: redis.Redis, appid: str) -> Platform | None:
+    pid = r.get(keys.platform_by_appid(appid))
+    return get(r, pid.decode()) if pid else None
+
+
+def filings(r: redis.Redis, pid: str) -> list[dict]:
+    return [json.loads(item) for item in r.lrange(keys.platform_filings(pid), 0, -1)]
+
+
+def create(
+    r: redis.Redis,
+    actor: audit.Actor,
+    raw_id: str,
+    *,
+    name: str,
+    kind: str,
+    tier: int | str,
+    unit: str,
+    supervising_unit: str,
+    responsible: str,
+    admins: list[str],
+    appid: str = "",
+    account: str = "",
+    purpose: str = "",
+) -> Platform:
+    """File a new platform; it stays in ``filing`` until its approval is complete."""
+    access.authorize(r, actor, (access.PROPAGANDA,), "登记平台")
+    now = timestamp()
+    platform = Platform(
+        id=platform_id(raw_id),
+        name=validate.text(name, "平台名称", max_len=64),
+        kind=validate.choice(kind, KINDS, "平台类型"),
+        tier=parse_tier(tier),
+        unit=units.get(r, unit).id,
+        supervising_unit=units.get(r, supervising_unit).id,
+        responsible=people.get(r, responsible).id,
+        admins=_admin_ids(r, admins),
+        status=FILING,
+        status_reason="新建备案",
+        appid=validate.optional_pattern(appid, APPID, "AppID"),
+        account=validate.text(account, "微信/微博号", max_len=64, required=False),
+        purpose=validate.text(purpose, "用途及发布范围", max_len=2000, required=False),
+        created_at=now,
+        updated_at=now,
+    )
+    _check_separation(platform.responsible, platform.admins)
+    if platform.appid and platform.kind != "wechat":
+        raise InvalidInput("只有微信公众号平台需要 AppID")
+
+    def change(tx: Tx) -> Platform:
+        if tx.read.sismember(keys.platforms(), platform.id):
+            raise Conflict(f"平台标识 {platform.id} 已被使用")
+        if platform.appid and tx.read.exists(keys.platform_by_appid(platform.appid)):
+            raise Conflict(f"AppID {platform.appid} 已登记在另一平台")
+        tx.write.hset(keys.platform(platform.id), mapping=platform.stored())
+        tx.write.sadd(keys.platform_admins(platform.id), *platform.admins)
+        tx.write.sadd(keys.platforms(), platform.id)
+        if platform.appid:
+            tx.write.set(keys.platform_by_appid(platform.appid), platform.id)
+        people.write_grant(
+            tx, platform.responsible, access.grant_name(access.RESPONSIBLE, platform.id)
+        )
+        for admin in platform.admins:
+            people.write_grant(tx, admin, access.grant_name(access.ADMIN, platform.id))
+        _write_filing(tx, platform.id, "initial", "新建备案", _owners(platform))
+        audit.append(tx, actor, "platform.create", platform=platform.id, detail=_owners(platform))
+        return platform
+
+    watched = [keys.platforms()]
+    if platform.appid:
+        watched.append(keys.platform_by_appid(platform.appid))
+    return atomically(r, watched, change)
+
+
+def change_status(
+    r: redis.Redis, actor: audit.Actor, raw_id: str, new_status: str, why: str
+) -> Platform:
+    """Activate, suspend or close a platform (art. 4, 17); publishing checks the status it sets."""
+    access.authorize(r, actor, (access.PROPAGANDA, access.LEADING_GROUP), "改变平台状态")
+    pid = platform_id(raw_id)
+    new_status = validate.choice(new_status, STATUSES, "平台状态")
+    why = reason(why)
+
+    def change(tx: Tx) -> Platform:
+        return write_status_in(tx, actor, read_in(tx, pid), new_status, why)
+
+    return atomically(r, [keys.platform(pid)], change)
+
+
+def write_status_in(
+    tx: Tx, actor: audit.Actor, current: Platform, new_status: str, why: str
+) -> Platform:
+    """Queue a status change checked against ``STATUS_TRANSITIONS``, with its audit record."""
+    pid = current.id
+    if new_status not in STATUS_TRANSITIONS[current.status]:
+        was, to = STATUSES[current.status], STATUSES[new_status]
+        raise Conflict(f"平台 {pid} 当前为「{was}」,不能改为「{to}」", code="transition")
+    tx.write.hset(
+        keys.platform(pid),
+        mapping={"status": new_status, "status_reason": why, "updated_at": timestamp()},
+    )
+    audit.append(
+        tx,
+        actor,
+        "platform.status",
+        platform=pid,
+        decision=new_status,
+        reason=why,
+        detail={"from": current.status},
+    )
+    return _replace(current, status=new_status, status_reason=why)
+
+
+def set_responsible(
+    r: redis.Redis, actor: audit.Actor, raw_id: str, person_id: str, why: str
+) -> Platform:
+    """Name a new first responsible person; on a running platform this is a re-filing."""
+    access.authorize(r, actor, (access.PROPAGANDA,), "变更平台负责人")
+    pid, new = platform_id(raw_id), people.get(r, person_id).id
+    why = reason(why)
+
+    def change(tx: Tx) -> Platform:
+        current = read_in(tx, pid)
+        if current.responsible == new:
+            raise Conflict(f"{new} 已是平台 {pid} 的第一责任人")
+        _check_separation(new, current.admins)
+        people.write_revoke(tx, current.responsible, access.grant_name(access.RESPONSIBLE, pid))
+        people.write_grant(tx, new, access.grant_name(access.RESPONSIBLE, pid))
+        tx.write.hset(keys.platform(pid), mapping={"responsible": new, "updated_at": timestamp()})
+        updated = _replace(current, responsible=new)
+        _record_owner_change(tx, actor, current, updated, why, new)
+        return updated
+
+    return atomically(r, [keys.platform(pid), keys.platform_admins(pid)], change)
+
+
+def add_admin(r: redis.Redis, actor: audit.Actor, raw_id: str, person_id: str, why: str):
+    access.authorize(r, actor, (access.PROPAGANDA,), "变更平台管理员")
+    pid, person = platform_id(raw_id), people.get(r, person_id).id
+    why = reason(why)
+
+    def change(tx: Tx) -> Platform:
+        current = read_in(tx, pid)
+        if person in current.admins:
+            raise Conflict(f"{person} 已是平台 {pid} 的管理员")
+        _check_separation(current.responsible, current.admins | {person})
+        tx.write.sadd(keys.platform_admins(pid), person)
+        people.write_grant(tx, person, access.grant_name(access.ADMIN, pid))
+        updated = _replace(current, admins=current.admins | {person})
+        _record_owner_change(tx, actor, current, updated, why, person)
+        return updated
+
+    return atomically(r, [keys.platform(pid), keys.platform_admins(pid)], change)
+
+
+def remove_admin(r: redis.Redis, actor: audit.Actor, raw_id: str, person_id: str, why: str):
+    access.authorize(r, actor, (access.PROPAGANDA,), "变更平台管理员")
+    pid, person = platform_id(raw_id), validate.short_id(person_id, "P", "人员")
+    why = reason(why)
+
+    def change(tx: Tx) -> Platform:
+        current = read_in(tx, pid)
+        if person not in current.admins:
+            raise Conflict(f"{person} 不是平台 {pid} 的管理员")
+        if current.admins == {person}:
+            raise Conflict(f"平台 {pid} 至少要有一名管理员,请先添加新管理员")
+        tx.write.srem(keys.platform_admins(pid), person)
+        people.write_revoke(tx, person, access.grant_name(access.ADMIN, pid))
+        updated = _replace(current, admins=current.admins - {person})
+        _record_owner_change(tx, actor, current, updated, why, person)
+        return updated
+
+    return atomically(r, [keys.platform(pid), keys.platform_admins(pid)], change)
+
+
+def _admin_ids(r: redis.Redis, admins: list[str]) -> frozenset[str]:
+    if not admins:
+        raise InvalidInput("至少需要一名管理员(第十三条)")
+    return frozenset(people.get(r, admin).id for admin in admins)
+
+
+def _check_separation(responsible: str, admins: frozenset[str]) -> None:
+    if responsible in admins:
+        raise Conflict("第一责任人不能同时担任本平台管理员:管理员的稿件须由第一责任人审核")
+
+
+def read_in(tx: Tx, pid: str) -> Platform:
+    """Read a platform inside a transaction, watching it so a concurrent change retries."""
+    tx.watch(keys.platform(pid), keys.platform_admins(pid))
+    return _load(tx.read, pid)
+
+
+def _replace(platform: Platform, **changes) -> Platform:
+    return Platform(**{**platform.__dict__, **changes})
+
+
+def _owners(platform: Platform) -> dict:
+    return {"responsible": platform.responsible, "admins": sorted(platform.admins)}
+
+
+def _record_owner_change(
+    tx: Tx, actor, before: Platform, after: Platform, why: str, subject: str
+) -> None:
+    detail = {"before": _owners(before), "after": _owners(after)}
+    action = "platform.owners"
+    if before.status in (ACTIVE, SUSPENDED):
+        _write_filing(tx, before.id, "refiling", why, detail)
+        action = "platform.refiling"
+    audit.append(tx, actor, action, subject=subject, platform=before.id, reason=why, detail=detail)
+
+
+def _write_filing(tx: Tx, pid: str, kind: str, why: str, detail: dict) -> None:
+    filing = {"kind": kind, "reason": why, "opened_at": timestamp(), "detail": detail}
+    tx.write.rpush(keys.platform_filings(pid), json.dumps(filing, ensure_ascii=False))
+
+
+def require_active_in(tx: Tx, platform_id: str) -> None:
+    """Refuse drafts and publishing on a platform that is not active (art. 4, 17)."""
+    tx.watch(keys.platform(platform_id))
+    status = (tx.read.hget(keys.platform(platform_id), "status") or b"").decode()
+    if status != ACTIVE:
+        raise _inactive(platform_id, status)
+
+
+def _inactive(platform_id: str, status: str) -> Conflict:
+    label = STATUSES.get(status, "未登记")
+    return Conflict(f"平台 {platform_id} 当前为「{label}」,不能投稿或发布(第四、十七条)")

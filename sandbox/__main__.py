@@ -1,0 +1,40 @@
+"""``python -m sandbox``: start the sandbox WeChat server in the foreground.
+
+The sandbox is a program of its own beside Qianfa: it shares nothing with it but HTTP,
+and is not part of Qianfa's package (it ships in the repository, for demos and tests).
+"""
+
+import click
+
+from sandbox import create_app
+from sandbox import demo as demo_account
+from sandbox.config import SandboxConfig
+from sandbox.server import SandboxServer
+
+
+@click.command("sandbox")
+@click.option("--host", default="127.0.0.1", show_default=True, help="监听地址。")
+@click.option("--port", default=8100, show_default=True, type=int, help="监听端口。")
+@click.option("--demo", is_flag=True, help="注册演示账号和用户,并打印使用方法。")
+@click.option("--seed", default=0, show_default=True, type=int, help="随机种子(故障注入可复现)。")
+@click.option("--server-url", default=None, help="演示账号的服务器地址(Qianfa 的回调地址)。")
+def main(host: str, port: int, demo: bool, seed: int, server_url: str | None) -> None:
+    """启动本地模拟的微信服务器(沙箱),供演示和测试使用。"""
+    try:
+        server = SandboxServer(create_app(SandboxConfig(seed=seed)), host, port)
+    except OSError as exc:
+        raise click.ClickException(f"无法监听 {host}:{port}:{exc.strerror}") from exc
+    if demo:
+        settings = demo_account.install(server.world, server_url)
+        click.echo(demo_account.instructions(server.url, settings))
+    else:
+        click.echo(f"沙箱微信已启动:{server.url}  (Ctrl-C 停止)")
+    try:
+        server.serve_forever()  # werkzeug returns on Ctrl-C; the except is for the rare miss
+    except KeyboardInterrupt:
+        pass
+    click.echo("沙箱微信已停止")
+
+
+if __name__ == "__main__":
+    main(prog_name="python -m sandbox")

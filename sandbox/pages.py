@@ -1,0 +1,121 @@
+"""Pages for people: each account's articles, mass sends and every simulated user's chat.
+
+The account page reloads itself every few seconds (unless you are typing), so a demo can
+be watched like a phone screen; each user's card has a box to send a message as them.
+"""
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+
+from sandbox import simulate
+from sandbox.api.base import current_world
+from sandbox.config import BEIJING
+from sandbox.control import account_detail
+from sandbox.state import MODE_NAMES
+
+bp = Blueprint("sandbox_pages", __name__)
+
+PUBLISH_STATUS = {
+    0: "发布成功",
+    1: "发布中",
+    2: "原创校验失败",
+    3: "常规失败",
+    4: "平台审核不通过",
+    5: "已被删除",
+    6: "已被封禁",
+}
+OUTCOMES = {
+    "pending": "投递中",
+    "replied": "已被动回复",
+    "acked": "已确认(success)",
+    "failed": "失败",
+    "no_server": "未配置服务器",
+}
+
+
+@bp.app_template_filter("clock")
+def _clock(timestamp) -> str:
+    moment = datetime.fromtimestamp(int(timestamp), UTC) + BEIJING
+    return moment.strftime("%m-%d %H:%M:%S")
+
+
+def _message_lines(line: dict) -> list[str]:
+    kind = line.get("MsgType") or line.get("msgtype")
+    if kind == "event":
+        key = line.get("EventKey")
+        return [f"[事件 {line.get('Event')}{':' + key if key else ''}]"]
+    if kind == "text":
+        return [line.get("Content") or line.get("content") or ""]
+    if kind == "image":
+        return ["[图片]"]
+    if kind == "link":
+        return [f"[链接] {line.get('Title', '')}", line.get("Url", "")]
+    if kind == "location":
+        return [f"[位置] {line.get('Label', '')}"]
+    if kind == "template":
+        values = [f"{key}:{value}" for key, value in line.get("data", {}).items()]
+        return [f"【{line.get('title') or '模板消息'}】", *values, line.get("url", "")]
+    return [f"[{kind}]", *line.get("titles", [])]
+
+
+@bp.app_template_filter("bubble")
+def _bubble(line: dict, appid: str) -> list[tuple[str, str]]:
+    """The lines of one chat bubble as (text, link) pairs; articles link to their page."""
+    if line.get("msgtype") in ("news", "mpnews") and line.get("articles"):
+        href = f"/accounts/{appid}/articles/{line['article_id']}" if line.get("article_id") else ""
+        return [("[图文]", "")] + [(a.get("title", ""), href) for a in line["articles"]]
+    return [(text, "") for text in _message_lines(line) if text]
+
+
+@bp.app_context_processor
+def _labels() -> dict:
+    return {"PUBLISH_STATUS": PUBLISH_STATUS, "OUTCOMES": OUTCOMES, "MODES": MODE_NAMES}
+
+
+@bp.get("/")
+def index():
+    world = current_world()
+    with world.lock:
+        accounts = [account.summary() for account in world.accounts.values()]
+        busy = world.busy()
+    return render_template("index.html", accounts=accounts, busy=busy, base=request.host_url)
+
+
+@bp.get("/accounts/<appid>")
+def account(appid: str):
+    world = current_world()
+    with world.lock:
+        found = world.account(appid)
+        if found is None:
+            abort(404, f"没有账号 {appid}")
+        detail = account_detail(world, found)
+        detail["deliveries"] = list(found.deliveries)[-20:][::-1]
+    return render_template("account.html", account=detail)
+
+
+@bp.get("/accounts/<appid>/articles/<article_id>")
+def article(appid: str, article_id: str):
+    world = current_world()
+    with world.lock:
+        found = world.account(appid)
+        online = found.articles.get(article_id) if found else None
+        if online is None:
+            abort(404, "没有这篇文章")
+        items = [dict(item) for item in online["news_item"]]
+    return render_template("article.html", appid=appid, items=items)
+
+
+@bp.post("/accounts/<appid>/users/<openid>/send")
+def send(appid: str, openid: str):
+    """The form on a user's card: send a text message as that user."""
+    world = current_world()
+    with world.lock:
+        found = world.account(appid)
+        user = found.user(openid) if found else None
+        if user is None:
+            abort(404, "没有这个用户")
+    content = request.form.get("content", "").strip()
+    if content:
+        simulate.act(world, found, user, {"type": "text", "content": content})
+    return redirect(url_for("sandbox_pages.account", appid=appid, _anchor=openid))
