@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from app.core import anchors, audit, keys, masterkey
+from app.core import alerts, anchors, audit, keys, masterkey
 from app.core.auditseal import Signer, signer
 from app.core.masterkey import new_key
 from app.core.settings import get_settings, load_settings
@@ -104,6 +104,17 @@ def approve_everything(rec: dict[str, str]) -> None:
 
 
 # the attacks
+
+
+def test_the_periodic_anchor_job_alerts_on_a_rolled_back_chain(r, anchor_file):
+    """Nobody has to run ``audit verify`` by hand: the next periodic anchor raises an alert."""
+    rows = chain(r, 4)
+    anchors.anchor(r, anchor_file)
+    r.xdel(STREAM, rows[3][0])
+    set_head(r, rows[2][1])
+    with pytest.raises(anchors.ChainBroken):
+        anchor_audit()
+    assert [alert.kind for alert in alerts.recent(r)] == ["audit_broken"]
 
 
 def test_deleting_the_newest_records_and_moving_the_head_back_is_caught(r, anchor_file):

@@ -101,10 +101,16 @@ def trim_audit() -> int:
 def anchor_audit() -> int:
     """Periodic: verify the audit chain since the newest anchor, then anchor its head.
 
-    A chain that fails raises (the job fails, logged), and no anchor vouches for it.
+    A chain that fails raises (the job fails, logged) after alerting the propaganda
+    department, and no anchor vouches for it.
     """
     settings = get_settings()
-    made = anchors.anchor(get_redis(settings), settings.audit_anchor_file)
+    r = get_redis(settings)
+    try:
+        made = anchors.anchor(r, settings.audit_anchor_file)
+    except anchors.ChainBroken as exc:
+        alerts.queue(r, "audit_broken", f"审计记录校验失败,未写入新锚点:{exc.message}")
+        raise
     return made.seq if made else 0
 
 

@@ -327,7 +327,7 @@ PATHS = {
             "responses": {
                 "201": _ok("已保存;同样的图片只存一份", "Upload"),
                 **ERRORS,
-                "413": _error("图片超过 2 MB"),
+                "413": _error("图片超过 2 MB,或未用于稿件的上传图片超过个人配额(upload_quota)"),
                 "415": _error("不是 JPEG 或 PNG,或声明的类型与内容不符"),
             },
         }
