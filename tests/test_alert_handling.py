@@ -6,6 +6,7 @@ import pytest
 from app.core import alerts, alertstate, audit
 from app.core.errors import Conflict, InvalidInput
 from app.monitoring import handling
+from tests.console_helpers import signed_in
 from tests.factories import actor, world
 from tests.test_chat import Phone
 
@@ -85,3 +86,12 @@ def test_bad_moves_are_refused_and_change_nothing(r, w):
 def test_a_stranger_phone_gets_nothing(r, w):
     stranger = Phone(r, w.platform, "oStranger00000000001")
     assert stranger.say("告警") is None
+
+
+def test_the_dashboard_counts_open_alerts_however_old_and_drops_resolved_ones(r, w, settings):
+    number = raise_one(r, w)
+    handled = raise_one(r, w, "publish_failed")
+    handling.resolve(r, actor(w.propaganda), handled, "已重新发布")
+    client, _ = signed_in(settings, r, w.propaganda)
+    page = client.get("/console/dashboard").data.decode()
+    assert "待处理告警" in page and f"{number} · 待处理" in page and handled not in page

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import redis
 
 from app.core import audit, keys
+from app.core.alerts import KINDS
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.store import Tx, atomically, decode, timestamp
 
@@ -45,6 +46,10 @@ class Case:
     @property
     def is_open(self) -> bool:
         return self.state != RESOLVED
+
+    @property
+    def title(self) -> str:
+        return KINDS.get(self.kind, self.kind)
 
     @property
     def state_name(self) -> str:
