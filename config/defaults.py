@@ -58,3 +58,5 @@ CONSOLE_REFUSAL_WINDOW = 60
 CONSOLE_AUDIT_REFUSALS = 20
 # Reverse proxies in front of Qianfa whose X-Forwarded-For is believed (0: none).
 TRUSTED_PROXIES = 0
+# Seconds between two reconciliations of what is online with what was approved.
+RECONCILE_INTERVAL = 300

@@ -85,6 +85,20 @@ class SandboxControl:
     def faults(self) -> dict:
         return self._call("GET", "/faults")
 
+    def backoffice_publish(self, appid: str, **article) -> dict:
+        """Publish as an administrator would in the MP back office, bypassing Qianfa."""
+        return self._call("POST", f"/accounts/{appid}/backoffice/articles", article)
+
+    def backoffice_mass(self, appid: str, **message) -> dict:
+        return self._call("POST", f"/accounts/{appid}/backoffice/mass", message)
+
+    def backoffice_edit(self, appid: str, article_id: str, **changes) -> dict:
+        return self._call("PATCH", f"/accounts/{appid}/backoffice/articles/{article_id}", changes)
+
+    def backoffice_delete(self, appid: str, article_id: str, index: int = 0) -> dict:
+        path = f"/accounts/{appid}/backoffice/articles/{article_id}"
+        return self._call("DELETE", path, {"index": index})
+
     def wait_until(
         self, condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition"
     ) -> Any:

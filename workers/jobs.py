@@ -14,6 +14,7 @@ from app.core import alerts, anchors, audit, keys
 from app.core.masterkey import load_keyring
 from app.core.redis import get_redis
 from app.core.settings import get_settings
+from app.monitoring import reconcile
 from app.notify import draft_notices, escalation, reminders
 from app.outbox import queues
 from app.publishing import schedule
@@ -146,7 +147,7 @@ def publish_finished(event_id: str) -> bool:
         return False
     event = {k.decode(): v.decode() for k, v in found[0][1].items()}
     urls = json.loads(event["article_urls"] or "[]")
-    return schedule.on_publish_finished(
+    ours = schedule.on_publish_finished(
         r,
         event["publish_id"],
         int(event["publish_status"] or -1),
@@ -155,3 +156,19 @@ def publish_finished(event_id: str) -> bool:
         fail_idx=tuple(json.loads(event["fail_idx"] or "[]")),
         settings=settings,
     )
+    if not ours and event.get("platform"):
+        # Not Qianfa's publish_id: someone published in the back office. Look now.
+        queues.enqueue(r, queues.ALERTS, "reconcile_platform", event["platform"], tag=event_id)
+    return ours
+
+
+def reconcile_platforms() -> list[dict]:
+    """Periodic: compare what is online on every platform with what was approved."""
+    _, r, api_for = _context()
+    return [vars(done) for done in reconcile.reconcile_all(r, api_for)]
+
+
+def reconcile_platform(platform_id: str) -> dict:
+    """At once, for one platform (a PUBLISHJOBFINISH that was not Qianfa's)."""
+    _, r, api_for = _context()
+    return vars(reconcile.reconcile(r, api_for(platform_id), platform_id, force=True))

@@ -31,6 +31,7 @@ from app.core.paging import paginate
 from app.core.settings import get_settings
 from app.core.store import decode_set
 from app.drafts import compose, lifecycle, preview, review
+from app.monitoring import handling
 from app.registry import access, bindcodes
 from app.registry.platforms import Platform
 
@@ -538,6 +539,28 @@ def _fit(text: str) -> str:
     return cut + "…(略)"
 
 
+def _alerts(ctx: Context, args: str) -> str:
+    cases = handling.open_cases(ctx.r, ctx.actor)
+    if not cases:
+        return "目前没有待处理的告警。"
+    lines = [handling.line(case) for case in cases[:LIST_LIMIT]]
+    more = f"\n……共 {len(cases)} 条,请到控制台查看全部。" if len(cases) > LIST_LIMIT else ""
+    return _fit(f"待处理告警 {len(cases)} 条(最早的在前):\n" + "\n".join(lines) + more)
+
+
+def _acknowledge_alert(ctx: Context, args: str) -> str:
+    case = handling.acknowledge(ctx.r, ctx.actor, args.split(" ")[0] if args else "")
+    return f"已认领告警 {case.number}。处理完毕后请回复:处理 {case.number} 处理说明"
+
+
+def _resolve_alert(ctx: Context, args: str) -> str:
+    number, _, note = (args or "").partition(" ")
+    if number and not note.strip():
+        raise InvalidInput(f"请写明处理说明,如:处理 {number.upper()} 已联系管理员删除该文")
+    case = handling.resolve(ctx.r, ctx.actor, number, note)
+    return f"告警 {case.number} 已处理,处理说明:{case.note}"
+
+
 COMMANDS = (
     Command("bind", ("绑定", "bind"), ANYONE, "", _bind),
     Command("help", ("帮助", "?", "help"), STAFF, "帮助:查看可用命令", _help, mutates=False),
@@ -563,6 +586,9 @@ COMMANDS = (
     Command("approve", ("同意", "通过", "approve"), REVIEWER, "同意 D编号:审核通过", _approve),
     Command("reject", ("驳回", "reject"), REVIEWER, "驳回 D编号 原因:退回修改", _reject),
     Command("flag", ("敏感", "flag"), STAFF, "敏感 D编号:标记涉及重大事件等", _flag),
+    Command("alerts", ("告警", "alerts"), STAFF, "告警:列出待处理的告警", _alerts, mutates=False),
+    Command("ack", ("认领", "ack"), STAFF, "认领 A编号:认领告警", _acknowledge_alert),
+    Command("resolve", ("处理", "resolve"), STAFF, "处理 A编号 说明:处理完告警", _resolve_alert),
 )
 SESSION_COMMANDS = {"help", "compose", "title", "preview", "send", "cancel"}
 _WORDS = sorted(

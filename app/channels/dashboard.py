@@ -7,19 +7,16 @@ from datetime import datetime, timedelta
 import redis
 
 from app.channels import console_accounts
-from app.core import alerts as alert_stream
-from app.core import keys
+from app.core import alertstate, keys
 from app.core.store import now
 from app.drafts import lifecycle, review
-
-ALERT_DAYS = 7
 
 
 @dataclass
 class Overview:
     waiting: list[lifecycle.Draft] = field(default_factory=list)
     overdue: list[lifecycle.Draft] = field(default_factory=list)
-    alerts: list[alert_stream.Alert] = field(default_factory=list)
+    alerts: list[alertstate.Case] = field(default_factory=list)
     failed: list[lifecycle.Draft] = field(default_factory=list)
     by_tier: Counter = field(default_factory=Counter)
     by_status: Counter = field(default_factory=Counter)
@@ -50,13 +47,9 @@ def overview(r: redis.Redis, person_id: str, escalate_after: int) -> Overview:
     return result
 
 
-def open_alerts(
-    r: redis.Redis, platform_ids: set[str], everything: bool
-) -> list[alert_stream.Alert]:
-    """Alerts of the last week on these platforms (all of them for the propaganda department)."""
-    since = (now() - timedelta(days=ALERT_DAYS)).isoformat(timespec="seconds")
+def open_alerts(r: redis.Redis, platform_ids: set[str], everything: bool) -> list[alertstate.Case]:
+    """Alerts not yet resolved on these platforms (all of them for the propaganda department),
+    however old: an alert counts until someone handled it."""
     return [
-        alert
-        for alert in alert_stream.recent(r)
-        if alert.at >= since and (everything or alert.platform in platform_ids)
+        case for case in alertstate.open_cases(r) if everything or case.platform in platform_ids
     ]

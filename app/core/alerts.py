@@ -24,8 +24,28 @@ KINDS = {
     "forged_callbacks": "大量伪造的微信回调",
     "platform_suspended": "平台已停用",
     "audit_broken": "审计记录校验失败",
+    "unreviewed_publication": "发现未经审核发布的文章",
+    "published_changed": "已发布的文章被改动",
+    "online_content": "已发布的文章发现问题内容",
 }
 MAX_PENDING = 10_000
+# One round trip inside the caller's MULTI: number the alert (A1, A2 ...), append it to the
+# stream, and open its case (``app.core.alertstate``), which outlives the capped stream.
+QUEUE_SCRIPT = """
+local number = 'A' .. redis.call('INCR', KEYS[1])
+local fields = {}
+for i = 2, #ARGV do fields[#fields + 1] = ARGV[i] end
+fields[#fields + 1] = 'number'
+fields[#fields + 1] = number
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', unpack(fields))
+fields[#fields + 1] = 'id'
+fields[#fields + 1] = id
+fields[#fields + 1] = 'state'
+fields[#fields + 1] = 'open'
+redis.call('HSET', KEYS[4] .. number, unpack(fields))
+redis.call('ZADD', KEYS[3], redis.call('TIME')[1], number)
+return id
+"""
 
 
 @dataclass(frozen=True)
@@ -37,6 +57,7 @@ class Alert:
     draft: str
     detail: dict
     at: str
+    number: str = ""
 
     @property
     def title(self) -> str:
@@ -60,15 +81,20 @@ def queue_in(
     tx: Tx, kind: str, message: str, *, platform: str = "", draft: str = "", detail=None
 ) -> None:
     """Queue an alert as part of the caller's transaction."""
-    fields = _fields(kind, message, platform, draft, detail)
-    tx.write.xadd(keys.alerts(), fields, maxlen=MAX_PENDING, approximate=True)
+    _queue(tx.write, _fields(kind, message, platform, draft, detail))
 
 
 def queue(
     r: redis.Redis, kind: str, message: str, *, platform: str = "", draft: str = "", detail=None
 ) -> str:
-    fields = _fields(kind, message, platform, draft, detail)
-    return r.xadd(keys.alerts(), fields, maxlen=MAX_PENDING, approximate=True).decode()
+    found = _queue(r, _fields(kind, message, platform, draft, detail))
+    return found.decode() if isinstance(found, bytes) else found
+
+
+def _queue(client, fields: dict):
+    names = (keys.sequence("alert"), keys.alerts(), keys.alerts_open(), keys.alert_case(""))
+    flat = [part for pair in fields.items() for part in pair]
+    return client.eval(QUEUE_SCRIPT, len(names), *names, MAX_PENDING, *flat)
 
 
 def recent(r: redis.Redis, count: int = 100) -> list[Alert]:
@@ -92,4 +118,5 @@ def _alert(entry_id: bytes, raw: dict) -> Alert:
         draft=fields["draft"],
         detail=json.loads(fields["detail"]),
         at=fields["at"],
+        number=fields.get("number", ""),
     )

@@ -307,3 +307,38 @@ def platform_forms(platform_id: str) -> str:
 def pending_uploads(person_id: str) -> str:
     """Sorted set: the person's uploads no draft uses yet, scored by when they expire."""
     return f"{NS}:person:{person_id}:pending-uploads"
+
+
+def alert_case(number: str) -> str:
+    """Hash: one alert and its handling state (``app.core.alertstate``), by number (A12)."""
+    return f"{NS}:alert-case:{number}"
+
+
+def alerts_open() -> str:
+    """Sorted set: numbers of alerts not yet resolved, scored by when they were raised."""
+    return f"{NS}:alerts-open"
+
+
+def published_article(article_id: str) -> str:
+    """WeChat's article_id -> ``<draft>:v<version>``: an article Qianfa published."""
+    return f"{NS}:published-article:{article_id}"
+
+
+def online_articles(platform_id: str) -> str:
+    """Hash: article_id -> what reconciliation knows of it (``app.monitoring.reconcile``)."""
+    return f"{NS}:platform:{platform_id}:online"
+
+
+def online_pending(platform_id: str) -> str:
+    """Set: article ids online that may be Qianfa's own publication still being settled."""
+    return f"{NS}:platform:{platform_id}:online-pending"
+
+
+def monitoring(platform_id: str) -> str:
+    """Hash: a platform's reconciliation state: last round, failures, retry time, status."""
+    return f"{NS}:platform:{platform_id}:monitoring"
+
+
+def monitoring_claim(what: str) -> str:
+    """A raised monitoring alert, so one article (or version) raises one alert."""
+    return f"{NS}:monitoring-claim:{what}"

@@ -79,6 +79,7 @@ class Settings:
     console_refusal_window: int
     console_audit_refusals: int
     trusted_proxies: int
+    reconcile_interval: int
 
     def uses_stable_token(self, platform_id: str) -> bool:
         """Whether this platform fetches its access token with ``/cgi-bin/stable_token``."""
@@ -255,6 +256,9 @@ def load_settings(environ=None) -> Settings:
         publish_attempts=parse_int("PUBLISH_ATTEMPTS", raw("PUBLISH_ATTEMPTS"), low=1, high=100),
         publish_job_timeout=parse_int(
             "PUBLISH_JOB_TIMEOUT", raw("PUBLISH_JOB_TIMEOUT"), low=10, high=3600
+        ),
+        reconcile_interval=parse_int(
+            "RECONCILE_INTERVAL", raw("RECONCILE_INTERVAL"), low=1, high=86400
         ),
     )
 

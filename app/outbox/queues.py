@@ -80,6 +80,7 @@ PERIODIC = (
     Periodic("trim_audit", NOTIFICATIONS, 86400),
     Periodic("anchor_audit", NOTIFICATIONS, lambda settings: settings.audit_anchor_interval),
     Periodic("sweep_publications", PUBLISHING, 60),
+    Periodic("reconcile_platforms", ALERTS, lambda settings: settings.reconcile_interval),
 )
 
 

@@ -52,6 +52,7 @@ CONNECT_TIMEOUT = 5.0
 POOL_SIZE = 32
 MASS_DUPLICATE = 45065
 INVALID_MEDIA = 40007
+ARTICLE_GONE = 53600  # freepublish: the article_id names nothing online
 MAX_CLIENTMSGID = 64  # bytes
 PUBLISH_STATUS = {
     0: "发布成功",
@@ -456,6 +457,44 @@ class WeChatAPI:
             "article_urls": [item.get("article_url", "") for item in items],
             "fail_idx": [int(index) for index in answer.get("fail_idx") or []],
         }
+
+    # --- what is online (app.monitoring) ---
+
+    def freepublish_page(self, offset: int = 0, count: int = 20, content: bool = False) -> dict:
+        """One page of the published articles, newest ``update_time`` first:
+        ``{"total_count": int, "items": [{"article_id", "update_time", "news_item"}]}``."""
+        body = {"offset": offset, "count": count, "no_content": 0 if content else 1}
+        answer = self._call("POST", "freepublish/batchget", "查询已发布文章", body=body)
+        items = [
+            {
+                "article_id": str(item.get("article_id", "")),
+                "update_time": int(item.get("update_time") or 0),
+                "news_item": _news(item),
+            }
+            for item in answer.get("item") or []
+        ]
+        return {"total_count": int(answer.get("total_count", 0)), "items": items}
+
+    def freepublish_getarticle(self, article_id: str) -> list[dict] | None:
+        """The articles of one publication with their content; None once it is gone."""
+        answer = self._call(
+            "POST",
+            "freepublish/getarticle",
+            "获取已发布文章",
+            body={"article_id": article_id},
+            accept=(ARTICLE_GONE,),
+        )
+        if answer.get("errcode") == ARTICLE_GONE:
+            return None
+        return [item for item in answer.get("news_item") or [] if isinstance(item, dict)]
+
+    def freepublish_delete(self, article_id: str) -> bool:
+        """Take a publication down (every article of it); False when it was already gone."""
+        body = {"article_id": article_id, "index": 0}
+        answer = self._call(
+            "POST", "freepublish/delete", "删除已发布文章", body=body, accept=(ARTICLE_GONE,)
+        )
+        return answer.get("errcode") != ARTICLE_GONE
 
 
 def _news(item: dict) -> list[dict]:

@@ -1,0 +1,147 @@
+"""Handling an alert to the end (art. 15: problems are reported and 妥善处理).
+
+Every alert opens a case (``keys.alert_case``, written with the alert by
+``app.core.alerts``): open → acknowledged (who, when) → resolved with a handling note
+(处理说明); a resolved case can be reopened. Each change is audited in the same
+transaction. Who may handle alerts is decided by the callers (``app.monitoring.handling``);
+this module only holds the states and their moves.
+"""
+
+import time
+from dataclasses import dataclass
+
+import redis
+
+from app.core import audit, keys
+from app.core.alerts import KINDS
+from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.store import Tx, atomically, decode, timestamp
+
+OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
+STATES = {OPEN: "待处理", ACKNOWLEDGED: "已认领", RESOLVED: "已处理"}
+# (state now, move) -> state after; anything else is refused.
+TRANSITIONS = {
+    (OPEN, "acknowledge"): ACKNOWLEDGED,
+    (OPEN, "resolve"): RESOLVED,
+    (ACKNOWLEDGED, "resolve"): RESOLVED,
+    (RESOLVED, "reopen"): OPEN,
+}
+NOTE_MAX = 500
+
+
+@dataclass(frozen=True)
+class Case:
+    number: str
+    kind: str
+    message: str
+    platform: str
+    draft: str
+    at: str
+    state: str
+    by: str = ""
+    acknowledged_at: str = ""
+    resolved_at: str = ""
+    note: str = ""
+
+    @property
+    def is_open(self) -> bool:
+        return self.state != RESOLVED
+
+    @property
+    def title(self) -> str:
+        return KINDS.get(self.kind, self.kind)
+
+    @property
+    def state_name(self) -> str:
+        return STATES[self.state]
+
+
+def _case(raw: dict[str, str]) -> Case:
+    known = {name: raw.get(name, "") for name in Case.__dataclass_fields__}
+    return Case(**known)
+
+
+def number(raw) -> str:
+    text = str(raw or "").strip().upper()
+    if not (text.startswith("A") and text[1:].isdigit()):
+        raise InvalidInput(f"告警编号应为 A 加数字,例如 A12,收到 {str(raw)[:20]!r}")
+    return text
+
+
+def get(r: redis.Redis, raw_number: str) -> Case:
+    found = decode(r.hgetall(keys.alert_case(number(raw_number))))
+    if not found:
+        raise NotFound(f"没有告警 {number(raw_number)}")
+    return _case(found)
+
+
+def open_cases(r: redis.Redis, limit: int = 200) -> list[Case]:
+    """Unresolved cases, oldest first (what waits longest is handled first)."""
+    names = [n.decode() for n in r.zrange(keys.alerts_open(), 0, limit - 1)]
+    with r.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.hgetall(keys.alert_case(name))
+        found = pipe.execute()
+    return [_case(decode(raw)) for raw in found if raw]
+
+
+def all_cases(r: redis.Redis, limit: int = 200) -> list[Case]:
+    """The newest cases in any state, newest first."""
+    last = int(r.get(keys.sequence("alert")) or 0)
+    names = [f"A{n}" for n in range(last, max(0, last - limit), -1)]
+    with r.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.hgetall(keys.alert_case(name))
+        found = pipe.execute()
+    return [_case(decode(raw)) for raw in found if raw]
+
+
+def move(r: redis.Redis, actor: audit.Actor, raw_number: str, action: str, note: str = "") -> Case:
+    """Acknowledge, resolve or reopen a case, audited; a move the state forbids is refused."""
+    name = number(raw_number)
+    note = " ".join(str(note or "").split())[:NOTE_MAX]
+    if action in ("resolve", "reopen") and not note:
+        raise InvalidInput("请写明处理说明" if action == "resolve" else "请写明重新打开的原因")
+    key = keys.alert_case(name)
+
+    def change(tx: Tx) -> Case:
+        raw = decode(tx.read.hgetall(key))
+        if not raw:
+            raise NotFound(f"没有告警 {name}")
+        current = _case(raw)
+        after = TRANSITIONS.get((current.state, action))
+        if after is None:
+            raise Conflict(f"告警 {name} {current.state_name},不能{ACTION_NAMES[action]}")
+        fields = _fields(actor, action, after, note)
+        tx.write.hset(key, mapping=fields)
+        if after == RESOLVED:
+            tx.write.zrem(keys.alerts_open(), name)
+        elif after == OPEN:
+            tx.write.zadd(keys.alerts_open(), {name: time.time()})
+        audit.append(
+            tx,
+            actor,
+            f"alert.{action}",
+            subject=name,
+            platform=current.platform,
+            draft=current.draft,
+            decision=after,
+            reason=note,
+            detail={"kind": current.kind},
+        )
+        return _case({**raw, **fields})
+
+    return atomically(r, [key], change)
+
+
+ACTION_NAMES = {"acknowledge": "认领", "resolve": "处理", "reopen": "重新打开"}
+
+
+def _fields(actor: audit.Actor, action: str, after: str, note: str) -> dict[str, str]:
+    who = actor.person or actor.operator
+    at = timestamp()
+    if action == "acknowledge":
+        return {"state": after, "by": who, "acknowledged_at": at}
+    if action == "resolve":
+        return {"state": after, "by": who, "resolved_at": at, "note": note}
+    return {"state": after, "by": who, "resolved_at": "", "note": note}
