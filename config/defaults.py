@@ -58,3 +58,9 @@ CONSOLE_REFUSAL_WINDOW = 60
 CONSOLE_AUDIT_REFUSALS = 20
 # Reverse proxies in front of Qianfa whose X-Forwarded-For is believed (0: none).
 TRUSTED_PROXIES = 0
+# Platforms without a publishing API (art. 2): remind the administrator of an approved
+# draft not reported as published after this many seconds; poll their feeds this often;
+# show a feed as failing after it has failed this long.
+MANUAL_REPORT_AFTER = 86400
+FEED_POLL_INTERVAL = 900
+FEED_FAILING_AFTER = 86400

@@ -24,6 +24,10 @@ KINDS = {
     "forged_callbacks": "大量伪造的微信回调",
     "platform_suspended": "平台已停用",
     "audit_broken": "审计记录校验失败",
+    "unreviewed_publication": "未经审核的发布",
+    "published_changed": "发布后内容被修改",
+    "published_differs": "发布内容与审核版本不一致",
+    "online_content": "已发布内容命中检查",
 }
 MAX_PENDING = 10_000
 

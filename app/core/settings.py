@@ -79,6 +79,9 @@ class Settings:
     console_refusal_window: int
     console_audit_refusals: int
     trusted_proxies: int
+    manual_report_after: int
+    feed_poll_interval: int
+    feed_failing_after: int
 
     def uses_stable_token(self, platform_id: str) -> bool:
         """Whether this platform fetches its access token with ``/cgi-bin/stable_token``."""
@@ -256,7 +259,21 @@ def load_settings(environ=None) -> Settings:
         publish_job_timeout=parse_int(
             "PUBLISH_JOB_TIMEOUT", raw("PUBLISH_JOB_TIMEOUT"), low=10, high=3600
         ),
+        **_manual_settings(raw),
     )
+
+
+def _manual_settings(raw) -> dict[str, int]:
+    """Platforms without a publishing API: the report reminder and the feed polling."""
+
+    def integer(name: str, low: int, high: int) -> int:
+        return parse_int(name, raw(name), low=low, high=high)
+
+    return {
+        "manual_report_after": integer("MANUAL_REPORT_AFTER", 60, 30 * 86400),
+        "feed_poll_interval": integer("FEED_POLL_INTERVAL", 10, 86400),
+        "feed_failing_after": integer("FEED_FAILING_AFTER", 60, 30 * 86400),
+    }
 
 
 def _audit_anchor_settings(raw, instance_dir: Path) -> dict:
