@@ -14,7 +14,8 @@ from app.core import alerts, anchors, audit, keys
 from app.core.masterkey import load_keyring
 from app.core.redis import get_redis
 from app.core.settings import get_settings
-from app.notify import draft_notices, escalation, reminders
+from app.monitoring import feeds
+from app.notify import draft_notices, escalation, manual_notices, reminders
 from app.outbox import queues
 from app.publishing import schedule
 from app.wechat.client import WeChatAPI
@@ -155,3 +156,15 @@ def publish_finished(event_id: str) -> bool:
         fail_idx=tuple(json.loads(event["fail_idx"] or "[]")),
         settings=settings,
     )
+
+
+def remind_manual() -> dict:
+    """Periodic: remind administrators of drafts approved but not reported as published by hand."""
+    settings, r, api_for = _context()
+    return manual_notices.remind(r, api_for, settings)
+
+
+def poll_feeds() -> dict:
+    """Periodic: read the feeds of platforms without a publishing API (app.monitoring.feeds)."""
+    settings = get_settings()
+    return feeds.poll_due(get_redis(settings), settings=settings)

@@ -31,6 +31,7 @@ from app.core.paging import paginate
 from app.core.settings import get_settings
 from app.core.store import decode_set
 from app.drafts import compose, lifecycle, preview, review
+from app.publishing import manual
 from app.registry import access, bindcodes
 from app.registry.platforms import Platform
 
@@ -530,6 +531,24 @@ def _help(ctx: Context, args: str) -> str:
     return _fit("\n".join(lines))
 
 
+def _published(ctx: Context, args: str) -> str:
+    """A draft of a platform without a publishing API was published by hand: check the page.
+
+    The draft may be on another platform than this account (a Weibo or a website has no
+    chat of its own); ``manual.report`` decides from the stored roles who may report it.
+    """
+    raw, url = _split_id(args)
+    if not url:
+        raise InvalidInput(f"请附上发布后的链接,如:已发布 {raw} https://…")
+    draft, found = manual.report(ctx.r, ctx.actor, raw, url.split()[0])
+    if found.matches:
+        return f"已核对稿件 {draft.id}:页面与审核通过的版本一致,已记录为已发布。"
+    return (
+        f"稿件 {draft.id} 已记录为已发布,但页面与审核通过的版本不一致({found.summary()}),"
+        "已报告党委宣传部。请尽快改正页面内容。"
+    )
+
+
 def _fit(text: str) -> str:
     """Cut a reply to what one WeChat text message carries."""
     if len(text.encode()) <= MAX_REPLY_BYTES:
@@ -563,6 +582,9 @@ COMMANDS = (
     Command("approve", ("同意", "通过", "approve"), REVIEWER, "同意 D编号:审核通过", _approve),
     Command("reject", ("驳回", "reject"), REVIEWER, "驳回 D编号 原因:退回修改", _reject),
     Command("flag", ("敏感", "flag"), STAFF, "敏感 D编号:标记涉及重大事件等", _flag),
+    Command(
+        "published", ("已发布", "published"), STAFF, "已发布 D编号 链接:报告手工发布", _published
+    ),
 )
 SESSION_COMMANDS = {"help", "compose", "title", "preview", "send", "cancel"}
 _WORDS = sorted(

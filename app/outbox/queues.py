@@ -80,6 +80,8 @@ PERIODIC = (
     Periodic("trim_audit", NOTIFICATIONS, 86400),
     Periodic("anchor_audit", NOTIFICATIONS, lambda settings: settings.audit_anchor_interval),
     Periodic("sweep_publications", PUBLISHING, 60),
+    Periodic("remind_manual", NOTIFICATIONS, 300),
+    Periodic("poll_feeds", PUBLISHING, lambda settings: settings.feed_poll_interval),
 )
 
 

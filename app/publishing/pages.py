@@ -12,9 +12,10 @@ The verdict (``Comparison.matches``), after normalisation (NFKC, lower case, no 
 punctuation or symbols, known metadata lines such as 发布时间/来源 dropped):
 - every approved sentence is on the page, in order (none missing, none altered);
 - nothing is inserted between the first and the last approved sentence;
-- text before or after the article (the page's frame that extraction kept) is at most
-  ``EDGE_TOLERANCE`` of the approved text's length, and never more than ``EDGE_MIN``
-  characters below that;
+- inside the article's container (``CONTENT_NAMES``) nothing may be added at all; on a
+  page without a recognisable container, text before or after the article (the page's
+  frame that extraction kept) is tolerated up to ``EDGE_TOLERANCE`` of the approved
+  text's length, or ``EDGE_MIN`` characters when that is more;
 - an article's approved title is in the page's title, its <h1> or its text.
 """
 
@@ -325,7 +326,7 @@ def compare(approved: str, page: PageText, *, title: str = "") -> Comparison:
     edges = [written for j, (_, written) in enumerate(got) if j < first or j >= last]
     approved_chars = sum(len(s) for s, _ in want)
     edge_chars = sum(len(squeeze(s)) for s in edges)
-    allowed = max(EDGE_MIN, EDGE_TOLERANCE * approved_chars)
+    allowed = 0 if page.framed else max(EDGE_MIN, EDGE_TOLERANCE * approved_chars)
     added = inside + (edges if edge_chars > allowed else [])
     title_missing = bool(title) and not _has_title(title, page)
     return Comparison(

@@ -1,0 +1,1 @@
+"""Monitoring: what actually went online, checked against what was reviewed."""
