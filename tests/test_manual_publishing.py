@@ -2,6 +2,8 @@
 approved draft waits for an administrator to publish it by hand and report the page, which
 Qianfa fetches from the sandbox's stand-in site and compares with the approved version."""
 
+import os
+
 import pytest
 
 from app.core import alerts, keys
@@ -164,3 +166,41 @@ def test_the_domain_is_checked_when_it_is_set(r, sandbox):
     assert site.owns("https://www.news.example.edu.cn/a.html")
     assert not site.owns("https://news.example.edu.cn.evil.com/a.html")
     assert host_of("http://127.0.0.1:1/") == "127.0.0.1:1"
+
+
+def test_the_api_reports_a_publication_and_refuses_a_bad_one_with_the_json_error(r, sandbox):
+    from app.channels import apitokens
+    from app.web import create_app
+
+    w, site = manual_world(r, sandbox)
+    draft = approved(r, w, "article", ARTICLE)
+    _, secret = apitokens.issue(r, OPERATOR, w.admin, [w.platform], label="CMS")
+    client = create_app(load_settings()).test_client()
+    headers = {"Authorization": f"Bearer {secret}"}
+    path = f"/api/v1/drafts/{draft.id}/published"
+
+    refused = client.post(path, json={"url": site["feed_url"]}, headers=headers)
+    assert refused.status_code == 400
+    assert refused.get_json()["field"] == "url" and "不是网页" in refused.get_json()["message"]
+    assert lifecycle.get(r, draft.id).status == lifecycle.APPROVED
+
+    item = sandbox.publish_item("news", title=ARTICLE["title"], html=ARTICLE_HTML)
+    answer = client.post(path, json={"url": item["url"]}, headers=headers)
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    assert body["status"] == "published" and body["verification"]["matches"] is True
+
+
+def test_a_failing_feed_backs_off_raises_nothing_and_shows_as_failing_after_a_while(r, sandbox):
+    from app.monitoring import feeds
+
+    w, site = manual_world(r, sandbox)
+    sites.set_feed(r, OPERATOR, w.platform, site["home"] + "missing.xml")
+    settings = load_settings({**os.environ, "QIANFA_FEED_FAILING_AFTER": "60"})
+    outcome = feeds.poll_due(r, settings=settings, now=float("inf"))
+    assert "HTTP 404" in outcome[w.platform]["failed"]
+    assert feeds.poll_due(r, settings=settings) == {}  # not due again at once: backing off
+    assert alerts.recent(r) == []
+    assert feeds.failing(r, w.platform, settings) == ""  # not yet a day (here: 60 s)
+    r.hset(keys.feed_state(w.platform), "failing_since", 1)  # failing since long ago
+    assert "HTTP 404" in feeds.failing(r, w.platform, settings)
