@@ -49,7 +49,7 @@ def instructions(r: redis.Redis, draft: lifecycle.Draft) -> str:
         what = f"请按控制台「稿件 {draft.id}」中审核通过的版本(含图片)原样发布《{title}》。"
     return (
         f"「{platform.name}」没有发布接口,需要手工发布。{what}\n"
-        f"发布后发送「已发布 {draft.id} 链接」,或在控制台填写链接,签发会核对页面内容。"
+        f"发布后发送「已发布 {draft.id} 链接」,签发会核对页面内容。"
     )
 
 

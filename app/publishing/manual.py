@@ -2,7 +2,7 @@
 
 Review is the same as everywhere; an approved draft is then not published by Qianfa. Its
 publication waits in step ``manual`` while an administrator publishes it by hand and reports
-the address (chat ``已发布 D42 <链接>``, the console, ``POST /api/v1/drafts/<id>/published``).
+the address (chat ``已发布 D42 <链接>``, ``POST /api/v1/drafts/<id>/published``).
 ``report`` fetches that page through the egress guard, extracts its main text and compares
 it with the approved version (``app.publishing.pages``): either way the draft becomes
 published with its URL, and a page that differs raises ``published_differs`` listing
