@@ -60,3 +60,9 @@ CONSOLE_AUDIT_REFUSALS = 20
 TRUSTED_PROXIES = 0
 # Seconds between two reconciliations of what is online with what was approved.
 RECONCILE_INTERVAL = 300
+# Platforms without a publishing API (art. 2): remind the administrator of an approved
+# draft not reported as published after this many seconds; poll their feeds this often;
+# show a feed as failing after it has failed this long.
+MANUAL_REPORT_AFTER = 86400
+FEED_POLL_INTERVAL = 900
+FEED_FAILING_AFTER = 86400

@@ -22,10 +22,11 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST
     app.extensions["sandbox"] = World(config or SandboxConfig())
 
-    from sandbox import backoffice, control, pages
+    from sandbox import backoffice, control, pages, sites
     from sandbox.api import base, draft, freepublish, media, message, token
 
     base.init_app(app)
     for module in (token, message, media, draft, freepublish, control, pages, backoffice):
         app.register_blueprint(module.bp)
+    sites.init_app(app)  # the stand-in website and Weibo (platforms without an API)
     return app

@@ -27,6 +27,10 @@ def main(host: str, port: int, demo: bool, seed: int, server_url: str | None) ->
     if demo:
         settings = demo_account.install(server.world, server_url)
         click.echo(demo_account.instructions(server.url, settings))
+        site = demo_account.install_site(server.app.extensions["sandbox_sites"], server.url)
+        click.echo(
+            f"演示网站「{site['name']}」:{site['home']}(手工发布:/sandbox/sites/{site['id']})"
+        )
     else:
         click.echo(f"沙箱微信已启动:{server.url}  (Ctrl-C 停止)")
     try:

@@ -76,6 +76,20 @@ class SandboxControl:
     def verify_server(self, appid: str) -> dict:
         return self._call("POST", f"/accounts/{appid}/verify")
 
+    def add_site(self, site_id: str, kind: str = "website", name: str = "") -> dict:
+        """A stand-in website or Weibo account (``sandbox.sites``)."""
+        return self._call("POST", "/sites", {"id": site_id, "kind": kind, "name": name})
+
+    def publish_item(self, site_id: str, **content) -> dict:
+        """Publish by hand: ``title`` and ``html`` on a website, ``text`` on Weibo."""
+        return self._call("POST", f"/sites/{site_id}/items", content)
+
+    def edit_item(self, site_id: str, number: int, **content) -> dict:
+        return self._call("PUT", f"/sites/{site_id}/items/{number}", content)
+
+    def delete_item(self, site_id: str, number: int) -> dict:
+        return self._call("DELETE", f"/sites/{site_id}/items/{number}")
+
     def add_fault(self, **rule) -> dict:
         return self._call("POST", "/faults", rule)
 

@@ -32,6 +32,14 @@ DEMO_TEMPLATE = {
 }
 
 
+DEMO_SITE = {"id": "news", "kind": "website", "name": "签发演示学院新闻网"}
+
+
+def install_site(sites, base_url: str) -> dict:
+    """The demo's stand-in website, published on by hand (``sandbox.sites``)."""
+    return sites.add(DEMO_SITE["id"], DEMO_SITE["kind"], DEMO_SITE["name"], base_url).summary()
+
+
 def install(world: World, server_url: str | None = None) -> dict:
     """Register the demo account, its users and template; return the account's settings."""
     spec = dict(DEMO_ACCOUNT, server_url=server_url or DEMO_ACCOUNT["server_url"])

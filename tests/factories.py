@@ -27,7 +27,13 @@ class World:
 
 
 def world(
-    r, *, tier: int = 2, platform_id: str = "jsj-wx", status: str = "active", appid: str = ""
+    r,
+    *,
+    tier: int = 2,
+    platform_id: str = "jsj-wx",
+    status: str = "active",
+    appid: str = "",
+    kind: str = "wechat",
 ) -> World:
     unit = units.create(r, OPERATOR, f"计算机学院-{platform_id}", "secondary_college")
     league = units.create(r, OPERATOR, f"党委宣传部-{platform_id}", "propaganda")
@@ -40,8 +46,8 @@ def world(
         r,
         OPERATOR,
         platform_id,
-        name="计算机学院微信公众号",
-        kind="wechat",
+        name="计算机学院微信公众号" if kind == "wechat" else f"计算机学院{platforms.KINDS[kind]}",
+        kind=kind,
         tier=tier,
         unit=unit.id,
         supervising_unit=league.id,

@@ -34,3 +34,24 @@ def test_demo_platform_matches_the_sandbox_demo_account():
     sandbox_users = {user["openid"]: user["nickname"] for user in sandbox.demo.DEMO_USERS}
     for user in demo.DEMO_USERS:
         assert sandbox_users[user["openid"]] == user["nickname"]
+
+
+def test_demo_registers_a_website_platform_on_the_sandbox_demo_site(r, settings):
+    """Issue 16: beside the WeChat account, a website published on by hand and watched."""
+    from app.registry import sites
+    from sandbox import create_app
+    from sandbox.demo import DEMO_SITE, install_site
+
+    demo.ensure(r, load_keyring(settings), settings.bind_code_ttl)
+    demo.ensure_website(r, 8100)
+    before = snapshot(r)
+    demo.ensure_website(r, 8100)
+    assert snapshot(r) == before
+    website = platforms.get(r, demo.WEBSITE)
+    assert (website.kind, website.status, website.name) == ("website", "active", demo.WEBSITE_NAME)
+    assert website.admins == platforms.get(r, demo.PLATFORM).admins
+    sandbox_site = install_site(create_app().extensions["sandbox_sites"], "http://127.0.0.1:8100")
+    assert sandbox_site["name"] == demo.WEBSITE_NAME and DEMO_SITE["kind"] == "website"
+    registered = sites.get(r, demo.WEBSITE)
+    assert registered.feed_url == sandbox_site["feed_url"]
+    assert registered.owns(sandbox_site["home"] + "articles/1.html")

@@ -16,6 +16,8 @@ from app.core.redis import get_redis
 from app.core.settings import get_settings
 from app.monitoring import reconcile
 from app.notify import draft_notices, escalation, reminders
+from app.monitoring import feeds
+from app.notify import draft_notices, escalation, manual_notices, reminders
 from app.outbox import queues
 from app.publishing import schedule
 from app.wechat.client import WeChatAPI
@@ -172,3 +174,15 @@ def reconcile_platform(platform_id: str) -> dict:
     """At once, for one platform (a PUBLISHJOBFINISH that was not Qianfa's)."""
     _, r, api_for = _context()
     return vars(reconcile.reconcile(r, api_for(platform_id), platform_id, force=True))
+
+
+def remind_manual() -> dict:
+    """Periodic: remind administrators of drafts approved but not reported as published by hand."""
+    settings, r, api_for = _context()
+    return manual_notices.remind(r, api_for, settings)
+
+
+def poll_feeds() -> dict:
+    """Periodic: read the feeds of platforms without a publishing API (app.monitoring.feeds)."""
+    settings = get_settings()
+    return feeds.poll_due(get_redis(settings), settings=settings)

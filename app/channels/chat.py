@@ -32,6 +32,7 @@ from app.core.settings import get_settings
 from app.core.store import decode_set
 from app.drafts import compose, lifecycle, preview, review
 from app.monitoring import handling
+from app.publishing import manual
 from app.registry import access, bindcodes
 from app.registry.platforms import Platform
 
@@ -531,6 +532,24 @@ def _help(ctx: Context, args: str) -> str:
     return _fit("\n".join(lines))
 
 
+def _published(ctx: Context, args: str) -> str:
+    """A draft of a platform without a publishing API was published by hand: check the page.
+
+    The draft may be on another platform than this account (a Weibo or a website has no
+    chat of its own); ``manual.report`` decides from the stored roles who may report it.
+    """
+    raw, url = _split_id(args)
+    if not url:
+        raise InvalidInput(f"请附上发布后的链接,如:已发布 {raw} https://…")
+    draft, found = manual.report(ctx.r, ctx.actor, raw, url.split()[0])
+    if found.matches:
+        return f"已核对稿件 {draft.id}:页面与审核通过的版本一致,已记录为已发布。"
+    return (
+        f"稿件 {draft.id} 已记录为已发布,但页面与审核通过的版本不一致({found.summary()}),"
+        "已报告党委宣传部。请尽快改正页面内容。"
+    )
+
+
 def _fit(text: str) -> str:
     """Cut a reply to what one WeChat text message carries."""
     if len(text.encode()) <= MAX_REPLY_BYTES:
@@ -589,6 +608,9 @@ COMMANDS = (
     Command("alerts", ("告警", "alerts"), STAFF, "告警:列出待处理的告警", _alerts, mutates=False),
     Command("ack", ("认领", "ack"), STAFF, "认领 A编号:认领告警", _acknowledge_alert),
     Command("resolve", ("处理", "resolve"), STAFF, "处理 A编号 说明:处理完告警", _resolve_alert),
+    Command(
+        "published", ("已发布", "published"), STAFF, "已发布 D编号 链接:报告手工发布", _published
+    ),
 )
 SESSION_COMMANDS = {"help", "compose", "title", "preview", "send", "cancel"}
 _WORDS = sorted(

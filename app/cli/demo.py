@@ -10,7 +10,7 @@ import redis
 
 from app.core.audit import Actor
 from app.core.masterkey import Keyring
-from app.registry import bindcodes, credentials, people, platforms, units
+from app.registry import bindcodes, credentials, people, platforms, sites, units
 from app.webhook import config as webhook_config
 
 # The sandbox's demo account as its owner would copy it from WeChat's console: Qianfa and
@@ -63,6 +63,35 @@ def _register(r: redis.Redis) -> None:
         appid=DEMO_ACCOUNT["appid"],
         purpose="沙箱演示",
     )
+
+
+WEBSITE = "demo-web"
+WEBSITE_NAME = "签发演示学院新闻网"  # the sandbox's demo site (sandbox/demo.py DEMO_SITE)
+
+
+def ensure_website(r: redis.Redis, sandbox_port: int) -> list[str]:
+    """The demo's website platform beside the WeChat one: no publishing API, so drafts are
+    published by hand on the sandbox's stand-in site and reported (docs/feeds.md)."""
+    if not platforms.exists(r, WEBSITE):
+        demo = platforms.get(r, PLATFORM)
+        platforms.create(
+            r,
+            ACTOR,
+            WEBSITE,
+            name=WEBSITE_NAME,
+            kind="website",
+            tier=2,
+            unit=demo.unit,
+            supervising_unit=demo.supervising_unit,
+            responsible=demo.responsible,
+            admins=sorted(demo.admins),
+            purpose="沙箱演示:手工发布的网站",
+        )
+        platforms.change_status(r, ACTOR, WEBSITE, platforms.ACTIVE, "演示平台")
+        home = f"http://127.0.0.1:{sandbox_port}/site/news/"
+        sites.set_domain(r, ACTOR, WEBSITE, f"127.0.0.1:{sandbox_port}")
+        sites.set_feed(r, ACTOR, WEBSITE, home + "rss.xml")
+    return [f"演示网站平台 {WEBSITE}:审核通过后在沙箱网站手工发布,再发送「已发布 D编号 链接」"]
 
 
 def ensure(r: redis.Redis, keyring: Keyring, bind_code_ttl: int) -> list[str]:

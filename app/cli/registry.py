@@ -7,7 +7,7 @@ from app.core import masterkey
 from app.core.settings import get_settings
 from app.drafts import lifecycle, review
 from app.notify import deliver
-from app.registry import access, bindcodes, people, platforms, units
+from app.registry import access, bindcodes, people, platforms, sites, units
 
 
 @click.group("unit")
@@ -282,3 +282,26 @@ def register(cli: click.Group) -> None:
         draft_group,
     ):
         cli.add_command(command)
+
+
+@platform_group.command("domain")
+@click.argument("platform_id")
+@click.argument("domain")
+def platform_domain(platform_id, domain):
+    """登记无发布接口的平台(微博、网站、客户端)的域名;报告的发布链接须在此域名上。"""
+    site = sites.set_domain(store(), operator(), platform_id, domain)
+    click.echo(f"平台 {site.platform} 的域名已设为 {site.domain}")
+
+
+@platform_group.command("feed")
+@click.argument("platform_id")
+@click.argument("url")
+@click.option(
+    "--kind", default="rss", show_default=True, help="类型:" + "、".join(sites.FEED_KINDS)
+)
+def platform_feed(platform_id, url, kind):
+    """登记平台的订阅(RSS/Atom、sitemap 或列表页),用于发现未经审核的发布。"""
+    site = sites.set_feed(store(), operator(), platform_id, url, kind)
+    click.echo(
+        f"平台 {site.platform} 的订阅已设为 {site.feed_url}({sites.FEED_KINDS[site.feed_kind]})"
+    )

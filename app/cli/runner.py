@@ -76,6 +76,7 @@ def demo_lines(settings: Settings) -> list[str]:
     client = redis.Redis.from_url(settings.redis_url or embedded_url(settings.instance_dir))
     try:
         lines = demo.ensure(client, load_keyring(settings), settings.bind_code_ttl)
+        lines += demo.ensure_website(client, settings.sandbox_port)
     except QianfaError as exc:
         return [f"未能准备演示平台:{exc.message}"]
     finally:

@@ -26,6 +26,7 @@ KINDS = {
     "audit_broken": "审计记录校验失败",
     "unreviewed_publication": "发现未经审核发布的文章",
     "published_changed": "已发布的文章被改动",
+    "published_differs": "发布内容与审核版本不一致",
     "online_content": "已发布的文章发现问题内容",
 }
 MAX_PENDING = 10_000

@@ -342,3 +342,27 @@ def monitoring(platform_id: str) -> str:
 def monitoring_claim(what: str) -> str:
     """A raised monitoring alert, so one article (or version) raises one alert."""
     return f"{NS}:monitoring-claim:{what}"
+def platform_site(platform_id: str) -> str:
+    """Hash: a non-WeChat platform's registered domain and feed (``app.registry.sites``)."""
+    return f"{NS}:platform:{platform_id}:site"
+
+
+def manual_pending() -> str:
+    """Sorted set: ``<draft>:v<version>`` approved for a manual platform and not yet
+    reported as published, scored by when its reminder is due (``app.publishing.manual``)."""
+    return f"{NS}:publications:manual"
+
+
+def published_page(url_hash: str) -> str:
+    """Hash: a page Qianfa verified or saw in a feed: platform, draft, text hash, url."""
+    return f"{NS}:published-page:{url_hash}"
+
+
+def platform_pages(platform_id: str) -> str:
+    """Set: hashes of the page URLs known for a platform (``keys.published_page``)."""
+    return f"{NS}:platform:{platform_id}:pages"
+
+
+def feed_state(platform_id: str) -> str:
+    """Hash: a platform feed's polling state: last success, failing since, error, next due."""
+    return f"{NS}:platform:{platform_id}:feed-state"

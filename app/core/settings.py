@@ -80,6 +80,9 @@ class Settings:
     console_audit_refusals: int
     trusted_proxies: int
     reconcile_interval: int
+    manual_report_after: int
+    feed_poll_interval: int
+    feed_failing_after: int
 
     def uses_stable_token(self, platform_id: str) -> bool:
         """Whether this platform fetches its access token with ``/cgi-bin/stable_token``."""
@@ -260,7 +263,21 @@ def load_settings(environ=None) -> Settings:
         reconcile_interval=parse_int(
             "RECONCILE_INTERVAL", raw("RECONCILE_INTERVAL"), low=1, high=86400
         ),
+        **_manual_settings(raw),
     )
+
+
+def _manual_settings(raw) -> dict[str, int]:
+    """Platforms without a publishing API: the report reminder and the feed polling."""
+
+    def integer(name: str, low: int, high: int) -> int:
+        return parse_int(name, raw(name), low=low, high=high)
+
+    return {
+        "manual_report_after": integer("MANUAL_REPORT_AFTER", 60, 30 * 86400),
+        "feed_poll_interval": integer("FEED_POLL_INTERVAL", 10, 86400),
+        "feed_failing_after": integer("FEED_FAILING_AFTER", 60, 30 * 86400),
+    }
 
 
 def _audit_anchor_settings(raw, instance_dir: Path) -> dict:

@@ -54,6 +54,7 @@ TRANSITIONS = {
     (APPROVED, "withdraw"): WITHDRAWN,
     (APPROVED, "block"): BLOCKED,
     (APPROVED, "start_publishing"): PUBLISHING,
+    (APPROVED, "report"): PUBLISHED,  # published by hand on a platform without an API
     (PUBLISHING, "publish"): PUBLISHED,
     (PUBLISHING, "fail"): FAILED,
     (REJECTED, "edit"): DRAFT,
@@ -76,6 +77,7 @@ ACTIONS = {
     "publish": "发布完成",
     "fail": "发布失败",
     "retry": "重试发布",
+    "report": "报告已发布",
 }
 
 FINAL_OR_PUBLISHING = (PUBLISHING, PUBLISHED, WITHDRAWN)
@@ -505,22 +507,27 @@ def _move(
     def change(tx: Tx) -> Draft:
         current = read_in(tx, did)
         check(tx, current)
-        updated = current.replace(status=next_status(current.status, action), status_reason=reason)
-        write_in(tx, updated)
-        audit.append(
-            tx,
-            actor,
-            f"draft.{action}",
-            platform=current.platform,
-            draft=did,
-            version_hash=current.content_hash,
-            decision=updated.status,
-            reason=reason,
-            detail=detail,
-        )
-        return updated
+        return move_in(tx, actor, current, action, reason, detail)
 
     return atomically(r, [keys.draft(did)], change)
+
+
+def move_in(tx: Tx, actor: audit.Actor, current: Draft, action: str, reason="", detail=None):
+    """Queue one move of ``TRANSITIONS`` with its audit record; the caller checked who may."""
+    updated = current.replace(status=next_status(current.status, action), status_reason=reason)
+    write_in(tx, updated)
+    audit.append(
+        tx,
+        actor,
+        f"draft.{action}",
+        platform=current.platform,
+        draft=current.id,
+        version_hash=current.content_hash,
+        decision=updated.status,
+        reason=reason,
+        detail=detail,
+    )
+    return updated
 
 
 def _write_version(tx: Tx, draft: Draft, content: dict[str, str], author: str) -> None:

@@ -22,7 +22,7 @@ from app.core.paging import paginate
 from app.core.settings import Settings
 from app.core.store import now, timestamp
 from app.drafts import lifecycle, preview, review
-from app.notify import deliver
+from app.notify import deliver, manual_notices
 from app.notify.deliver import Notice
 from app.notify.escalation import propaganda_reviewers
 from app.publishing import schedule
@@ -184,10 +184,15 @@ def tell_author(r: redis.Redis, api_for: Callable, record: dict[str, str]) -> st
     """Tell a draft's author what the audit record says happened to it."""
     draft = lifecycle.get(r, record["draft"])
     notice = author_notice(draft, record)
-    openid = openid_on(r, draft.author, draft.platform)
-    if not openid:
-        return deliver.unreachable(r, draft.author, draft.platform, notice)
-    return deliver.deliver(r, api_for, draft.author, draft.platform, openid, notice)
+    if not manual_notices.is_manual(r, draft.platform):
+        openid = openid_on(r, draft.author, draft.platform)
+        if not openid:
+            return deliver.unreachable(r, draft.author, draft.platform, notice)
+        return deliver.deliver(r, api_for, draft.author, draft.platform, openid, notice)
+    if notice.purpose == "approved":  # published by hand: say what, and how to report it
+        text = deliver.fit(notice.text + "\n" + manual_notices.instructions(r, draft))
+        notice = Notice(**{**notice.__dict__, "text": text, "reply": "请手工发布后报告链接"})
+    return manual_notices.tell(r, api_for, draft.author, draft.platform, notice)
 
 
 def author_notice(draft: lifecycle.Draft, record: dict[str, str]) -> Notice:

@@ -31,6 +31,7 @@ QUEUED, COVER, IMAGES, DRAFT, SUBMIT, WAIT, SEND = (
     "send",
 )
 DONE, FAILED, REFUSED = "done", "failed", "refused"
+MANUAL = "manual"  # a platform without a publishing API: waits for a person's report
 STEPS = {
     QUEUED: "等待发布",
     COVER: "上传封面",
@@ -42,6 +43,7 @@ STEPS = {
     DONE: "已发布",
     FAILED: "发布失败",
     REFUSED: "拒绝发布",
+    MANUAL: "等待手工发布",
 }
 FINISHED = (DONE, FAILED, REFUSED)
 INTS = ("version", "round", "run", "attempts", "polls")
@@ -72,6 +74,9 @@ class Publication:
     article_id: str = ""
     article_url: str = ""
     reason: str = ""
+    channel: str = ""
+    verdict: str = ""  # a manual publication's page: "match" or "differs"
+    reported_by: str = ""
     created_at: str = ""
     updated_at: str = ""
 

@@ -23,7 +23,7 @@ from app.core.settings import Settings, get_settings
 from app.core.store import Tx, atomically, timestamp
 from app.drafts import lifecycle
 from app.outbox import queues
-from app.publishing import articles
+from app.publishing import articles, channels
 from app.publishing import record as pubs
 from app.publishing.record import Publication
 from app.publishing.steps import ACTOR, Publisher, audit_unknown
@@ -42,6 +42,7 @@ def schedule(r: redis.Redis, draft_id: str, *, settings: Settings | None = None)
     settings = settings or get_settings()
     draft = lifecycle.get(r, draft_id)
     when = _moment(draft.scheduled_at)
+    channel = channels.for_kind(platforms.get(r, draft.platform).kind)
 
     def change(tx: Tx) -> tuple[Publication | None, bool]:
         current = lifecycle.read_in(tx, draft.id)
@@ -56,22 +57,23 @@ def schedule(r: redis.Redis, draft_id: str, *, settings: Settings | None = None)
             content_hash=current.content_hash,
             platform=current.platform,
             kind=current.kind,
-            step=pubs.QUEUED,
+            step=channel.first_step,
             round=earlier.round + 1 if earlier else 1,
             run=1,
             job=queues.publish_job_id(current.id, current.version, 1),
+            channel=channel.name,
             created_at=timestamp(),
         )
         due = when.timestamp() if when else time.time()
-        pub = pubs.write_in(tx, pub, due=due)
-        pubs.step_audit(tx, pub, "publish.scheduled", scheduled_at=current.scheduled_at)
+        pub = channel.begin_in(tx, pub, due, settings)
+        pubs.step_audit(
+            tx, pub, "publish.scheduled", scheduled_at=current.scheduled_at, channel=channel.name
+        )
         return pub, True
 
     pub, created = atomically(r, [keys.draft(draft.id)], change)
     if created:
-        queues.enqueue_publish(
-            r, pub.draft, pub.version, 1, at=when, timeout=settings.publish_job_timeout
-        )
+        channel.start(r, settings, pub, when)
     elif pub is not None and pub.step == pubs.QUEUED:
         _follow_schedule(r, settings, pub, when)
     return pub
@@ -117,7 +119,7 @@ def run(
             return "unknown"
         if number and number < pub.run:
             return "superseded"
-        return Publisher(r, settings, pub, lease).advance()
+        return channels.of(pub).advance(r, settings, pub, lease)
     finally:
         lease.release()
 

@@ -25,7 +25,7 @@ from app.core.errors import (
 )
 from app.core.store import now
 from app.drafts import lifecycle, uploads
-from app.publishing import articles
+from app.publishing import articles, manual
 from app.web import openapi, redis_client, representations, settings
 from app.web.errors import render
 
@@ -37,6 +37,7 @@ LIST_DEFAULT, LIST_MAX = 50, 100
 CREATE_FIELDS = ("platform", "kind", "content", "flags", "scheduled_at", "submit")
 VERSION_FIELDS = ("content", "submit")
 WITHDRAW_FIELDS = ("reason",)
+PUBLISHED_FIELDS = ("url",)
 LIST_PARAMS = ("platform", "status", "limit")
 
 
@@ -118,6 +119,18 @@ def withdraw_draft(draft_id):
         )
     lifecycle.withdraw(r, token.actor(), draft.id, reason)
     return respond(200, representations.draft(r, draft.id))
+
+
+@bp.post("/drafts/<draft_id>/published")
+def report_published(draft_id):
+    """A draft of a platform without a publishing API was published by hand: check its page."""
+    token, r = authenticated()
+    body = json_body(PUBLISHED_FIELDS, required=("url",))
+    draft = visible(r, token, draft_id)
+    with field("url"):
+        draft, found = manual.report(r, token.actor(), draft.id, body["url"], settings=settings())
+    verification = {"matches": found.matches, "summary": found.summary(), **found.detail()}
+    return respond(200, {**representations.draft(r, draft.id), "verification": verification})
 
 
 @bp.get("/drafts")

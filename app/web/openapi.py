@@ -127,6 +127,12 @@ SCHEMAS = {
             },
         },
     },
+    "Published": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["url"],
+        "properties": {"url": {**TEXT, "format": "uri", "description": "手工发布后的页面链接"}},
+    },
     "Withdraw": {
         "type": "object",
         "additionalProperties": False,
@@ -305,6 +311,17 @@ PATHS = {
             "parameters": [DRAFT_ID],
             "requestBody": _json_body("Withdraw", required=False),
             "responses": {"200": _ok("已撤回", "Draft"), **DRAFT_ERRORS},
+        }
+    },
+    "/api/v1/drafts/{draft_id}/published": {
+        "post": {
+            "summary": "报告手工发布(无发布接口的平台):核对页面与审核版本,记录为已发布",
+            "parameters": [DRAFT_ID],
+            "requestBody": _json_body("Published"),
+            "responses": {
+                "200": _ok("已记录为已发布;verification 说明页面是否与审核版本一致", "Draft"),
+                **DRAFT_ERRORS,
+            },
         }
     },
     "/api/v1/uploads": {

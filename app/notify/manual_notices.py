@@ -1,0 +1,90 @@
+"""What administrators of a platform without a publishing API hear (art. 2, issue 16).
+
+Such a platform (a Weibo account, a website) has no chat of its own, so its people are
+reached on whichever WeChat account they are bound to. When a draft is approved its
+author is told exactly what to publish by hand and how to report it; a draft not
+reported within ``QIANFA_MANUAL_REPORT_AFTER`` reminds the platform's administrators,
+once per period, until it is reported, withdrawn or changed.
+"""
+
+from collections.abc import Callable
+
+import redis
+
+from app.core import keys
+from app.core.errors import QianfaError, WeChatRetryable
+from app.core.settings import Settings
+from app.drafts import lifecycle
+from app.notify import deliver
+from app.notify.deliver import Notice
+from app.publishing import channels, manual
+from app.registry import bindcodes, platforms
+
+CONTENT_SHOWN = 600  # characters of a text shown in the notice; the console shows all
+
+
+def is_manual(r: redis.Redis, platform_id: str) -> bool:
+    return not channels.for_kind(platforms.get(r, platform_id).kind).automatic
+
+
+def reach(r: redis.Redis, person: str, platform_id: str) -> tuple[str, str]:
+    """(WeChat platform, openid) to reach a person: their binding on the platform itself,
+    else their first binding elsewhere; ('', '') when they have none."""
+    bound = bindcodes.bindings_of(r, person)
+    here = [pair for pair in bound if pair[0] == platform_id]
+    return (here or bound or [("", "")])[0]
+
+
+def instructions(r: redis.Redis, draft: lifecycle.Draft) -> str:
+    """Exactly what to publish by hand, and how to report it."""
+    platform = platforms.get(r, draft.platform)
+    content = lifecycle.version(r, draft.id, draft.version).content
+    if draft.kind == lifecycle.TEXT:
+        body = content["text"]
+        what = "请原样发布以下文字:\n" + (
+            body if len(body) <= CONTENT_SHOWN else body[:CONTENT_SHOWN] + "…(全文见控制台)"
+        )
+    else:
+        title = content.get("title") or content.get("caption") or ""
+        what = f"请按控制台「稿件 {draft.id}」中审核通过的版本(含图片)原样发布《{title}》。"
+    return (
+        f"「{platform.name}」没有发布接口,需要手工发布。{what}\n"
+        f"发布后发送「已发布 {draft.id} 链接」,签发会核对页面内容。"
+    )
+
+
+def remind(r: redis.Redis, api_for: Callable, settings: Settings) -> dict:
+    """Remind the administrators of every manual publication not reported in time."""
+    counts = {"due": 0, "sent": 0}
+    for pub in manual.due(r):
+        counts["due"] += 1
+        draft = lifecycle.get(r, pub.draft)
+        notice = _reminder(r, draft, pub.member)
+        for admin in sorted(platforms.get(r, draft.platform).admins):
+            try:
+                counts["sent"] += tell(r, api_for, admin, draft.platform, notice) == deliver.SENT
+            except (WeChatRetryable, QianfaError):
+                continue  # the next period reminds again
+        manual.postpone(r, pub, settings)
+    return counts
+
+
+def _reminder(r: redis.Redis, draft: lifecycle.Draft, member: str) -> Notice:
+    score = r.zscore(keys.manual_pending(), member) or 0
+    text = f"【待报告发布】稿件 {draft.id} 已审核通过,尚未报告发布链接。\n" + instructions(r, draft)
+    return Notice(
+        purpose="manual_reminder",
+        token=f"{member}:{int(score)}",
+        text=deliver.fit(text),
+        headline=f"稿件 {draft.id} 待报告发布",
+        subject=f"稿件 {draft.id}",
+        reply=f"已发布 {draft.id} 链接",
+        draft=draft.id,
+    )
+
+
+def tell(r, api_for, person: str, platform_id: str, notice: Notice) -> str:
+    via, openid = reach(r, person, platform_id)
+    if not openid:
+        return deliver.unreachable(r, person, platform_id, notice)
+    return deliver.deliver(r, api_for, person, via, openid, notice)
