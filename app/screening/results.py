@@ -52,6 +52,8 @@ class Hit:
     excerpt: str = ""
     part: str = "text"
     pattern: bool = False
+    suggestion: str = ""  # the correct form, for expression rules and leaders (错敏)
+    note: str = ""
 
     @property
     def category_zh(self) -> str:
@@ -66,6 +68,9 @@ class Hit:
     @property
     def shown(self) -> str:
         """The hit as a reader may see it: the term, or a masked excerpt of personal data."""
+        if self.suggestion:
+            note = f"({self.note})" if self.note else ""
+            return f"「{self.excerpt or self.term}」→「{self.suggestion}」{note}"
         if not self.pattern:
             return f"「{self.term}」"
         if self.category == "credentials":
