@@ -6,6 +6,7 @@ from app import screening
 from app.core import audit
 from app.core.errors import Conflict, Forbidden
 from app.drafts import corrections, lifecycle, review
+from tests.console_helpers import signed_in
 from tests.factories import actor, text_draft, world
 from tests.test_chat import Phone
 
@@ -81,3 +82,10 @@ def test_in_chat_the_author_sees_original_and_suggestion_and_adopts_with_one_com
     assert "此前的审核意见已作废" in reply
     assert lifecycle.version(r, "D1").content["text"] == RIGHT
     assert "没有可以自动采纳" in admin.say("adopt D1")
+
+
+def test_the_console_review_page_shows_original_and_suggestion(r, w, settings):
+    draft = lifecycle.submit(r, actor(w.admin), text_draft(r, w, "全院师生再接再励").id)
+    client, _ = signed_in(settings, r, w.responsible)
+    page = client.get(f"/console/drafts/{draft.id}").data.decode()
+    assert "错别字:「再接再励」→「再接再厉」" in page and "<mark>再接再励</mark>" in page
