@@ -200,3 +200,8 @@ def test_a_hand_edited_table_with_a_duplicate_loads_without_it(lexicons):
 def test_the_shipped_samples_load_without_problems(project_root):
     rules = lexicons.load(project_root / "config" / "screening")
     assert rules.problems == [] and rules.corrections >= 30
+
+
+def test_an_escalation_by_expression_alone_is_not_called_an_art_11_topic():
+    summary = screening.screen_text("台湾总统发表讲话", on=IN_2026).summary_zh()
+    assert summary.startswith("内容检查须经党委宣传部审核。政治性表述错误:「台湾总统」→")

@@ -132,7 +132,14 @@ class Screening:
             more = self.counts.get(category, len(hits)) - SUMMARY_TERMS
             tail = f" 等 {self.counts.get(category, len(hits))} 处" if more > 0 else ""
             parts.append(f"{name_zh(category)}:{'、'.join(shown[:SUMMARY_TERMS])}{tail}")
-        return f"内容检查{VERDICT_SUMMARY[self.verdict]}。" + ";".join(parts)
+        return f"内容检查{self._verdict_zh()}。" + ";".join(parts)
+
+    def _verdict_zh(self) -> str:
+        """An escalation by 错敏 alone (a wrong political expression) is no art. 11 topic."""
+        escalated = {h.category for h in self.hits_with(ESCALATE)}
+        if self.verdict == ESCALATE and not escalated & set(ART11):
+            return "须经党委宣传部审核"
+        return VERDICT_SUMMARY[self.verdict]
 
     def audit_detail(self) -> dict:
         """What the audit trail keeps of a screening: never the text, only what and how many."""
