@@ -14,9 +14,7 @@ from app.core import alerts, anchors, audit, keys
 from app.core.masterkey import load_keyring
 from app.core.redis import get_redis
 from app.core.settings import get_settings
-from app.monitoring import reconcile
-from app.notify import draft_notices, escalation, reminders
-from app.monitoring import feeds
+from app.monitoring import feeds, reconcile
 from app.notify import draft_notices, escalation, manual_notices, reminders
 from app.outbox import queues
 from app.publishing import schedule

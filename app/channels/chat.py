@@ -30,7 +30,7 @@ from app.core.masterkey import Keyring
 from app.core.paging import paginate
 from app.core.settings import get_settings
 from app.core.store import decode_set
-from app.drafts import compose, lifecycle, preview, review
+from app.drafts import compose, corrections, lifecycle, preview, review
 from app.monitoring import handling
 from app.publishing import manual
 from app.registry import access, bindcodes
@@ -317,7 +317,11 @@ def _submitted(ctx: Context, draft: lifecycle.Draft) -> str:
 
 def _screening_line(ctx: Context, draft: lifecycle.Draft) -> str:
     found = screening.result_for(ctx.r, draft.id)
-    return found.summary_zh() if found else "内容检查:本版本尚未检查"
+    if not found:
+        return "内容检查:本版本尚未检查"
+    if any(hit.suggestion for hit in found.hits) and access.ADMIN in ctx.roles:
+        return found.summary_zh() + f"\n发送「采纳 {draft.id}」一次采纳全部修改建议。"
+    return found.summary_zh()
 
 
 # ---- administrators ----------------------------------------------------------------------
@@ -345,6 +349,19 @@ def _withdraw(ctx: Context, args: str) -> str:
     draft = _draft_here(ctx, raw)
     draft = lifecycle.withdraw(ctx.r, ctx.actor, draft.id, reason)
     return f"已撤回稿件 {draft.id}。"
+
+
+def _adopt(ctx: Context, args: str) -> str:
+    raw, _ = _split_id(args)
+    draft = _draft_here(ctx, raw)
+    done = corrections.adopt(ctx.r, ctx.actor, draft.id)
+    new = done.draft
+    left = f"另有 {done.skipped} 处无法自动修改,请手动处理。" if done.skipped else ""
+    void = "此前的审核意见已作废。" if draft.status != lifecycle.DRAFT else ""
+    return _fit(
+        f"已采纳 {done.applied} 处修改建议,稿件 {new.id} 生成第 {new.version} 版,"
+        f"状态:{lifecycle.STATUSES[new.status]}。{void}{left}\n{_screening_line(ctx, new)}"
+    )
 
 
 def _status(ctx: Context, args: str) -> str:
@@ -611,6 +628,7 @@ COMMANDS = (
     Command(
         "published", ("已发布", "published"), STAFF, "已发布 D编号 链接:报告手工发布", _published
     ),
+    Command("adopt", ("采纳", "adopt"), ADMIN, "采纳 D编号:采纳内容检查的修改建议", _adopt),
 )
 SESSION_COMMANDS = {"help", "compose", "title", "preview", "send", "cancel"}
 _WORDS = sorted(

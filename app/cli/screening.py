@@ -25,6 +25,9 @@ def check_command(directory):
         terms, allowed = len(rules.terms(cid)), len(rules.terms(cid, allow=True))
         verdict = screening.VERDICTS[rules.verdict(cid)]
         click.echo(f"  {cid:20} {category.name_zh}:{terms} 词,白名单 {allowed} 条,{verdict}")
+    for cid, kind in screening.CORRECTIONS.items():
+        click.echo(f"  {cid:20} {kind.name_zh}:{screening.VERDICTS[rules.verdict(cid)]}")
+    click.echo(f"规范表述与领导名单:共 {rules.corrections} 条")
     for problem in rules.problems:
         click.echo(f"注意:{problem}")
     if rules.problems:

@@ -342,6 +342,8 @@ def monitoring(platform_id: str) -> str:
 def monitoring_claim(what: str) -> str:
     """A raised monitoring alert, so one article (or version) raises one alert."""
     return f"{NS}:monitoring-claim:{what}"
+
+
 def platform_site(platform_id: str) -> str:
     """Hash: a non-WeChat platform's registered domain and feed (``app.registry.sites``)."""
     return f"{NS}:platform:{platform_id}:site"

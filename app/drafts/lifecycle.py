@@ -320,10 +320,13 @@ def create(
     return atomically(r, [keys.platform(platform.id)], change)
 
 
-def edit(r: redis.Redis, actor: audit.Actor, raw_id: str, content: dict) -> Draft:
+def edit(
+    r: redis.Redis, actor: audit.Actor, raw_id: str, content: dict, *, base_hash: str = ""
+) -> Draft:
     """Save a new version; approvals given for earlier versions no longer count.
 
-    A version that goes (back) into review is screened first, as at ``submit``.
+    A version that goes (back) into review is screened first, as at ``submit``. With
+    ``base_hash``, the edit is refused unless the current version is still that one.
     """
     did = draft_id(raw_id)
     rules = screening.rules()
@@ -331,6 +334,8 @@ def edit(r: redis.Redis, actor: audit.Actor, raw_id: str, content: dict) -> Draf
     def change(tx: Tx) -> tuple[Draft, screening.Screening | None]:
         current = read_in(tx, did)
         _require_author(tx, actor, current)
+        if base_hash and current.content_hash != base_hash:
+            raise Conflict(f"稿件 {did} 已有新版本(第 {current.version} 版),请查看后再修改")
         cleaned = validate_content(current.kind, content)
         new_hash = content_hash(current.kind, cleaned)
         if new_hash == current.content_hash:

@@ -19,6 +19,7 @@ raises ``app.core.errors.ContentBlocked`` after moving the draft to ``blocked``.
 from app.screening.categories import (
     BLOCK,
     CATEGORIES,
+    CORRECTIONS,
     ESCALATE,
     OFF,
     PASS,
@@ -43,6 +44,7 @@ from app.screening.results import Hit, Screening, runs, segments
 __all__ = [
     "BLOCK",
     "CATEGORIES",
+    "CORRECTIONS",
     "ESCALATE",
     "MAX_CHARS",
     "MAX_HITS",

@@ -62,5 +62,24 @@ CATEGORIES: dict[str, Category] = {c.id: c for c in _ALL}
 
 
 def name_zh(category_id: str) -> str:
-    found = CATEGORIES.get(category_id)
+    found = ALL_KINDS.get(category_id)
     return found.name_zh if found else category_id
+
+
+# 错敏: expression errors found by rule files, each with a correct form to suggest. They are
+# not prohibited content, but policy.toml sets a verdict for each like for a category.
+# Art. 9: content "必须符合社会主义核心价值观,坚持正确的舆论导向"; art. 10.2 forbids
+# "破坏领导人形象"; art. 10 covers "文字、图片、音像视频等", so pictures are read too.
+_CORRECTIONS = [
+    Category(
+        "political_expression", "政治性表述错误", "Wrong political expressions", "第九条", ESCALATE
+    ),
+    Category("outdated_expression", "过时表述", "Outdated formulations", "第九条", WARN),
+    Category("leader_title", "领导职务错误", "Wrong leader titles", "第十条第2项", WARN),
+    Category("leader_order", "领导排序错误", "Leaders out of protocol order", "第十条第2项", WARN),
+    Category("typo", "错别字", "Typos of official writing", "第九条", WARN),
+    Category("unreadable_picture", "图片无法识别", "Pictures OCR could not read", "第十条", WARN),
+]
+CORRECTIONS: dict[str, Category] = {c.id: c for c in _CORRECTIONS}
+# Everything policy.toml sets a verdict for.
+ALL_KINDS: dict[str, Category] = {**CATEGORIES, **CORRECTIONS}

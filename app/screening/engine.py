@@ -8,9 +8,10 @@ import re
 from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 
 from app.core.errors import InvalidInput
-from app.screening import detectors, markup
+from app.screening import detectors, expressions, leaders, markup
 from app.screening.categories import OFF
 from app.screening.lexicons import Rules, load
 from app.screening.normalize import Compact, fold
@@ -22,6 +23,8 @@ HTML_FIELDS = frozenset({"content_html"})
 URL_FIELDS = frozenset({"image_url", "cover_image", "source_url"})
 SURROGATE = re.compile(r"[\ud800-\udfff]")
 SECRETS = "credentials"
+# Posts are dated in China Standard Time (no daylight saving), for the rules' validity windows.
+CHINA = timedelta(hours=8)
 
 
 @dataclass
@@ -38,9 +41,18 @@ class Piece:
         return self.origin.span(start, end) if self.origin else (start, end)
 
 
-def screen(fields: Mapping[str, str | bytes | None], *, rules: Rules | None = None) -> Screening:
-    """Screen named fields (a draft version's content); HTML in ``content_html`` is parsed."""
+def screen(
+    fields: Mapping[str, str | bytes | None],
+    *,
+    rules: Rules | None = None,
+    on: date | None = None,
+) -> Screening:
+    """Screen named fields (a draft version's content); HTML in ``content_html`` is parsed.
+
+    ``on`` is the post's day (default: today), for rules that apply from or until a date.
+    """
     rules = rules or load()
+    on = on or post_day()
     notes: list[str] = []
     texts = {name: _as_text(name, value, notes) for name, value in fields.items()}
     total = sum(len(t) for t in texts.values())
@@ -49,12 +61,19 @@ def screen(fields: Mapping[str, str | bytes | None], *, rules: Rules | None = No
     hits: list[Hit] = []
     for name, text in texts.items():
         for piece in _pieces(name, text):
-            hits.extend(scan(piece, rules))
+            hits.extend(scan(piece, rules, on))
     return collect(rules.version, hits, notes, MAX_HITS)
 
 
-def screen_text(text: str | bytes, *, field: str = "text", rules: Rules | None = None) -> Screening:
-    return screen({field: text}, rules=rules)
+def screen_text(
+    text: str | bytes, *, field: str = "text", rules: Rules | None = None, on: date | None = None
+) -> Screening:
+    return screen({field: text}, rules=rules, on=on)
+
+
+def post_day(moment: datetime | None = None) -> date:
+    """The day in China of ``moment`` (default: now)."""
+    return ((moment or datetime.now(UTC)).astimezone(UTC) + CHINA).date()
 
 
 def _as_text(name: str, value, notes: list[str]) -> str:
@@ -83,10 +102,11 @@ def _pieces(name: str, text: str) -> list[Piece]:
     return [Piece(name, "link" if name in URL_FIELDS else "text", text, text)]
 
 
-def scan(piece: Piece, rules: Rules) -> list[Hit]:
+def scan(piece: Piece, rules: Rules, on: date | None = None) -> list[Hit]:
     """Every hit in one piece, whitelisted ones removed, at its place in the field's source."""
     folded = fold(piece.text)
-    found = list(lexicon_matches(folded, rules))
+    matched = list(_matches(folded, rules))
+    found = [(e.category, e.term, s, f, e.allow) for e, s, f in matched if e.rule is None]
     found += [
         (f.category, f.label, f.start, f.end, None)
         for f in _patterns(folded, rules)
@@ -94,9 +114,23 @@ def scan(piece: Piece, rules: Rules) -> list[Hit]:
     ]
     inside = _allowed([(c, s, e) for c, _, s, e, allow in found if allow])
     kept = [f for f in found if not f[4] and not inside(f[0], f[2], f[3])]
-    return [
+    hits = [
         _hit(piece, rules, category, term, start, end, pattern=allow is None)
         for category, term, start, end, allow in _outermost(_outside_secrets(kept))
+    ]
+    marks = [(e.rule, s, f) for e, s, f in matched if e.rule is not None]
+    return hits + (_corrections(piece, folded, marks, rules, on or post_day()) if marks else [])
+
+
+def _corrections(piece: Piece, folded: str, marks, rules: Rules, on: date) -> list[Hit]:
+    """Expression rules and the leaders' table: hits that carry the correct form."""
+    found = expressions.findings(marks, on) + leaders.check(piece.text, folded, marks, on)
+    checked = [
+        (f.category, f, f.start, f.end, None) for f in found if rules.verdict(f.category) != OFF
+    ]
+    return [
+        _hit(piece, rules, f.category, f.term, f.start, f.end, pattern=False, correction=f)
+        for _, f, _, _, _ in _outermost(checked)
     ]
 
 
@@ -142,6 +176,13 @@ def _allowed(spans: list[tuple[str, int, int]]):
 
 def lexicon_matches(folded: str, rules: Rules):
     """Lexicon hits in folded text as (category, term, start, end, allowed), positions mapped."""
+    for entry, begin, finish in _matches(folded, rules):
+        if entry.rule is None:
+            yield entry.category, entry.term, begin, finish, entry.allow
+
+
+def _matches(folded: str, rules: Rules):
+    """Every automaton match in folded text as (entry, start, end): one pass for all files."""
     if rules.automaton is None:
         return
     compact = Compact(folded)
@@ -154,7 +195,7 @@ def lexicon_matches(folded: str, rules: Rules):
         if _inside_a_word(folded, begin, finish):
             continue
         for entry in rules.entries[index]:
-            yield entry.category, entry.term, begin, finish, entry.allow
+            yield entry, begin, finish
 
 
 def _inside_a_word(text: str, start: int, end: int) -> bool:
@@ -171,7 +212,9 @@ def _patterns(folded: str, rules: Rules):
     return detectors.find_all(folded, rules.allowed_domains)
 
 
-def _hit(piece: Piece, rules: Rules, category, term, start, end, *, pattern: bool) -> Hit:
+def _hit(
+    piece: Piece, rules: Rules, category, term, start, end, *, pattern: bool, correction=None
+) -> Hit:
     begin, finish = piece.span(start, end)
     excerpt = piece.source[begin:finish]
     if category in MASKED:
@@ -186,4 +229,6 @@ def _hit(piece: Piece, rules: Rules, category, term, start, end, *, pattern: boo
         excerpt=excerpt,
         part=piece.part,
         pattern=pattern,
+        suggestion=correction.suggestion if correction else "",
+        note=correction.note if correction else "",
     )

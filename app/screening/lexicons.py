@@ -2,7 +2,9 @@
 
 The screening directory holds ``<category>.txt`` (terms), ``<category>.allow.txt``
 (whitelisted phrases: a term inside one of them is not a hit) and ``policy.toml``
-(verdict per category, allowed link domains). Its version is a hash of all of them, so
+(verdict per category, allowed link domains), and the rule files of ``expressions``
+(``<kind>.rules.txt``) and ``leaders`` (``leaders.txt``), whose patterns join the same
+automaton so that one pass finds both. Its version is a hash of all of them, so
 a result says which lists judged it. The directory is checked on every use and
 reloaded when a file changed: no restart. Each version gets one automaton, built once
 and shared by every caller in the process.
@@ -18,7 +20,8 @@ from pathlib import Path
 import ahocorasick_rs
 
 from app.core.errors import ConfigError
-from app.screening.categories import CATEGORIES, OFF, VERDICTS
+from app.screening import expressions, leaders
+from app.screening.categories import ALL_KINDS, CATEGORIES, OFF, VERDICTS
 from app.screening.normalize import CJK_RANGES, normalize_term
 
 log = logging.getLogger(__name__)
@@ -34,11 +37,16 @@ DEFAULT_DOMAINS = ("weixin.qq.com",)
 
 @dataclass(frozen=True)
 class Entry:
-    """What one automaton pattern stands for: a term or an allowed phrase of a category."""
+    """What one automaton pattern stands for: a term or an allowed phrase of a category.
+
+    ``rule`` marks a pattern of the rule files instead: an ``expressions.Rule``, a
+    ``leaders.Leader`` (a name) or a ``leaders.Title``.
+    """
 
     category: str
     term: str
     allow: bool
+    rule: object = None
 
 
 @dataclass
@@ -51,6 +59,7 @@ class Rules:
     entries: list[list[Entry]]
     problems: list[str] = field(default_factory=list)
     automaton: ahocorasick_rs.AhoCorasick | None = None
+    corrections: int = 0  # expression rules and leaders loaded from the rule files
 
     def verdict(self, category: str) -> str:
         return self.verdicts.get(category, OFF)
@@ -90,11 +99,16 @@ def build(version: str, raw: dict[str, bytes], problems: list[str]) -> Rules:
     raw = dict(raw)
     verdicts, domains = _policy(raw.pop(POLICY, None), problems)
     patterns: dict[str, list[Entry]] = {}
+    corrections = 0
     for name, data in sorted(raw.items()):
+        if expressions.kind_of(name) or name == leaders.LEADERS_FILE:
+            corrections += _add_rules(name, data, verdicts, patterns, problems)
+            continue
         category, allow = _category_of(name, problems)
         if category and verdicts[category] != OFF:
             _add_terms(name, data, category, allow, patterns, problems)
     rules = Rules(version, verdicts, domains, list(patterns.values()), problems)
+    rules.corrections = corrections
     if patterns:
         rules.automaton = ahocorasick_rs.AhoCorasick(list(patterns))
     for problem in problems:
@@ -112,7 +126,7 @@ def _category_of(name: str, problems: list[str]) -> tuple[str, bool]:
 
 
 def _policy(data: bytes | None, problems: list[str]) -> tuple[dict[str, str], tuple[str, ...]]:
-    verdicts = {cid: c.default for cid, c in CATEGORIES.items()}
+    verdicts = {cid: c.default for cid, c in ALL_KINDS.items()}
     if data is None:
         return verdicts, DEFAULT_DOMAINS
     try:
@@ -121,7 +135,7 @@ def _policy(data: bytes | None, problems: list[str]) -> tuple[dict[str, str], tu
         problems.append(f"{POLICY}: 无法解析({exc}),全部类别按默认处理")
         return verdicts, DEFAULT_DOMAINS
     for category, verdict in _table(policy, "verdicts", problems).items():
-        if category not in CATEGORIES:
+        if category not in ALL_KINDS:
             problems.append(f"{POLICY}: 没有「{category}」这个类别")
         elif verdict not in VERDICTS:
             problems.append(f"{POLICY}: {category} 的处理方式 {verdict!r} 无效,按默认处理")
@@ -157,6 +171,33 @@ def _add_terms(name, data, category, allow, patterns, problems) -> None:
             continue
         seen.add(key)
         patterns.setdefault(key, []).append(Entry(category, term, allow))
+
+
+def _add_rules(name, data, verdicts, patterns, problems) -> int:
+    """Add a rule file's patterns (wrong forms, or leaders' names and titles); their count."""
+    if name == leaders.LEADERS_FILE:
+        if all(verdicts[c] == OFF for c in ("leader_title", "leader_order")):
+            return 0
+        table = leaders.parse(data, problems)
+        entries = [(f"{name} 「{x.name}」", Entry("leader_title", x.name, False, x)) for x in table]
+        titles = sorted({x.title for x in table})
+        entries += [
+            (f"{name} 「{t}」", Entry("leader_title", t, False, leaders.Title(t))) for t in titles
+        ]
+    else:
+        found = expressions.parse(name, data, problems)
+        entries = [
+            (f"{name} 第 {number} 行", Entry(rule.category, rule.wrong, False, rule))
+            for number, rule in found
+            if verdicts[rule.category] != OFF
+        ]
+    count = 0
+    for where, entry in entries:
+        key = _checked(entry.term, problems, where)
+        if key:
+            patterns.setdefault(key, []).append(entry)
+            count += not isinstance(entry.rule, leaders.Title)
+    return count
 
 
 def _checked(term: str, problems: list[str], where: str) -> str:

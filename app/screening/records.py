@@ -7,13 +7,14 @@ the text) and, for ``block`` and ``escalate``, an alert to the propaganda depart
 
 import dataclasses
 import json
+from datetime import datetime
 
 import redis
 
 from app.core import alerts, audit, keys, validate
 from app.core.store import Tx, timestamp
 from app.screening.categories import BLOCK, name_zh
-from app.screening.engine import screen
+from app.screening.engine import post_day, screen
 from app.screening.lexicons import Rules
 from app.screening.results import Screening
 
@@ -22,8 +23,12 @@ BLOCK_DETAIL = 5
 
 
 def screen_version(draft, content: dict[str, str], rules: Rules) -> Screening:
-    """Screen one version of a draft; the result names the version and its content hash."""
-    found = screen(content, rules=rules)
+    """Screen one version of a draft; the result names the version and its content hash.
+
+    Rules with dates judge the post by the day it goes out: its scheduled time, or today.
+    """
+    scheduled = datetime.fromisoformat(draft.scheduled_at) if draft.scheduled_at else None
+    found = screen(content, rules=rules, on=post_day(scheduled))
     return dataclasses.replace(
         found, version=draft.version, content_hash=draft.content_hash, screened_at=timestamp()
     )

@@ -52,6 +52,8 @@ class Hit:
     excerpt: str = ""
     part: str = "text"
     pattern: bool = False
+    suggestion: str = ""  # the correct form, for expression rules and leaders (错敏)
+    note: str = ""
 
     @property
     def category_zh(self) -> str:
@@ -66,6 +68,9 @@ class Hit:
     @property
     def shown(self) -> str:
         """The hit as a reader may see it: the term, or a masked excerpt of personal data."""
+        if self.suggestion:
+            note = f"({self.note})" if self.note else ""
+            return f"「{self.excerpt or self.term}」→「{self.suggestion}」{note}"
         if not self.pattern:
             return f"「{self.term}」"
         if self.category == "credentials":
@@ -127,7 +132,14 @@ class Screening:
             more = self.counts.get(category, len(hits)) - SUMMARY_TERMS
             tail = f" 等 {self.counts.get(category, len(hits))} 处" if more > 0 else ""
             parts.append(f"{name_zh(category)}:{'、'.join(shown[:SUMMARY_TERMS])}{tail}")
-        return f"内容检查{VERDICT_SUMMARY[self.verdict]}。" + ";".join(parts)
+        return f"内容检查{self._verdict_zh()}。" + ";".join(parts)
+
+    def _verdict_zh(self) -> str:
+        """An escalation by 错敏 alone (a wrong political expression) is no art. 11 topic."""
+        escalated = {h.category for h in self.hits_with(ESCALATE)}
+        if self.verdict == ESCALATE and not escalated & set(ART11):
+            return "须经党委宣传部审核"
+        return VERDICT_SUMMARY[self.verdict]
 
     def audit_detail(self) -> dict:
         """What the audit trail keeps of a screening: never the text, only what and how many."""

@@ -195,6 +195,11 @@ SCHEMAS = {
                         "start": {"type": "integer"},
                         "end": {"type": "integer"},
                         "verdict": TEXT,
+                        "suggestion": {
+                            "type": "string",
+                            "description": "错敏:建议改为的规范表述(「采纳」时写入);其他命中为空",
+                        },
+                        "note": {"type": "string", "description": "建议的说明"},
                     },
                 },
             },
