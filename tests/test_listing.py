@@ -46,6 +46,7 @@ def test_reviewers_lists_agree_with_checking_every_draft(r):
         listed = [d.id for d in review.waiting_for(r, person, None, 1000)]
         assert listed == truly_waiting(r, person), person
         assert bool(listed) == (person != a.admin)
+        assert review.signable(r, person, every_draft(r)) == set(listed)
     only_a = [d.id for d in review.waiting_for(r, a.propaganda, ["a-wx"], 1000)]
     assert only_a == [did for did in truly_waiting(r, a.propaganda) if did in set(only_a)]
     assert {lifecycle.get(r, did).platform for did in only_a} == {"a-wx"}

@@ -85,6 +85,27 @@ def waiting_for(r: redis.Redis, person_id: str, scope: list[str] | None, limit: 
     return listing.take(ids, limit, lambda batch: _signable(r, person_id, batch))
 
 
+def signable(r: redis.Redis, person_id: str, drafts: list[Draft]) -> set[str]:
+    """Which of these drafts the person could sign now (as ``can_sign``), for a whole page."""
+    grants = decode_set(r.smembers(keys.person_roles(person_id)))
+    asked = []
+    with r.pipeline(transaction=False) as pipe:
+        for draft in drafts:
+            for signoff in _held(grants, draft.platform):
+                pipe.zscore(keys.drafts_awaiting(signoff, draft.platform), draft.id)
+                asked.append(draft.id)
+        found = pipe.execute()
+    waiting = sorted({did for did, at in zip(asked, found, strict=True) if at is not None})
+    return {draft.id for draft in _signable(r, person_id, waiting)} if waiting else set()
+
+
+def _held(grants: set[str], platform_id: str) -> list[str]:
+    held = [PROPAGANDA] if access.grant_name(access.PROPAGANDA) in grants else []
+    if access.grant_name(access.RESPONSIBLE, platform_id) in grants:
+        held.append(RESPONSIBLE)
+    return held
+
+
 def _signable(r: redis.Redis, person_id: str, ids: list[str]) -> list[Draft]:
     """Of drafts missing a sign-off this person may give: those not theirs nor signed by them."""
     drafts = lifecycle.load_many(r, ids)

@@ -21,10 +21,9 @@ def draft_list():
     status = request.args.get("status") or lifecycle.IN_REVIEW
     visible = {p.id: p for p in console_accounts.visible_platforms(r, me().person)}
     scope = None if console_accounts.sees_all(r, me().person) else list(visible)
-    shown = []
-    for draft in lifecycle.list_across(r, scope, status, PAGE):
-        platform = visible[draft.platform]
-        shown.append((draft, platform, review.can_sign(r, me().person, platform, draft)))
+    found = lifecycle.list_across(r, scope, status, PAGE)
+    mine = review.signable(r, me().person, found)
+    shown = [(draft, visible[draft.platform], draft.id in mine) for draft in found]
     return render_template(
         "console/drafts.html", rows=shown, statuses=lifecycle.STATUSES, status=status
     )
