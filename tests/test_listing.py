@@ -90,3 +90,15 @@ def test_the_dashboard_shows_a_page_and_the_overdue_oldest_first(r):
 
 def calls(r, command: str) -> int:
     return r.info("commandstats").get(f"cmdstat_{command}", {}).get("calls", 0)
+
+
+def test_reindex_rebuilds_the_lists_of_drafts_stored_before_the_indexes(r):
+    a, _ = busy_day(r)
+    expected = [d.id for d in review.waiting_for(r, a.propaganda, None, 1000)]
+    r.delete(*r.keys("qianfa:drafts:*:*"))
+    assert review.waiting_for(r, a.propaganda, None, 1000) == []
+    assert review.reindex(r) == len(every_draft(r))
+    assert [d.id for d in review.waiting_for(r, a.propaganda, None, 1000)] == expected
+    assert [d.id for d in review.waiting_for(r, a.responsible, None, 1000)] == truly_waiting(
+        r, a.responsible
+    )

@@ -306,3 +306,20 @@ def valid_signoffs(r, draft: Draft) -> dict[str, dict]:
     stored = decode(r.hgetall(keys.draft_signoffs(draft.id)))
     given = {name: json.loads(value) for name, value in stored.items()}
     return {name: s for name, s in given.items() if s["content_hash"] == draft.content_hash}
+
+
+def reindex(r: redis.Redis) -> int:
+    """Rebuild every draft's listing indexes from the draft itself (after an upgrade)."""
+    ids = [raw.decode() for raw in r.zrange(keys.drafts(), 0, -1)]
+    for did in ids:
+        atomically(r, [keys.draft(did), keys.draft_signoffs(did)], _reindex_in(did))
+    return len(ids)
+
+
+def _reindex_in(did: str):
+    def change(tx: Tx) -> None:
+        draft = lifecycle.read_in(tx, did)
+        platform = platforms.read_in(tx, draft.platform)
+        lifecycle.write_in(tx, draft, _state_in(tx, draft, platform).missing)
+
+    return change
