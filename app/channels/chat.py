@@ -44,6 +44,7 @@ SEEN_TTL = 7 * 86400
 BIND_ATTEMPTS = 5
 BIND_WINDOW = 3600
 LIST_LIMIT = 10
+PENDING_LIMIT = 20
 PLAINTEXT_REFUSAL = (
     "抱歉,明文模式下不接受会改变状态的指令(绑定、投稿、审核、撤回等):"
     "明文消息的内容没有签名,无法确认确实来自微信。"
@@ -403,16 +404,11 @@ def _mine(ctx: Context, args: str) -> str:
 
 
 def _pending(ctx: Context, args: str) -> str:
-    waiting = [
-        draft
-        for draft in lifecycle.list_drafts(
-            ctx.r, platform=ctx.platform.id, status=lifecycle.IN_REVIEW
-        )
-        if review.can_sign(ctx.r, ctx.message.person, ctx.platform, draft)
-    ]
+    waiting = review.waiting_for(ctx.r, ctx.message.person, [ctx.platform.id], PENDING_LIMIT)
     if not waiting:
         return "目前没有等待你审核的稿件。"
-    lines = [f"等待你审核的稿件({len(waiting)} 篇):"]
+    count = f"最近 {PENDING_LIMIT}" if len(waiting) == PENDING_LIMIT else len(waiting)
+    lines = [f"等待你审核的稿件({count} 篇):"]
     lines += [f"{d.id} · {lifecycle.KINDS[d.kind]} · 第 {d.version} 版" for d in waiting]
     lines.append("发送「查看 D编号」阅读。")
     return _fit("\n".join(lines))

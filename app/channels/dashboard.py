@@ -9,7 +9,9 @@ import redis
 from app.channels import console_accounts
 from app.core import alertstate, keys
 from app.core.store import now
-from app.drafts import lifecycle, review
+from app.drafts import lifecycle, listing, review
+
+PAGE = 50
 
 
 @dataclass
@@ -20,6 +22,7 @@ class Overview:
     failed: list[lifecycle.Draft] = field(default_factory=list)
     by_tier: Counter = field(default_factory=Counter)
     by_status: Counter = field(default_factory=Counter)
+    page: int = PAGE  # each list shows at most this many ("50+")
 
 
 def waiting_since(r: redis.Redis, draft: lifecycle.Draft) -> datetime:
@@ -31,20 +34,31 @@ def waiting_since(r: redis.Redis, draft: lifecycle.Draft) -> datetime:
 
 
 def overview(r: redis.Redis, person_id: str, escalate_after: int) -> Overview:
+    """The dashboard's lists, a page each, read from the draft indexes (``listing``)."""
     seen = console_accounts.visible_platforms(r, person_id)
+    everything = console_accounts.sees_all(r, person_id)
+    scope = None if everything else [p.id for p in seen]
     result = Overview()
-    late = now() - timedelta(seconds=escalate_after)
     for platform in seen:
         result.by_tier[platform.tier] += 1
         result.by_status[platform.status] += 1
-        for draft in lifecycle.list_drafts(r, platform=platform.id, status=lifecycle.IN_REVIEW):
-            if review.can_sign(r, person_id, platform, draft):
-                result.waiting.append(draft)
-            if waiting_since(r, draft) < late:
-                result.overdue.append(draft)
-        result.failed += lifecycle.list_drafts(r, platform=platform.id, status=lifecycle.FAILED)
-    result.alerts = open_alerts(r, {p.id for p in seen}, console_accounts.sees_all(r, person_id))
+    result.waiting = review.waiting_for(r, person_id, scope, PAGE)
+    result.overdue = overdue(r, scope, now() - timedelta(seconds=escalate_after))
+    result.failed = lifecycle.list_across(r, scope, lifecycle.FAILED, PAGE)
+    result.alerts = open_alerts(r, {p.id for p in seen}, everything)
     return result
+
+
+def overdue(r: redis.Redis, scope: list[str] | None, late: datetime) -> list[lifecycle.Draft]:
+    """Drafts waiting since before ``late``: the oldest in review, checked on their clock."""
+    ids = [
+        did
+        for pid in scope or [listing.ALL]
+        for did in listing.oldest_waiting(r, pid, late.timestamp(), PAGE)
+    ]
+    found = lifecycle.load_many(r, ids)
+    late_ones = [d for d in found if d.status == lifecycle.IN_REVIEW and waiting_since(r, d) < late]
+    return sorted(late_ones, key=listing.score)[:PAGE]
 
 
 def open_alerts(r: redis.Redis, platform_ids: set[str], everything: bool) -> list[alertstate.Case]:

@@ -253,6 +253,12 @@ def draft_list(platform_id, status, limit):
         click.echo("没有符合条件的稿件")
 
 
+@draft_group.command("reindex")
+def draft_reindex():
+    """重建稿件列表的索引(升级后运行一次)。"""
+    click.echo(f"已重建 {review.reindex(store())} 篇稿件的索引")
+
+
 @draft_group.command("show")
 @click.argument("draft_id")
 def draft_show(draft_id):

@@ -368,3 +368,27 @@ def platform_pages(platform_id: str) -> str:
 def feed_state(platform_id: str) -> str:
     """Hash: a platform feed's polling state: last success, failing since, error, next due."""
     return f"{NS}:platform:{platform_id}:feed-state"
+
+
+# Draft listings (``app.drafts.listing``): sorted sets scored by creation time, per platform
+# and across all of them (``scope`` is a platform id or ``*``).
+
+
+def drafts_in(status: str, scope: str) -> str:
+    """Sorted set: drafts in one status."""
+    return f"{NS}:drafts:{scope}:status:{status}"
+
+
+def drafts_by(author: str, scope: str) -> str:
+    """Sorted set: one person's drafts."""
+    return f"{NS}:drafts:{scope}:author:{author}"
+
+
+def drafts_awaiting(signoff: str, scope: str) -> str:
+    """Sorted set: drafts in review still missing this sign-off."""
+    return f"{NS}:drafts:{scope}:awaiting:{signoff}"
+
+
+def drafts_waiting_since(scope: str) -> str:
+    """Sorted set: drafts in review, scored by when they entered review."""
+    return f"{NS}:drafts:{scope}:review-since"

@@ -7,6 +7,7 @@ atomic Redis transaction together with its audit record.
 
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -16,7 +17,8 @@ from app import screening
 from app.core import audit, keys, validate
 from app.core.errors import Conflict, ContentBlocked, Forbidden, InvalidInput, NotFound
 from app.core.store import Tx, atomically, decode, now, timestamp
-from app.drafts import uploads
+from app.drafts import listing, uploads
+from app.drafts.signoffs import FLAGS, SIGNOFFS, required_signoffs
 from app.registry import access, platforms
 
 TEXT, IMAGE, ARTICLE = "text", "image", "article"
@@ -82,8 +84,6 @@ ACTIONS = {
 
 FINAL_OR_PUBLISHING = (PUBLISHING, PUBLISHED, WITHDRAWN)
 
-# Art. 11: major events, emergencies and sensitive social issues need the propaganda department.
-FLAGS = {"major_event": "重大事件", "emergency": "突发事件", "sensitive_issue": "社会敏感问题"}
 
 LIMITS = {
     "text": 2000,
@@ -244,17 +244,39 @@ def list_drafts(
     author: str | None = None,
     limit: int = 100,
 ) -> list[Draft]:
-    """Newest first, optionally for one platform, one status and one author."""
-    index = keys.platform_drafts(platforms.platform_id(platform)) if platform else keys.drafts()
+    """Newest first, optionally for one platform, one status and one author (``listing``)."""
+    scope = platforms.platform_id(platform) if platform else listing.ALL
     status = validate.choice(status, STATUSES, "稿件状态") if status else None
-    found = []
-    for did in r.zrevrange(index, 0, -1):
-        draft = Draft.from_stored(decode(r.hgetall(keys.draft(did.decode()))))
-        if (status is None or draft.status == status) and author in (None, draft.author):
-            found.append(draft)
-            if len(found) >= limit:
-                break
-    return found
+    if author:
+        index = keys.drafts_by(author, scope)
+    elif status:
+        index = keys.drafts_in(status, scope)
+    else:
+        index = keys.platform_drafts(scope) if platform else keys.drafts()
+    return listing.take(
+        listing.newest_ids(r, [index]),
+        limit,
+        lambda ids: load_many(r, ids),
+        lambda draft: status in (None, draft.status),
+    )
+
+
+def list_across(
+    r: redis.Redis, platform_ids: list[str] | None, status: str, limit: int = 100
+) -> list[Draft]:
+    """Newest first in one status over several platforms, or all of them (``None``)."""
+    status = validate.choice(status, STATUSES, "稿件状态")
+    scopes = [listing.ALL] if platform_ids is None else platform_ids
+    index = [keys.drafts_in(status, scope) for scope in scopes]
+    return listing.take(listing.newest_ids(r, index), limit, lambda ids: load_many(r, ids))
+
+
+def load_many(r: redis.Redis, ids: list[str]) -> list[Draft]:
+    """Drafts by id in one round trip, in the order given; ids no longer stored are left out."""
+    with r.pipeline(transaction=False) as pipe:
+        for did in ids:
+            pipe.hgetall(keys.draft(did))
+        return [Draft.from_stored(decode(raw)) for raw in pipe.execute() if raw]
 
 
 def read_in(tx: Tx, did: str) -> Draft:
@@ -262,8 +284,27 @@ def read_in(tx: Tx, did: str) -> Draft:
     return _load(tx.read, did)
 
 
-def write_in(tx: Tx, draft: Draft) -> None:
+def write_in(tx: Tx, draft: Draft, awaiting: Collection[str] | None = None) -> None:
+    """Store a draft's new state and its listing indexes.
+
+    ``awaiting``: the sign-offs still missing when the review state changed (the reviewers'
+    lists); ``None`` when it did not.
+    """
     tx.write.hset(keys.draft(draft.id), mapping=draft.stored())
+    listing.index_in(
+        tx,
+        draft,
+        statuses=STATUSES,
+        signoffs=SIGNOFFS,
+        awaiting=awaiting,
+        in_review=draft.status == IN_REVIEW,
+    )
+
+
+def _required_in(tx: Tx, draft: Draft, found: screening.Screening) -> list[str]:
+    """Every sign-off a version entering review needs: it has none yet."""
+    platform = platforms.read_in(tx, draft.platform)
+    return [req.signoff for req in required_signoffs(platform, draft, draft.flags | found.flags)]
 
 
 def create(
@@ -303,7 +344,7 @@ def create(
         )
         write_in(tx, draft)
         _write_version(tx, draft, cleaned, author)
-        score = now().timestamp()
+        score = listing.score(draft)
         tx.write.zadd(keys.drafts(), {draft.id: score})
         tx.write.zadd(keys.platform_drafts(platform.id), {draft.id: score})
         audit.append(
@@ -345,7 +386,10 @@ def edit(
             version=current.version + 1,
             content_hash=new_hash,
         )
-        write_in(tx, updated)
+        found = None
+        if updated.status == IN_REVIEW:
+            found = screening.screen_version(updated, cleaned, rules)
+        write_in(tx, updated, _required_in(tx, updated, found) if found else None)
         _write_version(tx, updated, cleaned, current.author)
         tx.write.delete(keys.draft_signoffs(did))
         audit.append(
@@ -360,7 +404,6 @@ def edit(
         )
         if updated.status != IN_REVIEW:
             return updated, None
-        found = screening.screen_version(updated, cleaned, rules)
         return _screened_in(tx, updated, found), found
 
     return _unless_blocked(*atomically(r, [keys.draft(did)], change))
@@ -410,8 +453,9 @@ def submit(r: redis.Redis, actor: audit.Actor, raw_id: str) -> Draft:
         found = screening.screen_version(current, content_in(tx, current), rules)
         if found.verdict == screening.BLOCK:
             return _screened_in(tx, current, found), found
+        awaiting = _required_in(tx, updated, found)
         screening.record_in(tx, current, found)
-        write_in(tx, updated)
+        write_in(tx, updated, awaiting)
         audit.append(
             tx,
             actor,

@@ -35,31 +35,32 @@ def recheck(r: redis.Redis, raw_id: str) -> Screening:
             return before
         found = screening.screen_version(draft, lifecycle.content_in(tx, draft), rules)
         new_flags = not found.flags <= (before.flags if before else frozenset())
-        action = _consequence(tx, draft, found, new_flags)
+        action, awaiting = _consequence(tx, draft, found, new_flags)
         screening.record_in(tx, draft, found, alert_sensitive=new_flags)
         if action:
-            _move_in(tx, draft, action, found)
+            _move_in(tx, draft, action, found, awaiting)
         return found
 
     return atomically(r, [keys.draft(did)], change)
 
 
-def _consequence(tx: Tx, draft, found: Screening, new_flags: bool) -> str:
+def _consequence(tx: Tx, draft, found: Screening, new_flags: bool) -> tuple[str, list[str]]:
+    """The move the new result causes, with the sign-offs a reopened draft waits for."""
     if found.verdict == screening.BLOCK and (draft.status, "block") in lifecycle.TRANSITIONS:
-        return "block"
+        return "block", []
     if draft.status == lifecycle.APPROVED and new_flags:
         platform = platforms.read_in(tx, draft.platform)
         required = review.required_signoffs(platform, draft, draft.flags | found.flags)
         state = review.ReviewState(draft, required, review.valid_signoffs(tx.read, draft))
         if not state.complete:
-            return "reopen"
-    return ""
+            return "reopen", state.missing
+    return "", []
 
 
-def _move_in(tx: Tx, draft, action: str, found: Screening) -> None:
+def _move_in(tx: Tx, draft, action: str, found: Screening, awaiting: list[str]) -> None:
     reason = found.summary_zh()[: validate.REASON_MAX]
     moved = draft.replace(status=lifecycle.next_status(draft.status, action), status_reason=reason)
-    lifecycle.write_in(tx, moved)
+    lifecycle.write_in(tx, moved, awaiting)
     audit.append(
         tx,
         screening.SYSTEM,

@@ -1,6 +1,6 @@
 """Review (审核): who must sign off a draft, and approving or rejecting it.
 
-``required_signoffs`` is the whole sign-off policy of the measures, as one pure function.
+``required_signoffs`` (in ``signoffs``) is the whole sign-off policy of the measures.
 A sign-off is bound to the content hash it was given for: a new version voids it.
 Nobody signs off their own draft, and a reviewer who saw an older version is refused.
 """
@@ -13,43 +13,18 @@ import redis
 from app import screening
 from app.core import audit, keys, validate
 from app.core.errors import Conflict, Forbidden
-from app.core.store import Tx, atomically, decode, timestamp
-from app.drafts import lifecycle
+from app.core.store import Tx, atomically, decode, decode_set, timestamp
+from app.drafts import lifecycle, listing
 from app.drafts.lifecycle import Draft
+from app.drafts.signoffs import (  # the policy, here where reviewers use it
+    PROPAGANDA,
+    RESPONSIBLE,
+    SIGNOFFS,
+    Requirement,
+    required_signoffs,
+)
 from app.registry import access, platforms
 from app.registry.platforms import Platform
-
-RESPONSIBLE = "responsible"
-PROPAGANDA = "propaganda"
-SIGNOFFS = {RESPONSIBLE: "第一责任人", PROPAGANDA: "党委宣传部"}
-
-
-@dataclass(frozen=True)
-class Requirement:
-    signoff: str
-    rule: str
-
-
-def required_signoffs(
-    platform: Platform, draft: Draft, flags: frozenset[str] | None = None
-) -> list[Requirement]:
-    """The sign-offs a draft needs before it may be published (art. 11, 14).
-
-    ``flags`` are the draft's art. 11 flags, with those content screening found added;
-    by default the draft's own.
-    """
-    flags = draft.flags if flags is None else flags
-    required = [Requirement(RESPONSIBLE, "第十四条:管理员发布信息须经第一责任人审核")]
-    reasons = []
-    if platform.tier == 1:
-        reasons.append("第十四条:在学校官方(一级)平台发布须经党委宣传部审核")
-    touched = sorted(set(flags) & set(lifecycle.FLAGS))
-    if touched:
-        topics = "、".join(lifecycle.FLAGS[flag] for flag in touched)
-        reasons.append(f"第十一条:涉及{topics},须经党委宣传部批准")
-    if reasons:
-        required.append(Requirement(PROPAGANDA, ";".join(reasons)))
-    return required
 
 
 @dataclass(frozen=True)
@@ -92,6 +67,64 @@ def can_sign(r: redis.Redis, person_id: str, platform: Platform, draft: Draft) -
     return bool(qualifications(r, person_id, platform) & set(current.missing))
 
 
+def waiting_for(r: redis.Redis, person_id: str, scope: list[str] | None, limit: int) -> list[Draft]:
+    """Drafts this person could sign now (as ``can_sign``), newest first, from the indexes.
+
+    ``scope``: platform ids to look at, or ``None`` for all. Only the indexes of the sign-offs
+    the person's stored roles allow are read, so the cost grows with the page.
+    """
+    grants = decode_set(r.smembers(keys.person_roles(person_id)))
+    index = []
+    if access.grant_name(access.PROPAGANDA) in grants:
+        index += [keys.drafts_awaiting(PROPAGANDA, pid) for pid in scope or [listing.ALL]]
+    for grant in sorted(grants):
+        role, _, pid = grant.partition("@")
+        if role == access.RESPONSIBLE and pid and (scope is None or pid in scope):
+            index.append(keys.drafts_awaiting(RESPONSIBLE, pid))
+    ids = listing.newest_ids(r, index)
+    return listing.take(ids, limit, lambda batch: _signable(r, person_id, batch))
+
+
+def signable(r: redis.Redis, person_id: str, drafts: list[Draft]) -> set[str]:
+    """Which of these drafts the person could sign now (as ``can_sign``), for a whole page."""
+    grants = decode_set(r.smembers(keys.person_roles(person_id)))
+    asked = []
+    with r.pipeline(transaction=False) as pipe:
+        for draft in drafts:
+            for signoff in _held(grants, draft.platform):
+                pipe.zscore(keys.drafts_awaiting(signoff, draft.platform), draft.id)
+                asked.append(draft.id)
+        found = pipe.execute()
+    waiting = sorted({did for did, at in zip(asked, found, strict=True) if at is not None})
+    return {draft.id for draft in _signable(r, person_id, waiting)} if waiting else set()
+
+
+def _held(grants: set[str], platform_id: str) -> list[str]:
+    held = [PROPAGANDA] if access.grant_name(access.PROPAGANDA) in grants else []
+    if access.grant_name(access.RESPONSIBLE, platform_id) in grants:
+        held.append(RESPONSIBLE)
+    return held
+
+
+def _signable(r: redis.Redis, person_id: str, ids: list[str]) -> list[Draft]:
+    """Of drafts missing a sign-off this person may give: those not theirs nor signed by them."""
+    drafts = lifecycle.load_many(r, ids)
+    with r.pipeline(transaction=False) as pipe:
+        for draft in drafts:
+            pipe.hgetall(keys.draft_signoffs(draft.id))
+        stored = pipe.execute()
+    return [
+        draft
+        for draft, raw in zip(drafts, stored, strict=True)
+        if draft.status == lifecycle.IN_REVIEW
+        and draft.author != person_id
+        and not any(
+            given["person"] == person_id and given["content_hash"] == draft.content_hash
+            for given in map(json.loads, decode(raw).values())
+        )
+    ]
+
+
 def state(r: redis.Redis, raw_id: str) -> ReviewState:
     draft = lifecycle.get(r, raw_id)
     platform = platforms.get(r, draft.platform)
@@ -116,8 +149,8 @@ def approve(r: redis.Redis, actor: audit.Actor, raw_id: str, seen_hash: str) -> 
         signed = {**current.given, signoff: _signoff(actor, draft)}
         tx.write.hset(keys.draft_signoffs(did), signoff, json.dumps(signed[signoff]))
         draft = _settle(draft, ReviewState(draft, current.required, signed))
-        lifecycle.write_in(tx, draft)
         result = ReviewState(draft, current.required, signed)
+        lifecycle.write_in(tx, draft, result.missing)
         audit.append(
             tx,
             actor,
@@ -180,7 +213,7 @@ def set_flag(r: redis.Redis, actor: audit.Actor, raw_id: str, flag: str, on: boo
         draft = draft.replace(flags=draft.flags | {flag} if on else draft.flags - {flag})
         current = _state_in(tx, draft, platform)
         draft = _settle(draft, current)
-        lifecycle.write_in(tx, draft)
+        lifecycle.write_in(tx, draft, current.missing)
         audit.append(
             tx,
             actor,
@@ -273,3 +306,20 @@ def valid_signoffs(r, draft: Draft) -> dict[str, dict]:
     stored = decode(r.hgetall(keys.draft_signoffs(draft.id)))
     given = {name: json.loads(value) for name, value in stored.items()}
     return {name: s for name, s in given.items() if s["content_hash"] == draft.content_hash}
+
+
+def reindex(r: redis.Redis) -> int:
+    """Rebuild every draft's listing indexes from the draft itself (after an upgrade)."""
+    ids = [raw.decode() for raw in r.zrange(keys.drafts(), 0, -1)]
+    for did in ids:
+        atomically(r, [keys.draft(did), keys.draft_signoffs(did)], _reindex_in(did))
+    return len(ids)
+
+
+def _reindex_in(did: str):
+    def change(tx: Tx) -> None:
+        draft = lifecycle.read_in(tx, did)
+        platform = platforms.read_in(tx, draft.platform)
+        lifecycle.write_in(tx, draft, _state_in(tx, draft, platform).missing)
+
+    return change

@@ -270,10 +270,12 @@ def parse_limit(raw) -> int:
 
 def newest(r, platform_ids: list[str], status: str | None, count: int) -> list[lifecycle.Draft]:
     """The newest drafts over several platforms: each platform's newest, merged."""
+    if status:
+        return lifecycle.list_across(r, platform_ids, status, count)
     found = [
         draft
         for pid in platform_ids
-        for draft in lifecycle.list_drafts(r, platform=pid, status=status, limit=count)
+        for draft in lifecycle.list_drafts(r, platform=pid, limit=count)
     ]
     found.sort(key=lambda d: (d.created_at, int(d.id[1:])), reverse=True)
     return found[:count]

@@ -11,6 +11,7 @@ from app.web import authorhtml, redis_client
 from app.web.console import bp
 from app.web.console.auth import actor, me
 
+PAGE = 50  # newest first; the list is read from the status indexes
 HIGHLIGHTED = {lifecycle.TEXT: "text", lifecycle.IMAGE: "caption", lifecycle.ARTICLE: "title"}
 
 
@@ -18,10 +19,11 @@ HIGHLIGHTED = {lifecycle.TEXT: "text", lifecycle.IMAGE: "caption", lifecycle.ART
 def draft_list():
     r = redis_client()
     status = request.args.get("status") or lifecycle.IN_REVIEW
-    shown = []
-    for platform in console_accounts.visible_platforms(r, me().person):
-        for draft in lifecycle.list_drafts(r, platform=platform.id, status=status):
-            shown.append((draft, platform, review.can_sign(r, me().person, platform, draft)))
+    visible = {p.id: p for p in console_accounts.visible_platforms(r, me().person)}
+    scope = None if console_accounts.sees_all(r, me().person) else list(visible)
+    found = lifecycle.list_across(r, scope, status, PAGE)
+    mine = review.signable(r, me().person, found)
+    shown = [(draft, visible[draft.platform], draft.id in mine) for draft in found]
     return render_template(
         "console/drafts.html", rows=shown, statuses=lifecycle.STATUSES, status=status
     )
