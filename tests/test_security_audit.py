@@ -314,6 +314,46 @@ def test_verify_without_redis_data_says_so_and_starts_no_embedded_redis(
     assert not (instance / "appendonlydir").exists()
 
 
+EMBEDDED_RUN = """
+import sys
+from pathlib import Path
+import redis
+from app.core import audit
+from app.core.redis import embedded_url
+client = redis.Redis.from_url(embedded_url(Path(sys.argv[1])))
+audit.record(client, audit.Actor.system("test"), "platform.create", platform="p1")
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_verify_finds_the_chain_of_a_running_embedded_redis(tmp_path):
+    """While `make run` runs on the embedded Redis, `qianfa audit verify` checks its chain."""
+    instance = tmp_path / "instance"
+    key = base64.urlsafe_b64encode(new_key()).decode()
+    env = {
+        **os.environ,
+        "QIANFA_REDIS_URL": "",
+        "QIANFA_INSTANCE_DIR": str(instance),
+        "QIANFA_MASTER_KEY": key,
+        "QIANFA_AUDIT_ANCHOR_FILE": str(tmp_path / "anchors"),
+    }
+    running = subprocess.Popen(
+        [sys.executable, "-c", EMBEDDED_RUN, str(instance)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert running.stdout.readline().strip() == "ready"
+        done = qianfa("audit", "verify", env=env)
+    finally:
+        running.communicate("", timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert "审计链完整:共核验 1 条记录" in done.stdout
+
+
 # the console verifies only what is new, and shows an attack
 
 

@@ -68,9 +68,10 @@ def embedded_url(instance_dir: Path) -> str:
 
 
 def embedded_exists(instance_dir: Path) -> bool:
-    """Whether the embedded Redis ever kept data in ``instance_dir``: a check that starts
-    no server, for commands that only read."""
-    return any((instance_dir / name).exists() for name in (EMBEDDED_DB, "appendonlydir"))
+    """Whether the embedded Redis runs or ever kept data in ``instance_dir`` (its settings
+    file while it runs, its RDB or AOF files): a check that starts no server."""
+    kept = (EMBEDDED_DB, f"{EMBEDDED_DB}.settings", "appendonly.aof", "appendonlydir")
+    return any((instance_dir / name).exists() for name in kept)
 
 
 def _start_embedded(instance_dir: Path):
