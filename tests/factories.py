@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from app.core import audit
 from app.core.masterkey import Keyring
 from app.drafts import lifecycle
-from app.registry import people, platforms, units
+from app.registry import filings, people, platforms, units
 
 OPERATOR = audit.Actor.cli("tester")
 KEYRING = Keyring([bytes(range(32))])
@@ -50,7 +50,7 @@ def world(
         appid=appid,
     )
     if status != "filing":
-        platforms.change_status(r, OPERATOR, platform_id, "active", "备案审批完成")
+        filings.file_in_one_go(r, OPERATOR, platform_id, signer="测试签字人")
     if status not in ("filing", "active"):
         platforms.change_status(r, OPERATOR, platform_id, status, "测试")
     return World(platform_id, responsible.id, admin.id, propaganda.id, other_admin.id)

@@ -238,7 +238,7 @@ def test_changing_an_administrator_of_a_running_platform_opens_a_new_filing(r, s
     assert response.status_code == 400 and 'id="owners-error"' in response.data.decode()
     response = client.post(url, data={**form, "reason": "调离岗位"})
     assert response.status_code == 302 and "/console/filings/F" in response.headers["Location"]
-    [filing] = filings.of_platform(r, w.platform)
+    filing = filings.of_platform(r, w.platform)[0]
     assert filing.kind == "refiling" and filing.status == filings.OPEN
     assert len(filing.form["admins"]) == 1
     assert w.other_admin not in platforms.get(r, w.platform).admins

@@ -4,7 +4,7 @@ import pytest
 
 from app.core import audit
 from app.core.errors import Conflict, InvalidInput, NotFound
-from app.registry import access, people, platforms, units
+from app.registry import access, filings, people, platforms, units
 from tests.factories import OPERATOR, snapshot, world
 
 
@@ -84,8 +84,8 @@ def test_platform_ids_and_appids_are_unique(r):
         platforms.create(r, OPERATOR, "other-wx", **FIELDS, appid=APPID)
 
 
+# The moves a person may make by hand; filing → active is made by the filing chain only.
 ALLOWED = {
-    ("filing", "active"),
     ("filing", "closed"),
     ("active", "suspended"),
     ("active", "closed"),
@@ -94,8 +94,8 @@ ALLOWED = {
 }
 PATH = {
     "filing": [],
-    "active": ["active"],
-    "suspended": ["active", "suspended"],
+    "active": [],
+    "suspended": ["suspended"],
     "closed": ["closed"],
 }
 
@@ -103,8 +103,10 @@ PATH = {
 @pytest.mark.parametrize("start", sorted(PATH))
 @pytest.mark.parametrize("target", ["filing", "active", "suspended", "closed"])
 def test_status_changes_follow_the_table(r, start, target):
-    """Filing → active ⇄ suspended → closed; closed is final; every change needs a reason."""
+    """Active ⇄ suspended → closed; closed is final; every change needs a reason."""
     create(r)
+    if start != "filing":
+        filings.file_in_one_go(r, OPERATOR, "xsh-wx", signer="签字人")
     for step in PATH[start]:
         platforms.change_status(r, OPERATOR, "xsh-wx", step, "测试")
     if (start, target) in ALLOWED:
@@ -117,11 +119,22 @@ def test_status_changes_follow_the_table(r, start, target):
         assert snapshot(r) == before
 
 
+def test_a_platform_in_filing_runs_only_when_its_form_is_complete(r):
+    """Art. 4, 6, 7: activating by hand is refused with the article; the chain activates it."""
+    create(r)
+    before = snapshot(r)
+    with pytest.raises(Conflict, match="第四、六、七条") as refused:
+        platforms.change_status(r, OPERATOR, "xsh-wx", "active", "备案审批完成")
+    assert refused.value.code == "filing_incomplete" and snapshot(r) == before
+    filings.file_in_one_go(r, OPERATOR, "xsh-wx", signer="签字人")
+    assert platforms.get(r, "xsh-wx").status == "active"
+
+
 def test_status_change_without_reason_is_refused(r):
     """A status change with an empty reason is refused."""
     create(r)
     with pytest.raises(InvalidInput, match="原因不能为空"):
-        platforms.change_status(r, OPERATOR, "xsh-wx", "active", " ")
+        platforms.change_status(r, OPERATOR, "xsh-wx", "closed", " ")
 
 
 def test_owner_change_on_a_running_platform_is_a_refiling(r):

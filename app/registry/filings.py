@@ -152,7 +152,10 @@ def _checked_step(filing: Filing, step: str, fields: dict, today: date | None) -
     if expected is None:
         raise Conflict(f"备案表 {filing.id} 已{STATUSES[filing.status]},不能再签署")
     if step != expected.name:
-        raise Conflict(f"备案表 {filing.id} 现在应填写「{expected.label}」", code="out_of_order")
+        raise Conflict(
+            f"备案表 {filing.id} 现在应填写「{expected.label}」(第六条:审批表的意见按附件顺序签署)",
+            code="out_of_order",
+        )
     previous = filing.steps[-1]["signed_on"] if filing.steps else None
     return {
         "step": step,
@@ -212,3 +215,18 @@ def sign_step(
         return done
 
     return atomically(r, [keys.filing(fid)], change)
+
+
+def file_in_one_go(
+    r: redis.Redis, actor: audit.Actor, platform_id: str, *, signer: str, opinion: str = "同意"
+) -> Filing:
+    """Open a form and record five agreeing opinions, each through ``sign_step``.
+
+    For the demo and the tests, which register platforms the only way there is: the form
+    and its whole chain, audited step by step like any other.
+    """
+    filing = open_form(r, actor, platform_id)
+    agree = {"decision": "agree", "opinion": opinion, "signer": signer}
+    for step in STEPS:
+        filing = sign_step(r, actor, filing.id, step.name, {**agree, "signed_on": now().date()})
+    return filing

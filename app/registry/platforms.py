@@ -34,6 +34,9 @@ STATUS_TRANSITIONS = {
     SUSPENDED: {ACTIVE, CLOSED},
     CLOSED: set(),
 }
+# Art. 4, 6, 7: a platform runs only once its filing form's chain is complete, and only
+# ``filings.sign_step`` makes that move; no channel may make it by hand.
+FILED_ONLY = {(FILING, ACTIVE)}
 PLATFORM_ID = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
 APPID = re.compile(r"^wx[0-9a-f]{16}$")
 
@@ -191,7 +194,14 @@ def change_status(
     why = reason(why)
 
     def change(tx: Tx) -> Platform:
-        return write_status_in(tx, actor, read_in(tx, pid), new_status, why)
+        current = read_in(tx, pid)
+        if (current.status, new_status) in FILED_ONLY:
+            raise Conflict(
+                f"平台 {pid} 须在备案审批表签署完成后才能运行(第四、六、七条:"
+                "平台实行备案管理,未经审批不得开设)",
+                code="filing_incomplete",
+            )
+        return write_status_in(tx, actor, current, new_status, why)
 
     return atomically(r, [keys.platform(pid)], change)
 

@@ -5,7 +5,7 @@ from flask import redirect, render_template, request, url_for
 from app.channels import console_accounts
 from app.channels import dashboard as overview
 from app.core import validate
-from app.core.errors import Forbidden, InvalidInput, QianfaError
+from app.core.errors import InvalidInput, QianfaError
 from app.registry import access, filings, people, platforms, units
 from app.web import redis_client, settings
 from app.web.console import bp
@@ -89,12 +89,12 @@ def platform_status(pid: str):
     new_status = request.form.get("status", "")
     if new_status not in platforms.STATUSES:
         return _render_platform(pid, {"status": "请选择操作"}), 400
-    if new_status == platforms.ACTIVE and platform.status == platforms.FILING:
-        raise Forbidden("平台须在备案审批表签署完成后才能运行", code="filing_incomplete")
     try:
         platforms.change_status(r, actor(), platform.id, new_status, request.form.get("reason"))
     except InvalidInput as error:
         return _render_platform(pid, {"reason": error.message}), 400
+    except QianfaError as error:
+        return _render_platform(pid, {"status": error.message}), error.status
     return redirect(url_for("console.platform_detail", pid=platform.id, note="status"))
 
 
