@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from app.core import audit
 from app.core.masterkey import Keyring
 from app.drafts import lifecycle
-from app.registry import filings, people, platforms, units
+from app.registry import filings, owners, people, platforms, units
 
 OPERATOR = audit.Actor.cli("tester")
 KEYRING = Keyring([bytes(range(32))])
@@ -54,6 +54,14 @@ def world(
     if status not in ("filing", "active"):
         platforms.change_status(r, OPERATOR, platform_id, status, "测试")
     return World(platform_id, responsible.id, admin.id, propaganda.id, other_admin.id)
+
+
+def refiled(r, change: owners.OwnerChange) -> None:
+    """Complete the re-filing a change of owners waits on (art. 6), so that it takes effect."""
+    agree = {"decision": "agree", "opinion": "同意变更", "signer": "测试签字人"}
+    for step in filings.STEPS:
+        today = {"signed_on": filings.now().date()}
+        filings.sign_step(r, OPERATOR, change.filing.id, step.name, {**agree, **today})
 
 
 def text_draft(r, w: World, text: str = "计算机学院举办程序设计竞赛", **kwargs) -> lifecycle.Draft:

@@ -12,7 +12,7 @@ import app.cli
 from app.core import audit
 from app.core.settings import load_settings
 from app.drafts import lifecycle
-from app.registry import filings
+from app.registry import filings, people, platforms
 from tests.conftest import free_port
 from tests.factories import snapshot, submitted, world
 
@@ -210,3 +210,13 @@ def test_a_filing_signed_out_of_order_gets_one_line_and_changes_nothing(r):
     assert result.returncode == 1 and result.stderr.count("\n") == 1
     assert "申请单位负责人意见" in result.stderr and "第六条" in result.stderr
     assert snapshot(r) == before
+
+
+def test_an_owner_change_from_the_cli_waits_on_the_refiling(cli, r):
+    """Art. 6: the command says which form the change waits on; the old owner stays in charge."""
+    w = world(r)
+    newcomer = people.create(r, audit.Actor.cli("tester"), "新书记").id
+    out = cli("platform", "set-responsible", w.platform, newcomer, "--reason", "人事调整")
+    assert "变更备案表 F2" in out.output and "审批完成后生效" in out.output
+    assert platforms.get(r, w.platform).responsible == w.responsible
+    assert f"待生效变更:第一责任人 {newcomer}" in cli("platform", "show", w.platform).output

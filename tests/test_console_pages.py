@@ -229,7 +229,7 @@ def test_an_article_is_shown_as_on_wechat_and_no_script_may_run(r, settings):
     assert body.headers["Content-Security-Policy"].startswith("sandbox;")
 
 
-def test_changing_an_administrator_of_a_running_platform_opens_a_new_filing(r, settings):
+def test_changing_an_administrator_of_a_running_platform_waits_on_a_new_filing(r, settings):
     w = world(r)
     client, token = signed_in(settings, r, w.propaganda)
     url = f"/console/platforms/{w.platform}/owners"
@@ -240,5 +240,7 @@ def test_changing_an_administrator_of_a_running_platform_opens_a_new_filing(r, s
     assert response.status_code == 302 and "/console/filings/F" in response.headers["Location"]
     filing = filings.of_platform(r, w.platform)[0]
     assert filing.kind == "refiling" and filing.status == filings.OPEN
-    assert len(filing.form["admins"]) == 1
-    assert w.other_admin not in platforms.get(r, w.platform).admins
+    assert len(filing.form["admins"]) == 1 and filing.pending["admins"] == [w.admin]
+    assert w.other_admin in platforms.get(r, w.platform).admins
+    page = client.get(f"/console/platforms/{w.platform}").data.decode()
+    assert 'id="pending-owners"' in page and "审批完成后生效" in page

@@ -1,11 +1,13 @@
 """Platforms: filing, tiers and owners, status changes with reasons, re-filing on owner change."""
 
+from datetime import date
+
 import pytest
 
-from app.core import audit
+from app.core import audit, keys
 from app.core.errors import Conflict, InvalidInput, NotFound
-from app.registry import access, filings, people, platforms, units
-from tests.factories import OPERATOR, snapshot, world
+from app.registry import access, filings, owners, people, platforms, units
+from tests.factories import OPERATOR, refiled, snapshot, world
 
 
 def registry(r):
@@ -27,6 +29,7 @@ FIELDS = dict(
     admins=["P2"],
 )
 APPID = "wx0123456789abcdef"
+TODAY = date.today().isoformat()
 
 
 def create(r, **overrides):
@@ -137,43 +140,91 @@ def test_status_change_without_reason_is_refused(r):
         platforms.change_status(r, OPERATOR, "xsh-wx", "closed", " ")
 
 
-def test_owner_change_on_a_running_platform_is_a_refiling(r):
-    """Art. 6: changing the responsible person of an active platform records a re-filing."""
+def test_a_new_responsible_person_takes_charge_only_when_the_refiling_completes(r):
+    """Art. 6: the change waits on the re-filing form; the current owner stays in charge."""
     w = world(r)
     newcomer = people.create(r, OPERATOR, "新书记")
-    p = platforms.set_responsible(r, OPERATOR, w.platform, newcomer.id, "人事调整")
-    assert p.responsible == newcomer.id
+    change = owners.set_responsible(r, OPERATOR, w.platform, newcomer.id, "人事调整")
+    assert change.filing.kind == "refiling" and change.filing.status == filings.OPEN
+    assert change.filing.pending["responsible"] == newcomer.id
+    assert change.filing.form["responsible"]["name"] == "新书记"
+    assert platforms.get(r, w.platform).responsible == w.responsible
+    assert access.has_role(r, w.responsible, "responsible", w.platform)
+    assert not access.has_role(r, newcomer.id, "responsible", w.platform)
+    refiled(r, change)
+    assert platforms.get(r, w.platform).responsible == newcomer.id
     assert not access.has_role(r, w.responsible, "responsible", w.platform)
     assert access.has_role(r, newcomer.id, "responsible", w.platform)
-    filing = platforms.filings(r, w.platform)[-1]
-    assert filing["kind"] == "refiling" and filing["reason"] == "人事调整"
-    assert filing["detail"]["before"]["responsible"] == w.responsible
     actions = [rec["action"] for rec in audit.records(r, platform=w.platform)]
-    assert actions[-1] == "platform.refiling"
+    assert actions[-2:] == ["filing.sign", "platform.owners"]
 
 
-def test_admin_changes_are_refilings_and_keep_at_least_one(r):
-    """Adding or removing an administrator re-files; the last administrator cannot be removed."""
+def test_a_refused_refiling_discards_the_change(r):
+    """A disagreeing opinion ends the form; the owners are as they were."""
     w = world(r)
-    platforms.remove_admin(r, OPERATOR, w.platform, w.other_admin, "调岗")
-    assert not access.has_role(r, w.other_admin, "admin", w.platform)
+    change = owners.remove_admin(r, OPERATOR, w.platform, w.other_admin, "调岗")
+    opinion = {"decision": "disagree", "opinion": "不同意", "signer": "某某"}
+    filings.sign_step(r, OPERATOR, change.filing.id, "unit_head", {**opinion, "signed_on": TODAY})
+    assert w.other_admin in platforms.get(r, w.platform).admins
+    assert access.has_role(r, w.other_admin, "admin", w.platform)
+    assert filings.pending_owners(r, w.platform) is None
+
+
+def test_changes_gather_on_one_open_refiling_and_keep_an_administrator(r):
+    """Several changes build one proposal; removing the last administrator is refused."""
+    w = world(r)
+    newcomer = people.create(r, OPERATOR, "新干部")
+    first = owners.add_admin(r, OPERATOR, w.platform, newcomer.id, "补充")
+    second = owners.remove_admin(r, OPERATOR, w.platform, w.other_admin, "调岗")
+    assert first.filing.id == second.filing.id
+    assert second.filing.pending["admins"] == sorted([w.admin, newcomer.id])
+    owners.remove_admin(r, OPERATOR, w.platform, w.admin, "调岗")
+    before = snapshot(r)
     with pytest.raises(Conflict, match="至少要有一名管理员"):
-        platforms.remove_admin(r, OPERATOR, w.platform, w.admin, "调岗")
-    platforms.add_admin(r, OPERATOR, w.platform, w.other_admin, "回岗")
-    kinds = [f["kind"] for f in platforms.filings(r, w.platform)]
-    assert kinds == ["initial", "refiling", "refiling"]
+        owners.remove_admin(r, OPERATOR, w.platform, newcomer.id, "调岗")
+    assert snapshot(r) == before
+    refiled(r, second)
+    assert platforms.get(r, w.platform).admins == {newcomer.id}
+
+
+def test_a_refiling_already_being_signed_takes_no_more_changes(r):
+    """Opinions given on a proposal are not carried over to a different one."""
+    w = world(r)
+    change = owners.remove_admin(r, OPERATOR, w.platform, w.other_admin, "调岗")
+    agree = {"decision": "agree", "opinion": "同意", "signer": "某某", "signed_on": TODAY}
+    filings.sign_step(r, OPERATOR, change.filing.id, "unit_head", agree)
+    before = snapshot(r)
+    with pytest.raises(Conflict, match="第六条"):
+        owners.add_admin(r, OPERATOR, w.platform, w.other_admin, "回岗")
+    assert snapshot(r) == before
 
 
 def test_owner_change_during_filing_is_not_a_refiling(r):
-    """Before the platform runs, changing its owners amends the filing instead of re-filing."""
+    """Before the platform runs, changing its owners amends it at once."""
     p = create(r)
     other = people.create(r, OPERATOR, "另一位干部")
-    platforms.add_admin(r, OPERATOR, p.id, other.id, "补充管理员")
-    assert [f["kind"] for f in platforms.filings(r, p.id)] == ["initial"]
+    change = owners.add_admin(r, OPERATOR, p.id, other.id, "补充管理员")
+    assert change.filing is None and other.id in platforms.get(r, p.id).admins
+    assert access.has_role(r, other.id, "admin", p.id)
 
 
 def test_responsible_person_cannot_be_an_admin_of_the_same_platform(r):
     """The responsible person reviews the administrators' posts, so cannot be one of them."""
     w = world(r)
     with pytest.raises(Conflict, match="不能同时担任"):
-        platforms.add_admin(r, OPERATOR, w.platform, w.responsible, "兼任")
+        owners.add_admin(r, OPERATOR, w.platform, w.responsible, "兼任")
+
+
+def test_a_pending_change_whose_person_is_gone_cannot_complete(r):
+    """The last opinion is refused with one line, and nothing changes, if a person vanished."""
+    w = world(r)
+    newcomer = people.create(r, OPERATOR, "新书记")
+    change = owners.set_responsible(r, OPERATOR, w.platform, newcomer.id, "人事调整")
+    agree = {"decision": "agree", "opinion": "同意", "signer": "某某", "signed_on": TODAY}
+    for step in filings.STEPS[:-1]:
+        filings.sign_step(r, OPERATOR, change.filing.id, step.name, agree)
+    r.delete(keys.person(newcomer.id))
+    before = snapshot(r)
+    with pytest.raises(Conflict, match=f"{newcomer.id} 已不存在"):
+        filings.sign_step(r, OPERATOR, change.filing.id, "party_secretary", agree)
+    assert snapshot(r) == before
