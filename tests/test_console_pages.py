@@ -244,3 +244,6 @@ def test_changing_an_administrator_of_a_running_platform_waits_on_a_new_filing(r
     assert w.other_admin in platforms.get(r, w.platform).admins
     page = client.get(f"/console/platforms/{w.platform}").data.decode()
     assert 'id="pending-owners"' in page and "审批完成后生效" in page
+    dashboard = client.get("/console/dashboard").data.decode()
+    refilings = dashboard.split('id="refiling-list"')[1].split("</ul>")[0]
+    assert filing.id in refilings and f"管理员 {w.admin}" in refilings

@@ -11,6 +11,7 @@ from app.core import alerts as alert_stream
 from app.core import keys
 from app.core.store import now
 from app.drafts import lifecycle, review
+from app.registry import filings
 
 ALERT_DAYS = 7
 
@@ -23,6 +24,7 @@ class Overview:
     failed: list[lifecycle.Draft] = field(default_factory=list)
     by_tier: Counter = field(default_factory=Counter)
     by_status: Counter = field(default_factory=Counter)
+    refilings: list[filings.Filing] = field(default_factory=list)
 
 
 def waiting_since(r: redis.Redis, draft: lifecycle.Draft) -> datetime:
@@ -46,8 +48,18 @@ def overview(r: redis.Redis, person_id: str, escalate_after: int) -> Overview:
             if waiting_since(r, draft) < late:
                 result.overdue.append(draft)
         result.failed += lifecycle.list_drafts(r, platform=platform.id, status=lifecycle.FAILED)
+        result.refilings += open_refilings(r, platform.id)
     result.alerts = open_alerts(r, {p.id for p in seen}, console_accounts.sees_all(r, person_id))
     return result
+
+
+def open_refilings(r: redis.Redis, platform_id: str) -> list[filings.Filing]:
+    """Open re-filing forms: a change of owners waits on each (art. 6 asks for it 及时)."""
+    return [
+        f
+        for f in filings.of_platform(r, platform_id)
+        if f.status == filings.OPEN and f.kind == "refiling"
+    ]
 
 
 def open_alerts(
