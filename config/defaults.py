@@ -58,3 +58,5 @@ CONSOLE_REFUSAL_WINDOW = 60
 CONSOLE_AUDIT_REFUSALS = 20
 # Reverse proxies in front of Qianfa whose X-Forwarded-For is believed (0: none).
 TRUSTED_PROXIES = 0
+# Seconds an open re-filing (art. 6: 及时) may wait before the propaganda department is reminded.
+REFILING_REMIND_AFTER = 259200

@@ -23,6 +23,7 @@ KINDS = {
     "quota_exhausted": "接口调用额度用尽",
     "forged_callbacks": "大量伪造的微信回调",
     "platform_suspended": "平台已停用",
+    "refiling_overdue": "变更备案久未完成",
 }
 MAX_PENDING = 10_000
 

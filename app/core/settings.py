@@ -78,6 +78,7 @@ class Settings:
     console_signin_delay: int
     console_refusal_window: int
     console_audit_refusals: int
+    refiling_remind_after: int
     trusted_proxies: int
 
     def uses_stable_token(self, platform_id: str) -> bool:
@@ -255,6 +256,9 @@ def load_settings(environ=None) -> Settings:
         publish_attempts=parse_int("PUBLISH_ATTEMPTS", raw("PUBLISH_ATTEMPTS"), low=1, high=100),
         publish_job_timeout=parse_int(
             "PUBLISH_JOB_TIMEOUT", raw("PUBLISH_JOB_TIMEOUT"), low=10, high=3600
+        ),
+        refiling_remind_after=parse_int(
+            "REFILING_REMIND_AFTER", raw("REFILING_REMIND_AFTER"), low=60, high=90 * 86400
         ),
     )
 
