@@ -15,6 +15,19 @@ def actor(person_id: str) -> audit.Actor:
     return audit.Actor(via="chat", person=person_id, openid=f"openid-{person_id}")
 
 
+# Art. 12: the unit that may own each tier, and the one that supervises it.
+OWNERS = {
+    1: lambda pid: (f"党委宣传部-{pid}", "propaganda"),
+    2: lambda pid: (f"计算机学院-{pid}", "secondary_college"),
+    3: lambda pid: (f"学生会-{pid}", "student_union"),
+}
+SUPERVISORS = {
+    1: lambda pid: (f"党委-{pid}", "party_org"),
+    2: lambda pid: (f"党委宣传部-{pid}", "propaganda"),
+    3: lambda pid: (f"校团委-{pid}", "youth_league"),
+}
+
+
 @dataclass
 class World:
     """One platform with a responsible person, an administrator and a propaganda reviewer."""
@@ -29,8 +42,8 @@ class World:
 def world(
     r, *, tier: int = 2, platform_id: str = "jsj-wx", status: str = "active", appid: str = ""
 ) -> World:
-    unit = units.create(r, OPERATOR, f"计算机学院-{platform_id}", "secondary_college")
-    league = units.create(r, OPERATOR, f"党委宣传部-{platform_id}", "propaganda")
+    unit = units.create(r, OPERATOR, *OWNERS[tier](platform_id))
+    league = units.create(r, OPERATOR, *SUPERVISORS[tier](platform_id))
     responsible = people.create(r, OPERATOR, "李书记")
     admin = people.create(r, OPERATOR, "王老师")
     other_admin = people.create(r, OPERATOR, "赵老师")

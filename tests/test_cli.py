@@ -220,3 +220,17 @@ def test_an_owner_change_from_the_cli_waits_on_the_refiling(cli, r):
     assert "变更备案表 F2" in out.output and "审批完成后生效" in out.output
     assert platforms.get(r, w.platform).responsible == w.responsible
     assert f"待生效变更:第一责任人 {newcomer}" in cli("platform", "show", w.platform).output
+
+
+def test_an_art12_mismatch_from_the_cli_is_one_line_naming_the_article(r):
+    """A student club's platform filed as tier 1 is refused by the command, nothing written."""
+    for name, kind in (("摄影社", "student_club"), ("校团委", "youth_league")):
+        qianfa("unit", "create", name, "--kind", kind)
+    qianfa("person", "create", "团委书记")
+    qianfa("person", "create", "社长")
+    before = snapshot(r)
+    args = ["--name", "摄影社", "--kind", "wechat", "--tier", "1", "--unit", "U1"]
+    owners = ["--supervising-unit", "U1", "--responsible", "P1", "--admin", "P2"]
+    result = qianfa("platform", "create", "sys-wx", *args, *owners)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert "不能主办一级平台:第十二条" in result.stderr and snapshot(r) == before

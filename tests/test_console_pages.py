@@ -6,9 +6,9 @@ from datetime import date
 
 from app.core import audit
 from app.drafts import lifecycle, review
-from app.registry import filings, platforms
+from app.registry import filings, platforms, units
 from tests.console_helpers import signed_in
-from tests.factories import actor, submitted, world
+from tests.factories import OPERATOR, actor, submitted, world
 
 
 def approve_form(token: str, seen: str) -> dict:
@@ -137,7 +137,8 @@ def test_the_filing_form_reports_each_bad_field_and_writes_nothing(r, settings):
 
 def test_a_filing_made_in_the_console_activates_the_platform_when_signed(r, settings):
     w = world(r)
-    unit = platforms.get(r, w.platform).unit
+    unit = units.create(r, OPERATOR, "学生会", "student_union").id
+    league = units.create(r, OPERATOR, "校团委", "youth_league").id
     client, token = signed_in(settings, r, w.propaganda)
     response = client.post(
         "/console/filings/new",
@@ -148,7 +149,7 @@ def test_a_filing_made_in_the_console_activates_the_platform_when_signed(r, sett
             "kind": "wechat",
             "tier": "3",
             "unit": unit,
-            "supervising_unit": unit,
+            "supervising_unit": league,
             "responsible": w.responsible,
             "admin": w.admin,
             "account": "xsh_wx",
@@ -247,3 +248,18 @@ def test_changing_an_administrator_of_a_running_platform_waits_on_a_new_filing(r
     dashboard = client.get("/console/dashboard").data.decode()
     refilings = dashboard.split('id="refiling-list"')[1].split("</ul>")[0]
     assert filing.id in refilings and f"管理员 {w.admin}" in refilings
+
+
+def test_an_art12_mismatch_in_the_console_is_shown_at_its_field_and_writes_nothing(r, settings):
+    w = world(r)
+    club = units.create(r, OPERATOR, "摄影社", "student_club").id
+    client, token = signed_in(settings, r, w.propaganda)
+    before = r.smembers("qianfa:platforms")
+    form = {"csrf": token, "id": "sys-wx", "name": "摄影社", "kind": "wechat", "tier": "1"}
+    owners = {"unit": club, "supervising_unit": club, "responsible": w.responsible}
+    response = client.post(
+        "/console/filings/new", data={**form, **owners, "admin": w.admin, "purpose": "社团活动"}
+    )
+    page = response.data.decode()
+    assert response.status_code == 400 and 'id="tier-error"' in page and "第十二条" in page
+    assert r.smembers("qianfa:platforms") == before

@@ -228,3 +228,53 @@ def test_a_pending_change_whose_person_is_gone_cannot_complete(r):
     with pytest.raises(Conflict, match=f"{newcomer.id} 已不存在"):
         filings.sign_step(r, OPERATOR, change.filing.id, "party_secretary", agree)
     assert snapshot(r) == before
+
+
+@pytest.mark.parametrize(
+    ("owner_kind", "tier", "supervisor_kind", "field", "message"),
+    [
+        ("student_club", 1, "youth_league", "tier", "不能主办一级平台"),
+        ("secondary_college", 3, "youth_league", "tier", "不能主办三级平台"),
+        ("propaganda", 2, "propaganda", "tier", "二级平台由"),
+        ("teacher_club", 3, "youth_league", "supervising_unit", "应由工会主管"),
+        ("student_union", 3, "secondary_college", "supervising_unit", "第十二条"),
+    ],
+)
+def test_art12_tier_and_unit_mismatches_are_refused(
+    r, owner_kind, tier, supervisor_kind, field, message
+):
+    """Art. 12 as a table: who may own a tier, who supervises a tier-3 platform."""
+    registry(r)
+    owner = units.create(r, OPERATOR, "某单位", owner_kind)
+    supervisor = units.create(r, OPERATOR, "某主管单位", supervisor_kind)
+    before = snapshot(r)
+    fields = {**FIELDS, "tier": tier, "unit": owner.id, "supervising_unit": supervisor.id}
+    with pytest.raises(InvalidInput, match=message) as refused:
+        platforms.create(r, OPERATOR, "bad-wx", **fields)
+    assert refused.value.field == field and snapshot(r) == before
+
+
+def test_a_student_clubs_platform_filed_as_tier_one_and_supervised_by_itself_is_refused(r):
+    """The issue's own example: both mistakes at once are refused, nothing is written."""
+    registry(r)
+    club = units.create(r, OPERATOR, "摄影社", "student_club")
+    before = snapshot(r)
+    fields = {**FIELDS, "tier": 1, "unit": club.id, "supervising_unit": club.id}
+    with pytest.raises(InvalidInput, match="第十二条"):
+        platforms.create(r, OPERATOR, "sys-wx", **fields)
+    with pytest.raises(InvalidInput, match="自己主管"):
+        platforms.create(r, OPERATOR, "sys-wx", **{**fields, "tier": 3})
+    assert snapshot(r) == before
+
+
+def test_art13_office_mismatch_is_a_warning_on_the_form(r):
+    """A responsible person whose title is not the office art. 13 names is flagged, not refused."""
+    create(r)
+    filing = filings.open_form(r, OPERATOR, "xsh-wx")
+    assert filing.form["warnings"] == [
+        "第十三条规定第一责任人应为校团委书记,登记的职务为「未登记职务」,请宣传部核实"
+    ]
+    secretary = people.create(r, OPERATOR, "团委书记", title="校团委书记")
+    create_fields = {**FIELDS, "responsible": secretary.id}
+    platforms.create(r, OPERATOR, "tw-wx", **create_fields)
+    assert filings.open_form(r, OPERATOR, "tw-wx").form["warnings"] == []

@@ -65,6 +65,8 @@ def filing_print(filing_id):
     f = filings.get(store(), filing_id)
     form = f.form
     click.echo(f"官方网络公众平台开设审批表  {f.id}({filings.KINDS[f.kind]})")
+    for warning in form.get("warnings", []):
+        click.echo(f"提示:{warning}")
     click.echo(f"申请单位:{form['unit']}")
     click.echo(f"平台名称:{form['platform_name']}  平台类型:{form['platform_kind']}")
     click.echo(f"微信/微博号:{form['account'] or '-'}  其他媒体名称:{form['other_media'] or '-'}")

@@ -16,7 +16,7 @@ import redis
 from app.core import audit, keys, validate
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.store import Tx, atomically, decode, now, timestamp
-from app.registry import access, people, platforms, units
+from app.registry import access, people, platforms, tiers, units
 
 
 @dataclass(frozen=True)
@@ -96,8 +96,11 @@ def form_of(
     owners = owners or platforms.owners_of(platform)
     responsible = people.get(r, owners["responsible"])
     admins = [people.get(r, pid) for pid in sorted(owners["admins"])]
+    owner, supervisor = units.get(r, platform.unit), units.get(r, platform.supervising_unit)
+    warning = tiers.office_warning(responsible.title, owner, supervisor)
     return {
-        "unit": units.get(r, platform.unit).name,
+        "warnings": [warning] if warning else [],
+        "unit": owner.name,
         "platform_name": platform.name,
         "platform_kind": platforms.KINDS[platform.kind],
         "account": platform.account or platform.appid,

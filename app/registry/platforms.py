@@ -14,7 +14,7 @@ import redis
 from app.core import audit, keys, validate
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.store import Tx, atomically, decode, decode_set, timestamp
-from app.registry import access, people, units
+from app.registry import access, people, tiers, units
 
 KINDS = {
     "wechat": "微信公众号",
@@ -137,13 +137,14 @@ def create(
     """File a new platform; it stays in ``filing`` until its approval is complete."""
     access.authorize(r, actor, (access.PROPAGANDA,), "登记平台")
     now = timestamp()
+    owner, supervisor = units.get(r, unit), units.get(r, supervising_unit)
     platform = Platform(
         id=platform_id(raw_id),
         name=validate.text(name, "平台名称", max_len=64),
         kind=validate.choice(kind, KINDS, "平台类型"),
         tier=parse_tier(tier),
-        unit=units.get(r, unit).id,
-        supervising_unit=units.get(r, supervising_unit).id,
+        unit=owner.id,
+        supervising_unit=supervisor.id,
         responsible=people.get(r, responsible).id,
         admins=_admin_ids(r, admins),
         status=FILING,
@@ -155,6 +156,7 @@ def create(
         updated_at=now,
     )
     _check_separation(platform.responsible, platform.admins)
+    tiers.check(platform.tier, owner, supervisor)
     if platform.appid and platform.kind != "wechat":
         raise InvalidInput("只有微信公众号平台需要 AppID")
 
