@@ -66,3 +66,5 @@ RECONCILE_INTERVAL = 300
 MANUAL_REPORT_AFTER = 86400
 FEED_POLL_INTERVAL = 900
 FEED_FAILING_AFTER = 86400
+# Seconds an open re-filing (art. 6: 及时) may wait before the propaganda department is reminded.
+REFILING_REMIND_AFTER = 259200

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from app.core import audit
 from app.core.masterkey import Keyring
 from app.drafts import lifecycle
-from app.registry import people, platforms, units
+from app.registry import filings, owners, people, platforms, units
 
 OPERATOR = audit.Actor.cli("tester")
 KEYRING = Keyring([bytes(range(32))])
@@ -13,6 +13,19 @@ KEYRING = Keyring([bytes(range(32))])
 
 def actor(person_id: str) -> audit.Actor:
     return audit.Actor(via="chat", person=person_id, openid=f"openid-{person_id}")
+
+
+# Art. 12: the unit that may own each tier, and the one that supervises it.
+OWNERS = {
+    1: lambda pid: (f"党委宣传部-{pid}", "propaganda"),
+    2: lambda pid: (f"计算机学院-{pid}", "secondary_college"),
+    3: lambda pid: (f"学生会-{pid}", "student_union"),
+}
+SUPERVISORS = {
+    1: lambda pid: (f"党委-{pid}", "party_org"),
+    2: lambda pid: (f"党委宣传部-{pid}", "propaganda"),
+    3: lambda pid: (f"校团委-{pid}", "youth_league"),
+}
 
 
 @dataclass
@@ -35,8 +48,8 @@ def world(
     appid: str = "",
     kind: str = "wechat",
 ) -> World:
-    unit = units.create(r, OPERATOR, f"计算机学院-{platform_id}", "secondary_college")
-    league = units.create(r, OPERATOR, f"党委宣传部-{platform_id}", "propaganda")
+    unit = units.create(r, OPERATOR, *OWNERS[tier](platform_id))
+    league = units.create(r, OPERATOR, *SUPERVISORS[tier](platform_id))
     responsible = people.create(r, OPERATOR, "李书记")
     admin = people.create(r, OPERATOR, "王老师")
     other_admin = people.create(r, OPERATOR, "赵老师")
@@ -56,10 +69,18 @@ def world(
         appid=appid,
     )
     if status != "filing":
-        platforms.change_status(r, OPERATOR, platform_id, "active", "备案审批完成")
+        filings.file_in_one_go(r, OPERATOR, platform_id, signer="测试签字人")
     if status not in ("filing", "active"):
         platforms.change_status(r, OPERATOR, platform_id, status, "测试")
     return World(platform_id, responsible.id, admin.id, propaganda.id, other_admin.id)
+
+
+def refiled(r, change: owners.OwnerChange) -> None:
+    """Complete the re-filing a change of owners waits on (art. 6), so that it takes effect."""
+    agree = {"decision": "agree", "opinion": "同意变更", "signer": "测试签字人"}
+    for step in filings.STEPS:
+        today = {"signed_on": filings.now().date()}
+        filings.sign_step(r, OPERATOR, change.filing.id, step.name, {**agree, **today})
 
 
 def text_draft(r, w: World, text: str = "计算机学院举办程序设计竞赛", **kwargs) -> lifecycle.Draft:

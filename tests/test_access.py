@@ -4,7 +4,7 @@ import pytest
 
 from app.core import audit
 from app.core.errors import Forbidden
-from app.registry import bindcodes, people, platforms, units
+from app.registry import bindcodes, owners, people, platforms, units
 from tests.factories import KEYRING, OPERATOR, actor, snapshot, world
 
 
@@ -22,8 +22,8 @@ def test_operators_at_the_shell_and_propaganda_reviewers_manage_the_registry(r):
         lambda r, a, w: people.create(r, a, "冒名者"),
         lambda r, a, w: people.grant_college_role(r, a, w.admin, "propaganda"),
         lambda r, a, w: platforms.change_status(r, a, w.platform, "suspended", "越权"),
-        lambda r, a, w: platforms.set_responsible(r, a, w.platform, w.admin, "越权"),
-        lambda r, a, w: platforms.add_admin(r, a, w.platform, w.propaganda, "越权"),
+        lambda r, a, w: owners.set_responsible(r, a, w.platform, w.admin, "越权"),
+        lambda r, a, w: owners.add_admin(r, a, w.platform, w.propaganda, "越权"),
         lambda r, a, w: bindcodes.issue(r, KEYRING, a, w.admin, w.platform, 3600),
     ],
 )

@@ -11,9 +11,9 @@ from app.channels import apitokens
 from app.core import audit, keys
 from app.core.settings import load_settings
 from app.drafts import lifecycle, review, uploads
-from app.registry import platforms
+from app.registry import owners, platforms
 from app.web import create_app, openapi
-from tests.factories import OPERATOR, actor, snapshot, world
+from tests.factories import OPERATOR, actor, refiled, snapshot, world
 from tests.images import GIF, JPEG, png
 
 ARTICLE = {"title": "程序设计竞赛", "content_html": "<p>欢迎报名</p>"}
@@ -236,7 +236,7 @@ def test_list_filters_by_platform_status_and_limit(r, client, w):
     second = world(r, platform_id="wh-wx")
     third = world(r, platform_id="tw-wx")
     for pid in (second.platform, third.platform):
-        platforms.add_admin(r, OPERATOR, pid, w.admin, "兼任")
+        refiled(r, owners.add_admin(r, OPERATOR, pid, w.admin, "兼任"))
     _, secret = apitokens.issue(r, OPERATOR, w.admin, [w.platform, second.platform])
     api = Api(client, secret)
     api.text(w.platform)
@@ -285,7 +285,7 @@ def test_out_of_scope_platform_is_forbidden(r, client, api, w):
 def test_token_of_a_person_who_lost_the_admin_role_is_refused(r, api, w):
     """Once the person is no longer an administrator, every call with the token is refused."""
     api.text(w.platform)
-    platforms.remove_admin(r, OPERATOR, w.platform, w.admin, "调岗")
+    refiled(r, owners.remove_admin(r, OPERATOR, w.platform, w.admin, "调岗"))
     before = without_token_use(r)
     for response in (
         api.text(w.platform),

@@ -7,8 +7,8 @@ import app.cli
 from app.channels import apitokens
 from app.core import audit, keys
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
-from app.registry import platforms
-from tests.factories import OPERATOR, actor, snapshot, world
+from app.registry import owners
+from tests.factories import OPERATOR, actor, refiled, snapshot, world
 
 
 def test_issued_token_is_shown_once_and_stored_only_as_a_hash(r):
@@ -95,7 +95,7 @@ def test_scope_and_role_are_checked_at_use(r):
     with pytest.raises(Forbidden) as refused:
         apitokens.authorize(r, token, other.platform)
     assert refused.value.code == "out_of_scope"
-    platforms.remove_admin(r, OPERATOR, w.platform, w.admin, "调岗")
+    refiled(r, owners.remove_admin(r, OPERATOR, w.platform, w.admin, "调岗"))
     with pytest.raises(Forbidden) as refused:
         apitokens.authorize(r, token, w.platform)
     assert refused.value.code == "not_admin"
@@ -116,7 +116,7 @@ def test_issue_is_audited_on_every_platform_in_scope_without_the_secret(r):
     """An audit export for either platform shows the token; no record holds its secret."""
     w = world(r)
     other = world(r, platform_id="wh-wx")
-    platforms.add_admin(r, OPERATOR, other.platform, w.admin, "兼任")
+    refiled(r, owners.add_admin(r, OPERATOR, other.platform, w.admin, "兼任"))
     _, secret = apitokens.issue(r, OPERATOR, w.admin, [w.platform, other.platform])
     issued = list(audit.records(r, action="apitoken.issue"))
     assert [rec["platform"] for rec in issued] == [w.platform, other.platform]

@@ -9,8 +9,8 @@ from app.channels import chat
 from app.core import audit
 from app.core.paging import paginate
 from app.drafts import compose, lifecycle, preview, review
-from app.registry import bindcodes, platforms
-from tests.factories import KEYRING, OPERATOR, snapshot, world
+from app.registry import bindcodes, owners, platforms
+from tests.factories import KEYRING, OPERATOR, refiled, snapshot, world
 
 
 @dataclass
@@ -236,7 +236,7 @@ def test_wrong_role_is_refused_politely_and_audited(r, admin, responsible):
 
 def test_author_who_is_also_reviewer_cannot_approve_own_draft(r):
     w = world(r)
-    platforms.add_admin(r, OPERATOR, w.platform, w.propaganda, "宣传部兼任管理员")
+    refiled(r, owners.add_admin(r, OPERATOR, w.platform, w.propaganda, "宣传部兼任管理员"))
     phone = Phone(r, w.platform, "oBoth000000000001")
     phone.bind(w.propaganda)
     phone.say("投稿 自己的稿件")

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from datetime import date
 
 import pytest
 from click.testing import CliRunner
@@ -11,6 +12,7 @@ import app.cli
 from app.core import audit
 from app.core.settings import load_settings
 from app.drafts import lifecycle
+from app.registry import filings, people, platforms
 from tests.conftest import free_port
 from tests.factories import snapshot, submitted, world
 
@@ -66,7 +68,18 @@ def test_registry_from_the_command_line(cli, r):
         "P2",
     )
     assert "备案中" in created.output
-    assert "运行中" in cli("platform", "status", "jsj-wx", "active", "--reason", "审批完成").output
+    refused = cli("platform", "status", "jsj-wx", "active", "--reason", "审批完成")
+    assert refused.exit_code == 1 and "第四、六、七条" in refused.output
+    assert "F1" in cli("filing", "open", "jsj-wx", "--other-media", "计算机学院微博").output
+    today = date.today().isoformat()
+    for step in filings.STEPS:
+        fields = ["--decision", "agree", "--opinion", "同意", "--signer", "某某"]
+        signed = cli("filing", "sign", "F1", step.name, *fields, "--signed-on", today)
+        assert signed.exit_code == 0, signed.output
+    assert "审批完成" in cli("filing", "show", "F1").output
+    printed = cli("filing", "print", "F1").output
+    assert "计算机学院微博" in printed and "党委书记意见:同意" in printed
+    assert "运行中" in cli("platform", "show", "jsj-wx").output
     listing = cli("person", "list").output
     assert "第一责任人@jsj-wx" in listing and "宣传部审核人" in listing
     code_output = cli("bind-code", "P2", "--platform", "jsj-wx").output
@@ -95,6 +108,8 @@ def test_drafts_are_listed_and_shown_with_sign_off_progress(cli, r):
         (["platform", "status", "nope-wx", "active", "--reason", "x"], "没有标识为 nope-wx 的平台"),
         (["platform", "status", "Bad Id", "active", "--reason", "x"], "平台标识格式不对"),
         (["role", "grant", "P1", "admin"], "平台角色"),
+        (["filing", "open", "nope-wx"], "没有标识为 nope-wx 的平台"),
+        (["filing", "show", "F9"], "没有编号为 F9 的备案表"),
         (["draft", "list", "--status", "lost"], "稿件状态无效"),
     ],
 )
@@ -183,3 +198,39 @@ def test_settings_never_show_the_redis_password_or_master_key():
     assert "hunter2" not in shown and key not in shown and "db:6379" in shown
     result = qianfa("unit", "list", env={"QIANFA_REDIS_URL": "hunter2@db:6379"})
     assert result.returncode == 2 and "hunter2" not in result.stderr
+
+
+def test_a_filing_signed_out_of_order_gets_one_line_and_changes_nothing(r):
+    """Art. 6: the opinions are recorded in the attachment's order, or not at all."""
+    w = world(r, status="filing")
+    filing = filings.open_form(r, audit.Actor.cli("tester"), w.platform)
+    before = snapshot(r)
+    fields = ["--decision", "agree", "--opinion", "同意", "--signer", "某某"]
+    result = qianfa("filing", "sign", filing.id, "propaganda", *fields, "--signed-on", "2026-01-05")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert "申请单位负责人意见" in result.stderr and "第六条" in result.stderr
+    assert snapshot(r) == before
+
+
+def test_an_owner_change_from_the_cli_waits_on_the_refiling(cli, r):
+    """Art. 6: the command says which form the change waits on; the old owner stays in charge."""
+    w = world(r)
+    newcomer = people.create(r, audit.Actor.cli("tester"), "新书记").id
+    out = cli("platform", "set-responsible", w.platform, newcomer, "--reason", "人事调整")
+    assert "变更备案表 F2" in out.output and "审批完成后生效" in out.output
+    assert platforms.get(r, w.platform).responsible == w.responsible
+    assert f"待生效变更:第一责任人 {newcomer}" in cli("platform", "show", w.platform).output
+
+
+def test_an_art12_mismatch_from_the_cli_is_one_line_naming_the_article(r):
+    """A student club's platform filed as tier 1 is refused by the command, nothing written."""
+    for name, kind in (("摄影社", "student_club"), ("校团委", "youth_league")):
+        qianfa("unit", "create", name, "--kind", kind)
+    qianfa("person", "create", "团委书记")
+    qianfa("person", "create", "社长")
+    before = snapshot(r)
+    args = ["--name", "摄影社", "--kind", "wechat", "--tier", "1", "--unit", "U1"]
+    owners = ["--supervising-unit", "U1", "--responsible", "P1", "--admin", "P2"]
+    result = qianfa("platform", "create", "sys-wx", *args, *owners)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert "不能主办一级平台:第十二条" in result.stderr and snapshot(r) == before

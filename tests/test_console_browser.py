@@ -11,9 +11,9 @@ import pytest
 
 from app.channels import console_accounts
 from app.drafts import lifecycle
-from app.registry import filings, platforms
+from app.registry import filings, platforms, units
 from tests.console_helpers import ARTIFACTS, shot, sign_in_browser, with_password
-from tests.factories import actor, submitted, world
+from tests.factories import OPERATOR, actor, submitted, world
 
 pytestmark = pytest.mark.browser
 
@@ -40,18 +40,20 @@ def test_first_sign_in_changes_the_password_and_shows_the_dashboard(r, site, pag
 
 def test_a_filing_chain_is_completed_and_the_platform_runs(r, site, page):
     w = world(r)
+    union = units.create(r, OPERATOR, "学生会", "student_union")
+    league = units.create(r, OPERATOR, "校团委", "youth_league")
     with_password(r, w.propaganda)
     sign_in_browser(page, site, w.propaganda)
     page.goto(f"{site}/console/filings/new")
     page.click("main button[type=submit]")
     assert page.locator("#name-error").is_visible()
     shot(page, "filing-new-errors")
-    page.select_option("#unit", index=1)
+    page.select_option("#unit", union.id)
     page.fill("#name", "学生会微信公众号")
     page.fill("#id", "xsh-wx")
     page.select_option("#kind", "wechat")
     page.select_option("#tier", "3")
-    page.select_option("#supervising_unit", index=2)
+    page.select_option("#supervising_unit", league.id)
     page.fill("#account", "xsh_wx")
     page.fill("#other_media", "学生会微博")
     page.fill("#purpose", "发布学生会活动通知和服务信息")

@@ -6,9 +6,9 @@ from datetime import date
 
 from app.core import audit
 from app.drafts import lifecycle, review
-from app.registry import filings, platforms
+from app.registry import filings, platforms, units
 from tests.console_helpers import signed_in
-from tests.factories import actor, submitted, world
+from tests.factories import OPERATOR, actor, submitted, world
 
 
 def approve_form(token: str, seen: str) -> dict:
@@ -137,7 +137,8 @@ def test_the_filing_form_reports_each_bad_field_and_writes_nothing(r, settings):
 
 def test_a_filing_made_in_the_console_activates_the_platform_when_signed(r, settings):
     w = world(r)
-    unit = platforms.get(r, w.platform).unit
+    unit = units.create(r, OPERATOR, "学生会", "student_union").id
+    league = units.create(r, OPERATOR, "校团委", "youth_league").id
     client, token = signed_in(settings, r, w.propaganda)
     response = client.post(
         "/console/filings/new",
@@ -148,7 +149,7 @@ def test_a_filing_made_in_the_console_activates_the_platform_when_signed(r, sett
             "kind": "wechat",
             "tier": "3",
             "unit": unit,
-            "supervising_unit": unit,
+            "supervising_unit": league,
             "responsible": w.responsible,
             "admin": w.admin,
             "account": "xsh_wx",
@@ -229,7 +230,7 @@ def test_an_article_is_shown_as_on_wechat_and_no_script_may_run(r, settings):
     assert body.headers["Content-Security-Policy"].startswith("sandbox;")
 
 
-def test_changing_an_administrator_of_a_running_platform_opens_a_new_filing(r, settings):
+def test_changing_an_administrator_of_a_running_platform_waits_on_a_new_filing(r, settings):
     w = world(r)
     client, token = signed_in(settings, r, w.propaganda)
     url = f"/console/platforms/{w.platform}/owners"
@@ -238,7 +239,27 @@ def test_changing_an_administrator_of_a_running_platform_opens_a_new_filing(r, s
     assert response.status_code == 400 and 'id="owners-error"' in response.data.decode()
     response = client.post(url, data={**form, "reason": "调离岗位"})
     assert response.status_code == 302 and "/console/filings/F" in response.headers["Location"]
-    [filing] = filings.of_platform(r, w.platform)
+    filing = filings.of_platform(r, w.platform)[0]
     assert filing.kind == "refiling" and filing.status == filings.OPEN
-    assert len(filing.form["admins"]) == 1
-    assert w.other_admin not in platforms.get(r, w.platform).admins
+    assert len(filing.form["admins"]) == 1 and filing.pending["admins"] == [w.admin]
+    assert w.other_admin in platforms.get(r, w.platform).admins
+    page = client.get(f"/console/platforms/{w.platform}").data.decode()
+    assert 'id="pending-owners"' in page and "审批完成后生效" in page
+    dashboard = client.get("/console/dashboard").data.decode()
+    refilings = dashboard.split('id="refiling-list"')[1].split("</ul>")[0]
+    assert filing.id in refilings and f"管理员 {w.admin}" in refilings
+
+
+def test_an_art12_mismatch_in_the_console_is_shown_at_its_field_and_writes_nothing(r, settings):
+    w = world(r)
+    club = units.create(r, OPERATOR, "摄影社", "student_club").id
+    client, token = signed_in(settings, r, w.propaganda)
+    before = r.smembers("qianfa:platforms")
+    form = {"csrf": token, "id": "sys-wx", "name": "摄影社", "kind": "wechat", "tier": "1"}
+    owners = {"unit": club, "supervising_unit": club, "responsible": w.responsible}
+    response = client.post(
+        "/console/filings/new", data={**form, **owners, "admin": w.admin, "purpose": "社团活动"}
+    )
+    page = response.data.decode()
+    assert response.status_code == 400 and 'id="tier-error"' in page and "第十二条" in page
+    assert r.smembers("qianfa:platforms") == before

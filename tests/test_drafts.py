@@ -7,8 +7,8 @@ import pytest
 from app.core import audit
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.drafts import lifecycle, review
-from app.registry import platforms
-from tests.factories import actor, snapshot, text_draft, world
+from app.registry import owners, platforms
+from tests.factories import actor, refiled, snapshot, text_draft, world
 
 SYSTEM = audit.Actor.system("test")
 
@@ -240,7 +240,7 @@ def test_a_removed_administrator_can_no_longer_edit_or_submit(r):
     """An author removed as administrator of the platform cannot edit or submit their draft."""
     w = world(r)
     draft = text_draft(r, w)
-    platforms.remove_admin(r, actor(w.propaganda), w.platform, w.admin, "调岗")
+    refiled(r, owners.remove_admin(r, actor(w.propaganda), w.platform, w.admin, "调岗"))
     with pytest.raises(Forbidden, match="已不是平台"):
         lifecycle.submit(r, actor(w.admin), draft.id)
     with pytest.raises(Forbidden, match="已不是平台"):

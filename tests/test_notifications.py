@@ -14,7 +14,7 @@ from app.core.store import now, timestamp
 from app.drafts import lifecycle, review
 from app.notify import deliver
 from app.publishing import schedule
-from app.registry import platforms
+from app.registry import owners, platforms
 from tests.factories import OPERATOR, actor, submitted, world
 from tests.notify_helpers import TEMPLATE, sandbox_office  # noqa: F401
 from tests.wechat_helpers import APPID
@@ -261,6 +261,25 @@ def test_an_overdue_review_is_escalated_to_the_propaganda_department(o):
     alerts_seen = [m["content"] for m in o.received(o.w.propaganda, "客服消息")]
     assert len(alerts_seen) == 1
     assert "审核超时" in alerts_seen[0] and draft.id in alerts_seen[0]
+
+
+def test_a_refiling_left_open_is_reminded_to_the_propaganda_department_once(o):
+    """Art. 6 asks for the re-filing 及时: after three days one alert goes out, not two."""
+    from workers import jobs as job_functions
+
+    o.bind(o.w.propaganda, "张部长")
+    o.writes(o.w.propaganda)
+    change = owners.remove_admin(o.r, OPERATOR, o.w.platform, o.w.other_admin, "调岗")
+    job_functions.scan_reviews()
+    o.settle()
+    assert o.received(o.w.propaganda, "客服消息") == []
+    opened = timestamp(now() - timedelta(days=4))
+    o.r.hset(keys.filing(change.filing.id), "opened_at", opened)
+    job_functions.scan_reviews()
+    job_functions.scan_reviews()
+    o.settle()
+    (alert,) = [m["content"] for m in o.received(o.w.propaganda, "客服消息")]
+    assert "变更备案久未完成" in alert and change.filing.id in alert and "第六条" in alert
 
 
 def test_a_draft_that_left_review_is_not_reminded(o):

@@ -1,11 +1,13 @@
 """Platforms: filing, tiers and owners, status changes with reasons, re-filing on owner change."""
 
+from datetime import date
+
 import pytest
 
-from app.core import audit
+from app.core import audit, keys
 from app.core.errors import Conflict, InvalidInput, NotFound
-from app.registry import access, people, platforms, units
-from tests.factories import OPERATOR, snapshot, world
+from app.registry import access, filings, owners, people, platforms, units
+from tests.factories import OPERATOR, refiled, snapshot, world
 
 
 def registry(r):
@@ -27,6 +29,7 @@ FIELDS = dict(
     admins=["P2"],
 )
 APPID = "wx0123456789abcdef"
+TODAY = date.today().isoformat()
 
 
 def create(r, **overrides):
@@ -84,8 +87,8 @@ def test_platform_ids_and_appids_are_unique(r):
         platforms.create(r, OPERATOR, "other-wx", **FIELDS, appid=APPID)
 
 
+# The moves a person may make by hand; filing → active is made by the filing chain only.
 ALLOWED = {
-    ("filing", "active"),
     ("filing", "closed"),
     ("active", "suspended"),
     ("active", "closed"),
@@ -94,8 +97,8 @@ ALLOWED = {
 }
 PATH = {
     "filing": [],
-    "active": ["active"],
-    "suspended": ["active", "suspended"],
+    "active": [],
+    "suspended": ["suspended"],
     "closed": ["closed"],
 }
 
@@ -103,8 +106,10 @@ PATH = {
 @pytest.mark.parametrize("start", sorted(PATH))
 @pytest.mark.parametrize("target", ["filing", "active", "suspended", "closed"])
 def test_status_changes_follow_the_table(r, start, target):
-    """Filing → active ⇄ suspended → closed; closed is final; every change needs a reason."""
+    """Active ⇄ suspended → closed; closed is final; every change needs a reason."""
     create(r)
+    if start != "filing":
+        filings.file_in_one_go(r, OPERATOR, "xsh-wx", signer="签字人")
     for step in PATH[start]:
         platforms.change_status(r, OPERATOR, "xsh-wx", step, "测试")
     if (start, target) in ALLOWED:
@@ -117,50 +122,159 @@ def test_status_changes_follow_the_table(r, start, target):
         assert snapshot(r) == before
 
 
+def test_a_platform_in_filing_runs_only_when_its_form_is_complete(r):
+    """Art. 4, 6, 7: activating by hand is refused with the article; the chain activates it."""
+    create(r)
+    before = snapshot(r)
+    with pytest.raises(Conflict, match="第四、六、七条") as refused:
+        platforms.change_status(r, OPERATOR, "xsh-wx", "active", "备案审批完成")
+    assert refused.value.code == "filing_incomplete" and snapshot(r) == before
+    filings.file_in_one_go(r, OPERATOR, "xsh-wx", signer="签字人")
+    assert platforms.get(r, "xsh-wx").status == "active"
+
+
 def test_status_change_without_reason_is_refused(r):
     """A status change with an empty reason is refused."""
     create(r)
     with pytest.raises(InvalidInput, match="原因不能为空"):
-        platforms.change_status(r, OPERATOR, "xsh-wx", "active", " ")
+        platforms.change_status(r, OPERATOR, "xsh-wx", "closed", " ")
 
 
-def test_owner_change_on_a_running_platform_is_a_refiling(r):
-    """Art. 6: changing the responsible person of an active platform records a re-filing."""
+def test_a_new_responsible_person_takes_charge_only_when_the_refiling_completes(r):
+    """Art. 6: the change waits on the re-filing form; the current owner stays in charge."""
     w = world(r)
     newcomer = people.create(r, OPERATOR, "新书记")
-    p = platforms.set_responsible(r, OPERATOR, w.platform, newcomer.id, "人事调整")
-    assert p.responsible == newcomer.id
+    change = owners.set_responsible(r, OPERATOR, w.platform, newcomer.id, "人事调整")
+    assert change.filing.kind == "refiling" and change.filing.status == filings.OPEN
+    assert change.filing.pending["responsible"] == newcomer.id
+    assert change.filing.form["responsible"]["name"] == "新书记"
+    assert platforms.get(r, w.platform).responsible == w.responsible
+    assert access.has_role(r, w.responsible, "responsible", w.platform)
+    assert not access.has_role(r, newcomer.id, "responsible", w.platform)
+    refiled(r, change)
+    assert platforms.get(r, w.platform).responsible == newcomer.id
     assert not access.has_role(r, w.responsible, "responsible", w.platform)
     assert access.has_role(r, newcomer.id, "responsible", w.platform)
-    filing = platforms.filings(r, w.platform)[-1]
-    assert filing["kind"] == "refiling" and filing["reason"] == "人事调整"
-    assert filing["detail"]["before"]["responsible"] == w.responsible
     actions = [rec["action"] for rec in audit.records(r, platform=w.platform)]
-    assert actions[-1] == "platform.refiling"
+    assert actions[-2:] == ["filing.sign", "platform.owners"]
 
 
-def test_admin_changes_are_refilings_and_keep_at_least_one(r):
-    """Adding or removing an administrator re-files; the last administrator cannot be removed."""
+def test_a_refused_refiling_discards_the_change(r):
+    """A disagreeing opinion ends the form; the owners are as they were."""
     w = world(r)
-    platforms.remove_admin(r, OPERATOR, w.platform, w.other_admin, "调岗")
-    assert not access.has_role(r, w.other_admin, "admin", w.platform)
+    change = owners.remove_admin(r, OPERATOR, w.platform, w.other_admin, "调岗")
+    opinion = {"decision": "disagree", "opinion": "不同意", "signer": "某某"}
+    filings.sign_step(r, OPERATOR, change.filing.id, "unit_head", {**opinion, "signed_on": TODAY})
+    assert w.other_admin in platforms.get(r, w.platform).admins
+    assert access.has_role(r, w.other_admin, "admin", w.platform)
+    assert filings.pending_owners(r, w.platform) is None
+
+
+def test_changes_gather_on_one_open_refiling_and_keep_an_administrator(r):
+    """Several changes build one proposal; removing the last administrator is refused."""
+    w = world(r)
+    newcomer = people.create(r, OPERATOR, "新干部")
+    first = owners.add_admin(r, OPERATOR, w.platform, newcomer.id, "补充")
+    second = owners.remove_admin(r, OPERATOR, w.platform, w.other_admin, "调岗")
+    assert first.filing.id == second.filing.id
+    assert second.filing.pending["admins"] == sorted([w.admin, newcomer.id])
+    owners.remove_admin(r, OPERATOR, w.platform, w.admin, "调岗")
+    before = snapshot(r)
     with pytest.raises(Conflict, match="至少要有一名管理员"):
-        platforms.remove_admin(r, OPERATOR, w.platform, w.admin, "调岗")
-    platforms.add_admin(r, OPERATOR, w.platform, w.other_admin, "回岗")
-    kinds = [f["kind"] for f in platforms.filings(r, w.platform)]
-    assert kinds == ["initial", "refiling", "refiling"]
+        owners.remove_admin(r, OPERATOR, w.platform, newcomer.id, "调岗")
+    assert snapshot(r) == before
+    refiled(r, second)
+    assert platforms.get(r, w.platform).admins == {newcomer.id}
+
+
+def test_a_refiling_already_being_signed_takes_no_more_changes(r):
+    """Opinions given on a proposal are not carried over to a different one."""
+    w = world(r)
+    change = owners.remove_admin(r, OPERATOR, w.platform, w.other_admin, "调岗")
+    agree = {"decision": "agree", "opinion": "同意", "signer": "某某", "signed_on": TODAY}
+    filings.sign_step(r, OPERATOR, change.filing.id, "unit_head", agree)
+    before = snapshot(r)
+    with pytest.raises(Conflict, match="第六条"):
+        owners.add_admin(r, OPERATOR, w.platform, w.other_admin, "回岗")
+    assert snapshot(r) == before
 
 
 def test_owner_change_during_filing_is_not_a_refiling(r):
-    """Before the platform runs, changing its owners amends the filing instead of re-filing."""
+    """Before the platform runs, changing its owners amends it at once."""
     p = create(r)
     other = people.create(r, OPERATOR, "另一位干部")
-    platforms.add_admin(r, OPERATOR, p.id, other.id, "补充管理员")
-    assert [f["kind"] for f in platforms.filings(r, p.id)] == ["initial"]
+    change = owners.add_admin(r, OPERATOR, p.id, other.id, "补充管理员")
+    assert change.filing is None and other.id in platforms.get(r, p.id).admins
+    assert access.has_role(r, other.id, "admin", p.id)
 
 
 def test_responsible_person_cannot_be_an_admin_of_the_same_platform(r):
     """The responsible person reviews the administrators' posts, so cannot be one of them."""
     w = world(r)
     with pytest.raises(Conflict, match="不能同时担任"):
-        platforms.add_admin(r, OPERATOR, w.platform, w.responsible, "兼任")
+        owners.add_admin(r, OPERATOR, w.platform, w.responsible, "兼任")
+
+
+def test_a_pending_change_whose_person_is_gone_cannot_complete(r):
+    """The last opinion is refused with one line, and nothing changes, if a person vanished."""
+    w = world(r)
+    newcomer = people.create(r, OPERATOR, "新书记")
+    change = owners.set_responsible(r, OPERATOR, w.platform, newcomer.id, "人事调整")
+    agree = {"decision": "agree", "opinion": "同意", "signer": "某某", "signed_on": TODAY}
+    for step in filings.STEPS[:-1]:
+        filings.sign_step(r, OPERATOR, change.filing.id, step.name, agree)
+    r.delete(keys.person(newcomer.id))
+    before = snapshot(r)
+    with pytest.raises(Conflict, match=f"{newcomer.id} 已不存在"):
+        filings.sign_step(r, OPERATOR, change.filing.id, "party_secretary", agree)
+    assert snapshot(r) == before
+
+
+@pytest.mark.parametrize(
+    ("owner_kind", "tier", "supervisor_kind", "field", "message"),
+    [
+        ("student_club", 1, "youth_league", "tier", "不能主办一级平台"),
+        ("secondary_college", 3, "youth_league", "tier", "不能主办三级平台"),
+        ("propaganda", 2, "propaganda", "tier", "二级平台由"),
+        ("teacher_club", 3, "youth_league", "supervising_unit", "应由工会主管"),
+        ("student_union", 3, "secondary_college", "supervising_unit", "第十二条"),
+    ],
+)
+def test_art12_tier_and_unit_mismatches_are_refused(
+    r, owner_kind, tier, supervisor_kind, field, message
+):
+    """Art. 12 as a table: who may own a tier, who supervises a tier-3 platform."""
+    registry(r)
+    owner = units.create(r, OPERATOR, "某单位", owner_kind)
+    supervisor = units.create(r, OPERATOR, "某主管单位", supervisor_kind)
+    before = snapshot(r)
+    fields = {**FIELDS, "tier": tier, "unit": owner.id, "supervising_unit": supervisor.id}
+    with pytest.raises(InvalidInput, match=message) as refused:
+        platforms.create(r, OPERATOR, "bad-wx", **fields)
+    assert refused.value.field == field and snapshot(r) == before
+
+
+def test_a_student_clubs_platform_filed_as_tier_one_and_supervised_by_itself_is_refused(r):
+    """The issue's own example: both mistakes at once are refused, nothing is written."""
+    registry(r)
+    club = units.create(r, OPERATOR, "摄影社", "student_club")
+    before = snapshot(r)
+    fields = {**FIELDS, "tier": 1, "unit": club.id, "supervising_unit": club.id}
+    with pytest.raises(InvalidInput, match="第十二条"):
+        platforms.create(r, OPERATOR, "sys-wx", **fields)
+    with pytest.raises(InvalidInput, match="自己主管"):
+        platforms.create(r, OPERATOR, "sys-wx", **{**fields, "tier": 3})
+    assert snapshot(r) == before
+
+
+def test_art13_office_mismatch_is_a_warning_on_the_form(r):
+    """A responsible person whose title is not the office art. 13 names is flagged, not refused."""
+    create(r)
+    filing = filings.open_form(r, OPERATOR, "xsh-wx")
+    assert filing.form["warnings"] == [
+        "第十三条规定第一责任人应为校团委书记,登记的职务为「未登记职务」,请宣传部核实"
+    ]
+    secretary = people.create(r, OPERATOR, "团委书记", title="校团委书记")
+    create_fields = {**FIELDS, "responsible": secretary.id}
+    platforms.create(r, OPERATOR, "tw-wx", **create_fields)
+    assert filings.open_form(r, OPERATOR, "tw-wx").form["warnings"] == []

@@ -4,9 +4,9 @@ import pytest
 
 from app.core.errors import Conflict, Forbidden, InvalidInput
 from app.drafts import lifecycle, review
-from app.registry import people, platforms
+from app.registry import owners, people
 from app.registry.platforms import Platform
-from tests.factories import actor, snapshot, submitted, world
+from tests.factories import actor, refiled, snapshot, submitted, world
 
 
 def platform_of_tier(tier: int) -> Platform:
@@ -250,6 +250,6 @@ def test_a_former_responsible_persons_sign_off_is_not_claimed_by_the_new_one(r):
     draft = submitted(r, w)
     review.approve(r, actor(w.responsible), draft.id, draft.content_hash)
     newcomer = people.create(r, actor(w.propaganda), "新书记")
-    platforms.set_responsible(r, actor(w.propaganda), w.platform, newcomer.id, "调整")
+    refiled(r, owners.set_responsible(r, actor(w.propaganda), w.platform, newcomer.id, "调整"))
     with pytest.raises(Conflict, match="已有第一责任人审核通过"):
         review.approve(r, actor(newcomer.id), draft.id, draft.content_hash)

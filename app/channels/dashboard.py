@@ -10,6 +10,7 @@ from app.channels import console_accounts
 from app.core import alertstate, keys
 from app.core.store import now
 from app.drafts import lifecycle, listing, review
+from app.registry import filings
 
 PAGE = 50
 
@@ -23,6 +24,7 @@ class Overview:
     by_tier: Counter = field(default_factory=Counter)
     by_status: Counter = field(default_factory=Counter)
     page: int = PAGE  # each list shows at most this many ("50+")
+    refilings: list[filings.Filing] = field(default_factory=list)
 
 
 def waiting_since(r: redis.Redis, draft: lifecycle.Draft) -> datetime:
@@ -42,11 +44,21 @@ def overview(r: redis.Redis, person_id: str, escalate_after: int) -> Overview:
     for platform in seen:
         result.by_tier[platform.tier] += 1
         result.by_status[platform.status] += 1
+        result.refilings += open_refilings(r, platform.id)
     result.waiting = review.waiting_for(r, person_id, scope, PAGE)
     result.overdue = overdue(r, scope, now() - timedelta(seconds=escalate_after))
     result.failed = lifecycle.list_across(r, scope, lifecycle.FAILED, PAGE)
     result.alerts = open_alerts(r, {p.id for p in seen}, everything)
     return result
+
+
+def open_refilings(r: redis.Redis, platform_id: str) -> list[filings.Filing]:
+    """Open re-filing forms: a change of owners waits on each (art. 6 asks for it 及时)."""
+    return [
+        f
+        for f in filings.of_platform(r, platform_id)
+        if f.status == filings.OPEN and f.kind == "refiling"
+    ]
 
 
 def overdue(r: redis.Redis, scope: list[str] | None, late: datetime) -> list[lifecycle.Draft]:

@@ -2,15 +2,16 @@
 
 It registers, once and again harmlessly on every start, the Qianfa side of the sandbox's
 demo account (``sandbox.demo``): a unit, the two staff members, the platform ``demo``
-with the same AppID, active, with its AppSecret, Token and EncodingAESKey sealed, and a
-default reply for followers. Each start prints a fresh bind code for staff not yet bound.
+with the same AppID, filed through the whole chain of its form (art. 6) and so active,
+with its AppSecret, Token and EncodingAESKey sealed, and a default reply for followers.
+Each start prints a fresh bind code for staff not yet bound.
 """
 
 import redis
 
 from app.core.audit import Actor
 from app.core.masterkey import Keyring
-from app.registry import bindcodes, credentials, people, platforms, sites, units
+from app.registry import bindcodes, credentials, filings, people, platforms, sites, units
 from app.webhook import config as webhook_config
 
 # The sandbox's demo account as its owner would copy it from WeChat's console: Qianfa and
@@ -87,11 +88,16 @@ def ensure_website(r: redis.Redis, sandbox_port: int) -> list[str]:
             admins=sorted(demo.admins),
             purpose="沙箱演示:手工发布的网站",
         )
-        platforms.change_status(r, ACTOR, WEBSITE, platforms.ACTIVE, "演示平台")
         home = f"http://127.0.0.1:{sandbox_port}/site/news/"
         sites.set_domain(r, ACTOR, WEBSITE, f"127.0.0.1:{sandbox_port}")
         sites.set_feed(r, ACTOR, WEBSITE, home + "rss.xml")
+    if platforms.get(r, WEBSITE).status == platforms.FILING and not _form_open(r, WEBSITE):
+        filings.file_in_one_go(r, ACTOR, WEBSITE, signer="演示签字人", opinion="同意开设演示网站")
     return [f"演示网站平台 {WEBSITE}:审核通过后在沙箱网站手工发布,再发送「已发布 D编号 链接」"]
+
+
+def _form_open(r: redis.Redis, platform_id: str = PLATFORM) -> bool:
+    return any(f.status == filings.OPEN for f in filings.of_platform(r, platform_id))
 
 
 def ensure(r: redis.Redis, keyring: Keyring, bind_code_ttl: int) -> list[str]:
@@ -100,8 +106,9 @@ def ensure(r: redis.Redis, keyring: Keyring, bind_code_ttl: int) -> list[str]:
         _register(r)
         webhook_config.configure(r, keyring, ACTOR, PLATFORM, default_reply=DEFAULT_REPLY)
     platform = platforms.get(r, PLATFORM)
-    if platform.status == platforms.FILING:
-        platform = platforms.change_status(r, ACTOR, PLATFORM, platforms.ACTIVE, "演示平台")
+    if platform.status == platforms.FILING and not _form_open(r):
+        filings.file_in_one_go(r, ACTOR, PLATFORM, signer="演示签字人", opinion="同意开设演示平台")
+        platform = platforms.get(r, PLATFORM)
     stored = credentials.status(r, PLATFORM)
     for name, value in SECRETS.items():
         if not stored[name]["set"]:

@@ -7,7 +7,7 @@ from app.core import masterkey
 from app.core.settings import get_settings
 from app.drafts import lifecycle, review
 from app.notify import deliver
-from app.registry import access, bindcodes, people, platforms, sites, units
+from app.registry import access, bindcodes, filings, owners, people, platforms, sites, units
 
 
 @click.group("unit")
@@ -142,9 +142,14 @@ def platform_show(platform_id):
     click.echo(f"状态:{platforms.STATUSES[p.status]}({p.status_reason})")
     click.echo(f"主办单位:{p.unit}  主管单位:{p.supervising_unit}  AppID:{p.appid or '-'}")
     click.echo(f"第一责任人:{p.responsible}  管理员:{'、'.join(sorted(p.admins))}")
-    for number, filing in enumerate(platforms.filings(r, p.id), 1):
-        kind = "新建备案" if filing["kind"] == "initial" else "变更备案"
-        click.echo(f"备案 {number}:{kind} {filing['opened_at']} {filing['reason']}")
+    pending = filings.pending_owners(r, p.id)
+    if pending:
+        admins = "、".join(pending["admins"])
+        click.echo(f"待生效变更:第一责任人 {pending['responsible']}  管理员 {admins}(第六条)")
+    for f in filings.of_platform(r, p.id):
+        click.echo(
+            f"备案表 {f.id}:{filings.KINDS[f.kind]} {f.opened_at} {filings.STATUSES[f.status]}"
+        )
 
 
 @platform_group.command("status")
@@ -162,9 +167,8 @@ def platform_status(platform_id, status, reason):
 @click.argument("person_id")
 @click.option("--reason", required=True, help="原因(必填)")
 def platform_set_responsible(platform_id, person_id, reason):
-    """更换第一责任人;运行中的平台会记录一次变更备案(第六条)。"""
-    p = platforms.set_responsible(store(), operator(), platform_id, person_id, reason)
-    click.echo(f"平台 {p.id} 的第一责任人已改为 {p.responsible}")
+    """更换第一责任人;运行中的平台须经变更备案审批完成后生效(第六条)。"""
+    _report(owners.set_responsible(store(), operator(), platform_id, person_id, reason))
 
 
 @platform_group.command("add-admin")
@@ -172,9 +176,8 @@ def platform_set_responsible(platform_id, person_id, reason):
 @click.argument("person_id")
 @click.option("--reason", required=True, help="原因(必填)")
 def platform_add_admin(platform_id, person_id, reason):
-    """增加管理员;运行中的平台会记录一次变更备案。"""
-    p = platforms.add_admin(store(), operator(), platform_id, person_id, reason)
-    click.echo(f"平台 {p.id} 的管理员:{'、'.join(sorted(p.admins))}")
+    """增加管理员;运行中的平台须经变更备案审批完成后生效(第六条)。"""
+    _report(owners.add_admin(store(), operator(), platform_id, person_id, reason))
 
 
 @platform_group.command("remove-admin")
@@ -182,9 +185,19 @@ def platform_add_admin(platform_id, person_id, reason):
 @click.argument("person_id")
 @click.option("--reason", required=True, help="原因(必填)")
 def platform_remove_admin(platform_id, person_id, reason):
-    """移除管理员(至少保留一名)。"""
-    p = platforms.remove_admin(store(), operator(), platform_id, person_id, reason)
-    click.echo(f"平台 {p.id} 的管理员:{'、'.join(sorted(p.admins))}")
+    """移除管理员(至少保留一名);运行中的平台须经变更备案审批完成后生效。"""
+    _report(owners.remove_admin(store(), operator(), platform_id, person_id, reason))
+
+
+def _report(change: owners.OwnerChange) -> None:
+    p = change.platform
+    if change.filing:
+        click.echo(f"变更已附在变更备案表 {change.filing.id} 上,审批完成后生效(第六条)")
+        click.echo(
+            f"在此之前仍由第一责任人 {p.responsible}、管理员 {'、'.join(sorted(p.admins))} 负责"
+        )
+        return
+    click.echo(f"平台 {p.id}:第一责任人 {p.responsible},管理员 {'、'.join(sorted(p.admins))}")
 
 
 @platform_group.command("notify-template")

@@ -78,6 +78,7 @@ class Settings:
     console_signin_delay: int
     console_refusal_window: int
     console_audit_refusals: int
+    refiling_remind_after: int
     trusted_proxies: int
     reconcile_interval: int
     manual_report_after: int
@@ -264,6 +265,9 @@ def load_settings(environ=None) -> Settings:
             "RECONCILE_INTERVAL", raw("RECONCILE_INTERVAL"), low=1, high=86400
         ),
         **_manual_settings(raw),
+        refiling_remind_after=parse_int(
+            "REFILING_REMIND_AFTER", raw("REFILING_REMIND_AFTER"), low=60, high=90 * 86400
+        ),
     )
 
 

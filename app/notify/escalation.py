@@ -84,6 +84,24 @@ def overdue(r: redis.Redis, draft: lifecycle.Draft, waited_hours: float) -> bool
     return atomically(r, [claim], change)
 
 
+def refiling_overdue(r: redis.Redis, filing, waited_days: float) -> bool:
+    """Raise one ``refiling_overdue`` alert for an open re-filing form (art. 6: 及时)."""
+    claim = keys.notified(f"alert:refiling_overdue:{filing.id}")
+    message = (
+        f"平台 {filing.platform} 的变更备案表 {filing.id} 已发起 {waited_days:.0f} 天仍未审批完成;"
+        "变更的负责人或管理员在审批完成前不生效(第六条)。"
+    )
+
+    def change(tx: Tx) -> bool:
+        if tx.read.exists(claim):
+            return False
+        tx.write.set(claim, "raised", ex=notify.KEEP)
+        alerts.queue_in(tx, "refiling_overdue", message, platform=filing.platform)
+        return True
+
+    return atomically(r, [claim], change)
+
+
 # --- delivery ------------------------------------------------------------------------------
 
 

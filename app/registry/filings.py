@@ -16,7 +16,7 @@ import redis
 from app.core import audit, keys, validate
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.store import Tx, atomically, decode, now, timestamp
-from app.registry import access, people, platforms, units
+from app.registry import access, people, platforms, tiers, units
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class Filing:
     form: dict
     steps: list[dict]
     opened_at: str
+    pending: dict | None = None
 
     @property
     def next_step(self) -> Step | None:
@@ -62,6 +63,7 @@ class Filing:
             "form": json.dumps(self.form, ensure_ascii=False),
             "steps": json.dumps(self.steps, ensure_ascii=False),
             "opened_at": self.opened_at,
+            "pending": json.dumps(self.pending, ensure_ascii=False),
         }
 
 
@@ -73,7 +75,8 @@ def _load(r, fid: str) -> Filing:
     raw = decode(r.hgetall(keys.filing(fid)))
     if not raw:
         raise NotFound(f"没有编号为 {fid} 的备案表")
-    return Filing(**{**raw, "form": json.loads(raw["form"]), "steps": json.loads(raw["steps"])})
+    loaded = {k: json.loads(raw[k]) for k in ("form", "steps") if k in raw}
+    return Filing(**{**raw, **loaded, "pending": json.loads(raw.get("pending") or "null")})
 
 
 def get(r: redis.Redis, raw_id: str) -> Filing:
@@ -86,12 +89,18 @@ def of_platform(r: redis.Redis, platform_id: str) -> list[Filing]:
     return [_load(r, fid.decode()) for fid in reversed(ids)]
 
 
-def form_of(r: redis.Redis, platform: platforms.Platform, other_media: str) -> dict:
-    """The attachment's fields, from the platform and its people as they are now."""
-    responsible = people.get(r, platform.responsible)
-    admins = [people.get(r, pid) for pid in sorted(platform.admins)]
+def form_of(
+    r: redis.Redis, platform: platforms.Platform, other_media: str, owners: dict | None = None
+) -> dict:
+    """The attachment's fields, from the platform and its people (or the proposed owners)."""
+    owners = owners or platforms.owners_of(platform)
+    responsible = people.get(r, owners["responsible"])
+    admins = [people.get(r, pid) for pid in sorted(owners["admins"])]
+    owner, supervisor = units.get(r, platform.unit), units.get(r, platform.supervising_unit)
+    warning = tiers.office_warning(responsible.title, owner, supervisor)
     return {
-        "unit": units.get(r, platform.unit).name,
+        "warnings": [warning] if warning else [],
+        "unit": owner.name,
         "platform_name": platform.name,
         "platform_kind": platforms.KINDS[platform.kind],
         "account": platform.account or platform.appid,
@@ -152,7 +161,10 @@ def _checked_step(filing: Filing, step: str, fields: dict, today: date | None) -
     if expected is None:
         raise Conflict(f"备案表 {filing.id} 已{STATUSES[filing.status]},不能再签署")
     if step != expected.name:
-        raise Conflict(f"备案表 {filing.id} 现在应填写「{expected.label}」", code="out_of_order")
+        raise Conflict(
+            f"备案表 {filing.id} 现在应填写「{expected.label}」(第六条:审批表的意见按附件顺序签署)",
+            code="out_of_order",
+        )
     previous = filing.steps[-1]["signed_on"] if filing.steps else None
     return {
         "step": step,
@@ -195,6 +207,8 @@ def sign_step(
             status = COMPLETE
         done = Filing(**{**filing.__dict__, "steps": steps, "status": status})
         current = platforms.read_in(tx, filing.platform)
+        if status == COMPLETE and filing.pending:
+            _check_pending_people(tx, filing.pending)
         tx.write.hset(keys.filing(fid), mapping=done.stored())
         detail = {"filing": fid, "step": step, "signer": entry["signer"]}
         audit.append(
@@ -206,9 +220,82 @@ def sign_step(
             reason=entry["opinion"],
             detail=detail,
         )
+        why = f"备案表 {fid} 审批完成"
+        if status == COMPLETE and filing.pending:
+            _apply_pending_in(tx, actor, current, filing.pending, why)
         if status == COMPLETE and current.status == platforms.FILING:
-            why = f"备案表 {fid} 审批完成"
             platforms.write_status_in(tx, actor, current, platforms.ACTIVE, why)
         return done
 
     return atomically(r, [keys.filing(fid)], change)
+
+
+def file_in_one_go(
+    r: redis.Redis, actor: audit.Actor, platform_id: str, *, signer: str, opinion: str = "同意"
+) -> Filing:
+    """Open a form and record five agreeing opinions, each through ``sign_step``.
+
+    For the demo and the tests, which register platforms the only way there is: the form
+    and its whole chain, audited step by step like any other.
+    """
+    filing = open_form(r, actor, platform_id)
+    agree = {"decision": "agree", "opinion": opinion, "signer": signer}
+    for step in STEPS:
+        filing = sign_step(r, actor, filing.id, step.name, {**agree, "signed_on": now().date()})
+    return filing
+
+
+def open_refiling_in(tx: Tx, platform_id: str) -> Filing | None:
+    """The platform's open form, read (and watched) inside a transaction."""
+    tx.watch(keys.platform_forms(platform_id))
+    return next((f for f in of_platform(tx.read, platform_id) if f.status == OPEN), None)
+
+
+def write_pending_in(
+    tx: Tx, actor: audit.Actor, platform: platforms.Platform, owners: dict, why: str
+) -> Filing:
+    """Attach a change of owners to the platform's re-filing form, opening one if needed.
+
+    Art. 6: a new responsible person or administrator needs a new form; until its chain
+    completes the current owners stay in charge, and a refused form discards the change.
+    """
+    filing = open_refiling_in(tx, platform.id)
+    if filing and filing.steps:
+        raise Conflict(
+            f"备案表 {filing.id} 已开始签署意见,不能再改动其中的人员;请待其完成或被否决后再变更"
+            "(第六条)",
+            code="refiling_signed",
+        )
+    form = form_of(tx.read, platform, filing.form["other_media"] if filing else "", owners)
+    if filing is None:
+        fid = tx.next_id("filing", "F")
+        filing = Filing(fid, platform.id, "refiling", OPEN, form, [], timestamp())
+        tx.write.rpush(keys.platform_forms(platform.id), filing.id)
+        detail = {"filing": filing.id, "kind": "refiling"}
+        audit.append(tx, actor, "filing.open", platform=platform.id, detail=detail)
+    pending = {**owners, "reason": why}
+    filing = Filing(**{**filing.__dict__, "form": form, "pending": pending})
+    tx.write.hset(keys.filing(filing.id), mapping=filing.stored())
+    return filing
+
+
+def pending_owners(r: redis.Redis, platform_id: str) -> dict | None:
+    """The owners an open re-filing proposes, if any: shown beside the ones in charge."""
+    found = next((f for f in of_platform(r, platform_id) if f.status == OPEN), None)
+    return found.pending if found else None
+
+
+def _check_pending_people(tx: Tx, pending: dict) -> None:
+    for person in [pending["responsible"], *pending["admins"]]:
+        if not tx.read.exists(keys.person(person)):
+            raise Conflict(
+                f"待生效的变更中人员 {person} 已不存在,不能完成此备案表;请否决后重新变更(第六条)",
+                code="pending_person_missing",
+            )
+
+
+def _apply_pending_in(
+    tx: Tx, actor: audit.Actor, current: platforms.Platform, pending: dict, why: str
+) -> None:
+    owners = {"responsible": pending["responsible"], "admins": pending["admins"]}
+    platforms.write_owners_in(tx, actor, current, owners, why)

@@ -2,8 +2,7 @@
 
 A platform has a tier, an owning and a supervising unit, exactly one first responsible
 person and at least one administrator. It starts in ``filing`` and works only while
-``active``; every status change carries a reason. Changing the owners of a platform that
-is already running records a re-filing with the propaganda department (art. 6).
+``active``; every status change carries a reason. Its owners change through ``owners``.
 """
 
 import json
@@ -15,7 +14,7 @@ import redis
 from app.core import audit, keys, validate
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.store import Tx, atomically, decode, decode_set, timestamp
-from app.registry import access, people, units
+from app.registry import access, people, tiers, units
 
 KINDS = {
     "wechat": "微信公众号",
@@ -34,6 +33,9 @@ STATUS_TRANSITIONS = {
     SUSPENDED: {ACTIVE, CLOSED},
     CLOSED: set(),
 }
+# Art. 4, 6, 7: a platform runs only once its filing form's chain is complete, and only
+# ``filings.sign_step`` makes that move; no channel may make it by hand.
+FILED_ONLY = {(FILING, ACTIVE)}
 PLATFORM_ID = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
 APPID = re.compile(r"^wx[0-9a-f]{16}$")
 
@@ -149,13 +151,14 @@ def create(
     """File a new platform; it stays in ``filing`` until its approval is complete."""
     access.authorize(r, actor, (access.PROPAGANDA,), "登记平台")
     now = timestamp()
+    owner, supervisor = units.get(r, unit), units.get(r, supervising_unit)
     platform = Platform(
         id=platform_id(raw_id),
         name=validate.text(name, "平台名称", max_len=64),
         kind=validate.choice(kind, KINDS, "平台类型"),
         tier=parse_tier(tier),
-        unit=units.get(r, unit).id,
-        supervising_unit=units.get(r, supervising_unit).id,
+        unit=owner.id,
+        supervising_unit=supervisor.id,
         responsible=people.get(r, responsible).id,
         admins=_admin_ids(r, admins),
         status=FILING,
@@ -167,6 +170,7 @@ def create(
         updated_at=now,
     )
     _check_separation(platform.responsible, platform.admins)
+    tiers.check(platform.tier, owner, supervisor)
     if platform.appid and platform.kind != "wechat":
         raise InvalidInput("只有微信公众号平台需要 AppID")
 
@@ -185,8 +189,8 @@ def create(
         )
         for admin in platform.admins:
             people.write_grant(tx, admin, access.grant_name(access.ADMIN, platform.id))
-        _write_filing(tx, platform.id, "initial", "新建备案", _owners(platform))
-        audit.append(tx, actor, "platform.create", platform=platform.id, detail=_owners(platform))
+        _write_filing(tx, platform.id, "initial", "新建备案", owners_of(platform))
+        audit.append(tx, actor, "platform.create", platform=platform.id, detail=owners_of(platform))
         return platform
 
     watched = [keys.platforms()]
@@ -205,7 +209,14 @@ def change_status(
     why = reason(why)
 
     def change(tx: Tx) -> Platform:
-        return write_status_in(tx, actor, read_in(tx, pid), new_status, why)
+        current = read_in(tx, pid)
+        if (current.status, new_status) in FILED_ONLY:
+            raise Conflict(
+                f"平台 {pid} 须在备案审批表签署完成后才能运行(第四、六、七条:"
+                "平台实行备案管理,未经审批不得开设)",
+                code="filing_incomplete",
+            )
+        return write_status_in(tx, actor, current, new_status, why)
 
     return atomically(r, [keys.platform(pid)], change)
 
@@ -234,68 +245,6 @@ def write_status_in(
     return _replace(current, status=new_status, status_reason=why)
 
 
-def set_responsible(
-    r: redis.Redis, actor: audit.Actor, raw_id: str, person_id: str, why: str
-) -> Platform:
-    """Name a new first responsible person; on a running platform this is a re-filing."""
-    access.authorize(r, actor, (access.PROPAGANDA,), "变更平台负责人")
-    pid, new = platform_id(raw_id), people.get(r, person_id).id
-    why = reason(why)
-
-    def change(tx: Tx) -> Platform:
-        current = read_in(tx, pid)
-        if current.responsible == new:
-            raise Conflict(f"{new} 已是平台 {pid} 的第一责任人")
-        _check_separation(new, current.admins)
-        people.write_revoke(tx, current.responsible, access.grant_name(access.RESPONSIBLE, pid))
-        people.write_grant(tx, new, access.grant_name(access.RESPONSIBLE, pid))
-        tx.write.hset(keys.platform(pid), mapping={"responsible": new, "updated_at": timestamp()})
-        updated = _replace(current, responsible=new)
-        _record_owner_change(tx, actor, current, updated, why, new)
-        return updated
-
-    return atomically(r, [keys.platform(pid), keys.platform_admins(pid)], change)
-
-
-def add_admin(r: redis.Redis, actor: audit.Actor, raw_id: str, person_id: str, why: str):
-    access.authorize(r, actor, (access.PROPAGANDA,), "变更平台管理员")
-    pid, person = platform_id(raw_id), people.get(r, person_id).id
-    why = reason(why)
-
-    def change(tx: Tx) -> Platform:
-        current = read_in(tx, pid)
-        if person in current.admins:
-            raise Conflict(f"{person} 已是平台 {pid} 的管理员")
-        _check_separation(current.responsible, current.admins | {person})
-        tx.write.sadd(keys.platform_admins(pid), person)
-        people.write_grant(tx, person, access.grant_name(access.ADMIN, pid))
-        updated = _replace(current, admins=current.admins | {person})
-        _record_owner_change(tx, actor, current, updated, why, person)
-        return updated
-
-    return atomically(r, [keys.platform(pid), keys.platform_admins(pid)], change)
-
-
-def remove_admin(r: redis.Redis, actor: audit.Actor, raw_id: str, person_id: str, why: str):
-    access.authorize(r, actor, (access.PROPAGANDA,), "变更平台管理员")
-    pid, person = platform_id(raw_id), validate.short_id(person_id, "P", "人员")
-    why = reason(why)
-
-    def change(tx: Tx) -> Platform:
-        current = read_in(tx, pid)
-        if person not in current.admins:
-            raise Conflict(f"{person} 不是平台 {pid} 的管理员")
-        if current.admins == {person}:
-            raise Conflict(f"平台 {pid} 至少要有一名管理员,请先添加新管理员")
-        tx.write.srem(keys.platform_admins(pid), person)
-        people.write_revoke(tx, person, access.grant_name(access.ADMIN, pid))
-        updated = _replace(current, admins=current.admins - {person})
-        _record_owner_change(tx, actor, current, updated, why, person)
-        return updated
-
-    return atomically(r, [keys.platform(pid), keys.platform_admins(pid)], change)
-
-
 def _admin_ids(r: redis.Redis, admins: list[str]) -> frozenset[str]:
     if not admins:
         raise InvalidInput("至少需要一名管理员(第十三条)")
@@ -317,19 +266,35 @@ def _replace(platform: Platform, **changes) -> Platform:
     return Platform(**{**platform.__dict__, **changes})
 
 
-def _owners(platform: Platform) -> dict:
+def owners_of(platform: Platform) -> dict:
     return {"responsible": platform.responsible, "admins": sorted(platform.admins)}
 
 
-def _record_owner_change(
-    tx: Tx, actor, before: Platform, after: Platform, why: str, subject: str
-) -> None:
-    detail = {"before": _owners(before), "after": _owners(after)}
-    action = "platform.owners"
-    if before.status in (ACTIVE, SUSPENDED):
-        _write_filing(tx, before.id, "refiling", why, detail)
-        action = "platform.refiling"
-    audit.append(tx, actor, action, subject=subject, platform=before.id, reason=why, detail=detail)
+def check_owners(owners: dict) -> None:
+    """Exactly one responsible person, at least one administrator, never both (art. 13)."""
+    if not owners["admins"]:
+        raise Conflict("平台至少要有一名管理员,请先添加新管理员(第十三条)")
+    _check_separation(owners["responsible"], frozenset(owners["admins"]))
+
+
+def write_owners_in(tx: Tx, actor, current: Platform, owners: dict, why: str) -> Platform:
+    """Hand the platform to these owners: grants, the owner fields and the audit record."""
+    check_owners(owners)
+    pid, admins = current.id, frozenset(owners["admins"])
+    if owners["responsible"] != current.responsible:
+        people.write_revoke(tx, current.responsible, access.grant_name(access.RESPONSIBLE, pid))
+        people.write_grant(tx, owners["responsible"], access.grant_name(access.RESPONSIBLE, pid))
+    for gone in current.admins - admins:
+        tx.write.srem(keys.platform_admins(pid), gone)
+        people.write_revoke(tx, gone, access.grant_name(access.ADMIN, pid))
+    for new in admins - current.admins:
+        tx.write.sadd(keys.platform_admins(pid), new)
+        people.write_grant(tx, new, access.grant_name(access.ADMIN, pid))
+    fields = {"responsible": owners["responsible"], "updated_at": timestamp()}
+    tx.write.hset(keys.platform(pid), mapping=fields)
+    detail = {"before": owners_of(current), "after": {**owners, "admins": sorted(admins)}}
+    audit.append(tx, actor, "platform.owners", platform=pid, reason=why, detail=detail)
+    return _replace(current, responsible=owners["responsible"], admins=admins)
 
 
 def _write_filing(tx: Tx, pid: str, kind: str, why: str, detail: dict) -> None:

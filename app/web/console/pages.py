@@ -5,8 +5,8 @@ from flask import redirect, render_template, request, url_for
 from app.channels import console_accounts
 from app.channels import dashboard as overview
 from app.core import validate
-from app.core.errors import Forbidden, InvalidInput, QianfaError
-from app.registry import access, filings, people, platforms, units
+from app.core.errors import InvalidInput, QianfaError
+from app.registry import access, filings, owners, people, platforms, units
 from app.web import redis_client, settings
 from app.web.console import bp
 from app.web.console.auth import actor, me
@@ -67,6 +67,7 @@ def _render_platform(pid: str, errors: dict):
         responsible=people.get(r, platform.responsible),
         admins=[people.get(r, a) for a in sorted(platform.admins)],
         forms=filings.of_platform(r, platform.id),
+        pending=filings.pending_owners(r, platform.id),
         moves=[s for s in (platforms.SUSPENDED, platforms.CLOSED) if s in allowed],
         may_resume=platform.status == platforms.SUSPENDED,
         statuses=platforms.STATUSES,
@@ -89,12 +90,12 @@ def platform_status(pid: str):
     new_status = request.form.get("status", "")
     if new_status not in platforms.STATUSES:
         return _render_platform(pid, {"status": "请选择操作"}), 400
-    if new_status == platforms.ACTIVE and platform.status == platforms.FILING:
-        raise Forbidden("平台须在备案审批表签署完成后才能运行", code="filing_incomplete")
     try:
         platforms.change_status(r, actor(), platform.id, new_status, request.form.get("reason"))
     except InvalidInput as error:
         return _render_platform(pid, {"reason": error.message}), 400
+    except QianfaError as error:
+        return _render_platform(pid, {"status": error.message}), error.status
     return redirect(url_for("console.platform_detail", pid=platform.id, note="status"))
 
 
@@ -210,15 +211,16 @@ def filing_page(fid: str):
 
 
 OWNER_CHANGES = {
-    "responsible": platforms.set_responsible,
-    "add_admin": platforms.add_admin,
-    "remove_admin": platforms.remove_admin,
+    "responsible": owners.set_responsible,
+    "add_admin": owners.add_admin,
+    "remove_admin": owners.remove_admin,
 }
 
 
 @bp.post("/platforms/<pid>/owners")
 def platform_owners(pid: str):
-    """Change the responsible person or an administrator; a running platform is re-filed."""
+    """Change the responsible person or an administrator; on a running platform the change
+    waits on the re-filing form (art. 6), shown next."""
     r = redis_client()
     platform = console_accounts.platform_for(r, me().person, pid)
     change = OWNER_CHANGES.get(request.form.get("change", ""))
@@ -228,11 +230,8 @@ def platform_owners(pid: str):
         changed = change(
             r, actor(), platform.id, request.form.get("person", ""), request.form.get("reason")
         )
-    except InvalidInput as error:
-        return _render_platform(pid, {"owners": error.message}), 400
-    if changed.status in (platforms.ACTIVE, platforms.SUSPENDED) and not any(
-        f.status == filings.OPEN for f in filings.of_platform(r, platform.id)
-    ):
-        filing = filings.open_form(r, actor(), platform.id)
-        return redirect(url_for("console.filing_page", fid=filing.id))
+    except QianfaError as error:
+        return _render_platform(pid, {"owners": error.message}), error.status
+    if changed.filing:
+        return redirect(url_for("console.filing_page", fid=changed.filing.id))
     return redirect(url_for("console.platform_detail", pid=platform.id, note="owners"))
