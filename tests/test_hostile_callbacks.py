@@ -277,8 +277,9 @@ def service(r, settings):
 
 
 def guarded(r) -> dict:
-    """Every key but the audit trail, the refusal counters and the alert queue."""
-    skipped = (b"qianfa:audit", keys.alerts().encode())
+    """Every key but the audit trail, the refusal counters and the alerts with their cases."""
+    alerting = (keys.alerts(), keys.alerts_open(), keys.alert_case(""), keys.sequence("alert"))
+    skipped = (b"qianfa:audit", *(key.encode() for key in alerting))
     security = (b":refusals", b":refused:", b":forged:")
     return {
         key: value
