@@ -10,8 +10,8 @@ from app.core.settings import get_settings
 from app.drafts import lifecycle
 from app.monitoring import feeds
 from app.publishing import schedule
-from app.registry import platforms, sites
-from tests.factories import OPERATOR, world
+from app.registry import owners, sites
+from tests.factories import OPERATOR, refiled, world
 from tests.manual_helpers import ARTICLE, ARTICLE_HTML, WEIBO_TEXT, manual_world
 from tests.publishing_helpers import approved
 from tests.sandbox_helpers import running_sandbox
@@ -53,7 +53,7 @@ def test_a_platform_without_api_is_reviewed_published_by_hand_verified_and_watch
         sites.set_feed(r, OPERATOR, w.platform, site["feed_url"])
         # The administrator talks to Qianfa on the college's WeChat account.
         wx = world(r, platform_id="jsj-wx")
-        platforms.add_admin(r, OPERATOR, wx.platform, w.admin, "兼管微博和网站")
+        refiled(r, owners.add_admin(r, OPERATOR, wx.platform, w.admin, "兼管微博和网站"))
         phone = Phone(r, wx.platform, "oManualAdmin000000001")
         phone.bind(w.admin)
         assert _poll(r)[w.platform]["items"] == 0  # the first reading is the baseline

@@ -267,9 +267,10 @@ def status(r: redis.Redis, platform_id: str) -> dict[str, str]:
 
 
 def reconcile_all(r: redis.Redis, api_for: Callable[[str], object]) -> list[Round]:
-    """One round for every running platform."""
+    """One round for every running WeChat account; other platforms are watched through
+    their feeds (``app.monitoring.feeds``)."""
     return [
         reconcile(r, api_for(platform.id), platform.id)
         for platform in platforms.all_platforms(r)
-        if platform.is_active
+        if platform.is_active and platform.kind == "wechat" and platform.appid
     ]
