@@ -14,7 +14,7 @@ from app.core import alerts, anchors, audit, keys
 from app.core.masterkey import load_keyring
 from app.core.redis import get_redis
 from app.core.settings import get_settings
-from app.monitoring import reconcile
+from app.monitoring import reconcile, takedown
 from app.notify import draft_notices, escalation, reminders
 from app.outbox import queues
 from app.publishing import schedule
@@ -172,3 +172,10 @@ def reconcile_platform(platform_id: str) -> dict:
     """At once, for one platform (a PUBLISHJOBFINISH that was not Qianfa's)."""
     _, r, api_for = _context()
     return vars(reconcile.reconcile(r, api_for(platform_id), platform_id, force=True))
+
+
+def take_down(event_id: str) -> str:
+    """Carry out a take-down the propaganda department asked for (freepublish/delete)."""
+    _, r, api_for = _context()
+    record = _record(r, event_id)
+    return takedown.perform(r, api_for, record) if record else ""

@@ -31,7 +31,7 @@ from app.core.paging import paginate
 from app.core.settings import get_settings
 from app.core.store import decode_set
 from app.drafts import compose, lifecycle, preview, review
-from app.monitoring import handling
+from app.monitoring import handling, takedown
 from app.registry import access, bindcodes
 from app.registry.platforms import Platform
 
@@ -561,6 +561,15 @@ def _resolve_alert(ctx: Context, args: str) -> str:
     return f"告警 {case.number} 已处理,处理说明:{case.note}"
 
 
+def _take_down(ctx: Context, args: str) -> str:
+    target, _, reason = (args or "").partition(" ")
+    if target and not reason.strip():
+        raise InvalidInput(f"请写明下架原因,如:下架 {target} 内容未经审核")
+    found = takedown.request(ctx.r, ctx.actor, target, reason)
+    title = f"《{found.title}》" if found.title else f"文章 {found.article_id}"
+    return f"已提交下架:平台 {found.platform} 的{title}。完成后会通知你、作者和第一责任人。"
+
+
 COMMANDS = (
     Command("bind", ("绑定", "bind"), ANYONE, "", _bind),
     Command("help", ("帮助", "?", "help"), STAFF, "帮助:查看可用命令", _help, mutates=False),
@@ -589,6 +598,7 @@ COMMANDS = (
     Command("alerts", ("告警", "alerts"), STAFF, "告警:列出待处理的告警", _alerts, mutates=False),
     Command("ack", ("认领", "ack"), STAFF, "认领 A编号:认领告警", _acknowledge_alert),
     Command("resolve", ("处理", "resolve"), STAFF, "处理 A编号 说明:处理完告警", _resolve_alert),
+    Command("takedown", ("下架", "takedown"), STAFF, "下架 链接或D编号 原因:下架文章", _take_down),
 )
 SESSION_COMMANDS = {"help", "compose", "title", "preview", "send", "cancel"}
 _WORDS = sorted(
