@@ -12,6 +12,7 @@ from app.monitoring import reconcile
 from app.publishing import schedule
 from app.registry import platforms
 from app.wechat.client import WeChatAPI
+from tests.console_helpers import signed_in
 from tests.factories import snapshot
 from tests.notify_helpers import sandbox_office  # noqa: F401
 from tests.publishing_helpers import approved, article_content, finish, image_server
@@ -140,3 +141,20 @@ def test_only_the_propaganda_department_takes_down_and_bad_requests_change_nothi
 def unaudited(o) -> dict:
     """Everything in Redis but the audit trail (where refusals are recorded)."""
     return {key: value for key, value in snapshot(o.r).items() if b"audit" not in key}
+
+
+def test_the_console_button_takes_down_the_article_an_alert_names(o):
+    article_id, number = bypass(o)
+    client, token = signed_in(o.settings, o.r, o.w.propaganda)
+    page = client.get("/console/alerts").data.decode()
+    assert 'value="takedown"' in page
+    refused = client.post(f"/console/alerts/{number}", data={"csrf": token, "action": "takedown"})
+    assert refused.status_code == 400 and "下架原因" in refused.data.decode()
+    asked = client.post(
+        f"/console/alerts/{number}",
+        data={"csrf": token, "action": "takedown", "note": "未经审核发布"},
+    )
+    assert asked.status_code == 302
+    o.settle()
+    assert article_id not in online_ids(o)
+    assert alertstate.get(o.r, number).state == alertstate.RESOLVED

@@ -17,6 +17,6 @@ bp = Blueprint(
 
 
 def init_app(app: Flask) -> None:
-    from app.web.console import admin, auditlog, auth, pages, reviews  # noqa: F401
+    from app.web.console import admin, alertdesk, auditlog, auth, pages, reviews  # noqa: F401
 
     app.register_blueprint(bp)
