@@ -60,3 +60,5 @@ CONSOLE_AUDIT_REFUSALS = 20
 TRUSTED_PROXIES = 0
 # Seconds between two reconciliations of what is online with what was approved.
 RECONCILE_INTERVAL = 300
+# Seconds an alert may stay open before it goes to the leading group (领导小组) too.
+ALERT_ESCALATE_AFTER = 86400

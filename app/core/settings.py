@@ -80,6 +80,7 @@ class Settings:
     console_audit_refusals: int
     trusted_proxies: int
     reconcile_interval: int
+    alert_escalate_after: int
 
     def uses_stable_token(self, platform_id: str) -> bool:
         """Whether this platform fetches its access token with ``/cgi-bin/stable_token``."""
@@ -259,6 +260,9 @@ def load_settings(environ=None) -> Settings:
         ),
         reconcile_interval=parse_int(
             "RECONCILE_INTERVAL", raw("RECONCILE_INTERVAL"), low=1, high=86400
+        ),
+        alert_escalate_after=parse_int(
+            "ALERT_ESCALATE_AFTER", raw("ALERT_ESCALATE_AFTER"), low=1, high=30 * 86400
         ),
     )
 
