@@ -81,7 +81,9 @@ PERIODIC = (
     Periodic("anchor_audit", NOTIFICATIONS, lambda settings: settings.audit_anchor_interval),
     Periodic("sweep_publications", PUBLISHING, 60),
     Periodic("reconcile_platforms", ALERTS, lambda settings: settings.reconcile_interval),
-    Periodic("escalate_alerts", NOTIFICATIONS, lambda settings: min(settings.alert_escalate_after, 300)),
+    Periodic(
+        "escalate_alerts", NOTIFICATIONS, lambda settings: min(settings.alert_escalate_after, 300)
+    ),
 )
 
 
