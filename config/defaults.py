@@ -62,3 +62,5 @@ TRUSTED_PROXIES = 0
 RECONCILE_INTERVAL = 300
 # Seconds an alert may stay open before it goes to the leading group (领导小组) too.
 ALERT_ESCALATE_AFTER = 86400
+# Days without a publication after which a running platform counts as dormant (僵尸号).
+DORMANT_DAYS = 90

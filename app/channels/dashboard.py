@@ -10,6 +10,7 @@ from app.channels import console_accounts
 from app.core import alertstate, keys
 from app.core.store import now
 from app.drafts import lifecycle, review
+from app.monitoring import inventory
 
 
 @dataclass
@@ -20,6 +21,7 @@ class Overview:
     failed: list[lifecycle.Draft] = field(default_factory=list)
     by_tier: Counter = field(default_factory=Counter)
     by_status: Counter = field(default_factory=Counter)
+    dormant: list[inventory.Row] = field(default_factory=list)
 
 
 def waiting_since(r: redis.Redis, draft: lifecycle.Draft) -> datetime:
@@ -30,7 +32,9 @@ def waiting_since(r: redis.Redis, draft: lifecycle.Draft) -> datetime:
     return datetime.fromisoformat(draft.updated_at)
 
 
-def overview(r: redis.Redis, person_id: str, escalate_after: int) -> Overview:
+def overview(
+    r: redis.Redis, person_id: str, escalate_after: int, dormant_days: int = 90
+) -> Overview:
     seen = console_accounts.visible_platforms(r, person_id)
     result = Overview()
     late = now() - timedelta(seconds=escalate_after)
@@ -43,6 +47,9 @@ def overview(r: redis.Redis, person_id: str, escalate_after: int) -> Overview:
             if waiting_since(r, draft) < late:
                 result.overdue.append(draft)
         result.failed += lifecycle.list_drafts(r, platform=platform.id, status=lifecycle.FAILED)
+        row = inventory.row(r, platform, dormant_days)
+        if row.dormant:
+            result.dormant.append(row)
     result.alerts = open_alerts(r, {p.id for p in seen}, console_accounts.sees_all(r, person_id))
     return result
 

@@ -81,6 +81,7 @@ class Settings:
     trusted_proxies: int
     reconcile_interval: int
     alert_escalate_after: int
+    dormant_days: int
 
     def uses_stable_token(self, platform_id: str) -> bool:
         """Whether this platform fetches its access token with ``/cgi-bin/stable_token``."""
@@ -264,6 +265,7 @@ def load_settings(environ=None) -> Settings:
         alert_escalate_after=parse_int(
             "ALERT_ESCALATE_AFTER", raw("ALERT_ESCALATE_AFTER"), low=1, high=30 * 86400
         ),
+        dormant_days=parse_int("DORMANT_DAYS", raw("DORMANT_DAYS"), low=1, high=3650),
     )
 
 
