@@ -68,3 +68,7 @@ FEED_POLL_INTERVAL = 900
 FEED_FAILING_AFTER = 86400
 # Seconds an open re-filing (art. 6: 及时) may wait before the propaganda department is reminded.
 REFILING_REMIND_AFTER = 259200
+# Seconds an alert may stay open before it goes to the leading group (领导小组) too.
+ALERT_ESCALATE_AFTER = 86400
+# Days without a publication after which a running platform counts as dormant (僵尸号).
+DORMANT_DAYS = 90

@@ -95,3 +95,36 @@ def test_the_dashboard_counts_open_alerts_however_old_and_drops_resolved_ones(r,
     client, _ = signed_in(settings, r, w.propaganda)
     page = client.get("/console/dashboard").data.decode()
     assert "待处理告警" in page and f"{number} · 待处理" in page and handled not in page
+
+
+def test_the_console_lists_open_alerts_first_and_filters_them(r, w, settings):
+    handled = raise_one(r, w, "publish_failed")
+    handling.resolve(r, actor(w.propaganda), handled, "已重新发布")
+    waiting = raise_one(r, w)
+    client, _ = signed_in(settings, r, w.propaganda)
+    page = client.get("/console/alerts").data.decode()
+    assert page.index(f"case-{waiting}") < page.index(f"case-{handled}")
+    assert "已重新发布" in page
+    only_open = client.get("/console/alerts?state=open").data.decode()
+    assert f"case-{waiting}" in only_open and f"case-{handled}" not in only_open
+    by_kind = client.get("/console/alerts?kind=publish_failed").data.decode()
+    assert f"case-{handled}" in by_kind and f"case-{waiting}" not in by_kind
+
+
+def test_console_moves_are_checked_on_the_server(r, w, settings):
+    number = raise_one(r, w)
+    client, token = signed_in(settings, r, w.propaganda)
+    refused = client.post(f"/console/alerts/{number}", data={"csrf": token, "action": "resolve"})
+    assert refused.status_code == 400 and "请写明处理说明" in refused.data.decode()
+    assert alertstate.get(r, number).state == alertstate.OPEN
+    done = client.post(
+        f"/console/alerts/{number}", data={"csrf": token, "action": "resolve", "note": "已核实"}
+    )
+    assert done.status_code == 302 and alertstate.get(r, number).note == "已核实"
+
+    admin, admin_token = signed_in(settings, r, w.admin)
+    assert "告警" in admin.get("/console/alerts").data.decode()
+    moved = admin.post(
+        f"/console/alerts/{number}", data={"csrf": admin_token, "action": "reopen", "note": "x"}
+    )
+    assert moved.status_code == 403 and alertstate.get(r, number).state == alertstate.RESOLVED

@@ -192,6 +192,7 @@ def test_periodic_jobs_are_enqueued_once_per_interval(r, dispatcher):
     names = sorted(job.func_name for job in queues.queue(r, "notifications").jobs)
     assert names == [
         "workers.jobs.anchor_audit",
+        "workers.jobs.escalate_alerts",
         "workers.jobs.remind_manual",
         "workers.jobs.scan_reviews",
         "workers.jobs.trim_audit",

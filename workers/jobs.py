@@ -14,7 +14,7 @@ from app.core import alerts, anchors, audit, keys
 from app.core.masterkey import load_keyring
 from app.core.redis import get_redis
 from app.core.settings import get_settings
-from app.monitoring import feeds, reconcile
+from app.monitoring import feeds, recipients, reconcile, takedown
 from app.notify import draft_notices, escalation, manual_notices, reminders
 from app.outbox import queues
 from app.publishing import schedule
@@ -73,7 +73,8 @@ def deliver_alert(alert_id: str) -> dict:
         return {"folded": True}
     if window > 0:
         queues.enqueue(r, queues.ALERTS, "flush_alert_fold", alert.id, delay=window)
-    return escalation.deliver(r, api_for, alert)
+    outcomes = escalation.deliver(r, api_for, alert)
+    return {**outcomes, **recipients.tell_supervisors(r, api_for, alert)}
 
 
 def flush_alert_fold(alert_id: str) -> dict:
@@ -184,3 +185,16 @@ def poll_feeds() -> dict:
     """Periodic: read the feeds of platforms without a publishing API (app.monitoring.feeds)."""
     settings = get_settings()
     return feeds.poll_due(get_redis(settings), settings=settings)
+
+
+def take_down(event_id: str) -> str:
+    """Carry out a take-down the propaganda department asked for (freepublish/delete)."""
+    _, r, api_for = _context()
+    record = _record(r, event_id)
+    return takedown.perform(r, api_for, record) if record else ""
+
+
+def escalate_alerts() -> dict:
+    """Periodic: alerts open longer than QIANFA_ALERT_ESCALATE_AFTER go to the leading group."""
+    settings, r, api_for = _context()
+    return recipients.escalate(r, api_for, settings.alert_escalate_after)

@@ -31,7 +31,7 @@ from app.core.paging import paginate
 from app.core.settings import get_settings
 from app.core.store import decode_set
 from app.drafts import compose, corrections, lifecycle, preview, review
-from app.monitoring import handling
+from app.monitoring import handling, takedown
 from app.publishing import manual
 from app.registry import access, bindcodes
 from app.registry.platforms import Platform
@@ -593,6 +593,15 @@ def _resolve_alert(ctx: Context, args: str) -> str:
     return f"告警 {case.number} 已处理,处理说明:{case.note}"
 
 
+def _take_down(ctx: Context, args: str) -> str:
+    target, _, reason = (args or "").partition(" ")
+    if target and not reason.strip():
+        raise InvalidInput(f"请写明下架原因,如:下架 {target} 内容未经审核")
+    found = takedown.request(ctx.r, ctx.actor, target, reason)
+    title = f"《{found.title}》" if found.title else f"文章 {found.article_id}"
+    return f"已提交下架:平台 {found.platform} 的{title}。完成后会通知你、作者和第一责任人。"
+
+
 COMMANDS = (
     Command("bind", ("绑定", "bind"), ANYONE, "", _bind),
     Command("help", ("帮助", "?", "help"), STAFF, "帮助:查看可用命令", _help, mutates=False),
@@ -625,6 +634,7 @@ COMMANDS = (
         "published", ("已发布", "published"), STAFF, "已发布 D编号 链接:报告手工发布", _published
     ),
     Command("adopt", ("采纳", "adopt"), ADMIN, "采纳 D编号:采纳内容检查的修改建议", _adopt),
+    Command("takedown", ("下架", "takedown"), STAFF, "下架 链接或D编号 原因:下架文章", _take_down),
 )
 SESSION_COMMANDS = {"help", "compose", "title", "preview", "send", "cancel"}
 _WORDS = sorted(

@@ -10,6 +10,7 @@ from app.channels import console_accounts
 from app.core import alertstate, keys
 from app.core.store import now
 from app.drafts import lifecycle, listing, review
+from app.monitoring import inventory
 from app.registry import filings
 
 PAGE = 50
@@ -25,6 +26,7 @@ class Overview:
     by_status: Counter = field(default_factory=Counter)
     page: int = PAGE  # each list shows at most this many ("50+")
     refilings: list[filings.Filing] = field(default_factory=list)
+    dormant: list[inventory.Row] = field(default_factory=list)
 
 
 def waiting_since(r: redis.Redis, draft: lifecycle.Draft) -> datetime:
@@ -35,7 +37,9 @@ def waiting_since(r: redis.Redis, draft: lifecycle.Draft) -> datetime:
     return datetime.fromisoformat(draft.updated_at)
 
 
-def overview(r: redis.Redis, person_id: str, escalate_after: int) -> Overview:
+def overview(
+    r: redis.Redis, person_id: str, escalate_after: int, dormant_days: int = 90
+) -> Overview:
     """The dashboard's lists, a page each, read from the draft indexes (``listing``)."""
     seen = console_accounts.visible_platforms(r, person_id)
     everything = console_accounts.sees_all(r, person_id)
@@ -45,6 +49,9 @@ def overview(r: redis.Redis, person_id: str, escalate_after: int) -> Overview:
         result.by_tier[platform.tier] += 1
         result.by_status[platform.status] += 1
         result.refilings += open_refilings(r, platform.id)
+        row = inventory.row(r, platform, dormant_days)
+        if row.dormant:
+            result.dormant.append(row)
     result.waiting = review.waiting_for(r, person_id, scope, PAGE)
     result.overdue = overdue(r, scope, now() - timedelta(seconds=escalate_after))
     result.failed = lifecycle.list_across(r, scope, lifecycle.FAILED, PAGE)

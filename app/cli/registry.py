@@ -6,6 +6,7 @@ from app.cli.base import operator, store
 from app.core import masterkey
 from app.core.settings import get_settings
 from app.drafts import lifecycle, review
+from app.monitoring import inventory
 from app.notify import deliver
 from app.registry import access, bindcodes, filings, owners, people, platforms, sites, units
 
@@ -288,6 +289,14 @@ def draft_show(draft_id):
         click.echo(f"需要 {review.SIGNOFFS[req.signoff]}:{mark}  [{req.rule}]")
     for name, value in current.content.items():
         click.echo(f"  {name}: {value[:200]}")
+
+
+@platform_group.command("export")
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-")
+def platform_export(output):
+    """导出平台台账(CSV):类型、级别、单位、第一责任人、管理员、备案日期、最近发布、状态、僵尸号。"""
+    found = inventory.rows(store(), get_settings().dormant_days)
+    inventory.write_csv(found, output)
 
 
 def register(cli: click.Group) -> None:

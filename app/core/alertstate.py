@@ -7,6 +7,7 @@ transaction. Who may handle alerts is decided by the callers (``app.monitoring.h
 this module only holds the states and their moves.
 """
 
+import json
 import time
 from dataclasses import dataclass
 
@@ -42,6 +43,7 @@ class Case:
     acknowledged_at: str = ""
     resolved_at: str = ""
     note: str = ""
+    detail: str = "{}"
 
     @property
     def is_open(self) -> bool:
@@ -54,6 +56,15 @@ class Case:
     @property
     def state_name(self) -> str:
         return STATES[self.state]
+
+    @property
+    def details(self) -> dict:
+        """What the alert named (article id, title, URL ...), as it was raised."""
+        try:
+            found = json.loads(self.detail or "{}")
+        except ValueError:
+            return {}
+        return found if isinstance(found, dict) else {}
 
 
 def _case(raw: dict[str, str]) -> Case:
@@ -105,33 +116,45 @@ def move(r: redis.Redis, actor: audit.Actor, raw_number: str, action: str, note:
     key = keys.alert_case(name)
 
     def change(tx: Tx) -> Case:
-        raw = decode(tx.read.hgetall(key))
-        if not raw:
+        current = read_in(tx, name)
+        if current is None:
             raise NotFound(f"没有告警 {name}")
-        current = _case(raw)
-        after = TRANSITIONS.get((current.state, action))
-        if after is None:
-            raise Conflict(f"告警 {name} {current.state_name},不能{ACTION_NAMES[action]}")
-        fields = _fields(actor, action, after, note)
-        tx.write.hset(key, mapping=fields)
-        if after == RESOLVED:
-            tx.write.zrem(keys.alerts_open(), name)
-        elif after == OPEN:
-            tx.write.zadd(keys.alerts_open(), {name: time.time()})
-        audit.append(
-            tx,
-            actor,
-            f"alert.{action}",
-            subject=name,
-            platform=current.platform,
-            draft=current.draft,
-            decision=after,
-            reason=note,
-            detail={"kind": current.kind},
-        )
-        return _case({**raw, **fields})
+        return move_in(tx, actor, current, action, note)
 
     return atomically(r, [key], change)
+
+
+def read_in(tx: Tx, name: str) -> Case | None:
+    """A case read (and watched) in the caller's transaction."""
+    key = keys.alert_case(name)
+    tx.watch(key)
+    raw = decode(tx.read.hgetall(key))
+    return _case(raw) if raw else None
+
+
+def move_in(tx: Tx, actor: audit.Actor, current: Case, action: str, note: str) -> Case:
+    """Queue one move of a case read with ``read_in``, with its audit record."""
+    after = TRANSITIONS.get((current.state, action))
+    if after is None:
+        raise Conflict(f"告警 {current.number} {current.state_name},不能{ACTION_NAMES[action]}")
+    fields = _fields(actor, action, after, note)
+    tx.write.hset(keys.alert_case(current.number), mapping=fields)
+    if after == RESOLVED:
+        tx.write.zrem(keys.alerts_open(), current.number)
+    elif after == OPEN:
+        tx.write.zadd(keys.alerts_open(), {current.number: time.time()})
+    audit.append(
+        tx,
+        actor,
+        f"alert.{action}",
+        subject=current.number,
+        platform=current.platform,
+        draft=current.draft,
+        decision=after,
+        reason=note,
+        detail={"kind": current.kind},
+    )
+    return Case(**{**current.__dict__, **fields})
 
 
 ACTION_NAMES = {"acknowledge": "认领", "resolve": "处理", "reopen": "重新打开"}

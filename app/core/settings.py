@@ -84,6 +84,8 @@ class Settings:
     manual_report_after: int
     feed_poll_interval: int
     feed_failing_after: int
+    alert_escalate_after: int
+    dormant_days: int
 
     def uses_stable_token(self, platform_id: str) -> bool:
         """Whether this platform fetches its access token with ``/cgi-bin/stable_token``."""
@@ -268,6 +270,10 @@ def load_settings(environ=None) -> Settings:
         refiling_remind_after=parse_int(
             "REFILING_REMIND_AFTER", raw("REFILING_REMIND_AFTER"), low=60, high=90 * 86400
         ),
+        alert_escalate_after=parse_int(
+            "ALERT_ESCALATE_AFTER", raw("ALERT_ESCALATE_AFTER"), low=1, high=30 * 86400
+        ),
+        dormant_days=parse_int("DORMANT_DAYS", raw("DORMANT_DAYS"), low=1, high=3650),
     )
 
 

@@ -34,6 +34,7 @@ from app.core.errors import NotFound, WeChatError
 from app.core.lease import Lease
 from app.core.store import Tx, atomically, decode, timestamp
 from app.drafts import lifecycle
+from app.monitoring import online
 from app.publishing import articles
 from app.publishing import record as pubs
 from app.registry import people, platforms
@@ -120,6 +121,25 @@ def _round(r: redis.Redis, api, platform_id: str, result: Round) -> None:
             if news is None:
                 continue  # deleted since the page was read
         examine(r, platform_id, item["article_id"], item["update_time"], news, result)
+    _rescreen(r, counting, platform_id, result)
+
+
+def _rescreen(r: redis.Redis, api: "_Counting", platform_id: str, result: Round) -> None:
+    """Screen again, a few per round, the articles seen before the lexicons changed."""
+    for article_id in online.stale(r, platform_id):
+        news = api.getarticle(article_id)
+        if news is None:
+            online.gone(r, platform_id, article_id)
+            continue
+        draft, version = _origin(r, article_id)
+        if online.check(r, platform_id, article_id, news, draft=draft, version=version):
+            result.alerts.append("online_content")
+
+
+def _origin(r: redis.Redis, article_id: str) -> tuple[str, int]:
+    """The draft version Qianfa published as this article, or ('', 0)."""
+    member = r.get(keys.published_article(article_id))
+    return pubs.parse_member(member.decode()) if member else ("", 0)
 
 
 def _new_items(api: "_Counting", seen: dict) -> list[dict]:
@@ -187,6 +207,9 @@ def examine(
         raised = _raise_once(r, platform_id, article_id, known, kind, claim, draft=draft_id)
     if raised:
         result.alerts.append(raised)
+    draft, version = _origin(r, article_id)
+    if online.check(r, platform_id, article_id, news, draft=draft, version=version):
+        result.alerts.append("online_content")
     return True
 
 

@@ -99,6 +99,8 @@ RULES = (
     Rule("draft.unflag", "schedule_publication", P, decision=lifecycle.APPROVED),
     Rule("draft.reschedule", "schedule_publication", P, decision=lifecycle.APPROVED),
     Rule("draft.retry", "schedule_publication", P, decision=lifecycle.APPROVED),
+    # A take-down asked for in chat or the console is carried out by a worker.
+    Rule("monitoring.takedown_request", "take_down", A),
 )
 
 

@@ -83,6 +83,9 @@ PERIODIC = (
     Periodic("reconcile_platforms", ALERTS, lambda settings: settings.reconcile_interval),
     Periodic("remind_manual", NOTIFICATIONS, 300),
     Periodic("poll_feeds", PUBLISHING, lambda settings: settings.feed_poll_interval),
+    Periodic(
+        "escalate_alerts", NOTIFICATIONS, lambda settings: min(settings.alert_escalate_after, 300)
+    ),
 )
 
 

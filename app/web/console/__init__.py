@@ -17,6 +17,14 @@ bp = Blueprint(
 
 
 def init_app(app: Flask) -> None:
-    from app.web.console import admin, auditlog, auth, pages, reviews  # noqa: F401
+    from app.web.console import (  # noqa: F401
+        admin,
+        alertdesk,
+        auditlog,
+        auth,
+        inventory,
+        pages,
+        reviews,
+    )
 
     app.register_blueprint(bp)

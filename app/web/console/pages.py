@@ -23,7 +23,9 @@ def dashboard_page():
 @bp.get("/dashboard")
 def dashboard():
     r = redis_client()
-    found = overview.overview(r, me().person, settings().review_escalate_after)
+    found = overview.overview(
+        r, me().person, settings().review_escalate_after, settings().dormant_days
+    )
     return render_template(
         "console/dashboard.html",
         o=found,
