@@ -66,3 +66,7 @@ RECONCILE_INTERVAL = 300
 MANUAL_REPORT_AFTER = 86400
 FEED_POLL_INTERVAL = 900
 FEED_FAILING_AFTER = 86400
+# Text in pictures (art. 10: "文字、图片、音像视频"): read with OCR in the pictures worker,
+# each picture within this many seconds. "off" reads none and approval does not wait for it.
+PICTURE_OCR = "on"
+PICTURE_OCR_TIMEOUT = 60

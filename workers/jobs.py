@@ -17,6 +17,7 @@ from app.core.settings import get_settings
 from app.monitoring import feeds, reconcile
 from app.notify import draft_notices, escalation, manual_notices, reminders
 from app.outbox import queues
+from app.pictures import reading
 from app.publishing import schedule
 from app.wechat.client import WeChatAPI
 
@@ -184,3 +185,13 @@ def poll_feeds() -> dict:
     """Periodic: read the feeds of platforms without a publishing API (app.monitoring.feeds)."""
     settings = get_settings()
     return feeds.poll_due(get_redis(settings), settings=settings)
+
+
+def read_pictures(event_id: str) -> str:
+    """A version entered review: read the text in its pictures and screen it (art. 10)."""
+    settings, r, _ = _context()
+    record = _record(r, event_id)
+    if record is None:
+        return ""
+    found = reading.check(r, record["draft"], record["version_hash"], settings)
+    return found.verdict if found else ""

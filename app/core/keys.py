@@ -368,3 +368,15 @@ def platform_pages(platform_id: str) -> str:
 def feed_state(platform_id: str) -> str:
     """Hash: a platform feed's polling state: last success, failing since, error, next due."""
     return f"{NS}:platform:{platform_id}:feed-state"
+
+
+def picture_text(digest: str) -> str:
+    """Hash: the text OCR read in a picture with this SHA-256, or why it could not
+    (``app.pictures.reading``), so a picture is read once whatever draft holds it."""
+    return f"{NS}:picture-text:{digest}"
+
+
+def draft_pictures(draft_id: str, number: int) -> str:
+    """String (JSON): what was read in each picture of a draft version, with its content hash
+    (``app.screening.pictures``); absent while the picture checks are running."""
+    return f"{NS}:draft:{draft_id}:v{number}:pictures"

@@ -99,6 +99,9 @@ RULES = (
     Rule("draft.unflag", "schedule_publication", P, decision=lifecycle.APPROVED),
     Rule("draft.reschedule", "schedule_publication", P, decision=lifecycle.APPROVED),
     Rule("draft.retry", "schedule_publication", P, decision=lifecycle.APPROVED),
+    # A version entering review has the text in its pictures read (art. 10).
+    Rule("draft.submit", "read_pictures", queues.PICTURES),
+    Rule("draft.edit", "read_pictures", queues.PICTURES, decision=lifecycle.IN_REVIEW),
 )
 
 
