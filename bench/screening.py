@@ -6,6 +6,9 @@ same run, with their ratio (target: at least 50 %), plus the full screening (pat
 checks too), the time to build the automaton and the memory it takes, and the full screening
 with the shipped expression rules and leaders' table (错敏) joined to the same automaton,
 as a share of the raw automaton's speed (target: all text checks together at least 40 %).
+Then OCR (text in pictures): seconds per picture, p50 and p99 over the sample pictures
+(drawn with the CJK font the Makefile installs), beside decoding the same pictures with
+Pillow as the baseline, the engine's load time and the memory its process adds.
 Run with ``make bench`` or ``.venv/bin/python bench/screening.py``.
 """
 
@@ -118,6 +121,69 @@ def main() -> None:
         report_corrections(text, with_rules, best["raw"], best["full"], best["corrections"])
     finally:
         shutil.rmtree(directory)
+    report_ocr()
+
+
+# Texts as they appear on college posters and slides; two carry a lexicon term.
+POSTER_TEXTS = (
+    "欢迎参加网络赌博讲座",
+    "计算机学院程序设计竞赛",
+    "学术报告:人工智能与教育",
+    "图书馆开放时间调整通知",
+    "招聘兼职刷单日结三百",
+    "2026 届毕业生就业双选会",
+    "校园开放日 欢迎您",
+    "学习贯彻二十大精神",
+)
+OCR_ROUNDS = 2
+
+
+def report_ocr() -> None:
+    """OCR per picture with the engine loaded once, as in the pictures worker."""
+    from app.screening import ocr
+    from tests.images import text_picture
+
+    samples = [text_picture(t, size=s) for t in POSTER_TEXTS for s in (24, 40)]
+    decode = [_seconds(ocr.decode, data) for data in samples]
+    reader = ocr.Reader()
+    start = time.perf_counter()
+    reader._started()
+    load = time.perf_counter() - start
+    loaded = _child_mb(reader.child.pid, "VmRSS")
+    timings, right = [], 0
+    for _ in range(OCR_ROUNDS):
+        for text, data in zip([t for t in POSTER_TEXTS for _ in (0, 1)], samples, strict=True):
+            start = time.perf_counter()
+            found = reader.read(data, 600)
+            timings.append(time.perf_counter() - start)
+            right += found.text.replace(" ", "") == text.replace(" ", "")
+    peak = _child_mb(reader.child.pid, "VmHWM")
+    reader.stop()
+    p50, p99 = _percentile(timings, 50), _percentile(timings, 99)
+    print(
+        f"ocr: {len(samples)} sample pictures x {OCR_ROUNDS} rounds, "
+        f"{right}/{len(timings)} read exactly"
+    )
+    print(f"  baseline: Pillow decode  p50 {_percentile(decode, 50) * 1000:8.1f} ms/picture")
+    print(f"  OCR (engine loaded)      p50 {p50 * 1000:8.1f} ms/picture, p99 {p99 * 1000:8.1f} ms")
+    print(f"  engine load {load:.1f} s; its process {loaded:.0f} MB RSS loaded, peak {peak:.0f} MB")
+
+
+def _seconds(fn, *args) -> float:
+    start = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start
+
+
+def _percentile(values: list[float], percent: int) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(percent / 100 * (len(ordered) - 1)))]
+
+
+def _child_mb(pid: int, field: str) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        line = next(line for line in status if line.startswith(field + ":"))
+    return int(line.split()[1]) / 1024
 
 
 def report(text, rules, build, memory, raw, lexicon, full) -> None:

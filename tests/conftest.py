@@ -94,6 +94,8 @@ def test_environment(redis_url, tmp_path_factory):
             # The image servers and the sandbox the tests start listen on loopback;
             # tests/test_security_egress.py narrows this to prove loopback is refused.
             "QIANFA_FETCH_ALLOW": "127.0.0.1",
+            # OCR costs seconds a picture: only tests/test_pictures.py turns it on.
+            "QIANFA_PICTURE_OCR": "off",
         }
     )
     os.environ.pop("QIANFA_MASTER_KEY", None)

@@ -1,10 +1,13 @@
-"""Small image files for upload tests: PNGs built byte by byte, a JPEG encoded by Pillow."""
+"""Small image files for tests: PNGs built byte by byte, a JPEG encoded by Pillow, and
+pictures with Chinese text drawn in the CJK font the Makefile installs (for OCR)."""
 
 import io
 import struct
 import zlib
 
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
+
+CJK_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 
 
 def png(extra: int = 0) -> bytes:
@@ -35,3 +38,14 @@ JPEG = _jpeg()
 # A PNG signature and header chunk, then noise: what a file-type sniffer accepts.
 FAKE_PNG = png()[:33] + bytes(range(256)) * 4
 GIF = b"GIF89a\x01\x00\x01\x00" + b"\x00" * 30
+
+
+def text_picture(text: str, *, size: int = 28, kind: str = "PNG") -> bytes:
+    """A small poster-like picture with ``text`` on it, as a reader would photograph it."""
+    font = ImageFont.truetype(CJK_FONT, size)
+    left, top, right, bottom = font.getbbox(text)
+    image = Image.new("RGB", (right - left + 2 * size, bottom - top + 2 * size), "white")
+    ImageDraw.Draw(image).text((size - left, size - top), text, font=font, fill=(20, 20, 20))
+    out = io.BytesIO()
+    image.save(out, kind)
+    return out.getvalue()

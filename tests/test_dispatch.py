@@ -25,8 +25,20 @@ def record(action, decision="", **fields):
 @pytest.mark.parametrize(
     ("rec", "expected"),
     [
-        (record("draft.submit", "in_review"), [("notifications", "notify_reviewers", ("1-0",))]),
-        (record("draft.edit", "in_review"), [("notifications", "notify_reviewers", ("1-0",))]),
+        (
+            record("draft.submit", "in_review"),
+            [
+                ("notifications", "notify_reviewers", ("1-0",)),
+                ("pictures", "read_pictures", ("1-0",)),
+            ],
+        ),
+        (
+            record("draft.edit", "in_review"),
+            [
+                ("notifications", "notify_reviewers", ("1-0",)),
+                ("pictures", "read_pictures", ("1-0",)),
+            ],
+        ),
         (record("draft.edit", "draft"), []),
         (record("draft.approve", "in_review"), []),
         (

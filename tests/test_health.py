@@ -13,7 +13,7 @@ def test_healthz_reports_redis_workers_and_queues(r):
     assert response.status_code == 200
     body = response.get_json()
     assert body["redis"]["ok"] is True
-    assert set(body["queues"]) == {"alerts", "publishing", "notifications"}
+    assert set(body["queues"]) == {"alerts", "publishing", "notifications", "pictures"}
     assert body["workers_alive"] == 0
     assert body["dispatchers_alive"] == 0
     assert body["status"] == "degraded"

@@ -18,9 +18,9 @@ from app.channels import apitokens
 from app.cli.base import cli
 from app.core import egress, keys
 from app.core.settings import get_settings, load_settings
-from app.drafts import lifecycle, review
-from app.publishing import articles, schedule
+from app.drafts import images, lifecycle, review
 from app.publishing import record as pubs
+from app.publishing import schedule
 from app.web import create_app
 from app.webhook import config as webhook_config
 from app.webhook.forward import SUCCESS, Forwarder
@@ -95,9 +95,9 @@ def allow(monkeypatch):
     get_settings.cache_clear()
 
 
-def refused_fetch(url: str, allowed: egress.Allow) -> articles.ImageUnavailable:
-    with pytest.raises(articles.ImageUnavailable) as refused:
-        articles.fetch(url, allowed)
+def refused_fetch(url: str, allowed: egress.Allow) -> images.ImageUnavailable:
+    with pytest.raises(images.ImageUnavailable) as refused:
+        images.fetch(url, allowed)
     return refused.value
 
 
@@ -235,7 +235,7 @@ def test_more_than_three_redirects_are_refused(allow):
         settings = allow(f"127.0.0.1:{server.port}")
         assert "重定向" in refused_fetch(server.url("/r1"), settings.fetch_allow).message
         assert ("GET", "/cover.png") not in server.hits
-        data, kind = articles.fetch(server.url("/r2"), settings.fetch_allow)
+        data, kind = images.fetch(server.url("/r2"), settings.fetch_allow)
     assert data == COVER and kind == "image/png"
 
 

@@ -14,6 +14,7 @@ from app.core import alerts, anchors, audit, keys
 from app.core.masterkey import load_keyring
 from app.core.redis import get_redis
 from app.core.settings import get_settings
+from app.drafts import picture_text
 from app.monitoring import feeds, recipients, reconcile, takedown
 from app.notify import draft_notices, escalation, manual_notices, reminders
 from app.outbox import queues
@@ -198,3 +199,13 @@ def escalate_alerts() -> dict:
     """Periodic: alerts open longer than QIANFA_ALERT_ESCALATE_AFTER go to the leading group."""
     settings, r, api_for = _context()
     return recipients.escalate(r, api_for, settings.alert_escalate_after)
+
+
+def read_pictures(event_id: str) -> str:
+    """A version entered review: read the text in its pictures and screen it (art. 10)."""
+    settings, r, _ = _context()
+    record = _record(r, event_id)
+    if record is None:
+        return ""
+    found = picture_text.check(r, record["draft"], record["version_hash"], settings)
+    return found.verdict if found else ""

@@ -23,7 +23,7 @@ def run_worker(
     with_scheduler=True,
     simple=False,
 ) -> bool:
-    """Work the given queues (default: all, alerts first) until stopped or, in burst mode, idle.
+    """Work the given queues (default: all but pictures, alerts first) until stopped or idle.
 
     By default each job runs in a forked child (RQ's ``Worker``), which the worker kills
     when the job overruns its timeout by a minute, so no job can wedge or poison the
@@ -42,7 +42,7 @@ def run_worker(
     r = get_redis(settings)
     while True:
         worker_class = SimpleWorker if simple else Worker
-        worker = worker_class(list(queues or jobs.QUEUES), connection=r)
+        worker = worker_class(list(queues or jobs.DEFAULT_QUEUES), connection=r)
         try:
             worked = worker.work(
                 burst=burst, with_scheduler=with_scheduler, logging_level=settings.log_level

@@ -392,3 +392,15 @@ def drafts_awaiting(signoff: str, scope: str) -> str:
 def drafts_waiting_since(scope: str) -> str:
     """Sorted set: drafts in review, scored by when they entered review."""
     return f"{NS}:drafts:{scope}:review-since"
+
+
+def picture_text(digest: str) -> str:
+    """Hash: the text OCR read in a picture with this SHA-256, or why it could not
+    (``app.drafts.picture_text``), so a picture is read once whatever draft holds it."""
+    return f"{NS}:picture-text:{digest}"
+
+
+def draft_pictures(draft_id: str, number: int) -> str:
+    """String (JSON): what was read in each picture of a draft version, with its content hash
+    (``app.screening.pictures``); absent while the picture checks are running."""
+    return f"{NS}:draft:{draft_id}:v{number}:pictures"

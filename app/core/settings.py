@@ -86,6 +86,8 @@ class Settings:
     feed_failing_after: int
     alert_escalate_after: int
     dormant_days: int
+    picture_ocr: bool
+    picture_ocr_timeout: float
 
     def uses_stable_token(self, platform_id: str) -> bool:
         """Whether this platform fetches its access token with ``/cgi-bin/stable_token``."""
@@ -274,6 +276,7 @@ def load_settings(environ=None) -> Settings:
             "ALERT_ESCALATE_AFTER", raw("ALERT_ESCALATE_AFTER"), low=1, high=30 * 86400
         ),
         dormant_days=parse_int("DORMANT_DAYS", raw("DORMANT_DAYS"), low=1, high=3650),
+        **_picture_settings(raw),
     )
 
 
@@ -287,6 +290,16 @@ def _manual_settings(raw) -> dict[str, int]:
         "manual_report_after": integer("MANUAL_REPORT_AFTER", 60, 30 * 86400),
         "feed_poll_interval": integer("FEED_POLL_INTERVAL", 10, 86400),
         "feed_failing_after": integer("FEED_FAILING_AFTER", 60, 30 * 86400),
+    }
+
+
+def _picture_settings(raw) -> dict:
+    """Text in pictures: whether the pictures worker reads them, and the limit per picture."""
+    return {
+        "picture_ocr": parse_choice("PICTURE_OCR", raw("PICTURE_OCR"), ("ON", "OFF")) == "ON",
+        "picture_ocr_timeout": parse_seconds(
+            "PICTURE_OCR_TIMEOUT", raw("PICTURE_OCR_TIMEOUT"), low=1, high=3600
+        ),
     }
 
 

@@ -2,7 +2,9 @@
 
 The publish job calls ``recheck`` before it publishes. Screening itself stays pure: it
 stores and reads results; the moves a new result causes (``block``, ``reopen``) are made
-here, beside the draft's table of transitions.
+here, beside the draft's table of transitions. ``record_pictures`` is the same for what the
+pictures worker read in a version's pictures: it ends the picture checks, and a ``block``
+from a picture moves the draft before anyone could approve it (review waits for them).
 """
 
 import redis
@@ -12,6 +14,7 @@ from app.core import audit, keys, validate
 from app.core.store import Tx, atomically
 from app.drafts import lifecycle, review
 from app.registry import platforms
+from app.screening import pictures
 from app.screening.results import Screening
 
 
@@ -33,15 +36,42 @@ def recheck(r: redis.Redis, raw_id: str) -> Screening:
             draft.content_hash,
         ):
             return before
-        found = screening.screen_version(draft, lifecycle.content_in(tx, draft), rules)
-        new_flags = not found.flags <= (before.flags if before else frozenset())
-        action, awaiting = _consequence(tx, draft, found, new_flags)
-        screening.record_in(tx, draft, found, alert_sensitive=new_flags)
-        if action:
-            _move_in(tx, draft, action, found, awaiting)
+        readings = pictures.stored(tx.read, did, draft.version, draft.content_hash)
+        content = lifecycle.content_in(tx, draft)
+        return _rescreened_in(tx, draft, before, content, rules, readings)
+
+    return atomically(r, [keys.draft(did)], change)
+
+
+def record_pictures(r: redis.Redis, raw_id: str, content_hash: str, readings) -> Screening | None:
+    """Store what was read in a version's pictures and screen the version with it.
+
+    ``None`` when the draft has moved on to another version (its own check follows).
+    """
+    rules = screening.rules()
+    did = lifecycle.draft_id(raw_id)
+
+    def change(tx: Tx) -> Screening | None:
+        draft = lifecycle.read_in(tx, did)
+        if draft.content_hash != content_hash:
+            return None
+        before = screening.stored(tx.read, did, draft.version)
+        content = lifecycle.content_in(tx, draft)
+        found = _rescreened_in(tx, draft, before, content, rules, readings)
+        pictures.store_in(tx, did, draft.version, content_hash, readings)
         return found
 
     return atomically(r, [keys.draft(did)], change)
+
+
+def _rescreened_in(tx: Tx, draft, before, content, rules, readings) -> Screening:
+    found = screening.screen_version(draft, content, rules, readings)
+    new_flags = not found.flags <= (before.flags if before else frozenset())
+    action, awaiting = _consequence(tx, draft, found, new_flags)
+    screening.record_in(tx, draft, found, alert_sensitive=new_flags)
+    if action:
+        _move_in(tx, draft, action, found, awaiting)
+    return found
 
 
 def _consequence(tx: Tx, draft, found: Screening, new_flags: bool) -> tuple[str, list[str]]:

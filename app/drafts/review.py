@@ -25,6 +25,7 @@ from app.drafts.signoffs import (  # the policy, here where reviewers use it
 )
 from app.registry import access, platforms
 from app.registry.platforms import Platform
+from app.screening import pictures
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,7 @@ def approve(r: redis.Redis, actor: audit.Actor, raw_id: str, seen_hash: str) -> 
 
     def change(tx: Tx) -> ReviewState:
         draft, platform, mine = _reviewable(tx, actor, did, seen_hash, "approve")
+        _require_pictures_read(tx, draft)
         current = _state_in(tx, draft, platform)
         signoff = _signoff_to_fill(did, actor, mine, current)
         signed = {**current.given, signoff: _signoff(actor, draft)}
@@ -258,6 +260,15 @@ def _reviewable(tx: Tx, actor: audit.Actor, did: str, seen_hash: str, action: st
         needed = "、".join(SIGNOFFS[s] for s in sorted(required))
         raise Forbidden(f"你不是稿件 {did} 的审核人(需要:{needed})", code="not_reviewer")
     return draft, platform, mine
+
+
+def _require_pictures_read(tx: Tx, draft: Draft) -> None:
+    """Art. 10 covers pictures: a block found in one must land before anyone approves."""
+    if pictures.pending(tx.read, draft, lifecycle.content_in(tx, draft)):
+        raise Conflict(
+            f"稿件 {draft.id} 的图片文字检查还在进行,完成后才能审核通过,请稍后再试",
+            code="pictures_pending",
+        )
 
 
 def _require_flag_right(tx: Tx, actor: audit.Actor, draft: Draft, platform: Platform, on: bool):

@@ -27,11 +27,13 @@ from app.notify.deliver import Notice
 from app.notify.escalation import propaganda_reviewers
 from app.publishing import schedule
 from app.registry import bindcodes, people, platforms
+from app.screening import pictures
 
 log = logging.getLogger(__name__)
 
 REVIEW, REMINDER, OUTCOME = "review", "reminder", "outcome"
 BODY_BYTES = 1400  # of the 2048 a customer-service text may carry; the rest is the frame
+PICTURES_RUNNING = "图片文字检查进行中:检查完成前不能审核通过,完成后可「查看」结果。"
 
 
 def reviewers_to_tell(r: redis.Redis, state: review.ReviewState, platform) -> dict[str, list]:
@@ -80,9 +82,10 @@ def tell_reviewers(
         keyring, settings.public_url, draft.id, version.number, settings.preview_ttl
     )
     author = people.get(r, draft.author).name
+    reading = pictures.pending(r, draft, version.content)
     outcomes, passing = {}, []
     for person, signoffs in reviewers_to_tell(r, state, platform).items():
-        notice = review_notice(draft, version, platform, author, signoffs, link, purpose)
+        notice = review_notice(draft, version, platform, author, signoffs, link, purpose, reading)
         openid = openid_on(r, person, platform.id)
         if not openid:
             outcomes[person] = deliver.unreachable(r, person, platform.id, notice)
@@ -109,8 +112,13 @@ def _preview_for(r: redis.Redis, settings: Settings, draft, openid: str) -> None
         log.warning("preview of %s to a reviewer failed: %s", draft.id, error.code)
 
 
-def review_notice(draft, version, platform, author: str, signoffs, link: str, purpose) -> Notice:
-    """The message asking for a sign-off: summary, the content itself, what to reply."""
+def review_notice(
+    draft, version, platform, author: str, signoffs, link: str, purpose, reading=False
+) -> Notice:
+    """The message asking for a sign-off: summary, the content itself, what to reply.
+
+    ``reading``: the text in its pictures is still being checked, so approval must wait.
+    """
     roles = "、".join(review.SIGNOFFS[s] for s in signoffs)
     head = "【审核提醒】" if purpose == REMINDER else "【待审核】"
     lines = [
@@ -121,6 +129,7 @@ def review_notice(draft, version, platform, author: str, signoffs, link: str, pu
         "————",
         _body(draft, version, link),
         "————",
+        *([PICTURES_RUNNING] if reading else []),
         f"回复「同意 {draft.id}」通过,「驳回 {draft.id} 原因」退回,「查看 {draft.id}」查看详情。",
     ]
     return Notice(

@@ -101,6 +101,9 @@ RULES = (
     Rule("draft.retry", "schedule_publication", P, decision=lifecycle.APPROVED),
     # A take-down asked for in chat or the console is carried out by a worker.
     Rule("monitoring.takedown_request", "take_down", A),
+    # A version entering review has the text in its pictures read (art. 10).
+    Rule("draft.submit", "read_pictures", queues.PICTURES),
+    Rule("draft.edit", "read_pictures", queues.PICTURES, decision=lifecycle.IN_REVIEW),
 )
 
 

@@ -19,7 +19,11 @@ from app.core.settings import Settings
 ALERTS = "alerts"
 PUBLISHING = "publishing"
 NOTIFICATIONS = "notifications"
-QUEUES = (ALERTS, PUBLISHING, NOTIFICATIONS)
+# Text in pictures: OCR takes seconds and a loaded engine, so its own (simple) worker reads
+# it (``qianfa worker --simple pictures``); the other workers leave it alone.
+PICTURES = "pictures"
+QUEUES = (ALERTS, PUBLISHING, NOTIFICATIONS, PICTURES)
+DEFAULT_QUEUES = (ALERTS, PUBLISHING, NOTIFICATIONS)
 # A run's outcome lives in Redis (app.publishing.record); RQ keeps little of its own.
 RESULT_TTL = 3600
 FAILURE_TTL = 7 * 86400

@@ -21,7 +21,7 @@ from app.core import audit, keys
 from app.core.errors import Conflict
 from app.core.settings import Settings, get_settings
 from app.core.store import Tx, atomically, timestamp
-from app.drafts import lifecycle
+from app.drafts import images, lifecycle
 from app.outbox import queues
 from app.publishing import articles, channels
 from app.publishing import record as pubs
@@ -264,12 +264,12 @@ def send_preview(r: redis.Redis, draft_id: str, openid: str, *, settings=None) -
 
 
 def _preview_draft(r, api: WeChatAPI, draft, content: dict, allow) -> tuple[str, int]:
-    data, name = articles.image_bytes(r, articles.cover_source(draft.kind, content), allow)
+    data, name = images.image_bytes(r, articles.cover_source(draft.kind, content), allow)
     cover = api.add_image_material(data, name)["media_id"]
     urls = {}
     if draft.kind == lifecycle.ARTICLE:
         for src in articles.inline_images(content["content_html"]):
-            data, name = articles.image_bytes(r, src, allow)
+            data, name = images.image_bytes(r, src, allow)
             urls[src] = api.upload_content_image(data, name)
     article = articles.draft_article(draft.kind, content, cover, urls)
     return api.draft_add([article]), 1 + len(urls)

@@ -34,10 +34,10 @@ from app.core.errors import (
 )
 from app.core.settings import Settings
 from app.core.store import Tx, atomically, timestamp
-from app.drafts import lifecycle, rescreen, review
+from app.drafts import images, lifecycle, rescreen, review
+from app.drafts.images import ImageUnavailable
 from app.publishing import articles
 from app.publishing import record as pubs
-from app.publishing.articles import ImageUnavailable
 from app.publishing.crashpoints import crash_point
 from app.publishing.record import Publication
 from app.registry import platforms
@@ -179,7 +179,7 @@ class Publisher:
 
     def _cover(self) -> str:
         source = articles.cover_source(self.pub.kind, self.content)
-        data, name = articles.image_bytes(self.r, source, self.settings.fetch_allow)
+        data, name = images.image_bytes(self.r, source, self.settings.fetch_allow)
         crash_point("before:cover")
         answer = self.api.add_image_material(data, name)
         crash_point("after:cover")
@@ -198,13 +198,13 @@ class Publisher:
         if not pending:
             self._advance(pubs.DRAFT, {"done": "images", "count": len(self.pub.images)})
             return ""
-        data, name = articles.image_bytes(self.r, pending[0], self.settings.fetch_allow)
+        data, name = images.image_bytes(self.r, pending[0], self.settings.fetch_allow)
         crash_point("before:images")
         url = self.api.upload_content_image(data, name)
         crash_point("after:images")
-        images = {**self.pub.images, pending[0]: url}
-        detail = {"done": "image", "uploaded": len(images), "of": len(wanted)}
-        self._advance(pubs.IMAGES, detail, images=images)
+        uploaded = {**self.pub.images, pending[0]: url}
+        detail = {"done": "image", "uploaded": len(uploaded), "of": len(wanted)}
+        self._advance(pubs.IMAGES, detail, images=uploaded)
         return ""
 
     # --- the WeChat draft and its publication ---

@@ -15,6 +15,7 @@ from app.screening import detectors, expressions, leaders, markup
 from app.screening.categories import OFF
 from app.screening.lexicons import Rules, load
 from app.screening.normalize import Compact, fold
+from app.screening.pictures import UNREADABLE
 from app.screening.results import FIELDS_ZH, MASKED, Hit, Screening, collect, mask
 
 MAX_CHARS = 10_000_000
@@ -46,10 +47,13 @@ def screen(
     *,
     rules: Rules | None = None,
     on: date | None = None,
+    unreadable: Mapping[str, str] | None = None,
 ) -> Screening:
     """Screen named fields (a draft version's content); HTML in ``content_html`` is parsed.
 
     ``on`` is the post's day (default: today), for rules that apply from or until a date.
+    ``unreadable`` names the pictures OCR could not read (field -> why): each is a hit of
+    its own, so a reviewer is told and nothing passes unread.
     """
     rules = rules or load()
     on = on or post_day()
@@ -62,6 +66,7 @@ def screen(
     for name, text in texts.items():
         for piece in _pieces(name, text):
             hits.extend(scan(piece, rules, on))
+    hits.extend(_unreadable(unreadable or {}, rules))
     return collect(rules.version, hits, notes, MAX_HITS)
 
 
@@ -74,6 +79,16 @@ def screen_text(
 def post_day(moment: datetime | None = None) -> date:
     """The day in China of ``moment`` (default: now)."""
     return ((moment or datetime.now(UTC)).astimezone(UTC) + CHINA).date()
+
+
+def _unreadable(problems: Mapping[str, str], rules: Rules) -> list[Hit]:
+    verdict = rules.verdict(UNREADABLE)
+    if verdict == OFF:
+        return []
+    return [
+        Hit(category=UNREADABLE, term=why, field=field, start=0, end=0, verdict=verdict)
+        for field, why in problems.items()
+    ]
 
 
 def _as_text(name: str, value, notes: list[str]) -> str:

@@ -13,6 +13,7 @@ import redis
 
 from app.core import alerts, audit, keys, validate
 from app.core.store import Tx, timestamp
+from app.screening import pictures
 from app.screening.categories import BLOCK, name_zh
 from app.screening.engine import post_day, screen
 from app.screening.lexicons import Rules
@@ -22,13 +23,15 @@ SYSTEM = audit.Actor.system("screening")
 BLOCK_DETAIL = 5
 
 
-def screen_version(draft, content: dict[str, str], rules: Rules) -> Screening:
+def screen_version(draft, content: dict[str, str], rules: Rules, readings=None) -> Screening:
     """Screen one version of a draft; the result names the version and its content hash.
 
     Rules with dates judge the post by the day it goes out: its scheduled time, or today.
+    ``readings`` are what OCR read in its pictures (``pictures.stored``), screened with it.
     """
     scheduled = datetime.fromisoformat(draft.scheduled_at) if draft.scheduled_at else None
-    found = screen(content, rules=rules, on=post_day(scheduled))
+    texts, problems = pictures.fields(readings or [])
+    found = screen({**content, **texts}, rules=rules, on=post_day(scheduled), unreadable=problems)
     return dataclasses.replace(
         found, version=draft.version, content_hash=draft.content_hash, screened_at=timestamp()
     )

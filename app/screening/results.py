@@ -7,6 +7,7 @@ preview and ``查看`` highlight with ``segments()``, the API returns ``to_dict(
 from collections import Counter
 from dataclasses import dataclass, field
 
+from app.screening import pictures
 from app.screening.categories import (
     ART11,
     DEFAULT_FLAG,
@@ -62,6 +63,11 @@ class Hit:
     @property
     def where_zh(self) -> str:
         """Where to look, for the author: a character count, in the HTML source for articles."""
+        if self.field.startswith(pictures.PREFIX):
+            place = pictures.place_zh(self.field)
+            if self.category == pictures.UNREADABLE:
+                return place
+            return f"{place}中的文字第 {self.start + 1} 字"
         unit = "字符(HTML 源码)" if self.field in SOURCE_FIELDS else "字"
         return f"{FIELDS_ZH.get(self.field, self.field)}第 {self.start + 1} {unit}"
 
