@@ -66,3 +66,5 @@ RECONCILE_INTERVAL = 300
 MANUAL_REPORT_AFTER = 86400
 FEED_POLL_INTERVAL = 900
 FEED_FAILING_AFTER = 86400
+# /metrics to a bearer token whose SHA-256 (hex) this is; unset: to this machine only.
+METRICS_TOKEN_SHA256 = None
