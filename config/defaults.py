@@ -76,3 +76,5 @@ DORMANT_DAYS = 90
 # each picture within this many seconds. "off" reads none and approval does not wait for it.
 PICTURE_OCR = "on"
 PICTURE_OCR_TIMEOUT = 60
+# /metrics to a bearer token whose SHA-256 (hex) this is; unset: to this machine only.
+METRICS_TOKEN_SHA256 = None

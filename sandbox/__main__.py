@@ -9,6 +9,7 @@ import click
 from sandbox import create_app
 from sandbox import demo as demo_account
 from sandbox.config import SandboxConfig
+from sandbox.logs import configure
 from sandbox.server import SandboxServer
 
 
@@ -20,6 +21,7 @@ from sandbox.server import SandboxServer
 @click.option("--server-url", default=None, help="演示账号的服务器地址(Qianfa 的回调地址)。")
 def main(host: str, port: int, demo: bool, seed: int, server_url: str | None) -> None:
     """启动本地模拟的微信服务器(沙箱),供演示和测试使用。"""
+    configure()
     try:
         server = SandboxServer(create_app(SandboxConfig(seed=seed)), host, port)
     except OSError as exc:

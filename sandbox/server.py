@@ -1,5 +1,6 @@
 """Running the sandbox: in the foreground for ``python -m sandbox``, in a thread for tests."""
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -8,7 +9,10 @@ from flask import Flask
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from sandbox import create_app
+from sandbox.logs import ENVIRON_KEY, RequestId
 from sandbox.redaction import redact, redact_text
+
+access = logging.getLogger("sandbox.access")
 
 
 class RedactingHandler(WSGIRequestHandler):
@@ -18,7 +22,17 @@ class RedactingHandler(WSGIRequestHandler):
     def log_request(self, code="-", size="-") -> None:
         method, version = getattr(self, "command", None), getattr(self, "request_version", "")
         target = redact(getattr(self, "path", "") or "")
-        self.log("info", '"%s %s %s" %s %s', method or "-", target, version, code, size)
+        rid = getattr(self, "environ", {}).get(ENVIRON_KEY)
+        access.info(
+            '%s "%s %s %s" %s %s',
+            self.address_string(),
+            method or "-",
+            target,
+            version,
+            code,
+            size,
+            extra={"request_id": rid},
+        )
 
     def log_error(self, format: str, *args) -> None:
         # A malformed request line is quoted in the message: redact it too.
@@ -40,7 +54,9 @@ class SandboxServer:
     ):
         self.app = app or create_app()
         handler = QuietHandler if quiet else RedactingHandler
-        self._server = make_server(host, port, self.app, threaded=True, request_handler=handler)
+        self._server = make_server(
+            host, port, RequestId(self.app), threaded=True, request_handler=handler
+        )
         self._thread: threading.Thread | None = None
 
     @property

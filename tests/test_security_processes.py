@@ -23,11 +23,12 @@ import requests
 
 from app.core.masterkey import load_keyring
 from app.drafts import preview
+from app.outbox import dispatch
 from app.registry import credentials
 from app.wechat.client import WeChatAPI
 from sandbox.client import SandboxControl
 from tests.conftest import free_port, wait_until
-from tests.factories import OPERATOR, text_draft, world
+from tests.factories import OPERATOR, submitted, text_draft, world
 from tests.sandbox_helpers import SAMPLE_AES_KEY, SAMPLE_TOKEN
 from tests.webhook_helpers import ORIGINAL_ID, PLATFORM, active_platform, signed, text
 from tests.wechat_helpers import wechat_settings
@@ -40,12 +41,13 @@ SLOW_CLIENTS = 50
 
 @contextmanager
 def qianfa_process(log_path, *args, module="app", **env):
-    """``python -m MODULE ARGS`` with ``QIANFA_*`` overrides; its output goes to ``log_path``."""
+    """``python -m MODULE ARGS`` with ``QIANFA_*`` overrides; its log (stderr) goes to
+    ``log_path``, what it prints for a person (stdout) beside it, in ``<name>.stdout``."""
     environ = {**os.environ, "PYTHONUNBUFFERED": "1"}
     environ.update({f"QIANFA_{name.upper()}": str(value) for name, value in env.items()})
-    with open(log_path, "w") as log:
+    with open(log_path, "w") as log, open(log_path.with_suffix(".stdout"), "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", module, *args], env=environ, stdout=log, stderr=log
+            [sys.executable, "-m", module, *args], env=environ, stdout=out, stderr=log
         )
     try:
         yield proc
@@ -223,8 +225,12 @@ def test_logs_show_no_appsecret_access_token_preview_token_signature_or_openid(
         ("encoding_aes_key", SAMPLE_AES_KEY),
     ):
         credentials.set_secret(r, keyring, OPERATOR, PLATFORM, name, value)
-    web_log = tmp_path / "web.log"
-    with web_server(web_log, wechat_api_base=sandbox_url) as base:
+    web_log, worker_log, dispatcher_log = (tmp_path / f"{n}.log" for n in PROCESSES)
+    with (
+        web_server(web_log, wechat_api_base=sandbox_url) as base,
+        qianfa_process(worker_log, "worker", wechat_api_base=sandbox_url),
+        qianfa_process(dispatcher_log, "dispatcher", wechat_api_base=sandbox_url),
+    ):
         control = SandboxControl(sandbox_url)
         control.add_account(
             appid=appid,
@@ -243,8 +249,20 @@ def test_logs_show_no_appsecret_access_token_preview_token_signature_or_openid(
         assert delivery["outcome"] in ("acked", "replied"), delivery
         draft = text_draft(r, w)
         link = preview.link(keyring, base, draft.id, 1, settings.preview_ttl)
-        assert requests.get(link, timeout=CLIENT_TIMEOUT).status_code == 200
+        answer = requests.get(link, timeout=CLIENT_TIMEOUT, headers={"X-Request-Id": "req-42"})
+        assert answer.status_code == 200 and answer.headers["X-Request-Id"] == "req-42"
+        generated = requests.get(f"{base}/healthz", timeout=CLIENT_TIMEOUT)
+        wait_until(lambda: dispatch.heartbeats(r, 60), timeout=30, message="the dispatcher")
+        submitted(r, w)  # the dispatcher queues notify_reviewers, a worker runs it
+        wait_until(lambda: job_logged(worker_log), timeout=30, message="a job's log line")
+    lines = {path.stem: json_lines(path) for path in (web_log, worker_log, dispatcher_log)}
+    lines["sandbox"] = json_lines(sandbox_log)
+    assert {line["process"] for line in lines["web"]} == {"web"}
+    assert any(line.get("request_id") == "req-42" for line in lines["web"]), "the caller's id"
+    assert any(line.get("request_id") == generated.headers["X-Request-Id"] for line in lines["web"])
+    assert any(line.get("request_id") for line in lines["sandbox"])
     logged = web_log.read_text() + sandbox_log.read_text()
+    logged += worker_log.read_text() + dispatcher_log.read_text()
     bearer = link.rsplit("/", 1)[1]
     for secret in (app_secret, access_token, openid, bearer, bearer.split(".")[1]):
         assert secret not in logged
@@ -253,3 +271,15 @@ def test_logs_show_no_appsecret_access_token_preview_token_signature_or_openid(
     assert "/cgi-bin/token?grant_type=***" in logged
     assert f"/wechat/{PLATFORM}?" in logged and "signature=***" in logged
     assert "/preview/***" in logged
+
+
+PROCESSES = ("web", "worker", "dispatcher")
+
+
+def json_lines(path) -> list[dict]:
+    """Every line a process logged, each one a JSON object (else the test fails here)."""
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def job_logged(path) -> bool:
+    return any(line.get("job_id", "").startswith("notify_reviewers") for line in json_lines(path))

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import redis
 
 from app import screening
-from app.core import audit, keys, validate
+from app.core import audit, keys, metrics, validate
 from app.core.errors import Forbidden, InvalidInput, NotFound, QianfaError
 from app.core.masterkey import Keyring
 from app.core.paging import paginate
@@ -149,11 +149,22 @@ def _respond(r, keyring, platform, message: Inbound) -> str | None:
 def _run(ctx: Context, command: Command, args: str) -> str:
     """Run a command the sender may use; one that changes state needs an authenticated body."""
     if command.mutates and not ctx.message.authenticated:
+        _count(command, "unauthenticated")
         return _unauthenticated(ctx, command.name)
     try:
-        return command.run(ctx, args)
+        reply = command.run(ctx, args)
     except Forbidden as error:
+        _count(command, "forbidden")
         return _refuse(ctx.r, ctx.platform, ctx.message, command, error.code, error.message)
+    except QianfaError:
+        _count(command, "invalid")
+        raise
+    _count(command, "ok")
+    return reply
+
+
+def _count(command: Command, outcome: str) -> None:
+    metrics.count("qianfa_chat_commands_total", command=command.name, outcome=outcome)
 
 
 def _sender(r, platform_id: str, message: Inbound):

@@ -11,6 +11,7 @@ import click
 import waitress
 
 from app.cli.base import CliError
+from app.core import logs, metrics
 from app.core.accesslog import AccessLog
 from app.core.settings import Settings, get_settings
 from app.drafts import uploads
@@ -22,6 +23,14 @@ CONNECTION_LIMIT = 1000
 # A connection that sends nothing for this long is closed, mid-request or idle.
 CHANNEL_TIMEOUT = 30
 MAX_HEADER_BYTES = 64 * 1024
+
+log = logging.getLogger(__name__)
+
+
+def start(settings: Settings, process: str) -> None:
+    """What every process Qianfa starts does first: JSON logs, and where its metrics go."""
+    logs.configure(settings.log_level, process)
+    metrics.use_directory(settings.instance_dir / "metrics")
 
 
 def web_server(settings: Settings, app=None, sockets=None):
@@ -40,7 +49,7 @@ def web_server(settings: Settings, app=None, sockets=None):
     max_body = max(settings.webhook_max_body, uploads.MAX_BYTES + api.MULTIPART_OVERHEAD)
     where = {"sockets": sockets} if sockets else {"host": settings.host, "port": settings.port}
     return waitress.create_server(
-        app or AccessLog(create_app(settings)),
+        app or logs.RequestId(AccessLog(create_app(settings))),
         **where,
         threads=settings.web_threads,
         connection_limit=CONNECTION_LIMIT,
@@ -79,7 +88,7 @@ def fork_server(settings: Settings, sock: socket.socket, make_app=None) -> int:
         except (SystemExit, KeyboardInterrupt):
             pass  # stopped while starting
         except Exception:
-            logging.getLogger(__name__).exception("web process failed")
+            log.exception("web process failed")
             code = 1
         finally:
             os._exit(code)  # never back into the parent's click command
@@ -108,7 +117,7 @@ def run_web(settings: Settings, make_app=None) -> None:
     _exit_on_sigterm()
     sock = listen(settings)
     children = [fork_server(settings, sock, make_app) for _ in range(settings.web_workers)]
-    click.echo(f"Web 进程已启动:http://{settings.host}:{settings.port}", err=True)
+    log.info("web listening on http://%s:%s", settings.host, settings.port)
     if not supervise(children):
         raise CliError("Web 子进程意外退出,已停止全部 Web 子进程")
 
@@ -117,7 +126,7 @@ def run_web(settings: Settings, make_app=None) -> None:
 def serve():
     """启动 Web 进程(waitress)。"""
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
+    start(settings, "web")
     run_web(settings)
 
 
@@ -130,21 +139,19 @@ def worker(queues, burst, with_scheduler, simple):
     """启动 RQ 工作进程(默认队列:alerts publishing notifications)。"""
     from workers.worker import run_worker
 
-    run_worker(
-        get_settings(), tuple(queues), burst=burst, with_scheduler=with_scheduler, simple=simple
-    )
+    settings = get_settings()
+    start(settings, "worker")
+    run_worker(settings, tuple(queues), burst=burst, with_scheduler=with_scheduler, simple=simple)
 
 
 @click.command("dispatcher")
 def dispatcher():
     """启动分发进程:把审计记录和告警转为工作队列中的任务,并按时排入定期任务。"""
-    import logging
-
     from app.core.redis import get_redis
     from app.outbox import dispatch
 
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
+    start(settings, "dispatcher")
     dispatch.run(get_redis(settings), settings)
 
 
@@ -153,7 +160,9 @@ def run():
     """启动全部进程(Web、工作、分发;未设置 QIANFA_REDIS_URL 时含内置 Redis),Ctrl-C 全部停止。"""
     from app.cli.runner import run_all
 
-    code = run_all(get_settings(), echo=click.echo)
+    settings = get_settings()
+    start(settings, "run")
+    code = run_all(settings, echo=click.echo)
     if code:
         raise CliError("有进程异常退出")
     sys.exit(0)

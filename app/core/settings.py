@@ -88,6 +88,7 @@ class Settings:
     dormant_days: int
     picture_ocr: bool
     picture_ocr_timeout: float
+    metrics_token_sha256: str | None
 
     def uses_stable_token(self, platform_id: str) -> bool:
         """Whether this platform fetches its access token with ``/cgi-bin/stable_token``."""
@@ -277,7 +278,18 @@ def load_settings(environ=None) -> Settings:
         ),
         dormant_days=parse_int("DORMANT_DAYS", raw("DORMANT_DAYS"), low=1, high=3650),
         **_picture_settings(raw),
+        metrics_token_sha256=parse_sha256("METRICS_TOKEN_SHA256", raw("METRICS_TOKEN_SHA256")),
     )
+
+
+def parse_sha256(name: str, raw: str | None) -> str | None:
+    """A SHA-256 digest in hex (a bearer token's, never the token itself), or None."""
+    if not raw:
+        return None
+    value = raw.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", value):
+        raise ConfigError(f"{PREFIX}{name}: 需要 64 位十六进制的 SHA-256 摘要")
+    return value
 
 
 def _manual_settings(raw) -> dict[str, int]:

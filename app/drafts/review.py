@@ -6,12 +6,13 @@ Nobody signs off their own draft, and a reviewer who saw an older version is ref
 """
 
 import json
+import time
 from dataclasses import dataclass
 
 import redis
 
 from app import screening
-from app.core import audit, keys, validate
+from app.core import audit, keys, metrics, validate
 from app.core.errors import Conflict, Forbidden
 from app.core.store import Tx, atomically, decode, decode_set, timestamp
 from app.drafts import lifecycle, listing
@@ -142,6 +143,7 @@ def approve(r: redis.Redis, actor: audit.Actor, raw_id: str, seen_hash: str) -> 
     even when one of them holds both roles.
     """
     did = lifecycle.draft_id(raw_id)
+    since = r.zscore(keys.drafts_waiting_since(listing.ALL), did)  # for the latency only
 
     def change(tx: Tx) -> ReviewState:
         draft, platform, mine = _reviewable(tx, actor, did, seen_hash, "approve")
@@ -165,7 +167,10 @@ def approve(r: redis.Redis, actor: audit.Actor, raw_id: str, seen_hash: str) -> 
         )
         return result
 
-    return atomically(r, [keys.draft(did), keys.draft_signoffs(did)], change)
+    result = atomically(r, [keys.draft(did), keys.draft_signoffs(did)], change)
+    if since is not None and result.draft.status == lifecycle.APPROVED:
+        metrics.observe("qianfa_signoff_seconds", max(0.0, time.time() - since))
+    return result
 
 
 def reject(r: redis.Redis, actor: audit.Actor, raw_id: str, seen_hash: str, reason: str):

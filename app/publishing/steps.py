@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 import redis
 
-from app.core import audit, keys
+from app.core import audit, keys, metrics
 from app.core.alerts import queue_in
 from app.core.backoff import backoff
 from app.core.errors import (
@@ -116,7 +116,12 @@ class Publisher:
         self.settle_draft()
         return self.pub.step
 
+    def _count(self, outcome: str) -> None:
+        step = self.pub.step if self.pub is not None else "gone"
+        metrics.count("qianfa_publish_steps_total", step=step, outcome=outcome)
+
     def _advance(self, step: str, detail: dict, **changes) -> None:
+        self._count("done")
         self.pub = pubs.advance(self.r, self.pub, step, attempts=0, detail=detail, **changes)
 
     def _note(self, **changes) -> None:
@@ -348,6 +353,7 @@ class Publisher:
     def fail(self, reason: str) -> str:
         """Fail the publication and the draft, with WeChat's reason, and alert."""
         reason = reason[:REASON_MAX]
+        self._count("failed")
 
         def change(tx: Tx) -> Publication | None:
             current = pubs.read_in(tx, self.pub.draft, self.pub.version)
@@ -401,12 +407,14 @@ class Publisher:
             delay = errcodes.retry_delay(exc, attempts - 1, base=self.settings.publish_retry_base)
         else:
             delay = self._delay(attempts - 1)
+        self._count("retry")
         self._note(attempts=attempts)
         errcode = getattr(exc, "errcode", None)
         return self.schedule_run(delay, "publish.retry", attempts=attempts, errcode=errcode)
 
     def _hold(self, exc: WeChatQuotaExhausted | None) -> str:
         """The quota is spent: come back when it resets; the attempt does not count."""
+        self._count("held")
         until = quota.paused_until(self.r, self.pub.platform)
         if until is not None:
             delay = (datetime.fromisoformat(until) - datetime.now(UTC)).total_seconds()

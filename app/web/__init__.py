@@ -20,7 +20,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings.trusted_proxies:  # only then is X-Forwarded-For the client's address
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)
 
-    from app.web import api, console, errors, headers, health, preview, wechat
+    from app.web import api, console, errors, headers, health, metrics, preview, wechat
 
     errors.init_app(app)
     headers.init_app(app)
@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(preview.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(wechat.bp)
+    app.register_blueprint(metrics.bp)
     return app
 
 

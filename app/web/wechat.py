@@ -5,6 +5,7 @@ The body is read only up to the size limit, so a 10 MB POST costs no more than t
 
 from flask import Blueprint, Response, current_app, request
 
+from app.core import metrics
 from app.core.masterkey import load_keyring
 from app.web import redis_client, settings
 from app.webhook import Answer, Gateway, Limits
@@ -23,6 +24,13 @@ def gateway() -> Gateway:
 
 
 def render(answer: Answer) -> Response:
+    """The answer, counted: a refusal's body is its reason (``app.webhook.refusals``)."""
+    refused = answer.status >= 400
+    metrics.count(
+        "qianfa_callbacks_total",
+        result="refused" if refused else "accepted",
+        reason=answer.body if refused else "",
+    )
     return Response(answer.body, status=answer.status, content_type=answer.content_type)
 
 

@@ -28,7 +28,7 @@ import redis
 import requests
 from requests.adapters import HTTPAdapter
 
-from app.core import audit
+from app.core import audit, metrics
 from app.core.errors import (
     InvalidInput,
     WeChatError,
@@ -202,6 +202,7 @@ class WeChatAPI:
         errcode = answer.get("errcode")
         errcode = errcode if isinstance(errcode, int) else -1
         errmsg = answer.get("errmsg", "")
+        metrics.count("qianfa_wechat_errors_total", api=path, errcode=str(errcode))
         log.warning(
             "wechat %s refused for platform %s: %s %s",
             path,
