@@ -6,9 +6,9 @@ import pytest
 
 from app.core import alerts, alertstate, audit, keys
 from app.monitoring import handling, recipients
-from app.registry import people, platforms
+from app.registry import owners, people, platforms
 from app.wechat.client import WeChatAPI
-from tests.factories import OPERATOR, actor
+from tests.factories import OPERATOR, actor, refiled
 from tests.notify_helpers import sandbox_office  # noqa: F401
 
 
@@ -24,7 +24,7 @@ def staff_of_supervising_unit(o) -> str:
     """A deputy secretary of the platform's supervising unit who administers a platform."""
     unit = platforms.get(o.r, o.w.platform).supervising_unit
     person = people.create(o.r, OPERATOR, "团委刘书记", unit=unit)
-    platforms.add_admin(o.r, OPERATOR, o.w.platform, person.id, "主管单位派驻管理员")
+    refiled(o.r, owners.add_admin(o.r, OPERATOR, o.w.platform, person.id, "主管单位派驻管理员"))
     o.bind(person.id, "刘书记")
     o.writes(person.id)
     return person.id

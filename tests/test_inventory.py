@@ -13,9 +13,9 @@ import app.cli
 from app.core import keys
 from app.core.store import now
 from app.monitoring import inventory
-from app.registry import people, platforms
+from app.registry import owners, people, platforms
 from tests.console_helpers import signed_in
-from tests.factories import OPERATOR, world
+from tests.factories import OPERATOR, refiled, world
 
 
 def seen_online(r, platform_id: str, moment) -> None:
@@ -38,7 +38,7 @@ def test_a_platform_silent_for_the_dormant_days_is_dormant(r):
 def test_the_inventory_is_exported_from_the_command_line(r):
     w = world(r)
     typed = people.create(r, OPERATOR, "=HYPERLINK(1)")  # a name typed by someone
-    platforms.set_responsible(r, OPERATOR, w.platform, typed.id, "测试")
+    refiled(r, owners.set_responsible(r, OPERATOR, w.platform, typed.id, "测试"))
     result = CliRunner().invoke(app.cli.cli, ["platform", "export"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     [heading, row] = list(csv.reader(io.StringIO(result.output)))
