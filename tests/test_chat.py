@@ -141,7 +141,7 @@ def test_draft_session_collects_text_pictures_and_links_into_an_article(r, admin
     assert "请先发送「标题" in admin.say("提交")
     admin.say("标题 校运动会开幕")
     outline = admin.say("预览")
-    assert "校运动会开幕" in outline and "[图片]" in outline and "4." in outline
+    assert "校运动会开幕" in outline and "[图片·封面]" in outline and "4." in outline
     assert "已提交稿件 D1" in admin.say("提交")
     version = lifecycle.version(r, "D1")
     assert version.kind == lifecycle.ARTICLE
@@ -270,6 +270,7 @@ def test_long_text_is_viewed_in_pages_that_fit_a_message(r, admin, responsible):
 def test_article_view_carries_a_signed_preview_link(r, admin, responsible):
     admin.say("投稿")
     admin.say("正文")
+    admin.send(admin.inbound("image", pic_url="https://mmbiz.qpic.cn/c.jpg"))
     admin.say("标题 校园新闻")
     admin.say("提交")
     reply = responsible.say("查看 D1")
@@ -300,3 +301,99 @@ def test_view_highlights_what_screening_found(r, admin, responsible):
     admin.say("投稿 报名请加微信 abc123,名额有限")
     view = responsible.say("查看 D1")
     assert "【加微信 abc123】" in view and "内容检查" in view
+
+
+# ---- covers and revisions (issue 13) -----------------------------------------------------
+
+
+def test_article_without_a_picture_is_refused_at_submit_with_the_way_to_add_one(r, admin):
+    admin.say("投稿")
+    admin.say("今天举行了运动会。")
+    admin.say("标题 校运动会")
+    reply = admin.say("提交")
+    assert "封面" in reply and "发送一张图片" in reply
+    assert lifecycle.list_drafts(r) == []
+    assert compose.load(r, admin.platform, admin.openid) is not None  # nothing lost
+    admin.send(admin.inbound("image", pic_url="https://mmbiz.qpic.cn/a.jpg"))
+    assert "已提交稿件 D1" in admin.say("提交")
+
+
+def test_the_first_picture_is_the_cover_unless_another_is_chosen(r, admin):
+    admin.say("投稿")
+    admin.say("标题 校运动会")
+    first = admin.send(admin.inbound("image", pic_url="https://mmbiz.qpic.cn/a.jpg"))
+    assert "封面" in first
+    second = admin.send(admin.inbound("image", pic_url="https://mmbiz.qpic.cn/b.jpg"))
+    assert "封面" not in second
+    assert "可选:1、2" in admin.say("封面 3")
+    assert "第 2 段" in admin.say("封面 2")
+    assert "2. [图片·封面]" in admin.say("预览")
+    admin.say("提交")
+    assert lifecycle.version(r, "D1").content["cover_image"] == "https://mmbiz.qpic.cn/b.jpg"
+
+
+def test_revise_reopens_a_rejected_draft_and_submit_makes_the_next_version(
+    r, w, admin, responsible
+):
+    admin.say("投稿 运动会通知:周五下午")
+    responsible.say("查看 D1")
+    responsible.say("驳回 D1 请写明地点")
+    reply = admin.say("修改 D1")
+    assert "开始修改稿件 D1" in reply and "运动会通知:周五下午" in reply
+    assert "已删除一段文字" in admin.say("删除 1")
+    admin.say("运动会通知:周五下午在东操场")
+    reply = admin.say("提交")
+    assert "已提交稿件 D1" in reply and "第 2 版" in reply
+    draft = lifecycle.get(r, "D1")
+    assert (draft.status, draft.version) == (lifecycle.IN_REVIEW, 2)
+    assert lifecycle.version(r, "D1").content["text"] == "运动会通知:周五下午在东操场"
+    assert review.state(r, "D1").given == {}
+    assert compose.load(r, admin.platform, admin.openid) is None
+
+
+def test_revise_voids_the_sign_offs_of_a_draft_in_review(r, w, admin, responsible, propaganda):
+    admin.say("投稿 运动会通知")
+    responsible.say("敏感 D1 重大事件")
+    responsible.say("查看 D1")
+    assert "还需" in responsible.say("同意 D1")
+    admin.say("修改 D1")
+    admin.say("地点:东操场")
+    assert "第 2 版" in admin.say("提交")
+    assert review.state(r, "D1").missing == ["responsible", "propaganda"]
+
+
+def test_revise_keeps_an_articles_pictures_and_cover(r, admin, responsible):
+    admin.say("投稿")
+    admin.say("标题 校运动会")
+    admin.say("开幕式")
+    admin.send(admin.inbound("image", pic_url="https://mmbiz.qpic.cn/a.jpg"))
+    admin.send(admin.inbound("image", pic_url="https://mmbiz.qpic.cn/b.jpg"))
+    admin.say("封面 3")
+    admin.say("提交")
+    first = lifecycle.version(r, "D1").content
+    responsible.say("查看 D1")
+    responsible.say("驳回 D1 补一句闭幕")
+    assert "3. [图片·封面]" in admin.say("修改 D1")
+    admin.say("闭幕式")
+    admin.say("提交")
+    second = lifecycle.version(r, "D1").content
+    assert second["cover_image"] == first["cover_image"] == "https://mmbiz.qpic.cn/b.jpg"
+    assert second["content_html"] == first["content_html"] + "\n<p>闭幕式</p>"
+
+
+@pytest.mark.parametrize(
+    "who, withdrawn, expected",
+    [("other", False, "只有稿件 D1 的作者"), ("author", True, "不能修改")],
+)
+def test_revise_is_refused_for_others_and_for_closed_drafts(r, w, admin, who, withdrawn, expected):
+    admin.say("投稿 运动会通知")
+    if withdrawn:
+        admin.say("撤回 D1")
+    phone = admin
+    if who == "other":
+        phone = Phone(r, w.platform, "oOther00000000001")
+        phone.bind(w.other_admin)
+    before = lifecycle.get(r, "D1")
+    assert expected in phone.say("修改 D1")
+    assert lifecycle.get(r, "D1") == before
+    assert compose.load(r, phone.platform, phone.openid) is None

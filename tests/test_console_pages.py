@@ -215,7 +215,12 @@ def test_the_dashboard_counts_what_waits_for_me(r, settings):
 
 def test_an_article_is_shown_as_on_wechat_and_no_script_may_run(r, settings):
     w = world(r)
-    content = {"title": "程序设计竞赛通知", "content_html": "<p>欢迎报名</p>", "author": "学院"}
+    content = {
+        "title": "程序设计竞赛通知",
+        "content_html": "<p>欢迎报名</p>",
+        "author": "学院",
+        "cover_image": "https://mmbiz.qpic.cn/cover.jpg",
+    }
     draft = lifecycle.create(r, actor(w.admin), w.platform, "article", content)
     lifecycle.submit(r, actor(w.admin), draft.id)
     client, _ = signed_in(settings, r, w.responsible)

@@ -243,6 +243,8 @@ def _in_session(ctx: Context, command: Command | None, args: str) -> str:
         return "投稿中只能发送文字、图片或链接。发送「提交」提交审核,「取消」放弃。"
     session = compose.add(ctx.r, ctx.platform.id, ctx.message.openid, ctx.session, part)
     what = compose.PART_NAMES[part.type]
+    if part.type == compose.IMAGE and session.cover_part() == len(session.parts):
+        what += "(封面;「封面 N」可改用第 N 段的图片)"
     return f"已收到第 {len(session.parts)} 段{what}。继续发送,或「预览」「提交」「取消」。"
 
 
@@ -267,7 +269,8 @@ def _compose(ctx: Context, args: str) -> str:
     compose.save(ctx.r, ctx.platform.id, ctx.message.openid, compose.Session())
     return (
         "开始投稿。请发送文字、图片或链接,可发送多条:\n"
-        "「标题 …」设置标题 ·「预览」查看 ·「提交」提交审核 ·「取消」放弃\n"
+        "「标题 …」设置标题 · 第一张图片为图文封面(「封面 N」改选)·「预览」查看 ·"
+        "「提交」提交审核 ·「取消」放弃\n"
         f"{compose.SESSION_TTL // 3600} 小时内未提交将自动作废。"
     )
 
@@ -290,6 +293,36 @@ def _submit_session(ctx: Context, args: str) -> str:
     if ctx.session is None:
         return _no_session()
     return _submitted(ctx, compose.submit(ctx.r, ctx.actor, ctx.platform.id, ctx.session))
+
+
+def _cover(ctx: Context, args: str) -> str:
+    if ctx.session is None:
+        return _no_session()
+    session = compose.set_cover(ctx.r, ctx.platform.id, ctx.message.openid, ctx.session, args)
+    return f"封面已改为第 {session.cover} 段的图片。"
+
+
+def _drop(ctx: Context, args: str) -> str:
+    if ctx.session is None:
+        return _no_session()
+    gone = compose.drop(ctx.r, ctx.platform.id, ctx.message.openid, ctx.session, args)
+    left = len(ctx.session.parts)
+    return f"已删除一段{compose.PART_NAMES[gone.type]},还有 {left} 段。发送「预览」查看。"
+
+
+def _revise(ctx: Context, args: str) -> str:
+    """Reopen one's own draft in a session with its content, for its next version."""
+    if ctx.session is not None:
+        return "你正在投稿中:请先「提交」或「取消」,再修改其他稿件。"
+    raw, _ = _split_id(args)
+    draft = _draft_here(ctx, raw)
+    session = compose.reopen(ctx.r, ctx.actor, ctx.platform.id, draft.id)
+    return _fit(
+        f"开始修改稿件 {draft.id}(第 {draft.version} 版),内容如下:\n"
+        + "\n".join(compose.outline(session))
+        + "\n继续发送内容追加,「删除 N」删去第 N 段,「标题 …」「封面 N」修改;"
+        "「提交」保存为新版本并重新送审(此前的审核意见作废),「取消」放弃修改。"
+    )
 
 
 def _cancel(ctx: Context, args: str) -> str:
@@ -563,8 +596,12 @@ COMMANDS = (
     Command("approve", ("同意", "通过", "approve"), REVIEWER, "同意 D编号:审核通过", _approve),
     Command("reject", ("驳回", "reject"), REVIEWER, "驳回 D编号 原因:退回修改", _reject),
     Command("flag", ("敏感", "flag"), STAFF, "敏感 D编号:标记涉及重大事件等", _flag),
+    Command("cover", ("封面", "cover"), ADMIN, "封面 N:投稿中用第 N 段的图片作封面", _cover),
+    Command("drop", ("删除", "drop"), ADMIN, "删除 N:投稿中删去第 N 段", _drop),
+    Command("revise", ("修改", "revise"), ADMIN, "修改 D编号:修改被退回或审核中的稿件", _revise),
 )
 SESSION_COMMANDS = {"help", "compose", "title", "preview", "send", "cancel"}
+SESSION_COMMANDS |= {"cover", "drop", "revise"}
 _WORDS = sorted(
     ((word.lower(), command) for command in COMMANDS for word in command.words),
     key=lambda pair: -len(pair[0]),

@@ -186,4 +186,5 @@ def _hit(piece: Piece, rules: Rules, category, term, start, end, *, pattern: boo
         excerpt=excerpt,
         part=piece.part,
         pattern=pattern,
+        paragraph=markup.paragraph_at(piece.source, begin, is_html=piece.field in HTML_FIELDS),
     )

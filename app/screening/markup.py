@@ -107,3 +107,15 @@ def _attributes(tag: str, offset: int) -> list[Extract]:
             decoded(attr.group(index), offset + attr.start(index), out, origin)
             found.append(Extract(part, "".join(out), origin))
     return found
+
+
+PARAGRAPH_END = re.compile(r"</\s*(?:p|div|h[1-6]|li|blockquote|section|pre|tr)\s*>|<br\b", re.I)
+
+
+def paragraph_at(source: str, offset: int, *, is_html: bool) -> int:
+    """The paragraph (段) a reader counts to reach ``offset``: one per non-empty line of
+    plain text, one per closed block (or line break) of HTML before it."""
+    before = source[:offset]
+    if is_html:
+        return 1 + len(PARAGRAPH_END.findall(before))
+    return 1 + sum(1 for line in before.split("\n")[:-1] if line.strip())
