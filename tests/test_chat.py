@@ -222,7 +222,7 @@ def test_admin_withdraws_and_lists_own_drafts(r, admin):
     admin.say("投稿 第二篇")
     assert "已撤回稿件 D1" in admin.say("撤回 D1 写错了")
     mine = admin.say("我的稿件")
-    assert "D1 · 已撤回" in mine and "D2 · 审核中" in mine
+    assert "D1「第一篇」 · 已撤回" in mine and "D2「第二篇」 · 待第一责任人审核" in mine
 
 
 def test_wrong_role_is_refused_politely_and_audited(r, admin, responsible):
@@ -397,3 +397,36 @@ def test_revise_is_refused_for_others_and_for_closed_drafts(r, w, admin, who, wi
     assert expected in phone.say("修改 D1")
     assert lifecycle.get(r, "D1") == before
     assert compose.load(r, phone.platform, phone.openid) is None
+
+
+# ---- lists and times (issue 13) ----------------------------------------------------------
+
+
+def test_pending_shows_title_or_first_words_age_and_what_is_missing(r, admin, responsible):
+    admin.say("投稿 计算机学院举办第十二届程序设计竞赛,欢迎报名")
+    admin.say("投稿")
+    admin.say("标题 校运动会开幕")
+    admin.send(admin.inbound("image", pic_url="https://mmbiz.qpic.cn/a.jpg"))
+    admin.say("提交")
+    reply = responsible.say("待审")
+    assert "D1 文字「计算机学院举办第十二届程序设计竞…」" in reply
+    assert "D2 图文「校运动会开幕」" in reply
+    assert "送审 刚刚" in reply and "待第一责任人审核" in reply
+
+
+def test_mine_shows_titles_and_the_reason_of_a_rejection(r, admin, responsible):
+    admin.say("投稿 运动会通知")
+    admin.say("投稿 图书馆闭馆通知")
+    responsible.say("驳回 D1 请写明地点")
+    reply = admin.say("我的稿件")
+    assert "D1「运动会通知」 · 已退回:请写明地点" in reply
+    assert "D2「图书馆闭馆通知」 · 待第一责任人审核 · 刚刚" in reply
+
+
+def test_status_of_a_rejected_draft_says_who_why_and_what_next(r, w, admin, responsible):
+    admin.say("投稿 运动会通知")
+    responsible.say("驳回 D1 请写明地点")
+    reply = admin.say("状态 D1")
+    assert "已退回" in reply and "退回原因:请写明地点(李书记(第一责任人)," in reply
+    assert "北京时间" in reply and "修改 D1" in reply
+    assert "待审核" not in reply

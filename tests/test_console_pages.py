@@ -4,7 +4,7 @@ import json
 import re
 from datetime import date
 
-from app.core import audit
+from app.core import audit, clock
 from app.drafts import lifecycle, review
 from app.registry import filings, platforms
 from tests.console_helpers import signed_in
@@ -184,6 +184,18 @@ def test_the_audit_page_filters_verifies_and_exports(r, settings):
     assert csv.splitlines()[0].startswith("id,seq,at") and "draft.approve" in csv
     exported = [rec for rec in audit.records(r, action="audit.export")]
     assert exported and exported[-1]["via"] == "console"
+
+
+def test_times_on_console_pages_are_beijing_time_and_say_so(r, settings):
+    w = world(r)
+    draft = submitted(r, w)
+    review.approve(r, actor(w.responsible), draft.id, draft.content_hash)
+    client, _ = signed_in(settings, r, w.propaganda)
+    stored = list(audit.records(r, action="draft.approve"))[-1]["at"]
+    shown = clock.beijing(stored, seconds=True)
+    assert shown in client.get(f"/console/audit?draft={draft.id}").data.decode()
+    page = client.get(f"/console/drafts/{draft.id}").data.decode()
+    assert "北京时间" in page and stored[:16] not in page
 
 
 def test_a_responsible_person_sees_the_audit_of_their_own_platform_only(r, settings):

@@ -24,14 +24,14 @@ from dataclasses import dataclass
 import redis
 
 from app import screening
-from app.core import audit, keys, validate
+from app.core import audit, clock, keys, validate
 from app.core.errors import Forbidden, InvalidInput, NotFound, QianfaError
 from app.core.masterkey import Keyring
 from app.core.paging import paginate
 from app.core.settings import get_settings
 from app.core.store import decode_set
 from app.drafts import compose, lifecycle, preview, review
-from app.registry import access, bindcodes
+from app.registry import access, bindcodes, people
 from app.registry.platforms import Platform
 
 log = logging.getLogger(__name__)
@@ -390,16 +390,55 @@ def _summary(ctx: Context, draft: lifecycle.Draft) -> list[str]:
         f"稿件 {draft.id} · {lifecycle.KINDS[draft.kind]} · 第 {draft.version} 版"
         f"({draft.content_hash[:8]})· {lifecycle.STATUSES[draft.status]}"
     ]
-    if draft.status_reason:
+    rejected = review.rejection(ctx.r, draft)
+    if rejected:
+        lines.append(f"退回原因:{rejected['reason']}({_who(ctx, rejected)})")
+        lines.append(f"发送「修改 {draft.id}」修改后重新提交。")
+    elif draft.status_reason:
         lines.append(f"说明:{draft.status_reason}")
-    for req in state.required:
-        mark = "已通过" if req.signoff in state.given else "待审核"
-        lines.append(f"{review.SIGNOFFS[req.signoff]}:{mark}")
+    if draft.status in (lifecycle.IN_REVIEW, lifecycle.APPROVED):
+        for req in state.required:
+            mark = "已通过" if req.signoff in state.given else "待审核"
+            lines.append(f"{review.SIGNOFFS[req.signoff]}:{mark}")
+    lines.append(f"更新于 {clock.beijing(draft.updated_at)}")
     if draft.flags:
         lines.append("标记:" + "、".join(lifecycle.FLAGS[f] for f in sorted(draft.flags)))
     if draft.status != lifecycle.DRAFT:
         lines.append(_screening_line(ctx, draft))
     return lines
+
+
+def _who(ctx: Context, decision: dict[str, str]) -> str:
+    """``王主任(第一责任人),2026-05-01 14:03 北京时间`` for a stored decision."""
+    try:
+        name = people.get(ctx.r, decision["person"]).name
+    except QianfaError:
+        name = decision.get("person", "")
+    roles = "、".join(review.SIGNOFFS[s] for s in decision.get("as", "").split(",") if s)
+    return f"{name}({roles}),{clock.beijing(decision.get('at', ''))}"
+
+
+HEADLINE_CHARS = 16
+
+
+def _headline(ctx: Context, draft: lifecycle.Draft) -> str:
+    """A title or the first words, so a list says which draft is which."""
+    content = lifecycle.version(ctx.r, draft.id).content
+    words = content.get("title") or content.get("text") or content.get("caption") or "图片"
+    words = " ".join(words.split())
+    return "「" + words[:HEADLINE_CHARS] + ("…" if len(words) > HEADLINE_CHARS else "") + "」"
+
+
+def _waiting_for(ctx: Context, draft: lifecycle.Draft) -> str:
+    """What a draft still needs, in a word or two."""
+    if draft.status == lifecycle.IN_REVIEW:
+        missing = review.state(ctx.r, draft.id).missing
+        return "待" + "、".join(review.SIGNOFFS[s] for s in missing) + "审核"
+    if draft.status == lifecycle.REJECTED:
+        return f"{lifecycle.STATUSES[draft.status]}:{draft.status_reason}"
+    if draft.status == lifecycle.DRAFT:
+        return "未提交"
+    return lifecycle.STATUSES[draft.status]
 
 
 def _mine(ctx: Context, args: str) -> str:
@@ -409,7 +448,11 @@ def _mine(ctx: Context, args: str) -> str:
     if not found:
         return "你在本公众号还没有稿件。发送「投稿」开始。"
     lines = [f"你最近的稿件(最多 {LIST_LIMIT} 篇):"]
-    lines += [f"{d.id} · {lifecycle.STATUSES[d.status]} · 第 {d.version} 版" for d in found]
+    lines += [
+        f"{d.id}{_headline(ctx, d)} · {_waiting_for(ctx, d)} · {clock.age(d.updated_at)}"
+        for d in found
+    ]
+    lines.append("发送「状态 D编号」查看详情。")
     return _fit("\n".join(lines))
 
 
@@ -427,7 +470,11 @@ def _pending(ctx: Context, args: str) -> str:
     if not waiting:
         return "目前没有等待你审核的稿件。"
     lines = [f"等待你审核的稿件({len(waiting)} 篇):"]
-    lines += [f"{d.id} · {lifecycle.KINDS[d.kind]} · 第 {d.version} 版" for d in waiting]
+    lines += [
+        f"{d.id} {lifecycle.KINDS[d.kind]}{_headline(ctx, d)} · 送审 {clock.age(d.updated_at)}"
+        f" · {_waiting_for(ctx, d)}"
+        for d in waiting
+    ]
     lines.append("发送「查看 D编号」阅读。")
     return _fit("\n".join(lines))
 

@@ -3,7 +3,7 @@
 import click
 
 from app.cli.base import operator, store
-from app.core import masterkey
+from app.core import clock, masterkey
 from app.core.settings import get_settings
 from app.drafts import lifecycle, review
 from app.notify import deliver
@@ -144,7 +144,7 @@ def platform_show(platform_id):
     click.echo(f"第一责任人:{p.responsible}  管理员:{'、'.join(sorted(p.admins))}")
     for number, filing in enumerate(platforms.filings(r, p.id), 1):
         kind = "新建备案" if filing["kind"] == "initial" else "变更备案"
-        click.echo(f"备案 {number}:{kind} {filing['opened_at']} {filing['reason']}")
+        click.echo(f"备案 {number}:{kind} {clock.beijing(filing['opened_at'])} {filing['reason']}")
 
 
 @platform_group.command("status")

@@ -307,3 +307,8 @@ def platform_forms(platform_id: str) -> str:
 def pending_uploads(person_id: str) -> str:
     """Sorted set: the person's uploads no draft uses yet, scored by when they expire."""
     return f"{NS}:person:{person_id}:pending-uploads"
+
+
+def draft_rejection(draft_id: str) -> str:
+    """Hash: who sent the draft back last, as what, when and why (``review.rejection``)."""
+    return f"{NS}:draft:{draft_id}:rejection"

@@ -145,6 +145,7 @@ def reject(r: redis.Redis, actor: audit.Actor, raw_id: str, seen_hash: str, reas
         )
         lifecycle.write_in(tx, draft)
         tx.write.delete(keys.draft_signoffs(did))
+        tx.write.hset(keys.draft_rejection(did), mapping=_rejection(actor, mine, reason))
         audit.append(
             tx,
             actor,
@@ -159,6 +160,18 @@ def reject(r: redis.Redis, actor: audit.Actor, raw_id: str, seen_hash: str, reas
         return draft
 
     return atomically(r, [keys.draft(did), keys.draft_signoffs(did)], change)
+
+
+def _rejection(actor: audit.Actor, mine: set[str], reason: str) -> dict[str, str]:
+    signoffs = [signoff for signoff in SIGNOFFS if signoff in mine]
+    return {"person": actor.person, "as": ",".join(signoffs), "at": timestamp(), "reason": reason}
+
+
+def rejection(r: redis.Redis, draft: Draft) -> dict[str, str] | None:
+    """Who sent a rejected draft back, as what, when and why; ``None`` unless rejected."""
+    if draft.status != lifecycle.REJECTED:
+        return None
+    return decode(r.hgetall(keys.draft_rejection(draft.id))) or None
 
 
 def set_flag(r: redis.Redis, actor: audit.Actor, raw_id: str, flag: str, on: bool = True):

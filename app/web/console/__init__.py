@@ -7,6 +7,8 @@ against the person's stored roles before anything is read or changed.
 
 from flask import Blueprint, Flask
 
+from app.core import clock
+
 bp = Blueprint(
     "console",
     __name__,
@@ -20,3 +22,4 @@ def init_app(app: Flask) -> None:
     from app.web.console import admin, auditlog, auth, pages, reviews  # noqa: F401
 
     app.register_blueprint(bp)
+    app.add_template_filter(clock.beijing, "beijing")
