@@ -6,10 +6,11 @@ from dataclasses import dataclass
 import pytest
 
 from app.channels import chat
-from app.core import audit
+from app.core import alerts, audit
 from app.core.paging import paginate
 from app.drafts import compose, lifecycle, preview, review
-from app.registry import bindcodes, platforms
+from app.notify import escalation
+from app.registry import bindcodes, people, platforms
 from tests.factories import KEYRING, OPERATOR, snapshot, world
 
 
@@ -430,3 +431,44 @@ def test_status_of_a_rejected_draft_says_who_why_and_what_next(r, w, admin, resp
     assert "已退回" in reply and "退回原因:请写明地点(李书记(第一责任人)," in reply
     assert "北京时间" in reply and "修改 D1" in reply
     assert "待审核" not in reply
+
+
+# ---- a draft nobody but its author could approve (issue 13) ------------------------------
+
+
+@pytest.fixture
+def sole_propaganda_admin(r, w):
+    """The administrator is also the college's only propaganda-department reviewer."""
+    people.grant_college_role(r, OPERATOR, w.admin, "propaganda")
+    people.revoke_college_role(r, OPERATOR, w.propaganda, "propaganda")
+
+
+def test_flagging_a_draft_only_its_author_could_sign_off_says_so_and_alerts(
+    r, w, admin, sole_propaganda_admin
+):
+    admin.say("投稿 运动会通知")
+    reply = admin.say("敏感 D1 重大事件")
+    assert "须经党委宣传部审核" in reply and "只有作者本人" in reply and "已通报党委宣传部" in reply
+    [record] = [rec for rec in audit.records(r) if rec["action"] == "draft.flag"]
+    assert escalation.raise_for_event(r, record, "unsignable_draft")
+    [alert] = alerts.recent(r)
+    assert alert.kind == "unsignable_draft" and alert.draft == "D1"
+    assert "只有作者本人" in alert.message
+
+
+def test_submitting_on_a_first_tier_platform_without_another_reviewer_says_so(r):
+    first = world(r, tier=1, platform_id="xy-wx")
+    people.grant_college_role(r, OPERATOR, first.admin, "propaganda")
+    people.revoke_college_role(r, OPERATOR, first.propaganda, "propaganda")
+    phone = Phone(r, first.platform, "oFirstTier0000001")
+    phone.bind(first.admin)
+    assert "须经党委宣传部审核,而有此资格的只有作者本人" in phone.say("投稿 学校新闻")
+
+
+def test_a_draft_others_can_sign_off_raises_nothing(r, w, admin, propaganda):
+    admin.say("投稿 运动会通知")
+    reply = admin.say("敏感 D1 重大事件")
+    assert "只有作者本人" not in reply
+    [record] = [rec for rec in audit.records(r) if rec["action"] == "draft.flag"]
+    assert not escalation.raise_for_event(r, record, "unsignable_draft")
+    assert [a.kind for a in alerts.recent(r)] == ["sensitive_draft"] or alerts.recent(r) == []

@@ -25,8 +25,20 @@ def record(action, decision="", **fields):
 @pytest.mark.parametrize(
     ("rec", "expected"),
     [
-        (record("draft.submit", "in_review"), [("notifications", "notify_reviewers", ("1-0",))]),
-        (record("draft.edit", "in_review"), [("notifications", "notify_reviewers", ("1-0",))]),
+        (
+            record("draft.submit", "in_review"),
+            [
+                ("notifications", "notify_reviewers", ("1-0",)),
+                ("alerts", "raise_alert", ("1-0", "unsignable_draft")),
+            ],
+        ),
+        (
+            record("draft.edit", "in_review"),
+            [
+                ("notifications", "notify_reviewers", ("1-0",)),
+                ("alerts", "raise_alert", ("1-0", "unsignable_draft")),
+            ],
+        ),
         (record("draft.edit", "draft"), []),
         (record("draft.approve", "in_review"), []),
         (
@@ -56,6 +68,7 @@ def record(action, decision="", **fields):
             [
                 ("notifications", "notify_reviewers", ("1-0",)),
                 ("alerts", "raise_alert", ("1-0", "sensitive_draft")),
+                ("alerts", "raise_alert", ("1-0", "unsignable_draft")),
             ],
         ),
         (

@@ -342,7 +342,22 @@ def _submitted(ctx: Context, draft: lifecycle.Draft) -> str:
         f"已提交稿件 {draft.id}({lifecycle.KINDS[draft.kind]},第 {draft.version} 版),"
         f"状态:{lifecycle.STATUSES[draft.status]}。等待审核:{waiting or '无'}。\n"
         f"{_screening_line(ctx, draft)}\n"
-        f"发送「状态 {draft.id}」查看进度,「撤回 {draft.id}」撤回。"
+        + _stuck_line(ctx, state)
+        + f"发送「状态 {draft.id}」查看进度,「撤回 {draft.id}」撤回。"
+    )
+
+
+def _stuck_line(ctx: Context, state: review.ReviewState) -> str:
+    """Say at once when only the author could give a sign-off the draft needs."""
+    if state.draft.status != lifecycle.IN_REVIEW:
+        return ""
+    missing = review.unsignable(ctx.r, state)
+    if not missing:
+        return ""
+    who = "、".join(review.SIGNOFFS[s] for s in missing)
+    return (
+        f"注意:本稿件须经{who}审核,而有此资格的只有作者本人(不能审核自己的稿件),"
+        "目前无人能审核通过;已通报党委宣传部安排其他审核人。\n"
     )
 
 
@@ -564,7 +579,8 @@ def _flag(ctx: Context, args: str) -> str:
     state = review.set_flag(ctx.r, ctx.actor, draft.id, flag, True)
     waiting = "、".join(review.SIGNOFFS[s] for s in state.missing) or "无"
     label = lifecycle.FLAGS[flag]
-    return f"已将稿件 {draft.id} 标记为「{label}」,须经党委宣传部审核。待审核:{waiting}。"
+    head = f"已将稿件 {draft.id} 标记为「{label}」,须经党委宣传部审核。待审核:{waiting}。"
+    return head + ("\n" + _stuck_line(ctx, state)).rstrip()
 
 
 def _topic(raw: str) -> str:

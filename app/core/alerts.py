@@ -23,6 +23,7 @@ KINDS = {
     "quota_exhausted": "接口调用额度用尽",
     "forged_callbacks": "大量伪造的微信回调",
     "platform_suspended": "平台已停用",
+    "unsignable_draft": "稿件无人可以审核",
 }
 MAX_PENDING = 10_000
 

@@ -7,6 +7,7 @@ Nobody signs off their own draft, and a reviewer who saw an older version is ref
 
 import json
 from dataclasses import dataclass
+from itertools import combinations
 
 import redis
 
@@ -16,7 +17,7 @@ from app.core.errors import Conflict, Forbidden
 from app.core.store import Tx, atomically, decode, timestamp
 from app.drafts import lifecycle
 from app.drafts.lifecycle import Draft
-from app.registry import access, platforms
+from app.registry import access, people, platforms
 from app.registry.platforms import Platform
 
 RESPONSIBLE = "responsible"
@@ -90,6 +91,28 @@ def can_sign(r: redis.Redis, person_id: str, platform: Platform, draft: Draft) -
     if signed_by(current, person_id):
         return False
     return bool(qualifications(r, person_id, platform) & set(current.missing))
+
+
+def unsignable(r: redis.Redis, current: ReviewState) -> list[str]:
+    """The missing sign-offs that nobody but the draft's author could give, so the draft
+    could never be approved: one person gives one sign-off (art. 14), never on their own.
+
+    Each group of missing sign-offs needs as many distinct people able to give them.
+    """
+    draft = current.draft
+    platform = platforms.get(r, draft.platform)
+    signed = {given["person"] for given in current.given.values()}
+    able = {signoff: set() for signoff in current.missing}
+    for person in people.all_people(r):
+        if person.id == draft.author or person.id in signed:
+            continue
+        for signoff in qualifications(r, person.id, platform) & set(able):
+            able[signoff].add(person.id)
+    for size in range(1, len(able) + 1):
+        for group in combinations(able, size):
+            if len(set().union(*(able[signoff] for signoff in group))) < size:
+                return list(group)
+    return []
 
 
 def state(r: redis.Redis, raw_id: str) -> ReviewState:

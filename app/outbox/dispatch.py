@@ -99,6 +99,10 @@ RULES = (
     Rule("draft.unflag", "schedule_publication", P, decision=lifecycle.APPROVED),
     Rule("draft.reschedule", "schedule_publication", P, decision=lifecycle.APPROVED),
     Rule("draft.retry", "schedule_publication", P, decision=lifecycle.APPROVED),
+    # A draft entering review that only its author could sign off is stuck: say so at once.
+    Rule("draft.submit", "raise_alert", A, args=("unsignable_draft",)),
+    Rule("draft.edit", "raise_alert", A, decision=lifecycle.IN_REVIEW, args=("unsignable_draft",)),
+    Rule("draft.flag", "raise_alert", A, decision=lifecycle.IN_REVIEW, args=("unsignable_draft",)),
 )
 
 
