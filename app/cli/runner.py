@@ -115,7 +115,8 @@ def sandbox_allowed(env: dict, settings: Settings) -> str:
 def sandbox_command(settings: Settings) -> list[str]:
     webhook = f"http://{settings.host}:{settings.port}/wechat/demo"
     port = str(settings.sandbox_port)
-    return ["-m", "sandbox", "--demo", "--port", port, "--server-url", webhook]
+    state = str(settings.instance_dir / "sandbox-state.json")
+    return ["-m", "sandbox", "--demo", "--port", port, "--server-url", webhook, "--state", state]
 
 
 def _spawn(args: list[str], env: dict) -> subprocess.Popen:
