@@ -28,4 +28,7 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
     base.init_app(app)
     for module in (token, message, media, draft, freepublish, control, pages):
         app.register_blueprint(module.bp)
+    from sandbox.api import user
+
+    app.register_blueprint(user.bp)
     return app

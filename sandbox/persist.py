@@ -140,7 +140,9 @@ class Keeper:
 
 
 def keep(world: World, path: Path) -> Keeper:
-    """Load ``path`` into the world and keep it written there from now on."""
+    """Load ``path`` into the world and keep it written there from now on; pictures users
+    sent are kept as files beside it."""
+    world.picture_dir = path.parent / "sandbox-pictures"
     load(world, path)
     keeper = Keeper(world, path).start()
     world.on_close.append(keeper.flush)

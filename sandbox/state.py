@@ -193,6 +193,8 @@ class World:
         self.stopping = threading.Event()
         self.in_flight = 0
         self.on_close: list = []  # called once when the sandbox stops (``persist``)
+        self.pictures: dict[str, bytes] = {}  # pictures users sent, unless kept on disk
+        self.picture_dir = None  # a Path once ``persist`` keeps the world on disk
         self.reset(self.config.seed)
 
     def close(self) -> None:

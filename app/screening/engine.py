@@ -33,9 +33,16 @@ class Piece:
     text: str
     source: str
     origin: markup.OffsetMap | None = None
+    ends: list[int] | None = None
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         return self.origin.span(start, end) if self.origin else (start, end)
+
+    def paragraph(self, offset: int) -> int:
+        """The paragraph of a source offset; the paragraph ends are found once, on demand."""
+        if self.ends is None:
+            self.ends = markup.paragraph_ends(self.source, is_html=self.field in HTML_FIELDS)
+        return markup.paragraph_at(self.ends, offset)
 
 
 def screen(fields: Mapping[str, str | bytes | None], *, rules: Rules | None = None) -> Screening:
@@ -186,5 +193,5 @@ def _hit(piece: Piece, rules: Rules, category, term, start, end, *, pattern: boo
         excerpt=excerpt,
         part=piece.part,
         pattern=pattern,
-        paragraph=markup.paragraph_at(piece.source, begin, is_html=piece.field in HTML_FIELDS),
+        paragraph=piece.paragraph(begin),
     )
