@@ -6,6 +6,8 @@ from datetime import date
 
 from app.core import audit, clock
 from app.drafts import lifecycle, review
+from app.publishing import record as pubs
+from app.publishing import schedule
 from app.registry import filings, platforms
 from tests.console_helpers import signed_in
 from tests.factories import actor, submitted, world
@@ -259,3 +261,15 @@ def test_changing_an_administrator_of_a_running_platform_opens_a_new_filing(r, s
     assert filing.kind == "refiling" and filing.status == filings.OPEN
     assert len(filing.form["admins"]) == 1
     assert w.other_admin not in platforms.get(r, w.platform).admins
+
+
+def test_a_publication_that_retries_is_shown_as_retrying(r, settings):
+    w = world(r)
+    draft = submitted(r, w)
+    review.approve(r, actor(w.responsible), draft.id, draft.content_hash)
+    schedule.schedule(r, draft.id, settings=settings)
+    pub = schedule.publication_of(r, draft.id)
+    pubs.note(r, pub, attempts=1, reason="群发消息失败:微信系统繁忙")
+    client, _ = signed_in(settings, r, w.propaganda)
+    page = client.get(f"/console/drafts/{draft.id}").data.decode()
+    assert "重试中" in page and "微信系统繁忙" in page
