@@ -20,6 +20,7 @@ from sandbox.server import SandboxServer
 @click.option("--demo", is_flag=True, help="注册演示账号和用户,并打印使用方法。")
 @click.option("--seed", default=0, show_default=True, type=int, help="随机种子(故障注入可复现)。")
 @click.option("--server-url", default=None, help="演示账号的服务器地址(Qianfa 的回调地址)。")
+@click.option("--brief", is_flag=True, help="只打印一行启动信息(由 qianfa run 启动时使用)。")
 @click.option(
     "--state",
     "state_file",
@@ -28,7 +29,13 @@ from sandbox.server import SandboxServer
     help="把账号、用户、聊天、素材、草稿、文章、群发保存在此文件,重启后接着用。",
 )
 def main(
-    host: str, port: int, demo: bool, seed: int, server_url: str | None, state_file: Path | None
+    host: str,
+    port: int,
+    demo: bool,
+    seed: int,
+    server_url: str | None,
+    brief: bool,
+    state_file: Path | None,
 ) -> None:
     """启动本地模拟的微信服务器(沙箱),供演示和测试使用。"""
     try:
@@ -39,7 +46,8 @@ def main(
         persist.keep(server.world, state_file)
     if demo:
         settings = demo_account.install(server.world, server_url)
-        click.echo(demo_account.instructions(server.url, settings))
+        shown = demo_account.instructions(server.url, settings)
+        click.echo(shown.splitlines()[0] if brief else shown)
     else:
         click.echo(f"沙箱微信已启动:{server.url}  (Ctrl-C 停止)")
     try:
