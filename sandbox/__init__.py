@@ -29,4 +29,7 @@ def create_app(config: SandboxConfig | None = None) -> Flask:
     for module in (token, message, media, draft, freepublish, control, pages, backoffice):
         app.register_blueprint(module.bp)
     sites.init_app(app)  # the stand-in website and Weibo (platforms without an API)
+    from sandbox.api import user
+
+    app.register_blueprint(user.bp)
     return app

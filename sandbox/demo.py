@@ -41,9 +41,15 @@ def install_site(sites, base_url: str) -> dict:
 
 
 def install(world: World, server_url: str | None = None) -> dict:
-    """Register the demo account, its users and template; return the account's settings."""
+    """Register the demo account, its users and template; return the account's settings.
+
+    A demo account kept from an earlier run (``--state``) is used as it is."""
     spec = dict(DEMO_ACCOUNT, server_url=server_url or DEMO_ACCOUNT["server_url"])
     with world.lock:
+        kept = world.account(spec["appid"])
+        if kept is not None:
+            kept.configure({"server_url": spec["server_url"]})
+            return kept.settings()
         account = world.add_account(spec)
         for user in DEMO_USERS:
             world.add_user(account, user)

@@ -4,15 +4,16 @@ The account page reloads itself every few seconds (unless you are typing), so a 
 be watched like a phone screen; each user's card has a box to send a message as them.
 """
 
+import html
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
-from sandbox import simulate
+from sandbox import pictures, simulate
 from sandbox.api.base import current_world
 from sandbox.config import BEIJING
 from sandbox.control import account_detail
-from sandbox.state import MODE_NAMES
+from sandbox.state import MODE_NAMES, StateError
 
 bp = Blueprint("sandbox_pages", __name__)
 
@@ -48,7 +49,7 @@ def _message_lines(line: dict) -> list[str]:
     if kind == "text":
         return [line.get("Content") or line.get("content") or ""]
     if kind == "image":
-        return ["[图片]"]
+        return ["[图片]", line.get("PicUrl", "")]
     if kind == "link":
         return [f"[链接] {line.get('Title', '')}", line.get("Url", "")]
     if kind == "location":
@@ -70,7 +71,13 @@ def _bubble(line: dict, appid: str) -> list[tuple[str, str]]:
 
 @bp.app_context_processor
 def _labels() -> dict:
-    return {"PUBLISH_STATUS": PUBLISH_STATUS, "OUTCOMES": OUTCOMES, "MODES": MODE_NAMES}
+    samples = {name: label for name, (label, *_) in pictures.SAMPLES.items()}
+    return {
+        "PUBLISH_STATUS": PUBLISH_STATUS,
+        "OUTCOMES": OUTCOMES,
+        "MODES": MODE_NAMES,
+        "SAMPLES": samples,
+    }
 
 
 @bp.get("/")
@@ -108,14 +115,46 @@ def article(appid: str, article_id: str):
 
 @bp.post("/accounts/<appid>/users/<openid>/send")
 def send(appid: str, openid: str):
-    """The form on a user's card: send a text message as that user."""
+    """The form on a user's card: send a text, a sample picture or an uploaded one."""
     world = current_world()
     with world.lock:
         found = world.account(appid)
         user = found.user(openid) if found else None
         if user is None:
             abort(404, "没有这个用户")
+    picture = _picture(world)
+    if picture:
+        url = url_for("sandbox_pages.picture", name=picture, _external=True)
+        simulate.act(world, found, user, {"type": "image", "pic_url": url})
     content = request.form.get("content", "").strip()
     if content:
         simulate.act(world, found, user, {"type": "text", "content": content})
     return redirect(url_for("sandbox_pages.account", appid=appid, _anchor=openid))
+
+
+def _picture(world) -> str:
+    """The picture the form sends: an uploaded file, else the chosen sample, else none."""
+    upload = request.files.get("picture")
+    if upload is not None and upload.filename:
+        return pictures.store(world, upload.filename, upload.read())
+    chosen = request.form.get("sample", "")
+    if chosen and chosen not in pictures.SAMPLES:
+        raise StateError("没有这张示例图片")
+    return chosen
+
+
+@bp.errorhandler(StateError)
+def _refused(exc: StateError):
+    """A form that cannot be carried out: say why, in a page, and change nothing."""
+    body = f"<!doctype html><meta charset=utf-8><p>{html.escape(str(exc))}</p>"
+    return Response(body + '<p><a href="javascript:history.back()">返回</a></p>', status=400)
+
+
+@bp.get("/pictures/<name>")
+def picture(name: str):
+    """A picture a simulated user sent, as WeChat's media host would serve it."""
+    found = pictures.read(current_world(), name)
+    if found is None:
+        abort(404, "没有这张图片")
+    data, mimetype = found
+    return Response(data, mimetype=mimetype, headers={"Cache-Control": "max-age=86400"})

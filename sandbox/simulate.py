@@ -6,6 +6,8 @@ a fresh MsgId), is noted in the user's chat, opens the customer-service window, 
 delivered to the account's server; the answer lands in the chat.
 """
 
+from flask import has_request_context, request
+
 from sandbox import callbacks, messaging
 from sandbox.state import Account, StateError, User, World
 
@@ -26,9 +28,7 @@ def _message_fields(world: World, kind: str, spec: dict) -> dict:
             raise StateError("文本消息需要 content")
         return {"Content": content}
     if kind == "image":
-        pic_url = (
-            _text(spec, "pic_url") or f"http://mmbiz.qpic.cn/mmbiz_jpg/{world.random_text(40)}/0"
-        )
+        pic_url = _text(spec, "pic_url") or default_picture()
         return {"PicUrl": pic_url, "MediaId": _text(spec, "media_id") or world.random_text(64)}
     if kind == "link":
         return {
@@ -44,6 +44,12 @@ def _message_fields(world: World, kind: str, spec: dict) -> dict:
             "Label": _text(spec, "label"),
         }
     raise StateError(f"不支持的消息类型 {kind},可选 text、image、link、location、event")
+
+
+def default_picture() -> str:
+    """A sample the sandbox serves itself, so the picture can be fetched offline."""
+    base = request.host_url if has_request_context() else "http://127.0.0.1:8100/"
+    return f"{base}pictures/sample-1.png"
 
 
 def _event_fields(spec: dict) -> dict:

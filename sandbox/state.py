@@ -6,10 +6,10 @@ Records an account creates through the API (drafts, publish jobs, articles, mass
 plain dicts shaped like WeChat's JSON, so the control API can show them as they are.
 """
 
-import itertools
 import random
 import string
 import threading
+import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,6 +32,12 @@ ID_BASES = {
     "template": 2_000_000_001,  # msgid of template messages
     "delivery": 1,  # the sandbox's own numbering of callbacks
 }
+
+
+def msg_id_floor() -> int:
+    """Where MsgIds start: 64-bit and from the wall clock (100 000 per millisecond), so a
+    restarted sandbox never hands out a MsgId that Qianfa's duplicate cache still holds."""
+    return int(time.time() * 1000) * 100_000
 
 
 class StateError(ValueError):
@@ -186,11 +192,17 @@ class World:
         self.executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sandbox-callback")
         self.stopping = threading.Event()
         self.in_flight = 0
+        self.on_close: list = []  # called once when the sandbox stops (``persist``)
+        self.pictures: dict[str, bytes] = {}  # pictures users sent, unless kept on disk
+        self.picture_dir = None  # a Path once ``persist`` keeps the world on disk
         self.reset(self.config.seed)
 
     def close(self) -> None:
         """Stop the job thread and the callback workers, and wake any hanging fault."""
         self.stopping.set()
+        for hook in self.on_close:
+            hook()
+        self.on_close = []
         self.scheduler.stop()
         self.executor.shutdown(wait=False, cancel_futures=True)
 
@@ -211,13 +223,16 @@ class World:
         self.tokens: dict[str, object] = {}
         self.faults = Faults(seed)
         self.rng = random.Random(seed)
-        self._counters = {kind: itertools.count(base) for kind, base in ID_BASES.items()}
+        self.counters = dict(ID_BASES)
+        self.counters["msg"] = max(ID_BASES["msg"], msg_id_floor())
 
     def now(self) -> float:
         return self.clock.now()
 
     def next_id(self, kind: str) -> int:
-        return next(self._counters[kind])
+        with self.lock:
+            self.counters[kind] += 1
+            return self.counters[kind] - 1
 
     def random_text(self, length: int, alphabet: str = URLSAFE) -> str:
         return "".join(self.rng.choice(alphabet) for _ in range(length))

@@ -108,11 +108,21 @@ def test_create_without_submit_leaves_a_draft(api, w):
 
 def test_article_with_flags_needs_the_propaganda_department(api, w):
     """An article flagged as an emergency also needs the propaganda department."""
+    article = {**ARTICLE, "cover_image": "https://www.example.edu.cn/cover.jpg"}
     response = api.create(
-        {"platform": w.platform, "kind": "article", "content": ARTICLE, "flags": ["emergency"]}
+        {"platform": w.platform, "kind": "article", "content": article, "flags": ["emergency"]}
     )
     assert response.status_code == 201
     assert response.get_json()["review"]["missing"] == ["responsible", "propaganda"]
+
+
+def test_an_article_without_a_cover_is_saved_but_not_submitted_and_the_field_named(r, api, w):
+    """WeChat articles need a cover: refused at submit, before anyone reviews it."""
+    body = api.create({"platform": w.platform, "kind": "article", "content": ARTICLE}).get_json()
+    assert body["status"] == "draft"
+    assert body["submit_error"]["field"] == "cover_image"
+    assert "封面" in body["submit_error"]["message"]
+    assert lifecycle.get(r, body["id"]).status == lifecycle.DRAFT
 
 
 def test_retry_with_the_same_key_returns_the_first_answer(r, api, w):

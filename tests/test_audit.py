@@ -471,3 +471,12 @@ def test_csv_export_defuses_spreadsheet_formulas(r):
     audit.write_csv(audit.records(r), out)
     [row] = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert row["reason"] == "'" + reason
+
+
+def test_csv_export_shows_beijing_time_with_its_offset(r):
+    stored = audit.record(r, OPS, "draft.reject", reason="测试")["at"]
+    out = io.StringIO()
+    audit.write_csv(audit.records(r), out)
+    [row] = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert row["at"].endswith("+08:00")
+    assert datetime.fromisoformat(row["at"]) == datetime.fromisoformat(stored)

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 import pytest
 
 from app.channels import chat
-from app.core import audit
+from app.core import alerts, audit
 from app.core.paging import paginate
 from app.drafts import compose, lifecycle, preview, review
-from app.registry import bindcodes, owners, platforms
+from app.notify import escalation
+from app.registry import bindcodes, owners, people, platforms
 from tests.factories import KEYRING, OPERATOR, refiled, snapshot, world
 
 
@@ -141,7 +142,7 @@ def test_draft_session_collects_text_pictures_and_links_into_an_article(r, admin
     assert "请先发送「标题" in admin.say("提交")
     admin.say("标题 校运动会开幕")
     outline = admin.say("预览")
-    assert "校运动会开幕" in outline and "[图片]" in outline and "4." in outline
+    assert "校运动会开幕" in outline and "[图片·封面]" in outline and "4." in outline
     assert "已提交稿件 D1" in admin.say("提交")
     version = lifecycle.version(r, "D1")
     assert version.kind == lifecycle.ARTICLE
@@ -222,7 +223,7 @@ def test_admin_withdraws_and_lists_own_drafts(r, admin):
     admin.say("投稿 第二篇")
     assert "已撤回稿件 D1" in admin.say("撤回 D1 写错了")
     mine = admin.say("我的稿件")
-    assert "D1 · 已撤回" in mine and "D2 · 审核中" in mine
+    assert "D1「第一篇」 · 已撤回" in mine and "D2「第二篇」 · 待第一责任人审核" in mine
 
 
 def test_wrong_role_is_refused_politely_and_audited(r, admin, responsible):
@@ -270,6 +271,7 @@ def test_long_text_is_viewed_in_pages_that_fit_a_message(r, admin, responsible):
 def test_article_view_carries_a_signed_preview_link(r, admin, responsible):
     admin.say("投稿")
     admin.say("正文")
+    admin.send(admin.inbound("image", pic_url="https://mmbiz.qpic.cn/c.jpg"))
     admin.say("标题 校园新闻")
     admin.say("提交")
     reply = responsible.say("查看 D1")
@@ -300,3 +302,173 @@ def test_view_highlights_what_screening_found(r, admin, responsible):
     admin.say("投稿 报名请加微信 abc123,名额有限")
     view = responsible.say("查看 D1")
     assert "【加微信 abc123】" in view and "内容检查" in view
+
+
+# ---- covers and revisions (issue 13) -----------------------------------------------------
+
+
+def test_article_without_a_picture_is_refused_at_submit_with_the_way_to_add_one(r, admin):
+    admin.say("投稿")
+    admin.say("今天举行了运动会。")
+    admin.say("标题 校运动会")
+    reply = admin.say("提交")
+    assert "封面" in reply and "发送一张图片" in reply
+    assert lifecycle.list_drafts(r) == []
+    assert compose.load(r, admin.platform, admin.openid) is not None  # nothing lost
+    admin.send(admin.inbound("image", pic_url="https://mmbiz.qpic.cn/a.jpg"))
+    assert "已提交稿件 D1" in admin.say("提交")
+
+
+def test_the_first_picture_is_the_cover_unless_another_is_chosen(r, admin):
+    admin.say("投稿")
+    admin.say("标题 校运动会")
+    first = admin.send(admin.inbound("image", pic_url="https://mmbiz.qpic.cn/a.jpg"))
+    assert "封面" in first
+    second = admin.send(admin.inbound("image", pic_url="https://mmbiz.qpic.cn/b.jpg"))
+    assert "封面" not in second
+    assert "可选:1、2" in admin.say("封面 3")
+    assert "第 2 段" in admin.say("封面 2")
+    assert "2. [图片·封面]" in admin.say("预览")
+    admin.say("提交")
+    assert lifecycle.version(r, "D1").content["cover_image"] == "https://mmbiz.qpic.cn/b.jpg"
+
+
+def test_revise_reopens_a_rejected_draft_and_submit_makes_the_next_version(
+    r, w, admin, responsible
+):
+    admin.say("投稿 运动会通知:周五下午")
+    responsible.say("查看 D1")
+    responsible.say("驳回 D1 请写明地点")
+    reply = admin.say("修改 D1")
+    assert "开始修改稿件 D1" in reply and "运动会通知:周五下午" in reply
+    assert "已删除一段文字" in admin.say("删除 1")
+    admin.say("运动会通知:周五下午在东操场")
+    reply = admin.say("提交")
+    assert "已提交稿件 D1" in reply and "第 2 版" in reply
+    draft = lifecycle.get(r, "D1")
+    assert (draft.status, draft.version) == (lifecycle.IN_REVIEW, 2)
+    assert lifecycle.version(r, "D1").content["text"] == "运动会通知:周五下午在东操场"
+    assert review.state(r, "D1").given == {}
+    assert compose.load(r, admin.platform, admin.openid) is None
+
+
+def test_revise_voids_the_sign_offs_of_a_draft_in_review(r, w, admin, responsible, propaganda):
+    admin.say("投稿 运动会通知")
+    responsible.say("敏感 D1 重大事件")
+    responsible.say("查看 D1")
+    assert "还需" in responsible.say("同意 D1")
+    admin.say("修改 D1")
+    admin.say("地点:东操场")
+    assert "第 2 版" in admin.say("提交")
+    assert review.state(r, "D1").missing == ["responsible", "propaganda"]
+
+
+def test_revise_keeps_an_articles_pictures_and_cover(r, admin, responsible):
+    admin.say("投稿")
+    admin.say("标题 校运动会")
+    admin.say("开幕式")
+    admin.send(admin.inbound("image", pic_url="https://mmbiz.qpic.cn/a.jpg"))
+    admin.send(admin.inbound("image", pic_url="https://mmbiz.qpic.cn/b.jpg"))
+    admin.say("封面 3")
+    admin.say("提交")
+    first = lifecycle.version(r, "D1").content
+    responsible.say("查看 D1")
+    responsible.say("驳回 D1 补一句闭幕")
+    assert "3. [图片·封面]" in admin.say("修改 D1")
+    admin.say("闭幕式")
+    admin.say("提交")
+    second = lifecycle.version(r, "D1").content
+    assert second["cover_image"] == first["cover_image"] == "https://mmbiz.qpic.cn/b.jpg"
+    assert second["content_html"] == first["content_html"] + "\n<p>闭幕式</p>"
+
+
+@pytest.mark.parametrize(
+    "who, withdrawn, expected",
+    [("other", False, "只有稿件 D1 的作者"), ("author", True, "不能修改")],
+)
+def test_revise_is_refused_for_others_and_for_closed_drafts(r, w, admin, who, withdrawn, expected):
+    admin.say("投稿 运动会通知")
+    if withdrawn:
+        admin.say("撤回 D1")
+    phone = admin
+    if who == "other":
+        phone = Phone(r, w.platform, "oOther00000000001")
+        phone.bind(w.other_admin)
+    before = lifecycle.get(r, "D1")
+    assert expected in phone.say("修改 D1")
+    assert lifecycle.get(r, "D1") == before
+    assert compose.load(r, phone.platform, phone.openid) is None
+
+
+# ---- lists and times (issue 13) ----------------------------------------------------------
+
+
+def test_pending_shows_title_or_first_words_age_and_what_is_missing(r, admin, responsible):
+    admin.say("投稿 计算机学院举办第十二届程序设计竞赛,欢迎报名")
+    admin.say("投稿")
+    admin.say("标题 校运动会开幕")
+    admin.send(admin.inbound("image", pic_url="https://mmbiz.qpic.cn/a.jpg"))
+    admin.say("提交")
+    reply = responsible.say("待审")
+    assert "D1 文字「计算机学院举办第十二届程序设计竞…」" in reply
+    assert "D2 图文「校运动会开幕」" in reply
+    assert "送审 刚刚" in reply and "待第一责任人审核" in reply
+
+
+def test_mine_shows_titles_and_the_reason_of_a_rejection(r, admin, responsible):
+    admin.say("投稿 运动会通知")
+    admin.say("投稿 图书馆闭馆通知")
+    responsible.say("驳回 D1 请写明地点")
+    reply = admin.say("我的稿件")
+    assert "D1「运动会通知」 · 已退回:请写明地点" in reply
+    assert "D2「图书馆闭馆通知」 · 待第一责任人审核 · 刚刚" in reply
+
+
+def test_status_of_a_rejected_draft_says_who_why_and_what_next(r, w, admin, responsible):
+    admin.say("投稿 运动会通知")
+    responsible.say("驳回 D1 请写明地点")
+    reply = admin.say("状态 D1")
+    assert "已退回" in reply and "退回原因:请写明地点(李书记(第一责任人)," in reply
+    assert "北京时间" in reply and "修改 D1" in reply
+    assert "待审核" not in reply
+
+
+# ---- a draft nobody but its author could approve (issue 13) ------------------------------
+
+
+@pytest.fixture
+def sole_propaganda_admin(r, w):
+    """The administrator is also the college's only propaganda-department reviewer."""
+    people.grant_college_role(r, OPERATOR, w.admin, "propaganda")
+    people.revoke_college_role(r, OPERATOR, w.propaganda, "propaganda")
+
+
+def test_flagging_a_draft_only_its_author_could_sign_off_says_so_and_alerts(
+    r, w, admin, sole_propaganda_admin
+):
+    admin.say("投稿 运动会通知")
+    reply = admin.say("敏感 D1 重大事件")
+    assert "须经党委宣传部审核" in reply and "只有作者本人" in reply and "已通报党委宣传部" in reply
+    [record] = [rec for rec in audit.records(r) if rec["action"] == "draft.flag"]
+    assert escalation.raise_for_event(r, record, "unsignable_draft")
+    [alert] = alerts.recent(r)
+    assert alert.kind == "unsignable_draft" and alert.draft == "D1"
+    assert "只有作者本人" in alert.message
+
+
+def test_submitting_on_a_first_tier_platform_without_another_reviewer_says_so(r):
+    first = world(r, tier=1, platform_id="xy-wx")
+    people.grant_college_role(r, OPERATOR, first.admin, "propaganda")
+    people.revoke_college_role(r, OPERATOR, first.propaganda, "propaganda")
+    phone = Phone(r, first.platform, "oFirstTier0000001")
+    phone.bind(first.admin)
+    assert "须经党委宣传部审核,而有此资格的只有作者本人" in phone.say("投稿 学校新闻")
+
+
+def test_a_draft_others_can_sign_off_raises_nothing(r, w, admin, propaganda):
+    admin.say("投稿 运动会通知")
+    reply = admin.say("敏感 D1 重大事件")
+    assert "只有作者本人" not in reply
+    [record] = [rec for rec in audit.records(r) if rec["action"] == "draft.flag"]
+    assert not escalation.raise_for_event(r, record, "unsignable_draft")
+    assert [a.kind for a in alerts.recent(r)] == ["sensitive_draft"] or alerts.recent(r) == []

@@ -4,8 +4,10 @@ import json
 import re
 from datetime import date
 
-from app.core import audit
+from app.core import audit, clock
 from app.drafts import lifecycle, review
+from app.publishing import record as pubs
+from app.publishing import schedule
 from app.registry import filings, platforms, units
 from tests.console_helpers import signed_in
 from tests.factories import OPERATOR, actor, submitted, world
@@ -187,6 +189,18 @@ def test_the_audit_page_filters_verifies_and_exports(r, settings):
     assert exported and exported[-1]["via"] == "console"
 
 
+def test_times_on_console_pages_are_beijing_time_and_say_so(r, settings):
+    w = world(r)
+    draft = submitted(r, w)
+    review.approve(r, actor(w.responsible), draft.id, draft.content_hash)
+    client, _ = signed_in(settings, r, w.propaganda)
+    stored = list(audit.records(r, action="draft.approve"))[-1]["at"]
+    shown = clock.beijing(stored, seconds=True)
+    assert shown in client.get(f"/console/audit?draft={draft.id}").data.decode()
+    page = client.get(f"/console/drafts/{draft.id}").data.decode()
+    assert "北京时间" in page and stored[:16] not in page
+
+
 def test_a_responsible_person_sees_the_audit_of_their_own_platform_only(r, settings):
     mine = world(r, platform_id="jsj-wx")
     world(r, platform_id="wgy-wx")
@@ -216,7 +230,12 @@ def test_the_dashboard_counts_what_waits_for_me(r, settings):
 
 def test_an_article_is_shown_as_on_wechat_and_no_script_may_run(r, settings):
     w = world(r)
-    content = {"title": "程序设计竞赛通知", "content_html": "<p>欢迎报名</p>", "author": "学院"}
+    content = {
+        "title": "程序设计竞赛通知",
+        "content_html": "<p>欢迎报名</p>",
+        "author": "学院",
+        "cover_image": "https://mmbiz.qpic.cn/cover.jpg",
+    }
     draft = lifecycle.create(r, actor(w.admin), w.platform, "article", content)
     lifecycle.submit(r, actor(w.admin), draft.id)
     client, _ = signed_in(settings, r, w.responsible)
@@ -263,3 +282,15 @@ def test_an_art12_mismatch_in_the_console_is_shown_at_its_field_and_writes_nothi
     page = response.data.decode()
     assert response.status_code == 400 and 'id="tier-error"' in page and "第十二条" in page
     assert r.smembers("qianfa:platforms") == before
+
+
+def test_a_publication_that_retries_is_shown_as_retrying(r, settings):
+    w = world(r)
+    draft = submitted(r, w)
+    review.approve(r, actor(w.responsible), draft.id, draft.content_hash)
+    schedule.schedule(r, draft.id, settings=settings)
+    pub = schedule.publication_of(r, draft.id)
+    pubs.note(r, pub, attempts=1, reason="群发消息失败:微信系统繁忙")
+    client, _ = signed_in(settings, r, w.propaganda)
+    page = client.get(f"/console/drafts/{draft.id}").data.decode()
+    assert "重试中" in page and "微信系统繁忙" in page

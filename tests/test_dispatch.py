@@ -30,6 +30,7 @@ def record(action, decision="", **fields):
             [
                 ("notifications", "notify_reviewers", ("1-0",)),
                 ("pictures", "read_pictures", ("1-0",)),
+                ("alerts", "raise_alert", ("1-0", "unsignable_draft")),
             ],
         ),
         (
@@ -37,6 +38,7 @@ def record(action, decision="", **fields):
             [
                 ("notifications", "notify_reviewers", ("1-0",)),
                 ("pictures", "read_pictures", ("1-0",)),
+                ("alerts", "raise_alert", ("1-0", "unsignable_draft")),
             ],
         ),
         (record("draft.edit", "draft"), []),
@@ -68,6 +70,7 @@ def record(action, decision="", **fields):
             [
                 ("notifications", "notify_reviewers", ("1-0",)),
                 ("alerts", "raise_alert", ("1-0", "sensitive_draft")),
+                ("alerts", "raise_alert", ("1-0", "unsignable_draft")),
             ],
         ),
         (

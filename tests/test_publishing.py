@@ -12,7 +12,8 @@ from app.core import alerts, audit, keys
 from app.core.errors import Conflict
 from app.core.store import now
 from app.drafts import lifecycle, review, uploads
-from app.outbox import queues
+from app.notify import draft_notices
+from app.outbox import dispatch, queues
 from app.publishing import record as pubs
 from app.publishing import schedule
 from app.registry import platforms
@@ -552,3 +553,27 @@ def test_mass_send_unconfirmed_for_a_day_is_not_repeated(r, control, pset, w):
     assert schedule.run(r, draft.id, draft.version, settings=pset) == pubs.FAILED
     assert "为免重复群发" in lifecycle.get(r, draft.id).status_reason
     assert account(control)["mass_sends"] == []
+
+
+def test_the_first_failed_step_tells_the_author_it_retries_and_for_how_long(r, control, pset, w):
+    """Issue 13: the author hears at the first failure, not ten minutes later."""
+    control.add_fault(endpoint="message/mass/sendall", sequence=[{"errcode": -1}, {"errcode": -1}])
+    draft = approved(r, w)
+    schedule.schedule(r, draft.id, settings=pset)
+    schedule.run(r, draft.id, draft.version, settings=pset)
+    schedule.run(r, draft.id, draft.version, settings=pset)
+    first, second = actions(r, "publish.retry")
+    assert [rule.job for rule in dispatch.RULES if rule.matches(first)] == ["notify_author"]
+    assert not [rule.job for rule in dispatch.RULES if rule.matches(second)]
+    notice = draft_notices.author_notice(lifecycle.get(r, draft.id), first)
+    assert "微信系统繁忙" in notice.text and "自动重试" in notice.text
+    left = pset.publish_attempts - 1
+    assert f"最多 {left} 次" in notice.text and "分钟内" in notice.text
+    assert "微信系统繁忙" in schedule.publication_of(r, draft.id).reason
+
+
+def test_the_final_failure_says_what_to_do(r, w):
+    draft = approved(r, w)
+    record = {"id": "1-0", "action": "draft.fail", "draft": draft.id, "reason": "重试 8 次仍失败"}
+    text = draft_notices.author_notice(draft, record).text
+    assert f"修改 {draft.id}" in text and "联系党委宣传部" in text

@@ -268,9 +268,40 @@ def test_escalating_a_category_outside_art11_counts_as_a_sensitive_issue():
     assert screening.Screening("v", hits=(hit,)).flags == {"sensitive_issue"}
 
 
-def test_html_hits_say_they_count_in_the_source():
-    found = screening.screen({"content_html": "<p>有人赌博</p>"})
-    assert found.hits[0].where_zh == "正文第 6 字符(HTML 源码)"
+def test_places_are_told_as_readers_count_and_the_html_offset_is_kept():
+    """Authors are told 标题, 摘要, 第 N 段; the source offset stays for highlighting."""
+    html = "<p>开幕式</p>\n<p>闭幕式</p><p>有人赌博</p>"
+    found = screening.screen({"title": "赌博", "digest": "赌博", "content_html": html})
+    places = {hit.field: hit.where_zh for hit in found.hits}
+    assert places == {"title": "标题", "digest": "摘要第 1 段", "content_html": "正文第 3 段"}
+    [hit] = [hit for hit in found.hits if hit.field == "content_html"]
+    assert html[hit.start : hit.end] == "赌博"
+
+
+def test_a_place_in_plain_text_counts_non_empty_lines():
+    [hit] = screening.screen_text("第一段\n\n第二段\n有人赌博").hits
+    assert hit.where_zh == "正文第 3 段"
+
+
+def test_a_link_in_html_is_told_as_the_link_of_its_paragraph():
+    html = '<p>开幕</p><p><a href="https://shop.example.com">购买</a></p>'
+    [hit] = screening.screen({"content_html": html}).hits
+    assert hit.where_zh == "正文第 2 段的链接地址"
+
+
+@pytest.mark.parametrize(
+    "url", ["https://mmbiz.qpic.cn/mmbiz_jpg/abc/0?wx_fmt=jpeg", "http://wx.qlogo.cn/a/132"]
+)
+def test_wechats_own_media_hosts_are_never_an_advertising_link(url):
+    html = f'<p><img src="{url}" alt=""></p>'
+    found = screening.screen({"content_html": html, "cover_image": url, "image_url": url})
+    assert found.hits == ()
+    assert screening.screen_text(f"看这里 {url}").hits == ()
+
+
+def test_other_hosts_are_still_advertising_links():
+    found = screening.screen({"cover_image": "https://mmbiz.qpic.cn.ads.example.com/a.jpg"})
+    assert [hit.term for hit in found.hits] == ["外部链接"]
 
 
 def test_result_round_trips_through_its_dict():

@@ -34,7 +34,7 @@ def test_block_moves_the_draft_to_blocked_and_tells_the_author_what_and_where(r)
         lifecycle.submit(r, actor(w.admin), draft.id)
     error = caught.value
     assert "淫秽、色情、赌博" in error.message and "「网络赌博」" in error.message
-    assert "正文第 5 字" in error.message
+    assert "正文第 1 段" in error.message
     assert error.draft.status == lifecycle.BLOCKED == lifecycle.get(r, draft.id).status
     hit = error.screening.hits_with(screening.BLOCK)[0]
     assert BLOCKED_TEXT[hit.start : hit.end] == "网络赌博"
@@ -154,6 +154,7 @@ def test_article_drafts_are_screened_field_by_field(r):
         "title": "校园新闻",
         "digest": "限时优惠",
         "content_html": '<p>活动</p><a href="https://shop.example.com">购买</a>',
+        "cover_image": "https://mmbiz.qpic.cn/cover.jpg",
     }
     draft = lifecycle.create(r, actor(w.admin), w.platform, "article", content)
     lifecycle.submit(r, actor(w.admin), draft.id)

@@ -54,7 +54,11 @@ def careful(page):
 
 
 def article(r, w, html: str) -> lifecycle.Draft:
-    content = {"title": "迎新晚会通知", "content_html": f"<p>请审核本稿。</p>{html}"}
+    content = {
+        "title": "迎新晚会通知",
+        "content_html": f"<p>请审核本稿。</p>{html}",
+        "cover_image": "https://mmbiz.qpic.cn/cover.jpg",
+    }
     draft = lifecycle.create(r, actor(w.admin), w.platform, "article", content)
     return lifecycle.submit(r, actor(w.admin), draft.id)
 

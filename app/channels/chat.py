@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import redis
 
 from app import screening
-from app.core import audit, keys, metrics, validate
+from app.core import audit, clock, keys, metrics, validate
 from app.core.errors import Forbidden, InvalidInput, NotFound, QianfaError
 from app.core.masterkey import Keyring
 from app.core.paging import paginate
@@ -33,7 +33,7 @@ from app.core.store import decode_set
 from app.drafts import compose, corrections, lifecycle, preview, review
 from app.monitoring import handling, takedown
 from app.publishing import manual
-from app.registry import access, bindcodes
+from app.registry import access, bindcodes, people
 from app.registry.platforms import Platform
 
 log = logging.getLogger(__name__)
@@ -257,6 +257,8 @@ def _in_session(ctx: Context, command: Command | None, args: str) -> str:
         return "投稿中只能发送文字、图片或链接。发送「提交」提交审核,「取消」放弃。"
     session = compose.add(ctx.r, ctx.platform.id, ctx.message.openid, ctx.session, part)
     what = compose.PART_NAMES[part.type]
+    if part.type == compose.IMAGE and session.cover_part() == len(session.parts):
+        what += "(封面;「封面 N」可改用第 N 段的图片)"
     return f"已收到第 {len(session.parts)} 段{what}。继续发送,或「预览」「提交」「取消」。"
 
 
@@ -281,7 +283,8 @@ def _compose(ctx: Context, args: str) -> str:
     compose.save(ctx.r, ctx.platform.id, ctx.message.openid, compose.Session())
     return (
         "开始投稿。请发送文字、图片或链接,可发送多条:\n"
-        "「标题 …」设置标题 ·「预览」查看 ·「提交」提交审核 ·「取消」放弃\n"
+        "「标题 …」设置标题 · 第一张图片为图文封面(「封面 N」改选)·「预览」查看 ·"
+        "「提交」提交审核 ·「取消」放弃\n"
         f"{compose.SESSION_TTL // 3600} 小时内未提交将自动作废。"
     )
 
@@ -306,6 +309,36 @@ def _submit_session(ctx: Context, args: str) -> str:
     return _submitted(ctx, compose.submit(ctx.r, ctx.actor, ctx.platform.id, ctx.session))
 
 
+def _cover(ctx: Context, args: str) -> str:
+    if ctx.session is None:
+        return _no_session()
+    session = compose.set_cover(ctx.r, ctx.platform.id, ctx.message.openid, ctx.session, args)
+    return f"封面已改为第 {session.cover} 段的图片。"
+
+
+def _drop(ctx: Context, args: str) -> str:
+    if ctx.session is None:
+        return _no_session()
+    gone = compose.drop(ctx.r, ctx.platform.id, ctx.message.openid, ctx.session, args)
+    left = len(ctx.session.parts)
+    return f"已删除一段{compose.PART_NAMES[gone.type]},还有 {left} 段。发送「预览」查看。"
+
+
+def _revise(ctx: Context, args: str) -> str:
+    """Reopen one's own draft in a session with its content, for its next version."""
+    if ctx.session is not None:
+        return "你正在投稿中:请先「提交」或「取消」,再修改其他稿件。"
+    raw, _ = _split_id(args)
+    draft = _draft_here(ctx, raw)
+    session = compose.reopen(ctx.r, ctx.actor, ctx.platform.id, draft.id)
+    return _fit(
+        f"开始修改稿件 {draft.id}(第 {draft.version} 版),内容如下:\n"
+        + "\n".join(compose.outline(session))
+        + "\n继续发送内容追加,「删除 N」删去第 N 段,「标题 …」「封面 N」修改;"
+        "「提交」保存为新版本并重新送审(此前的审核意见作废),「取消」放弃修改。"
+    )
+
+
 def _cancel(ctx: Context, args: str) -> str:
     if not compose.cancel(ctx.r, ctx.platform.id, ctx.message.openid):
         return _no_session()
@@ -323,7 +356,22 @@ def _submitted(ctx: Context, draft: lifecycle.Draft) -> str:
         f"已提交稿件 {draft.id}({lifecycle.KINDS[draft.kind]},第 {draft.version} 版),"
         f"状态:{lifecycle.STATUSES[draft.status]}。等待审核:{waiting or '无'}。\n"
         f"{_screening_line(ctx, draft)}\n"
-        f"发送「状态 {draft.id}」查看进度,「撤回 {draft.id}」撤回。"
+        + _stuck_line(ctx, state)
+        + f"发送「状态 {draft.id}」查看进度,「撤回 {draft.id}」撤回。"
+    )
+
+
+def _stuck_line(ctx: Context, state: review.ReviewState) -> str:
+    """Say at once when only the author could give a sign-off the draft needs."""
+    if state.draft.status != lifecycle.IN_REVIEW:
+        return ""
+    missing = review.unsignable(ctx.r, state)
+    if not missing:
+        return ""
+    who = "、".join(review.SIGNOFFS[s] for s in missing)
+    return (
+        f"注意:本稿件须经{who}审核,而有此资格的只有作者本人(不能审核自己的稿件),"
+        "目前无人能审核通过;已通报党委宣传部安排其他审核人。\n"
     )
 
 
@@ -388,16 +436,55 @@ def _summary(ctx: Context, draft: lifecycle.Draft) -> list[str]:
         f"稿件 {draft.id} · {lifecycle.KINDS[draft.kind]} · 第 {draft.version} 版"
         f"({draft.content_hash[:8]})· {lifecycle.STATUSES[draft.status]}"
     ]
-    if draft.status_reason:
+    rejected = review.rejection(ctx.r, draft)
+    if rejected:
+        lines.append(f"退回原因:{rejected['reason']}({_who(ctx, rejected)})")
+        lines.append(f"发送「修改 {draft.id}」修改后重新提交。")
+    elif draft.status_reason:
         lines.append(f"说明:{draft.status_reason}")
-    for req in state.required:
-        mark = "已通过" if req.signoff in state.given else "待审核"
-        lines.append(f"{review.SIGNOFFS[req.signoff]}:{mark}")
+    if draft.status in (lifecycle.IN_REVIEW, lifecycle.APPROVED):
+        for req in state.required:
+            mark = "已通过" if req.signoff in state.given else "待审核"
+            lines.append(f"{review.SIGNOFFS[req.signoff]}:{mark}")
+    lines.append(f"更新于 {clock.beijing(draft.updated_at)}")
     if draft.flags:
         lines.append("标记:" + "、".join(lifecycle.FLAGS[f] for f in sorted(draft.flags)))
     if draft.status != lifecycle.DRAFT:
         lines.append(_screening_line(ctx, draft))
     return lines
+
+
+def _who(ctx: Context, decision: dict[str, str]) -> str:
+    """``王主任(第一责任人),2026-05-01 14:03 北京时间`` for a stored decision."""
+    try:
+        name = people.get(ctx.r, decision["person"]).name
+    except QianfaError:
+        name = decision.get("person", "")
+    roles = "、".join(review.SIGNOFFS[s] for s in decision.get("as", "").split(",") if s)
+    return f"{name}({roles}),{clock.beijing(decision.get('at', ''))}"
+
+
+HEADLINE_CHARS = 16
+
+
+def _headline(ctx: Context, draft: lifecycle.Draft) -> str:
+    """A title or the first words, so a list says which draft is which."""
+    content = lifecycle.version(ctx.r, draft.id).content
+    words = content.get("title") or content.get("text") or content.get("caption") or "图片"
+    words = " ".join(words.split())
+    return "「" + words[:HEADLINE_CHARS] + ("…" if len(words) > HEADLINE_CHARS else "") + "」"
+
+
+def _waiting_for(ctx: Context, draft: lifecycle.Draft) -> str:
+    """What a draft still needs, in a word or two."""
+    if draft.status == lifecycle.IN_REVIEW:
+        missing = review.state(ctx.r, draft.id).missing
+        return "待" + "、".join(review.SIGNOFFS[s] for s in missing) + "审核"
+    if draft.status == lifecycle.REJECTED:
+        return f"{lifecycle.STATUSES[draft.status]}:{draft.status_reason}"
+    if draft.status == lifecycle.DRAFT:
+        return "未提交"
+    return lifecycle.STATUSES[draft.status]
 
 
 def _mine(ctx: Context, args: str) -> str:
@@ -407,7 +494,11 @@ def _mine(ctx: Context, args: str) -> str:
     if not found:
         return "你在本公众号还没有稿件。发送「投稿」开始。"
     lines = [f"你最近的稿件(最多 {LIST_LIMIT} 篇):"]
-    lines += [f"{d.id} · {lifecycle.STATUSES[d.status]} · 第 {d.version} 版" for d in found]
+    lines += [
+        f"{d.id}{_headline(ctx, d)} · {_waiting_for(ctx, d)} · {clock.age(d.updated_at)}"
+        for d in found
+    ]
+    lines.append("发送「状态 D编号」查看详情。")
     return _fit("\n".join(lines))
 
 
@@ -420,7 +511,11 @@ def _pending(ctx: Context, args: str) -> str:
         return "目前没有等待你审核的稿件。"
     count = f"最近 {PENDING_LIMIT}" if len(waiting) == PENDING_LIMIT else len(waiting)
     lines = [f"等待你审核的稿件({count} 篇):"]
-    lines += [f"{d.id} · {lifecycle.KINDS[d.kind]} · 第 {d.version} 版" for d in waiting]
+    lines += [
+        f"{d.id} {lifecycle.KINDS[d.kind]}{_headline(ctx, d)} · 送审 {clock.age(d.updated_at)}"
+        f" · {_waiting_for(ctx, d)}"
+        for d in waiting
+    ]
     lines.append("发送「查看 D编号」阅读。")
     return _fit("\n".join(lines))
 
@@ -510,7 +605,8 @@ def _flag(ctx: Context, args: str) -> str:
     state = review.set_flag(ctx.r, ctx.actor, draft.id, flag, True)
     waiting = "、".join(review.SIGNOFFS[s] for s in state.missing) or "无"
     label = lifecycle.FLAGS[flag]
-    return f"已将稿件 {draft.id} 标记为「{label}」,须经党委宣传部审核。待审核:{waiting}。"
+    head = f"已将稿件 {draft.id} 标记为「{label}」,须经党委宣传部审核。待审核:{waiting}。"
+    return head + ("\n" + _stuck_line(ctx, state)).rstrip()
 
 
 def _topic(raw: str) -> str:
@@ -646,8 +742,12 @@ COMMANDS = (
     ),
     Command("adopt", ("采纳", "adopt"), ADMIN, "采纳 D编号:采纳内容检查的修改建议", _adopt),
     Command("takedown", ("下架", "takedown"), STAFF, "下架 链接或D编号 原因:下架文章", _take_down),
+    Command("cover", ("封面", "cover"), ADMIN, "封面 N:投稿中用第 N 段的图片作封面", _cover),
+    Command("drop", ("删除", "drop"), ADMIN, "删除 N:投稿中删去第 N 段", _drop),
+    Command("revise", ("修改", "revise"), ADMIN, "修改 D编号:修改被退回或审核中的稿件", _revise),
 )
 SESSION_COMMANDS = {"help", "compose", "title", "preview", "send", "cancel"}
+SESSION_COMMANDS |= {"cover", "drop", "revise"}
 _WORDS = sorted(
     ((word.lower(), command) for command in COMMANDS for word in command.words),
     key=lambda pair: -len(pair[0]),

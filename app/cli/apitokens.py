@@ -4,6 +4,7 @@ import click
 
 from app.channels import apitokens
 from app.cli.base import operator, store
+from app.core import clock
 
 
 @click.group("api-token")
@@ -31,11 +32,11 @@ def list_tokens(person_id):
     """列出 API 令牌(不含令牌本身),可只列一名人员的。"""
     found = apitokens.list_tokens(store(), person_id)
     for t in found:
-        state = f"已吊销 {t.revoked_at}" if t.revoked_at else "有效"
-        used = t.last_used_at or "从未使用"
+        state = f"已吊销 {clock.beijing(t.revoked_at)}" if t.revoked_at else "有效"
+        used = clock.beijing(t.last_used_at) or "从未使用"
         click.echo(
             f"{t.id}\t{t.person}\t{','.join(t.platforms)}\t{state}\t"
-            f"签发 {t.created_at}\t最近使用 {used}\t{t.label}".rstrip()
+            f"签发 {clock.beijing(t.created_at)}\t最近使用 {used}\t{t.label}".rstrip()
         )
     if not found:
         click.echo("没有 API 令牌")

@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta
 import click
 
 from app.cli.base import CliError, operator, store
-from app.core import anchors, audit, validate
+from app.core import anchors, audit, clock, validate
 from app.core.redis import embedded_exists
 from app.core.settings import get_settings
 from app.registry import platforms
@@ -31,7 +31,8 @@ def verify_command():
         raise CliError("没有任何审计记录,也没有锚点:无从核验(Redis 是否配置正确?)")
     if r is None:
         raise CliError(
-            f"找不到审计数据(内置 Redis 数据库不存在),而锚点({last.at})记到第 {last.seq} 条:"
+            "找不到审计数据(内置 Redis 数据库不存在),"
+            f"而锚点({clock.beijing(last.at)})记到第 {last.seq} 条:"
             "审计链被清空"
         )
     result = audit.verify(r, anchor=last)
@@ -60,7 +61,7 @@ def _notes(result: audit.Verification, last, settings) -> list[str]:
             f"请运行 qianfa audit anchor(调度进程每 {settings.audit_anchor_interval} 秒自动写入)。"
         )
     else:
-        notes.append(f"与最新锚点相符:第 {last.seq} 条({last.at})。")
+        notes.append(f"与最新锚点相符:第 {last.seq} 条({clock.beijing(last.at)})。")
     if not result.signed:
         notes.append("注意:这些记录写于审计签名启用之前,未签名;下一条记录写入后即受签名保护。")
     return notes
@@ -74,7 +75,7 @@ def anchor_command():
     if made is None:
         click.echo("审计链为空:没有可锚定的记录。")
         return
-    click.echo(f"锚点:第 {made.seq} 条,哈希 {made.hash}({made.at}),已记于 {path}")
+    click.echo(f"锚点:第 {made.seq} 条,哈希 {made.hash}({clock.beijing(made.at)}),已记于 {path}")
 
 
 @audit_group.command("export")

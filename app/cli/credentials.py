@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from app.cli.base import CliError, operator, store
-from app.core import masterkey
+from app.core import clock, masterkey
 from app.core.settings import get_settings
 from app.registry import credentials
 
@@ -68,7 +68,7 @@ def set_command(platform: str, name: str, from_stdin: bool) -> None:
 def status_command(platform: str) -> None:
     """显示平台 PLATFORM 各项密钥是否已设置及更改时间(不显示值)。"""
     for name, state in credentials.status(store(), platform).items():
-        shown = f"已设置  {state['changed_at']}" if state["set"] else "未设置"
+        shown = f"已设置  {clock.beijing(state['changed_at'])}" if state["set"] else "未设置"
         click.echo(f"{name:<18}{shown}")
 
 

@@ -125,3 +125,30 @@ def ensure(r: redis.Redis, keyring: Keyring, bind_code_ttl: int) -> list[str]:
         code = bindcodes.issue(r, keyring, ACTOR, person, PLATFORM, bind_code_ttl)
         lines.append(f"  在沙箱页面以「{name}」的身份发送:绑定 {code}")
     return lines
+
+
+def next_steps(page: str, console: str, unbound: bool) -> list[str]:
+    """The three things to do next, last in ``qianfa run``'s output; the rest is reference."""
+    admin, responsible = DEMO_USERS[0]["nickname"], DEMO_USERS[1]["nickname"]
+    account = f"{page}accounts/{DEMO_ACCOUNT['appid']}"
+    steps = [
+        f"打开沙箱页面 {account},在「{admin}」「{responsible}」的卡片里发送上面的「绑定 …」",
+        f"以「{admin}」的身份发送「投稿」、一段文字、一张图片(卡片上选示例图片)、"
+        "「标题 …」和「提交」",
+        f"以「{responsible}」的身份发送「待审」,再「同意 D编号」;"
+        f"发布后打开控制台 {console} 看审计记录",
+    ]
+    if not unbound:
+        steps = [f"打开沙箱页面 {account}", *steps[1:]]
+    return ["接下来:", *(f"  {n}. {step}" for n, step in enumerate(steps, 1))]
+
+
+def curl_hint(sandbox: str) -> str:
+    """Sending as a user from the shell: an alternative to the page, not a step."""
+    staff = DEMO_USERS[0]
+    url = f"{sandbox}/sandbox/api/accounts/{DEMO_ACCOUNT['appid']}/users/{staff['openid']}/messages"
+    body = '{"type": "text", "content": "帮助"}'
+    return (
+        f"(也可以在命令行以「{staff['nickname']}」的身份发消息:"
+        f"curl -X POST {url} -H 'Content-Type: application/json' -d '{body}')"
+    )

@@ -3,7 +3,7 @@
 import click
 
 from app.cli.base import operator, store
-from app.core import masterkey
+from app.core import clock, masterkey
 from app.core.settings import get_settings
 from app.drafts import lifecycle, review
 from app.monitoring import inventory
@@ -148,9 +148,8 @@ def platform_show(platform_id):
         admins = "、".join(pending["admins"])
         click.echo(f"待生效变更:第一责任人 {pending['responsible']}  管理员 {admins}(第六条)")
     for f in filings.of_platform(r, p.id):
-        click.echo(
-            f"备案表 {f.id}:{filings.KINDS[f.kind]} {f.opened_at} {filings.STATUSES[f.status]}"
-        )
+        opened = clock.beijing(f.opened_at)
+        click.echo(f"备案表 {f.id}:{filings.KINDS[f.kind]} {opened} {filings.STATUSES[f.status]}")
 
 
 @platform_group.command("status")

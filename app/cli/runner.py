@@ -12,6 +12,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import redis
@@ -56,6 +58,11 @@ def run_all(settings: Settings, echo=print) -> int:
             echo(line)
         for line in demo:
             echo(line)
+        if demo:
+            # Last, once the sandbox and the web answer, so nothing prints after them.
+            _wait_listening(settings, children)
+            for line in demo_next_steps(settings, demo):
+                echo(line)
         exited = _wait_for_first_exit(children, stopping)
     finally:
         _stop(children)
@@ -82,7 +89,48 @@ def demo_lines(settings: Settings) -> list[str]:
         return [f"未能准备演示平台:{exc.message}"]
     finally:
         client.close()
-    return [*lines, f"沙箱页面 {page} 上可以看到每个用户的聊天,并以他们的身份发消息"]
+    sandbox = page.rstrip("/")
+    return [
+        *lines,
+        f"沙箱页面 {page} 上可以看到每个用户的聊天,并以他们的身份发消息",
+        demo.curl_hint(sandbox),
+    ]
+
+
+def demo_next_steps(settings: Settings, demo_output: list[str]) -> list[str]:
+    from app.cli import demo
+
+    page = f"http://127.0.0.1:{settings.sandbox_port}/"
+    console = f"http://{settings.host}:{settings.port}/console/"
+    unbound = any("绑定 " in line for line in demo_output)
+    return demo.next_steps(page, console, unbound)
+
+
+READY_WAIT = 30.0
+
+
+def _wait_listening(settings: Settings, children: dict) -> None:
+    """Wait (briefly) until the sandbox page and /healthz answer, or a child exited."""
+    urls = [
+        f"http://127.0.0.1:{settings.sandbox_port}/sandbox/api/state",
+        f"http://{settings.host}:{settings.port}/healthz",
+    ]
+    deadline = time.monotonic() + READY_WAIT
+    for url in urls:
+        while time.monotonic() < deadline and all(c.poll() is None for c in children.values()):
+            if _answers(url):
+                break
+            time.sleep(0.2)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
 
 
 def console_lines(settings: Settings, url: str) -> list[str]:
@@ -117,7 +165,9 @@ def sandbox_allowed(env: dict, settings: Settings) -> str:
 def sandbox_command(settings: Settings) -> list[str]:
     webhook = f"http://{settings.host}:{settings.port}/wechat/demo"
     port = str(settings.sandbox_port)
-    return ["-m", "sandbox", "--demo", "--port", port, "--server-url", webhook]
+    state = str(settings.instance_dir / "sandbox-state.json")
+    args = ["-m", "sandbox", "--demo", "--brief", "--port", port, "--server-url", webhook]
+    return [*args, "--state", state]
 
 
 def _spawn(args: list[str], env: dict) -> subprocess.Popen:

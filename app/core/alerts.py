@@ -29,6 +29,7 @@ KINDS = {
     "published_differs": "发布内容与审核版本不一致",
     "online_content": "已发布的文章发现问题内容",
     "refiling_overdue": "变更备案久未完成",
+    "unsignable_draft": "稿件无人可以审核",
 }
 MAX_PENDING = 10_000
 # One round trip inside the caller's MULTI: number the alert (A1, A2 ...), append it to the

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 import redis
 
-from app.core import keys
+from app.core import clock, keys
 from app.core.auditseal import VERSION, Checkpoint, Signer, checkpoint, signer
 from app.core.store import Tx, atomically, decode, now, timestamp
 
@@ -523,11 +523,14 @@ def write_jsonl(rows: Iterator[dict[str, str]], out) -> int:
 
 
 def write_csv(rows: Iterator[dict[str, str]], out) -> int:
+    """The spreadsheet people open: times in Beijing time, with their +08:00 offset;
+    the JSONL export keeps every field exactly as stored."""
     writer = csv.DictWriter(out, fieldnames=("id", *FIELDS), extrasaction="ignore")
     writer.writeheader()
     count = 0
     for row in rows:
-        writer.writerow({k: spreadsheet_safe(v) for k, v in row.items()})
+        shown = {**row, "at": clock.iso_beijing(row["at"])} if "at" in row else row
+        writer.writerow({k: spreadsheet_safe(v) for k, v in shown.items()})
         count += 1
     return count
 

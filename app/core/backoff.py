@@ -2,8 +2,10 @@
 
 import random
 
+CAP = 900.0  # seconds: no single wait is longer
 
-def backoff(attempt: int, *, base: float = 5.0, cap: float = 900.0, rng=None) -> float:
+
+def backoff(attempt: int, *, base: float = 5.0, cap: float = CAP, rng=None) -> float:
     """Seconds to wait before retry number ``attempt`` (0-based): exponential, jittered.
 
     "Equal jitter": half of ``min(cap, base * 2**attempt)`` plus a random share of the

@@ -404,3 +404,8 @@ def draft_pictures(draft_id: str, number: int) -> str:
     """String (JSON): what was read in each picture of a draft version, with its content hash
     (``app.screening.pictures``); absent while the picture checks are running."""
     return f"{NS}:draft:{draft_id}:v{number}:pictures"
+
+
+def draft_rejection(draft_id: str) -> str:
+    """Hash: who sent the draft back last, as what, when and why (``review.rejection``)."""
+    return f"{NS}:draft:{draft_id}:rejection"

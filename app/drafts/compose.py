@@ -3,17 +3,22 @@
 After ``投稿`` the texts, pictures and links an administrator sends are kept in a short-lived
 session; ``提交`` turns them into a draft of the simplest kind that holds them: text only is
 a text post, one picture with at most a short caption is an image post, anything else (or a
-title) is an article.
+title) is an article. An article's cover is its first picture unless ``封面`` chose another,
+so one without any picture is refused at ``提交`` with the way to add one, not at publishing.
+
+``修改 D42`` (``reopen``) loads a draft's current version back into a session; ``提交`` then
+saves the next version (which voids earlier sign-offs) and sends it to review again.
 """
 
 import html
 import json
 from dataclasses import asdict, dataclass, field
+from html.parser import HTMLParser
 
 import redis
 
 from app.core import audit, keys, validate
-from app.core.errors import Conflict, InvalidInput
+from app.core.errors import Conflict, Forbidden, InvalidInput
 from app.drafts import lifecycle
 
 SESSION_TTL = 2 * 3600
@@ -33,8 +38,13 @@ class Part:
 
 @dataclass
 class Session:
+    """``cover`` is the number of the part chosen as cover (0: the first picture);
+    ``draft`` the draft being revised ('' for a new one)."""
+
     title: str = ""
     parts: list[Part] = field(default_factory=list)
+    cover: int = 0
+    draft: str = ""
 
     def dumps(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -42,7 +52,14 @@ class Session:
     @classmethod
     def loads(cls, raw: bytes) -> "Session":
         data = json.loads(raw)
-        return cls(title=data["title"], parts=[Part(**p) for p in data["parts"]])
+        parts = [Part(**p) for p in data["parts"]]
+        return cls(data["title"], parts, data.get("cover", 0), data.get("draft", ""))
+
+    def cover_part(self) -> int:
+        """The number of the cover picture, 0 when there is no picture."""
+        if self.cover:
+            return self.cover
+        return next((n for n, p in enumerate(self.parts, 1) if p.type == IMAGE), 0)
 
 
 def load(r: redis.Redis, platform_id: str, openid: str) -> Session | None:
@@ -72,6 +89,36 @@ def set_title(r: redis.Redis, platform_id: str, openid: str, session: Session, t
     return session
 
 
+def set_cover(r: redis.Redis, platform_id: str, openid: str, session: Session, raw: str):
+    """Choose part number ``raw`` (a picture, as ``预览`` numbers them) as the cover."""
+    number = validate.normalize(raw or "").strip()
+    pictures = [n for n, p in enumerate(session.parts, 1) if p.type == IMAGE]
+    if not pictures:
+        raise InvalidInput("稿件里还没有图片:请先发送一张图片,第一张图片即为封面")
+    if not number.isdigit() or int(number) not in pictures:
+        shown = "、".join(str(n) for n in pictures)
+        raise InvalidInput(f"请写明作封面的图片是第几段(「预览」可见),可选:{shown}")
+    session.cover = int(number)
+    save(r, platform_id, openid, session)
+    return session
+
+
+def drop(r: redis.Redis, platform_id: str, openid: str, session: Session, raw: str) -> Part:
+    """Remove part number ``raw``, so a revision can replace what it no longer wants."""
+    number = validate.normalize(raw or "").strip()
+    if not session.parts:
+        raise InvalidInput("稿件还是空的,没有可删除的内容")
+    if not number.isdigit() or not 1 <= int(number) <= len(session.parts):
+        raise InvalidInput(f"请写明要删除第几段(「预览」可见),应为 1–{len(session.parts)}")
+    gone = session.parts.pop(int(number) - 1)
+    if session.cover == int(number):
+        session.cover = 0
+    elif session.cover > int(number):
+        session.cover -= 1
+    save(r, platform_id, openid, session)
+    return gone
+
+
 def as_draft(session: Session) -> tuple[str, dict[str, str]]:
     """The kind and content of the draft these messages make."""
     texts = [p.text for p in session.parts if p.type == TEXT]
@@ -90,13 +137,21 @@ def as_draft(session: Session) -> tuple[str, dict[str, str]]:
 
 
 def _article(session: Session, texts: list[str], images: list[Part]) -> dict[str, str]:
+    if not images:
+        raise InvalidInput(COVER_NEEDED, code="cover_missing", field="cover_image")
     first_text = texts[0] if texts else ""
     return {
         "title": session.title,
         "digest": first_text.replace("\n", " ")[:DIGEST_CHARS],
         "content_html": "\n".join(_html(part) for part in session.parts),
-        "cover_image": images[0].url if images else "",
+        "cover_image": session.parts[session.cover_part() - 1].url,
     }
+
+
+COVER_NEEDED = (
+    "图文稿件须有封面图片:请发送一张图片(第一张图片即为封面,「封面 N」可改选第 N 段的图片),"
+    "再「提交」"
+)
 
 
 def _html(part: Part) -> str:
@@ -109,17 +164,125 @@ def _html(part: Part) -> str:
 
 
 def submit(r: redis.Redis, actor: audit.Actor, platform_id: str, session: Session):
-    """Create the draft and send it to review; the session ends once the draft exists."""
+    """Create the draft (or its next version) and send it to review; the session ends then."""
     kind, content = as_draft(session)
+    if session.draft:
+        return _resubmit(r, actor, platform_id, session.draft, kind, content)
     draft = lifecycle.create(r, actor, platform_id, kind, content)
     cancel(r, platform_id, actor.openid)
     return lifecycle.submit(r, actor, draft.id)
 
 
+def _resubmit(r, actor: audit.Actor, platform_id: str, did: str, kind: str, content: dict):
+    """Save the revision as the draft's next version; one back in 草稿 is submitted again."""
+    current = lifecycle.get(r, did)
+    if kind != current.kind:
+        was, now = lifecycle.KINDS[current.kind], lifecycle.KINDS[kind]
+        raise InvalidInput(
+            f"修改后的内容是{now}稿件,原稿件 {did} 是{was}稿件:请按原类型修改,"
+            f"或「取消」后撤回原稿、重新投稿"
+        )
+    draft = lifecycle.edit(r, actor, did, content)
+    cancel(r, platform_id, actor.openid)
+    if draft.status == lifecycle.DRAFT:
+        return lifecycle.submit(r, actor, draft.id)
+    return draft
+
+
+# Statuses from which ``修改`` reopens a draft: ``edit`` leads back to review from each.
+REOPENABLE = (lifecycle.REJECTED, lifecycle.IN_REVIEW, lifecycle.BLOCKED, lifecycle.FAILED)
+
+
+def reopen(r: redis.Redis, actor: audit.Actor, platform_id: str, did: str) -> Session:
+    """Load the author's draft into a session, to revise and ``提交`` as its next version."""
+    draft = lifecycle.get(r, did)
+    if draft.author != actor.person:
+        raise Forbidden(f"只有稿件 {draft.id} 的作者可以修改它", code="not_author")
+    if draft.status not in REOPENABLE:
+        shown = lifecycle.STATUSES[draft.status]
+        raise Conflict(f"稿件 {draft.id} 当前为「{shown}」,不能修改", code="transition")
+    session = from_version(lifecycle.version(r, draft.id))
+    session.draft = draft.id
+    save(r, platform_id, actor.openid, session)
+    return session
+
+
+def from_version(version: lifecycle.Version) -> Session:
+    """The session that ``提交`` turns back into this content."""
+    content = version.content
+    if version.kind == lifecycle.TEXT:
+        return Session(parts=[Part(TEXT, text=content["text"])])
+    if version.kind == lifecycle.IMAGE:
+        caption = [Part(TEXT, text=content["caption"])] if content["caption"] else []
+        return Session(parts=[Part(IMAGE, url=content["image_url"]), *caption])
+    session = Session(title=content["title"], parts=_parts(content["content_html"]))
+    covers = [n for n, p in enumerate(session.parts, 1) if p.type == IMAGE]
+    chosen = [n for n in covers if session.parts[n - 1].url == content["cover_image"]]
+    rebuilt = "\n".join(_html(part) for part in session.parts)
+    extras = content["author"] or content["source_url"]
+    if rebuilt != content["content_html"] or not chosen or extras:
+        raise Conflict(
+            "这篇图文不是在聊天中写成的,无法在聊天中还原排版,请通过接口或 CMS 修改",
+            code="not_chat_made",
+        )
+    session.cover = 0 if chosen[0] == covers[0] else chosen[0]
+    return session
+
+
+class _Parts(HTMLParser):
+    """The texts, pictures and links of an article this module composed (``_html``):
+    a newline between top-level paragraphs separates two parts."""
+
+    def __init__(self):
+        super().__init__()
+        self.parts: list[Part] = []
+        self.lines: list[str] = []
+        self.link: dict[str, str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        found = dict(attrs)
+        if tag == "img":
+            self.flush()
+            self.parts.append(Part(IMAGE, url=found.get("src") or ""))
+        elif tag == "a":
+            self.flush()
+            self.link = {"url": found.get("href") or "", "text": ""}
+
+    def handle_endtag(self, tag):
+        if tag == "a" and self.link is not None:
+            title = "" if self.link["text"] == self.link["url"] else self.link["text"]
+            self.parts.append(Part(LINK, url=self.link["url"], title=title))
+            self.link = None
+
+    def handle_data(self, data):
+        if self.link is not None:
+            self.link["text"] += data
+        elif data == "\n":
+            self.flush()
+        else:
+            self.lines.append(data)
+
+    def flush(self):
+        if self.lines:
+            self.parts.append(Part(TEXT, text="\n".join(self.lines)))
+            self.lines = []
+
+
+def _parts(body: str) -> list[Part]:
+    parser = _Parts()
+    parser.feed(body)
+    parser.close()
+    parser.flush()
+    return parser.parts
+
+
 def outline(session: Session) -> list[str]:
-    """One line per part, for ``预览``."""
-    lines = [f"标题:{session.title}" if session.title else "标题:(未设置)"]
+    """One line per part, for ``预览``; the cover picture is marked."""
+    head = f"修改稿件 {session.draft}," if session.draft else ""
+    lines = [head + (f"标题:{session.title}" if session.title else "标题:(未设置)")]
+    cover = session.cover_part()
     for number, part in enumerate(session.parts, 1):
         shown = part.text or part.title or part.url
-        lines.append(f"{number}. [{PART_NAMES[part.type]}] {shown}")
+        name = PART_NAMES[part.type] + ("·封面" if number == cover else "")
+        lines.append(f"{number}. [{name}] {shown}")
     return lines

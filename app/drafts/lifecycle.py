@@ -156,6 +156,18 @@ def _cover_image(value) -> str:
     return validate.url(value, "封面图片地址")
 
 
+COVER_NEEDED = (
+    "图文稿件须有封面图片才能发布(微信图文必须有封面):"
+    "请在 cover_image 中给出图片地址或上传图片的引用,再提交"
+)
+
+
+def require_cover(kind: str, content: dict[str, str]) -> None:
+    """Refuse an article without a cover before review, not after it at publishing."""
+    if kind == ARTICLE and not content.get("cover_image"):
+        raise InvalidInput(COVER_NEEDED, code="cover_missing", field="cover_image")
+
+
 def content_hash(kind: str, content: dict[str, str]) -> str:
     canonical = json.dumps(
         {"kind": kind, "content": content},
@@ -388,6 +400,7 @@ def edit(
         )
         found = None
         if updated.status == IN_REVIEW:
+            require_cover(updated.kind, cleaned)
             found = screening.screen_version(updated, cleaned, rules)
         write_in(tx, updated, _required_in(tx, updated, found) if found else None)
         _write_version(tx, updated, cleaned, current.author)
@@ -450,7 +463,9 @@ def submit(r: redis.Redis, actor: audit.Actor, raw_id: str) -> Draft:
         _require_author(tx, actor, current)
         platforms.require_active_in(tx, current.platform)
         updated = current.replace(status=next_status(current.status, "submit"), status_reason="")
-        found = screening.screen_version(current, content_in(tx, current), rules)
+        content = content_in(tx, current)
+        require_cover(current.kind, content)
+        found = screening.screen_version(current, content, rules)
         if found.verdict == screening.BLOCK:
             return _screened_in(tx, current, found), found
         awaiting = _required_in(tx, updated, found)

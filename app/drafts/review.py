@@ -8,6 +8,7 @@ Nobody signs off their own draft, and a reviewer who saw an older version is ref
 import json
 import time
 from dataclasses import dataclass
+from itertools import combinations
 
 import redis
 
@@ -24,7 +25,7 @@ from app.drafts.signoffs import (  # the policy, here where reviewers use it
     Requirement,
     required_signoffs,
 )
-from app.registry import access, platforms
+from app.registry import access, people, platforms
 from app.registry.platforms import Platform
 from app.screening import pictures
 
@@ -127,6 +128,28 @@ def _signable(r: redis.Redis, person_id: str, ids: list[str]) -> list[Draft]:
     ]
 
 
+def unsignable(r: redis.Redis, current: ReviewState) -> list[str]:
+    """The missing sign-offs that nobody but the draft's author could give, so the draft
+    could never be approved: one person gives one sign-off (art. 14), never on their own.
+
+    Each group of missing sign-offs needs as many distinct people able to give them.
+    """
+    draft = current.draft
+    platform = platforms.get(r, draft.platform)
+    signed = {given["person"] for given in current.given.values()}
+    able = {signoff: set() for signoff in current.missing}
+    for person in people.all_people(r):
+        if person.id == draft.author or person.id in signed:
+            continue
+        for signoff in qualifications(r, person.id, platform) & set(able):
+            able[signoff].add(person.id)
+    for size in range(1, len(able) + 1):
+        for group in combinations(able, size):
+            if len(set().union(*(able[signoff] for signoff in group))) < size:
+                return list(group)
+    return []
+
+
 def state(r: redis.Redis, raw_id: str) -> ReviewState:
     draft = lifecycle.get(r, raw_id)
     platform = platforms.get(r, draft.platform)
@@ -185,6 +208,7 @@ def reject(r: redis.Redis, actor: audit.Actor, raw_id: str, seen_hash: str, reas
         )
         lifecycle.write_in(tx, draft)
         tx.write.delete(keys.draft_signoffs(did))
+        tx.write.hset(keys.draft_rejection(did), mapping=_rejection(actor, mine, reason))
         audit.append(
             tx,
             actor,
@@ -199,6 +223,18 @@ def reject(r: redis.Redis, actor: audit.Actor, raw_id: str, seen_hash: str, reas
         return draft
 
     return atomically(r, [keys.draft(did), keys.draft_signoffs(did)], change)
+
+
+def _rejection(actor: audit.Actor, mine: set[str], reason: str) -> dict[str, str]:
+    signoffs = [signoff for signoff in SIGNOFFS if signoff in mine]
+    return {"person": actor.person, "as": ",".join(signoffs), "at": timestamp(), "reason": reason}
+
+
+def rejection(r: redis.Redis, draft: Draft) -> dict[str, str] | None:
+    """Who sent a rejected draft back, as what, when and why; ``None`` unless rejected."""
+    if draft.status != lifecycle.REJECTED:
+        return None
+    return decode(r.hgetall(keys.draft_rejection(draft.id))) or None
 
 
 def set_flag(r: redis.Redis, actor: audit.Actor, raw_id: str, flag: str, on: bool = True):

@@ -217,13 +217,32 @@ def author_notice(draft: lifecycle.Draft, record: dict[str, str]) -> Notice:
         return _author(record, "published", text, f"稿件 {did} 已发布", "点击查看文章", url)
     if action == "draft.fail":
         reason = record.get("reason") or "(未说明)"
-        text = f"【发布失败】你的稿件 {did} 发布失败。\n原因:{reason}\n如需帮助,请联系党委宣传部。"
+        text = (
+            f"【发布失败】你的稿件 {did} 发布失败。\n原因:{reason}\n"
+            f"内容需要改动的,请发送「修改 {did}」修改后重新提交;"
+            "若是微信接口或账号的问题,请联系党委宣传部处理后再提交。"
+        )
         return _author(record, "failed", text, f"稿件 {did} 发布失败", reason)
+    if action == "publish.retry":
+        return _retrying(record)
     when = f",定于 {draft.scheduled_at} 发布" if draft.scheduled_at else ",等待发布"
     text = f"【审核通过】你的稿件 {did}{version}已通过全部审核{when}。"
     notice = _author(record, "approved", text, f"稿件 {did} 审核通过", "等待发布")
     # Approval is per version: a second record that leaves the same version approved is no news.
     return Notice(**{**notice.__dict__, "token": f"{did}:{record.get('version_hash', '')}"})
+
+
+def _retrying(record: dict[str, str]) -> Notice:
+    """The first failed step: what went wrong, that it retries, and how long at most."""
+    did, reason = record["draft"], record.get("reason") or "(未说明)"
+    detail = json.loads(record.get("detail") or "{}")
+    minutes = max(1, -(-int(detail.get("longest_wait", 0)) // 60))
+    text = (
+        f"【发布遇到问题】你的稿件 {did} 发布时出错:{reason}\n"
+        f"系统会自动重试(最多 {detail.get('retries_left', 0)} 次,约 {minutes} 分钟内),"
+        "成功或最终失败都会再通知你,现在无需操作。"
+    )
+    return _author(record, "retrying", text, f"稿件 {did} 发布重试中", reason)
 
 
 def _author(record, purpose: str, text: str, headline: str, reply: str, url: str = ""):

@@ -15,7 +15,7 @@ from app.core import alerts, keys
 from app.core.alerts import Alert
 from app.core.errors import WeChatRetryable
 from app.core.store import Tx, atomically
-from app.drafts import lifecycle
+from app.drafts import lifecycle, review
 from app.notify import deliver as notify
 from app.notify.deliver import Notice
 from app.registry import access, bindcodes, people
@@ -38,7 +38,9 @@ return leader
 def raise_for_event(r: redis.Redis, record: dict[str, str], kind: str) -> bool:
     """Queue the alert an audit record calls for, once however often the job runs."""
     claim = keys.notified(f"alert:{kind}:{record['id']}")
-    message = event_message(record, kind)
+    message = event_message(record, kind) if kind != UNSIGNABLE else unsignable_message(r, record)
+    if not message:
+        return False
 
     def change(tx: Tx) -> bool:
         if tx.read.exists(claim):
@@ -50,6 +52,24 @@ def raise_for_event(r: redis.Redis, record: dict[str, str], kind: str) -> bool:
         return True
 
     return atomically(r, [claim], change)
+
+
+UNSIGNABLE = "unsignable_draft"
+
+
+def unsignable_message(r: redis.Redis, record: dict[str, str]) -> str:
+    """Why a draft that entered review can never be approved; '' when someone else can."""
+    current = review.state(r, record["draft"])
+    if current.draft.status != lifecycle.IN_REVIEW:
+        return ""
+    missing = review.unsignable(r, current)
+    if not missing:
+        return ""
+    who = "、".join(review.SIGNOFFS[signoff] for signoff in missing)
+    return (
+        f"平台 {current.draft.platform} 的稿件 {current.draft.id} 须经{who}审核,"
+        "但有此资格的只有作者本人,无人能审核通过。请指定其他审核人(第十四条:先审后发)。"
+    )
 
 
 def event_message(record: dict[str, str], kind: str) -> str:

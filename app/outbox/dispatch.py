@@ -52,6 +52,10 @@ def _has_flags(record: dict[str, str]) -> bool:
     return bool(json.loads(record.get("detail") or "{}").get("flags"))
 
 
+def _first_retry(record: dict[str, str]) -> bool:
+    return json.loads(record.get("detail") or "{}").get("attempts") == 1
+
+
 @dataclass(frozen=True)
 class Rule:
     """Audit records of ``action`` (and ``decision``, when given) run ``workers.jobs.<job>``
@@ -104,6 +108,12 @@ RULES = (
     # A version entering review has the text in its pictures read (art. 10).
     Rule("draft.submit", "read_pictures", queues.PICTURES),
     Rule("draft.edit", "read_pictures", queues.PICTURES, decision=lifecycle.IN_REVIEW),
+    # A draft entering review that only its author could sign off is stuck: say so at once.
+    Rule("draft.submit", "raise_alert", A, args=("unsignable_draft",)),
+    Rule("draft.edit", "raise_alert", A, decision=lifecycle.IN_REVIEW, args=("unsignable_draft",)),
+    Rule("draft.flag", "raise_alert", A, decision=lifecycle.IN_REVIEW, args=("unsignable_draft",)),
+    # The first failed publication step: the author hears at once that it is being retried.
+    Rule("publish.retry", "notify_author", N, when=_first_retry),
 )
 
 

@@ -21,6 +21,7 @@ import redis
 
 from app.core import audit, keys, metrics
 from app.core.alerts import queue_in
+from app.core.backoff import CAP as BACKOFF_CAP
 from app.core.backoff import backoff
 from app.core.errors import (
     Conflict,
@@ -400,6 +401,8 @@ class Publisher:
         return backoff(attempt, base=self.settings.publish_retry_base)
 
     def _retry(self, exc: Exception, message: str) -> str:
+        """Try again later; the record of the first retry tells the author (reason, that it
+        retries, and for how long at most), and the publication shows the reason meanwhile."""
         attempts = self.pub.attempts + 1
         if attempts >= self.settings.publish_attempts:
             return self.fail(f"重试 {attempts} 次仍失败:{message}")
@@ -408,9 +411,23 @@ class Publisher:
         else:
             delay = self._delay(attempts - 1)
         self._count("retry")
-        self._note(attempts=attempts)
+        self._note(attempts=attempts, reason=message[:REASON_MAX])
         errcode = getattr(exc, "errcode", None)
-        return self.schedule_run(delay, "publish.retry", attempts=attempts, errcode=errcode)
+        return self.schedule_run(
+            delay,
+            "publish.retry",
+            reason=message,
+            attempts=attempts,
+            errcode=errcode,
+            retries_left=self.settings.publish_attempts - attempts,
+            longest_wait=round(self.longest_wait(attempts)),
+        )
+
+    def longest_wait(self, attempts: int) -> float:
+        """The most the remaining retries can take in all (each backoff at its ceiling)."""
+        base = self.settings.publish_retry_base
+        left = range(attempts, self.settings.publish_attempts)
+        return sum(min(BACKOFF_CAP, base * 2 ** min(attempt, 32)) for attempt in left)
 
     def _hold(self, exc: WeChatQuotaExhausted | None) -> str:
         """The quota is spent: come back when it resets; the attempt does not count."""
@@ -422,7 +439,7 @@ class Publisher:
             delay = exc.retry_after if exc and exc.retry_after else 3600.0
         return self.schedule_run(max(1.0, delay) + 1.0, "publish.held")
 
-    def schedule_run(self, delay: float, action: str, **detail) -> str:
+    def schedule_run(self, delay: float, action: str, reason: str = "", **detail) -> str:
         """Queue the next run of this publication in ``delay`` seconds, and audit why."""
         from app.outbox import queues
 
@@ -433,7 +450,7 @@ class Publisher:
         def change(tx: Tx) -> Publication:
             current = pubs.read_in(tx, self.pub.draft, self.pub.version)
             updated = pubs.write_in(tx, current, due=due, run=run, job=job_id)
-            pubs.step_audit(tx, updated, action, delay=round(delay, 1), **detail)
+            pubs.step_audit(tx, updated, action, reason, delay=round(delay, 1), **detail)
             return updated
 
         self.pub = atomically(self.r, [], change)

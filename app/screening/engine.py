@@ -37,9 +37,16 @@ class Piece:
     text: str
     source: str
     origin: markup.OffsetMap | None = None
+    ends: list[int] | None = None
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         return self.origin.span(start, end) if self.origin else (start, end)
+
+    def paragraph(self, offset: int) -> int:
+        """The paragraph of a source offset; the paragraph ends are found once, on demand."""
+        if self.ends is None:
+            self.ends = markup.paragraph_ends(self.source, is_html=self.field in HTML_FIELDS)
+        return markup.paragraph_at(self.ends, offset)
 
 
 def screen(
@@ -246,4 +253,5 @@ def _hit(
         pattern=pattern,
         suggestion=correction.suggestion if correction else "",
         note=correction.note if correction else "",
+        paragraph=piece.paragraph(begin),
     )

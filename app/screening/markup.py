@@ -8,7 +8,7 @@ HTML source the author wrote.
 
 import html
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 TOKEN = re.compile(
@@ -107,3 +107,23 @@ def _attributes(tag: str, offset: int) -> list[Extract]:
             decoded(attr.group(index), offset + attr.start(index), out, origin)
             found.append(Extract(part, "".join(out), origin))
     return found
+
+
+PARAGRAPH_END = re.compile(r"</\s*(?:p|div|h[1-6]|li|blockquote|section|pre|tr)\s*>|<br\b", re.I)
+
+
+def paragraph_ends(source: str, *, is_html: bool) -> list[int]:
+    """Where paragraphs (段) end, as a reader counts them: each non-empty line of plain
+    text, each closed block (or line break) of HTML. One pass; ``paragraph_at`` bisects."""
+    if is_html:
+        return [match.start() for match in PARAGRAPH_END.finditer(source)]
+    ends, start = [], 0
+    while (newline := source.find("\n", start)) != -1:
+        if source[start:newline].strip():
+            ends.append(newline)
+        start = newline + 1
+    return ends
+
+
+def paragraph_at(ends: list[int], offset: int) -> int:
+    return 1 + bisect_left(ends, offset)

@@ -28,12 +28,14 @@ FIELDS_ZH = {
     "cover_image": "封面图片地址",
     "source_url": "原文链接",
 }
+PART_ZH = {"link": "的链接地址", "alt": "的图片说明"}
 VERDICT_SUMMARY = {
     "block": "已拦截,不能送审",
     "escalate": "涉及第十一条,须经党委宣传部审核",
     "warn": "有需要审核人留意的内容",
 }
-SOURCE_FIELDS = ("content_html",)
+# Fields read as paragraphs: a place in them is told as 第 N 段, the others by name only.
+PARAGRAPH_FIELDS = ("text", "content_html", "caption", "digest")
 # Personal data and secrets are shown masked: a result is read in chats and logs.
 MASKED = ("personal_data", "credentials")
 SUMMARY_TERMS = 3
@@ -42,7 +44,8 @@ EXCERPT = 40
 
 @dataclass(frozen=True)
 class Hit:
-    """One finding; ``start``/``end`` index the original text of ``field`` (HTML: its source)."""
+    """One finding; ``start``/``end`` index the original text of ``field`` (HTML: its source,
+    for the console's highlighting); ``paragraph`` is where a reader finds it (0: unknown)."""
 
     category: str
     term: str
@@ -55,6 +58,7 @@ class Hit:
     pattern: bool = False
     suggestion: str = ""  # the correct form, for expression rules and leaders (错敏)
     note: str = ""
+    paragraph: int = 0
 
     @property
     def category_zh(self) -> str:
@@ -62,14 +66,17 @@ class Hit:
 
     @property
     def where_zh(self) -> str:
-        """Where to look, for the author: a character count, in the HTML source for articles."""
+        """Where to look, in the words people use: 标题, 摘要, 正文第 3 段, 正文中的链接."""
         if self.field.startswith(pictures.PREFIX):
             place = pictures.place_zh(self.field)
             if self.category == pictures.UNREADABLE:
                 return place
             return f"{place}中的文字第 {self.start + 1} 字"
-        unit = "字符(HTML 源码)" if self.field in SOURCE_FIELDS else "字"
-        return f"{FIELDS_ZH.get(self.field, self.field)}第 {self.start + 1} {unit}"
+        name = FIELDS_ZH.get(self.field, self.field)
+        if self.field not in PARAGRAPH_FIELDS or not self.paragraph:
+            return name
+        place = f"{name}第 {self.paragraph} 段"
+        return place + PART_ZH.get(self.part, "")
 
     @property
     def shown(self) -> str:

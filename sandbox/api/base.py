@@ -145,6 +145,8 @@ def _wechat_error(exc: WeChatError):
 def _http_error(exc: HTTPException):
     if not request.path.startswith("/cgi-bin/"):
         return jsonify({"error": exc.description or exc.name}), exc.code
+    if exc.code == 404 and not request.args.get("access_token"):
+        return jsonify(error_body(41001))  # WeChat checks the token before the path
     codes = {404: 48001, 413: 45001, 400: 47001}
     return jsonify(error_body(codes.get(exc.code, -1)))
 

@@ -7,6 +7,8 @@ against the person's stored roles before anything is read or changed.
 
 from flask import Blueprint, Flask
 
+from app.core import clock
+
 bp = Blueprint(
     "console",
     __name__,
@@ -28,3 +30,4 @@ def init_app(app: Flask) -> None:
     )
 
     app.register_blueprint(bp)
+    app.add_template_filter(clock.beijing, "beijing")

@@ -6,6 +6,7 @@ from app import screening
 from app.channels import console_accounts
 from app.core.errors import InvalidInput, NotFound, QianfaError
 from app.drafts import diffs, lifecycle, review
+from app.publishing import schedule
 from app.registry import people, platforms
 from app.web import authorhtml, redis_client
 from app.web.console import bp
@@ -61,7 +62,16 @@ def _review_context(r, did: str) -> dict:
         "kind": lifecycle.KINDS[draft.kind],
         "may_sign": review.can_sign(r, me().person, platform, draft),
         "tier": platforms.TIERS[platform.tier],
+        "retrying": _retrying(r, draft),
     }
+
+
+def _retrying(r, draft: lifecycle.Draft):
+    """The publication of an approved draft that failed a step and waits to retry."""
+    if draft.status not in (lifecycle.APPROVED, lifecycle.PUBLISHING):
+        return None
+    pub = schedule.publication_of(r, draft.id)
+    return pub if pub is not None and pub.attempts and not pub.finished else None
 
 
 def _names(r, draft: lifecycle.Draft, current: review.ReviewState) -> dict[str, str]:
