@@ -4,6 +4,7 @@ The sandbox is a program of its own beside Qianfa: it shares nothing with it but
 and is not part of Qianfa's package (it ships in the repository, for demos and tests).
 """
 
+import signal
 from pathlib import Path
 
 import click
@@ -57,11 +58,18 @@ def main(
             )
     else:
         click.echo(f"沙箱微信已启动:{server.url}  (Ctrl-C 停止)")
+    signal.signal(signal.SIGTERM, _stop)
     try:
         server.serve_forever()  # werkzeug returns on Ctrl-C; the except is for the rare miss
     except KeyboardInterrupt:
         pass
     click.echo("沙箱微信已停止")
+
+
+def _stop(signum, frame) -> None:
+    """SIGTERM (how ``qianfa run`` stops its children) stops like Ctrl-C: the world is
+    closed, so its last changes are written (``persist``)."""
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ def test_only_the_author_adopts(r, w):
 
 def test_suggestions_in_article_html_keep_the_markup(r, w):
     html = "<p>全院<b>深入</b>学习贯彻十九大精神</p><p>截止目前</p>"
-    content = {"title": "通知", "content_html": html}
+    content = {"title": "通知", "content_html": html, "cover_image": "https://example.org/c.png"}
     draft = lifecycle.create(r, actor(w.admin), w.platform, "article", content)
     draft = lifecycle.submit(r, actor(w.admin), draft.id)
     corrections.adopt(r, actor(w.admin), draft.id)

@@ -53,8 +53,8 @@ class SandboxProcess:
             return False
 
     def stop(self) -> None:
-        """Ctrl-C, as a person stops ``make run``."""
-        self.process.send_signal(signal.SIGINT)
+        """SIGTERM, as ``qianfa run`` stops its children: the last changes are written."""
+        self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=20)
 
 

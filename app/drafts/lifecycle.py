@@ -162,9 +162,12 @@ COVER_NEEDED = (
 )
 
 
-def require_cover(kind: str, content: dict[str, str]) -> None:
-    """Refuse an article without a cover before review, not after it at publishing."""
-    if kind == ARTICLE and not content.get("cover_image"):
+def require_cover(kind: str, content: dict[str, str], platform_kind: str) -> None:
+    """Refuse a WeChat article without a cover before review, not after it at publishing.
+
+    WeChat's ``draft/add`` needs one; a website or Weibo post published by hand does not.
+    """
+    if platform_kind == "wechat" and kind == ARTICLE and not content.get("cover_image"):
         raise InvalidInput(COVER_NEEDED, code="cover_missing", field="cover_image")
 
 
@@ -400,7 +403,7 @@ def edit(
         )
         found = None
         if updated.status == IN_REVIEW:
-            require_cover(updated.kind, cleaned)
+            require_cover(updated.kind, cleaned, platforms.read_in(tx, updated.platform).kind)
             found = screening.screen_version(updated, cleaned, rules)
         write_in(tx, updated, _required_in(tx, updated, found) if found else None)
         _write_version(tx, updated, cleaned, current.author)
@@ -464,7 +467,7 @@ def submit(r: redis.Redis, actor: audit.Actor, raw_id: str) -> Draft:
         platforms.require_active_in(tx, current.platform)
         updated = current.replace(status=next_status(current.status, "submit"), status_reason="")
         content = content_in(tx, current)
-        require_cover(current.kind, content)
+        require_cover(current.kind, content, platforms.read_in(tx, current.platform).kind)
         found = screening.screen_version(current, content, rules)
         if found.verdict == screening.BLOCK:
             return _screened_in(tx, current, found), found
