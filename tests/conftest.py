@@ -17,8 +17,8 @@ import redis
 from app.core.settings import get_settings, load_settings
 from tests.sandbox_helpers import SAMPLE_AES_KEY, SAMPLE_APPID, SAMPLE_TOKEN, Receiver
 
-# Shared fixtures live beside their helpers: the webhook tests' (staff, chat), the browser's.
-pytest_plugins = ["tests.webhook_helpers", "tests.console_helpers"]
+# Shared fixtures live beside their helpers: the webhook tests', the browser's, publishing's.
+pytest_plugins = ["tests.webhook_helpers", "tests.console_helpers", "tests.publishing_helpers"]
 
 
 def free_port() -> int:

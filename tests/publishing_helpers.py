@@ -6,6 +6,8 @@ import threading
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
 from app.core.masterkey import load_keyring
 from app.core.settings import Settings, load_settings
 from app.drafts import lifecycle, review
@@ -121,4 +123,29 @@ class ImageServer:
 @contextmanager
 def image_server(files: dict[str, bytes] | None = None):
     with ImageServer(files) as server:
+        yield server
+
+
+# Fixtures of the tests that publish through the sandbox; each module brings its own
+# ``sandbox`` fixture (the accounts and users it needs), these build on it.
+
+
+@pytest.fixture
+def control(sandbox):
+    return sandbox[1]
+
+
+@pytest.fixture
+def pset(sandbox):
+    return publish_settings(sandbox[0])
+
+
+@pytest.fixture
+def w(r, pset):
+    return wechat_world(r, pset)
+
+
+@pytest.fixture
+def images():
+    with image_server() as server:
         yield server

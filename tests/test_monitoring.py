@@ -17,10 +17,7 @@ from tests.publishing_helpers import (
     approved,
     article_content,
     finish,
-    image_server,
     publish_env,
-    publish_settings,
-    wechat_world,
 )
 from tests.sandbox_helpers import running_sandbox
 from tests.wechat_helpers import APPID, PLATFORM, SECRET
@@ -31,27 +28,6 @@ def sandbox():
     with running_sandbox() as (url, control, _):
         control.add_account(appid=APPID, secret=SECRET)
         yield url, control
-
-
-@pytest.fixture
-def control(sandbox):
-    return sandbox[1]
-
-
-@pytest.fixture
-def pset(sandbox):
-    return publish_settings(sandbox[0])
-
-
-@pytest.fixture
-def w(r, pset):
-    return wechat_world(r, pset)
-
-
-@pytest.fixture
-def images():
-    with image_server() as server:
-        yield server
 
 
 def api(r, pset) -> WeChatAPI:

@@ -15,8 +15,6 @@ from tests.publishing_helpers import (
     article_content,
     finish,
     image_server,
-    publish_settings,
-    wechat_world,
 )
 from tests.sandbox_helpers import running_sandbox
 from tests.wechat_helpers import APPID, PLATFORM, SECRET
@@ -27,21 +25,6 @@ def sandbox(lexicons):
     with running_sandbox() as (url, control, _):
         control.add_account(appid=APPID, secret=SECRET)
         yield url, control
-
-
-@pytest.fixture
-def control(sandbox):
-    return sandbox[1]
-
-
-@pytest.fixture
-def pset(sandbox):
-    return publish_settings(sandbox[0])
-
-
-@pytest.fixture
-def w(r, pset):
-    return wechat_world(r, pset)
 
 
 def round_of(r, pset):

@@ -26,7 +26,6 @@ from tests.publishing_helpers import (
     finish,
     image_server,
     publish_settings,
-    wechat_world,
 )
 from tests.sandbox_helpers import running_sandbox
 from tests.wechat_helpers import APPID, SECRET
@@ -39,27 +38,6 @@ def sandbox():
         for name in ("读者甲", "读者乙"):
             control.add_user(APPID, nickname=name)
         yield url, control
-
-
-@pytest.fixture
-def control(sandbox):
-    return sandbox[1]
-
-
-@pytest.fixture
-def pset(sandbox):
-    return publish_settings(sandbox[0])
-
-
-@pytest.fixture
-def w(r, pset):
-    return wechat_world(r, pset)
-
-
-@pytest.fixture
-def images():
-    with image_server() as server:
-        yield server
 
 
 def actions(r, name: str) -> list[dict]:
