@@ -61,5 +61,10 @@ def clean(html: str) -> str:
 
 
 def frame(html: str) -> str:
-    """The frame document a review page or preview shows the article's body in."""
+    """The frame document a review page or preview shows the article's body in.
+
+    Only the two frame routes (``app.web.headers.FRAMES``) call this: their responses carry
+    ``Content-Security-Policy: sandbox`` and no cookie, so the cleaned markup never shares a
+    page with a session, a form or a CSRF token.
+    """
     return render_template("article_body.html", body=Markup(clean(html)))
