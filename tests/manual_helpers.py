@@ -6,8 +6,12 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+from app.core import audit, keys
+from app.core.settings import get_settings
+from app.drafts import lifecycle
+from app.publishing import manual
 from app.registry import sites
-from tests.factories import OPERATOR, World, world
+from tests.factories import OPERATOR, World, snapshot, world
 
 ARTICLE_HTML = (
     "<p>5月20日,计算机学院在图书馆报告厅举办第十届程序设计竞赛。</p>"
@@ -30,6 +34,21 @@ def manual_world(r, control, kind: str = "website", site_id: str = "news") -> tu
     )
     sites.set_domain(r, OPERATOR, w.platform, host_of(site["home"]))
     return w, site
+
+
+def reported(r, who, draft_id: str, url: str):
+    """Report a page, then run the check as the job ``check_report`` does: (draft, check)."""
+    manual.accept(r, who, draft_id, url)
+    record = list(audit.records(r, draft=draft_id, action="publish.report"))[-1]
+    check = manual.verify(r, record, get_settings())
+    return lifecycle.get(r, draft_id), check
+
+
+def beside_the_report(r) -> dict:
+    """Every key but the audit trail and the reports' checks: what a failed check must not
+    change (the draft, its publication, the alerts, the pages)."""
+    kept = (keys.audit_stream().encode(), keys.audit_head().encode())
+    return {k: v for k, v in snapshot(r).items() if k not in kept and b"manual-check" not in k}
 
 
 class Scripted:

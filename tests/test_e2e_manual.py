@@ -1,7 +1,8 @@
 """Issue 16's "done when", against the sandbox's stand-in website and Weibo account: a draft
-approved, published by hand, reported in chat and verified; a differing page; an item
-published without review; an edit after publication. The feed is read by the same code the
-periodic job runs (``feeds.poll_due``)."""
+approved, published by hand, reported in chat, verified by the job the dispatcher routes the
+report to (its outcome sent to the reporter's WeChat); a differing page; an item published
+without review; an edit after publication. The feed is read by the same code the periodic
+job runs (``feeds.poll_due``)."""
 
 import pytest
 
@@ -11,8 +12,9 @@ from app.drafts import lifecycle
 from app.monitoring import feeds
 from app.publishing import schedule
 from app.registry import owners, sites
-from tests.factories import OPERATOR, refiled, world
+from tests.factories import OPERATOR, refiled
 from tests.manual_helpers import ARTICLE, ARTICLE_HTML, WEIBO_TEXT, manual_world
+from tests.notify_helpers import office
 from tests.publishing_helpers import approved
 from tests.sandbox_helpers import running_sandbox
 from tests.test_chat import Phone
@@ -45,33 +47,44 @@ def _poll(r):
     return feeds.poll_due(r, settings=get_settings(), now=float("inf"))
 
 
+def _report(o, phone, person: str, text: str) -> str:
+    """Say it in chat, run what the dispatcher routes, return the outcome the person got."""
+    reply = phone.say(text)
+    assert "正在核对" in reply, reply
+    before = len(o.received(person))
+    o.settle()
+    return o.received(person)[before]["content"]
+
+
 @pytest.mark.parametrize("kind", sorted(CASES))
-def test_a_platform_without_api_is_reviewed_published_by_hand_verified_and_watched(r, kind):
+def test_a_platform_without_api_is_reviewed_published_by_hand_verified_and_watched(
+    r, kind, monkeypatch
+):
     case = CASES[kind]
-    with running_sandbox() as (_, control, _world):
+    with running_sandbox() as (url, control, _world):
+        # The administrator talks to Qianfa on the college's WeChat account.
+        o = office(r, control, monkeypatch, url, platform_id="jsj-wx")
         w, site = manual_world(r, control, kind=kind, site_id=case["site"])
         sites.set_feed(r, OPERATOR, w.platform, site["feed_url"])
-        # The administrator talks to Qianfa on the college's WeChat account.
-        wx = world(r, platform_id="jsj-wx")
-        refiled(r, owners.add_admin(r, OPERATOR, wx.platform, w.admin, "兼管微博和网站"))
-        phone = Phone(r, wx.platform, "oManualAdmin000000001")
-        phone.bind(w.admin)
+        refiled(r, owners.add_admin(r, OPERATOR, o.w.platform, w.admin, "兼管微博和网站"))
+        phone = Phone(r, o.w.platform, o.bind(w.admin))
+        o.writes(w.admin)
         assert _poll(r)[w.platform]["items"] == 0  # the first reading is the baseline
 
         kind_of_draft, content = case["draft"]
         draft = approved(r, w, kind_of_draft, content)
         schedule.schedule(r, draft.id)
         item = control.publish_item(case["site"], **case["publish"])
-        reply = phone.say(f"已发布 {draft.id} {item['url']}")
-        assert "一致" in reply and "不一致" not in reply, reply
+        told = _report(o, phone, w.admin, f"已发布 {draft.id} {item['url']}")
+        assert "一致" in told and "不一致" not in told, told
         assert lifecycle.get(r, draft.id).status == lifecycle.PUBLISHED
         assert _poll(r)[w.platform] == {"items": 1, "new": 0, "unreviewed": 0, "changed": 0}
         assert _kinds(r) == []
 
         other = approved(r, w, kind_of_draft, content)
         wrong = control.publish_item(case["site"], **case["differing"])
-        reply = phone.say(f"published {other.id} {wrong['url']}")
-        assert "不一致" in reply, reply
+        told = _report(o, phone, w.admin, f"published {other.id} {wrong['url']}")
+        assert "不一致" in told, told
         assert _kinds(r) == ["published_differs"]
         assert lifecycle.get(r, other.id).status == lifecycle.PUBLISHED
 

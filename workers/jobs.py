@@ -18,7 +18,7 @@ from app.drafts import picture_text
 from app.monitoring import feeds, recipients, reconcile, takedown
 from app.notify import draft_notices, escalation, manual_notices, reminders
 from app.outbox import queues
-from app.publishing import schedule
+from app.publishing import manual, schedule
 from app.wechat.client import WeChatAPI
 
 log = logging.getLogger(__name__)
@@ -180,6 +180,17 @@ def remind_manual() -> dict:
     """Periodic: remind administrators of drafts approved but not reported as published by hand."""
     settings, r, api_for = _context()
     return manual_notices.remind(r, api_for, settings)
+
+
+def check_report(event_id: str) -> str:
+    """A page published by hand was reported: fetch and compare it, tell the reporter."""
+    settings, r, api_for = _context()
+    record = _record(r, event_id)
+    check = manual.verify(r, record, settings) if record else None
+    if check is None:
+        return ""  # a later report of the same draft replaced this one
+    manual_notices.tell_checked(r, api_for, check)
+    return check.state
 
 
 def poll_feeds() -> dict:

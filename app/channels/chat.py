@@ -653,21 +653,18 @@ def _help(ctx: Context, args: str) -> str:
 
 
 def _published(ctx: Context, args: str) -> str:
-    """A draft of a platform without a publishing API was published by hand: check the page.
+    """A draft of a platform without a publishing API was published by hand: report the page.
 
     The draft may be on another platform than this account (a Weibo or a website has no
-    chat of its own); ``manual.report`` decides from the stored roles who may report it.
+    chat of its own); ``manual.accept`` decides from the stored roles who may report it.
+    The page is fetched by a job, since WeChat waits 5 s for this reply; its outcome is
+    sent here when it is checked.
     """
     raw, url = _split_id(args)
     if not url:
         raise InvalidInput(f"请附上发布后的链接,如:已发布 {raw} https://…")
-    draft, found = manual.report(ctx.r, ctx.actor, raw, url.split()[0])
-    if found.matches:
-        return f"已核对稿件 {draft.id}:页面与审核通过的版本一致,已记录为已发布。"
-    return (
-        f"稿件 {draft.id} 已记录为已发布,但页面与审核通过的版本不一致({found.summary()}),"
-        "已报告党委宣传部。请尽快改正页面内容。"
-    )
+    check = manual.accept(ctx.r, ctx.actor, raw, url.split()[0], reply_on=ctx.platform.id)
+    return f"已收到稿件 {check.draft} 的发布链接,正在核对页面内容,核对结果稍后发给你。"
 
 
 def _fit(text: str) -> str:

@@ -370,6 +370,18 @@ def feed_state(platform_id: str) -> str:
     return f"{NS}:platform:{platform_id}:feed-state"
 
 
+def manual_check(draft_id: str) -> str:
+    """Hash: the latest report of a draft's page published by hand and its check (state,
+    verdict or error), written when reported and when the job has checked it."""
+    return f"{NS}:draft:{draft_id}:manual-check"
+
+
+def pictures_told(draft_id: str, content_hash: str) -> str:
+    """Set: reviewers told that this version's picture checks were running, to be told the
+    outcome when they finish (``app.notify.draft_notices``)."""
+    return f"{NS}:draft:{draft_id}:pictures-told:{content_hash}"
+
+
 # Draft listings (``app.drafts.listing``): sorted sets scored by creation time, per platform
 # and across all of them (``scope`` is a platform id or ``*``).
 

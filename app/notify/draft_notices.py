@@ -192,6 +192,8 @@ def waiting_since(r: redis.Redis, draft: lifecycle.Draft) -> datetime:
 def tell_author(r: redis.Redis, api_for: Callable, record: dict[str, str]) -> str:
     """Tell a draft's author what the audit record says happened to it."""
     draft = lifecycle.get(r, record["draft"])
+    if record["action"] == "draft.report" and record.get("person") == draft.author:
+        return ""  # the author reported it and hears the check's outcome (manual_notices)
     notice = author_notice(draft, record)
     if not manual_notices.is_manual(r, draft.platform):
         openid = openid_on(r, draft.author, draft.platform)
@@ -211,7 +213,7 @@ def author_notice(draft: lifecycle.Draft, record: dict[str, str]) -> Notice:
         reason = record.get("reason") or "(未说明)"
         text = f"【已退回】你的稿件 {did}{version}被退回。\n原因:{reason}\n修改后可重新提交。"
         return _author(record, "rejected", text, f"稿件 {did} 被退回", reason)
-    if action == "draft.publish":
+    if action in ("draft.publish", "draft.report"):
         url = published_url(record)
         text = f"【已发布】你的稿件 {did} 已发布。" + (f"\n文章链接:{url}" if url else "")
         return _author(record, "published", text, f"稿件 {did} 已发布", "点击查看文章", url)

@@ -88,3 +88,39 @@ def tell(r, api_for, person: str, platform_id: str, notice: Notice) -> str:
     if not openid:
         return deliver.unreachable(r, person, platform_id, notice)
     return deliver.deliver(r, api_for, person, via, openid, notice)
+
+
+def checked_notice(check: manual.Check) -> Notice:
+    """The outcome of a report's check, for the person who reported the page."""
+    did = check.draft
+    if check.state == manual.MATCH:
+        text = f"已核对稿件 {did}:页面与审核通过的版本一致,已记录为已发布。\n{check.url}"
+    elif check.state == manual.DIFFERS:
+        text = (
+            f"稿件 {did} 已记录为已发布,但页面与审核通过的版本不一致({check.summary}),"
+            f"已报告党委宣传部。请尽快改正页面内容。\n{check.url}"
+        )
+    else:
+        text = (
+            f"稿件 {did} 的发布链接无法核对:{check.error}\n"
+            f"稿件仍为已通过。请检查链接后重新发送「已发布 {did} 链接」。"
+        )
+    return Notice(
+        purpose="report_checked",
+        token=f"{did}:{check.seq}",
+        text=deliver.fit(text),
+        headline=f"稿件 {did} {check.state_zh}",
+        subject=f"稿件 {did}",
+        reply="" if check.state != manual.FAILED else f"已发布 {did} 链接",
+        draft=did,
+        url=check.url,
+    )
+
+
+def tell_checked(r: redis.Redis, api_for: Callable, check: manual.Check) -> str:
+    """Send the reporter the outcome, where they reported it (chat) or where they are bound."""
+    if not check.reporter:
+        return ""  # the operator at the shell, who reads the outcome with the draft
+    platform_id = check.reply_on or lifecycle.get(r, check.draft).platform
+    return tell(r, api_for, check.reporter, platform_id, checked_notice(check))
+

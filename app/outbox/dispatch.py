@@ -114,6 +114,10 @@ RULES = (
     Rule("draft.flag", "raise_alert", A, decision=lifecycle.IN_REVIEW, args=("unsignable_draft",)),
     # The first failed publication step: the author hears at once that it is being retried.
     Rule("publish.retry", "notify_author", N, when=_first_retry),
+    # A page published by hand was reported: a job fetches and compares it (issue 16); the
+    # author hears of the publication (the reporter hears the check's outcome from the job).
+    Rule("publish.report", "check_report", P),
+    Rule("draft.report", "notify_author", N),
 )
 
 

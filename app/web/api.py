@@ -18,6 +18,7 @@ from app.core import validate
 from app.core.errors import (
     Forbidden,
     InvalidInput,
+    NotFound,
     QianfaError,
     TooLarge,
     Unauthorized,
@@ -123,14 +124,29 @@ def withdraw_draft(draft_id):
 
 @bp.post("/drafts/<draft_id>/published")
 def report_published(draft_id):
-    """A draft of a platform without a publishing API was published by hand: check its page."""
+    """A draft of a platform without a publishing API was published by hand: report its page.
+
+    202: the page is fetched and compared by a job; ``status_url`` answers how it went.
+    """
     token, r = authenticated()
     body = json_body(PUBLISHED_FIELDS, required=("url",))
     draft = visible(r, token, draft_id)
     with field("url"):
-        draft, found = manual.report(r, token.actor(), draft.id, body["url"], settings=settings())
-    verification = {"matches": found.matches, "summary": found.summary(), **found.detail()}
-    return respond(200, {**representations.draft(r, draft.id), "verification": verification})
+        check = manual.accept(r, token.actor(), draft.id, body["url"])
+    status_url = url_for("api.published_check", draft_id=draft.id)
+    answer = {**representations.draft(r, draft.id), "verification": check.to_dict()}
+    return respond(202, {**answer, "status_url": status_url}, headers={"Location": status_url})
+
+
+@bp.get("/drafts/<draft_id>/published")
+def published_check(draft_id):
+    """How the check of the latest reported page went (``checking`` until the job ran)."""
+    token, r = authenticated()
+    draft = visible(r, token, draft_id)
+    check = manual.current_check(r, draft.id)
+    if check is None:
+        raise NotFound(f"稿件 {draft.id} 还没有报告过发布链接")
+    return respond(200, {**representations.draft(r, draft.id), "verification": check.to_dict()})
 
 
 @bp.get("/drafts")
@@ -326,9 +342,10 @@ def field(name: str):
         raise
 
 
-def respond(status: int, body: dict, *, replayed: bool = False):
+def respond(status: int, body: dict, *, replayed: bool = False, headers: dict | None = None):
     response = jsonify(body)
     response.status_code = status
+    response.headers.update(headers or {})
     if status == 201 and "id" in body:
         response.headers["Location"] = url_for("api.get_draft", draft_id=body["id"])
     if replayed:

@@ -320,14 +320,19 @@ PATHS = {
     },
     "/api/v1/drafts/{draft_id}/published": {
         "post": {
-            "summary": "报告手工发布(无发布接口的平台):核对页面与审核版本,记录为已发布",
+            "summary": "报告手工发布(无发布接口的平台):后台核对页面与审核版本,记录为已发布",
             "parameters": [DRAFT_ID],
             "requestBody": _json_body("Published"),
             "responses": {
-                "200": _ok("已记录为已发布;verification 说明页面是否与审核版本一致", "Draft"),
+                "202": _ok("已受理,正在核对;status_url(GET)说明核对结果", "Draft"),
                 **DRAFT_ERRORS,
             },
-        }
+        },
+        "get": {
+            "summary": "最近一次报告的核对结果:checking、match、differs 或 failed(附原因)",
+            "parameters": [DRAFT_ID],
+            "responses": {"200": _ok("verification 为核对结果", "Draft"), **DRAFT_ERRORS},
+        },
     },
     "/api/v1/uploads": {
         "post": {

@@ -6,7 +6,7 @@ from app import screening
 from app.channels import console_accounts
 from app.core.errors import InvalidInput, NotFound, QianfaError
 from app.drafts import diffs, lifecycle, review
-from app.publishing import schedule
+from app.publishing import channels, manual, schedule
 from app.registry import people, platforms
 from app.web import authorhtml, redis_client
 from app.web.console import bp
@@ -63,7 +63,16 @@ def _review_context(r, did: str) -> dict:
         "may_sign": review.can_sign(r, me().person, platform, draft),
         "tier": platforms.TIERS[platform.tier],
         "retrying": _retrying(r, draft),
+        "may_report": _may_report(r, draft, platform),
+        "check": manual.current_check(r, draft.id),
     }
+
+
+def _may_report(r, draft: lifecycle.Draft, platform) -> bool:
+    """An approved draft of a platform published by hand, for those who report its page."""
+    if draft.status != lifecycle.APPROVED or channels.for_kind(platform.kind).automatic:
+        return False
+    return manual.may_report(r, actor(), platform)
 
 
 def _retrying(r, draft: lifecycle.Draft):
@@ -107,6 +116,22 @@ def review_page(did: str):
     return render_template("console/review.html", errors=errors, **context), (
         400 if errors else 200
     )
+
+
+@bp.post("/drafts/<did>/published")
+def report_published(did: str):
+    """Report the page a draft was published on by hand; a job checks it (``manual``)."""
+    r = redis_client()
+    draft = lifecycle.get(r, did)
+    console_accounts.platform_for(r, me().person, draft.platform)
+    try:
+        manual.accept(r, actor(), draft.id, request.form.get("url"))
+    except QianfaError as error:
+        context = _review_context(r, did)
+        errors = {"url": error.message}
+        page = render_template("console/review.html", errors=errors, **context)
+        return page, error.status
+    return redirect(url_for("console.review_page", did=draft.id, note="reported"))
 
 
 @bp.get("/drafts/<did>/versions/<int:number>/body")
