@@ -123,7 +123,8 @@ def test_pages_that_cannot_be_checked_leave_the_draft_approved_and_say_why(r, sa
     draft = approved(r, w, "article", ARTICLE)
     schedule.schedule(r, draft.id)
     before = beside_the_report(r)
-    for url, words in ((site["home"] + "articles/99.html", "HTTP 404"), (site["feed_url"], "不是网页")):
+    cases = ((site["home"] + "articles/99.html", "HTTP 404"), (site["feed_url"], "不是网页"))
+    for url, words in cases:
         done, check = reported(r, actor(w.admin), draft.id, url)
         assert (done.status, check.state) == (lifecycle.APPROVED, manual.FAILED)
         assert words in check.error, (url, check.error)

@@ -7,11 +7,14 @@ raises nothing. After that each new item is fetched and must be a reviewed draft
 platform: one whose page was reported (by URL) or whose approved text it matches
 (``app.publishing.pages``); otherwise ``unreviewed_publication``. A known page whose text
 changes later gives ``published_changed``; every new item is screened, and hits give
-``online_content``. A feed that fails is retried with backoff and shown as failing after
-``QIANFA_FEED_FAILING_AFTER``; a failure never raises an unreviewed alert.
+``online_content``. A feed that fails is retried with backoff and shown as failing on its
+platform's console page after ``QIANFA_FEED_FAILING_AFTER``; a failure never raises an
+unreviewed alert.
 """
 
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
@@ -84,14 +87,35 @@ def _failed(r: redis.Redis, state_key: str, message: str, settings: Settings) ->
     return {"failed": message}
 
 
-def failing(r: redis.Redis, platform_id: str, settings: Settings | None = None) -> str:
-    """The feed's error when it has failed for longer than ``feed_failing_after``, else ''."""
+@dataclass(frozen=True)
+class Failing:
+    """A feed failing for longer than ``feed_failing_after``, as its platform's page shows it."""
+
+    since: datetime
+    error: str
+    failures: int
+    next_retry: datetime
+
+
+def failing_state(r: redis.Redis, platform_id: str, settings: Settings | None = None):
+    """The feed's failure when it has lasted ``feed_failing_after`` (a day), else ``None``."""
     settings = settings or get_settings()
     state = decode(r.hgetall(keys.feed_state(platform_id)))
     since = float(state.get("failing_since") or 0)
-    if since and time.time() - since >= settings.feed_failing_after:
-        return state.get("error", "")
-    return ""
+    if not since or time.time() - since < settings.feed_failing_after:
+        return None
+    return Failing(
+        since=datetime.fromtimestamp(since, UTC),
+        error=state.get("error", ""),
+        failures=int(state.get("failures") or 0),
+        next_retry=datetime.fromtimestamp(float(state.get("next_due") or 0), UTC),
+    )
+
+
+def failing(r: redis.Redis, platform_id: str, settings: Settings | None = None) -> str:
+    """The feed's error when it has failed for longer than ``feed_failing_after``, else ''."""
+    found = failing_state(r, platform_id, settings)
+    return found.error if found else ""
 
 
 # --- reading a feed -------------------------------------------------------------------------

@@ -123,4 +123,3 @@ def tell_checked(r: redis.Redis, api_for: Callable, check: manual.Check) -> str:
         return ""  # the operator at the shell, who reads the outcome with the draft
     platform_id = check.reply_on or lifecycle.get(r, check.draft).platform
     return tell(r, api_for, check.reporter, platform_id, checked_notice(check))
-

@@ -26,7 +26,7 @@ import redis
 from app.core import audit, keys, validate
 from app.core.alerts import queue_in
 from app.core.errors import Conflict, Forbidden, InvalidInput, QianfaError
-from app.core.settings import Settings, get_settings
+from app.core.settings import Settings
 from app.core.store import Tx, atomically, decode, timestamp
 from app.drafts import lifecycle
 from app.publishing import pages
@@ -132,9 +132,7 @@ def accept(r: redis.Redis, actor: audit.Actor, draft_id: str, url, *, reply_on: 
             version_hash=current.content_hash,
             detail={"url": url},
         )
-        check = Check(
-            current.id, url, actor.person, reply_on, current.content_hash, record["seq"]
-        )
+        check = Check(current.id, url, actor.person, reply_on, current.content_hash, record["seq"])
         check.write_in(tx)
         return check
 

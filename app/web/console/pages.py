@@ -6,7 +6,8 @@ from app.channels import console_accounts
 from app.channels import dashboard as overview
 from app.core import validate
 from app.core.errors import InvalidInput, QianfaError
-from app.registry import access, filings, owners, people, platforms, units
+from app.monitoring import feeds
+from app.registry import access, filings, owners, people, platforms, sites, units
 from app.web import redis_client, settings
 from app.web.console import bp
 from app.web.console.auth import actor, me
@@ -81,6 +82,9 @@ def _render_platform(pid: str, errors: dict):
         chosen=request.form.get("status", ""),
         everyone=people.all_people(r) if is_propaganda else [],
         message_mode=modes.MODES.get(webhook_config.mode_of(r, platform.id), ""),
+        site=sites.get(r, platform.id) if platform.kind != "wechat" else None,
+        feed_kinds=sites.FEED_KINDS,
+        feed_failing=feeds.failing_state(r, platform.id, settings()),
     )
 
 
