@@ -4,9 +4,11 @@ report to (its outcome sent to the reporter's WeChat); a differing page; an item
 without review; an edit after publication. The feed is read by the same code the periodic
 job runs (``feeds.poll_due``)."""
 
+import json
+
 import pytest
 
-from app.core import alerts
+from app.core import alerts, audit
 from app.core.settings import get_settings
 from app.drafts import lifecycle
 from app.monitoring import feeds
@@ -96,3 +98,29 @@ def test_a_platform_without_api_is_reviewed_published_by_hand_verified_and_watch
         assert found["published_changed"].draft == draft.id
         assert found["unreviewed_publication"].detail["url"].startswith(site["home"])
         assert _poll(r)[w.platform]["unreviewed"] == 0  # told once, not at every poll
+
+
+def test_a_feed_item_matching_an_approved_unreported_draft_publishes_it(r, monkeypatch):
+    """Nobody reported the page: the feed finds it, the draft is published there, audited,
+    and its author is told on WeChat; no unreviewed alert."""
+    with running_sandbox() as (url, control, _world):
+        o = office(r, control, monkeypatch, url, platform_id="jsj-wx")
+        w, site = manual_world(r, control, site_id="news")
+        sites.set_feed(r, OPERATOR, w.platform, site["feed_url"])
+        refiled(r, owners.add_admin(r, OPERATOR, o.w.platform, w.admin, "兼管网站"))
+        o.bind(w.admin)
+        o.writes(w.admin)
+        _poll(r)  # the baseline
+        draft = approved(r, w, "article", ARTICLE)
+        item = control.publish_item("news", title=ARTICLE["title"], html=ARTICLE_HTML)
+
+        assert _poll(r)[w.platform]["new"] == 1
+        published = lifecycle.get(r, draft.id)
+        assert published.status == lifecycle.PUBLISHED
+        assert schedule.publication_of(r, draft.id).article_url == item["url"]
+        [record] = audit.records(r, draft=draft.id, action="draft.report")
+        assert json.loads(record["detail"])["found_by"] == "feed"
+        assert _kinds(r) == []
+        o.settle()
+        told = [line["content"] for line in o.received(w.admin)]
+        assert any("已发布" in text and item["url"] in text for text in told), told

@@ -5,13 +5,16 @@ through the egress guard and parsed with defusedxml (hostile XML: no entities, n
 The first good reading only notes what is already there, so starting to watch a feed
 raises nothing. After that each new item is fetched and must be a reviewed draft of that
 platform: one whose page was reported (by URL) or whose approved text it matches
-(``app.publishing.pages``); otherwise ``unreviewed_publication``. A known page whose text
-changes later gives ``published_changed``; every new item is screened, and hits give
-``online_content``. A feed that fails is retried with backoff and shown as failing on its
-platform's console page after ``QIANFA_FEED_FAILING_AFTER``; a failure never raises an
-unreviewed alert.
+(``app.publishing.pages``); otherwise ``unreviewed_publication``. An item matching an
+approved draft nobody reported records that draft as published there (its author is told).
+A known page whose text changes later gives ``published_changed``; every new item is
+screened, and hits give ``online_content`` (the text in its pictures too, read by the
+pictures worker: ``app.monitoring.online_pictures``). A feed that fails is retried with
+backoff and shown as failing on its platform's console page after
+``QIANFA_FEED_FAILING_AFTER``; a failure never raises an unreviewed alert.
 """
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,12 +28,14 @@ from defusedxml.common import DefusedXmlException
 from app import screening
 from app.core import alerts, keys
 from app.core.backoff import backoff
-from app.core.errors import InvalidInput
+from app.core.errors import InvalidInput, QianfaError
 from app.core.settings import Settings, get_settings
 from app.core.store import Tx, atomically, decode, timestamp
 from app.drafts import lifecycle
 from app.publishing import manual, pages
 from app.registry import sites
+
+log = logging.getLogger(__name__)
 
 FEED_TYPES = (
     "application/rss+xml",
@@ -197,7 +202,10 @@ def _check(r, site: sites.Site, url: str, settings: Settings, *, baseline: bool)
     if baseline:
         _remember(r, site.platform, url, "", digest, "baseline")
         return ""
-    draft_id = _reviewed_draft(r, site.platform, page)
+    draft = _reviewed_draft(r, site.platform, page)
+    draft_id = draft.id if draft else ""
+    if draft and draft.status == lifecycle.APPROVED:
+        _publish_found(r, draft, url, digest)
     _remember(r, site.platform, url, draft_id, digest, "feed")
     _screen(r, site.platform, url, draft_id, page)
     if draft_id:
@@ -229,16 +237,25 @@ def _changed(r, site: sites.Site, url: str, known: dict, digest: str) -> str:
     return "changed"
 
 
-def _reviewed_draft(r: redis.Redis, platform_id: str, page: pages.PageText) -> str:
-    """The reviewed draft of the platform whose approved text this page says, or ''."""
-    for draft in lifecycle.list_drafts(r, platform=platform_id, limit=MATCH_CANDIDATES * 4):
-        if draft.status not in REVIEWED:
-            continue
+def _reviewed_draft(r: redis.Redis, platform_id: str, page: pages.PageText):
+    """The reviewed draft of the platform whose approved text this page says, or ``None``;
+    an approved draft not yet reported comes first (this is likely its publication)."""
+    found = lifecycle.list_drafts(r, platform=platform_id, limit=MATCH_CANDIDATES * 4)
+    reviewed = [draft for draft in found if draft.status in REVIEWED]
+    for draft in sorted(reviewed, key=lambda d: d.status != lifecycle.APPROVED):
         content = lifecycle.version(r, draft.id, draft.version).content
         title, text = manual.approved_text(draft.kind, content)
         if pages.compare(text, page, title=title).matches:
-            return draft.id
-    return ""
+            return draft
+    return None
+
+
+def _publish_found(r: redis.Redis, draft: lifecycle.Draft, url: str, digest: str) -> None:
+    """An approved draft published by hand and never reported: the feed item is its page."""
+    try:
+        manual.record_found(r, draft, url, digest)
+    except QianfaError as exc:  # changed meanwhile (a new version, withdrawn): still reviewed
+        log.info("feed item %s matched %s but was not recorded: %s", url, draft.id, exc.code)
 
 
 def _remember(r, platform_id: str, url: str, draft_id: str, digest: str, how: str) -> None:
