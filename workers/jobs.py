@@ -220,3 +220,13 @@ def read_pictures(event_id: str) -> str:
         return ""
     found = picture_text.check(r, record["draft"], record["version_hash"], settings)
     return found.verdict if found else ""
+
+
+def notify_pictures_checked(event_id: str) -> dict:
+    """A version's picture checks finished: tell the reviewers who were told they were running."""
+    _, r, api_for = _context()
+    record = _record(r, event_id)
+    if record is None:
+        return {}
+    return draft_notices.tell_pictures_checked(r, api_for, record["draft"], record["version_hash"])
+

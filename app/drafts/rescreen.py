@@ -3,8 +3,9 @@
 The publish job calls ``recheck`` before it publishes. Screening itself stays pure: it
 stores and reads results; the moves a new result causes (``block``, ``reopen``) are made
 here, beside the draft's table of transitions. ``record_pictures`` is the same for what the
-pictures worker read in a version's pictures: it ends the picture checks, and a ``block``
-from a picture moves the draft before anyone could approve it (review waits for them).
+pictures worker read in a version's pictures: it ends the picture checks (audited
+``draft.pictures``, whose job tells the reviewers who were told they were running), and a
+``block`` from a picture moves the draft before anyone could approve it (review waits).
 """
 
 import redis
@@ -59,6 +60,16 @@ def record_pictures(r: redis.Redis, raw_id: str, content_hash: str, readings) ->
         content = lifecycle.content_in(tx, draft)
         found = _rescreened_in(tx, draft, before, content, rules, readings)
         pictures.store_in(tx, did, draft.version, content_hash, readings)
+        audit.append(
+            tx,
+            screening.SYSTEM,
+            "draft.pictures",
+            platform=draft.platform,
+            draft=did,
+            version_hash=content_hash,
+            decision=found.verdict,
+            detail={"pictures": len(readings)},
+        )
         return found
 
     return atomically(r, [keys.draft(did)], change)

@@ -21,6 +21,7 @@ from app.core.masterkey import Keyring
 from app.core.paging import paginate
 from app.core.settings import Settings
 from app.core.store import now, timestamp
+from app import screening
 from app.drafts import lifecycle, preview, review
 from app.notify import deliver, manual_notices
 from app.notify.deliver import Notice
@@ -33,7 +34,8 @@ log = logging.getLogger(__name__)
 
 REVIEW, REMINDER, OUTCOME = "review", "reminder", "outcome"
 BODY_BYTES = 1400  # of the 2048 a customer-service text may carry; the rest is the frame
-PICTURES_RUNNING = "图片文字检查进行中:检查完成前不能审核通过,完成后可「查看」结果。"
+PICTURES_RUNNING = "图片文字检查进行中:检查完成前不能审核通过,完成后会再通知你。"
+TOLD_TTL = 7 * 86400  # the reviewers told picture checks were running, kept this long
 
 
 def reviewers_to_tell(r: redis.Redis, state: review.ReviewState, platform) -> dict[str, list]:
@@ -95,11 +97,72 @@ def tell_reviewers(
         except WeChatRetryable as error:
             passing.append(error)
             continue
+        if reading and outcomes[person] in (deliver.SENT, deliver.DUPLICATE):
+            _told_pictures_running(r, draft, person)
         if outcomes[person] not in (deliver.DUPLICATE, deliver.FAILED):
             _preview_for(r, settings, draft, openid)
+    if reading and not pictures.pending(r, draft, version.content):
+        tell_pictures_checked(r, api_for, draft.id, draft.content_hash)  # finished meanwhile
     if passing:
         raise passing[0]
     return outcomes
+
+
+# --- the picture checks' outcome -----------------------------------------------------------
+
+
+def _told_pictures_running(r: redis.Redis, draft, person: str) -> None:
+    key = keys.pictures_told(draft.id, draft.content_hash)
+    r.pipeline().sadd(key, person).expire(key, TOLD_TTL).execute()
+
+
+def tell_pictures_checked(r: redis.Redis, api_for: Callable, draft_id: str, content_hash: str):
+    """Tell the reviewers told "picture checks running" how they ended: ready, or blocked.
+
+    Both this job and ``tell_reviewers`` (when the checks finished while it ran) call it;
+    the delivery claim sends each reviewer one message.
+    """
+    draft = lifecycle.get(r, draft_id)
+    told = sorted(m.decode() for m in r.smembers(keys.pictures_told(draft.id, content_hash)))
+    if draft.content_hash != content_hash or not told:
+        return {}
+    found = screening.result_for(r, draft.id)
+    notice = pictures_notice(draft, found.summary_zh() if found else "")
+    if notice is None:
+        return {}
+    outcomes = {}
+    for person in told:
+        openid = openid_on(r, person, draft.platform)
+        if openid:
+            outcomes[person] = deliver.deliver(r, api_for, person, draft.platform, openid, notice)
+    return outcomes
+
+
+def pictures_notice(draft: lifecycle.Draft, summary: str) -> Notice | None:
+    """What the picture checks mean for the reviewer: approve now, or nothing to review."""
+    did = draft.id
+    head = f"【图片检查完成】稿件 {did} 第 {draft.version} 版({draft.content_hash[:8]})"
+    if draft.status == lifecycle.BLOCKED:
+        text = f"{head}的图片中有禁止发布的内容,稿件已被拦截,无需审核。\n{summary}"
+        reply, seen = "无需操作", ""
+    elif draft.status == lifecycle.IN_REVIEW:
+        text = (
+            f"{head}的图片文字检查已完成:{summary}\n现在可以审核:回复「同意 {did}」通过,"
+            f"「驳回 {did} 原因」退回,「查看 {did}」查看详情。"
+        )
+        reply, seen = f"回复 同意 {did} 或 驳回 {did} 原因", draft.content_hash
+    else:
+        return None  # withdrawn or moved on: nothing to say
+    return Notice(
+        purpose="pictures_checked",
+        token=f"{did}:{draft.content_hash}",
+        text=deliver.fit(text),
+        headline=f"稿件 {did} 图片检查完成",
+        subject=f"{did} 第{draft.version}版",
+        reply=reply,
+        draft=did,
+        seen_hash=seen,
+    )
 
 
 def _preview_for(r: redis.Redis, settings: Settings, draft, openid: str) -> None:

@@ -108,6 +108,8 @@ RULES = (
     # A version entering review has the text in its pictures read (art. 10).
     Rule("draft.submit", "read_pictures", queues.PICTURES),
     Rule("draft.edit", "read_pictures", queues.PICTURES, decision=lifecycle.IN_REVIEW),
+    # Their checks finished: reviewers told they were running hear the outcome.
+    Rule("draft.pictures", "notify_pictures_checked", N),
     # A draft entering review that only its author could sign off is stuck: say so at once.
     Rule("draft.submit", "raise_alert", A, args=("unsignable_draft",)),
     Rule("draft.edit", "raise_alert", A, decision=lifecycle.IN_REVIEW, args=("unsignable_draft",)),
