@@ -229,4 +229,3 @@ def notify_pictures_checked(event_id: str) -> dict:
     if record is None:
         return {}
     return draft_notices.tell_pictures_checked(r, api_for, record["draft"], record["version_hash"])
-

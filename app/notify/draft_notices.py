@@ -15,13 +15,13 @@ from datetime import datetime
 
 import redis
 
+from app import screening
 from app.core import keys
 from app.core.errors import QianfaError, WeChatRetryable
 from app.core.masterkey import Keyring
 from app.core.paging import paginate
 from app.core.settings import Settings
 from app.core.store import now, timestamp
-from app import screening
 from app.drafts import lifecycle, preview, review
 from app.notify import deliver, manual_notices
 from app.notify.deliver import Notice
