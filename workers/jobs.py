@@ -15,7 +15,7 @@ from app.core.masterkey import load_keyring
 from app.core.redis import get_redis
 from app.core.settings import get_settings
 from app.drafts import picture_text
-from app.monitoring import feeds, recipients, reconcile, takedown
+from app.monitoring import feeds, online_pictures, recipients, reconcile, takedown
 from app.notify import draft_notices, escalation, manual_notices, reminders
 from app.outbox import queues
 from app.publishing import manual, schedule
@@ -229,3 +229,20 @@ def notify_pictures_checked(event_id: str) -> dict:
     if record is None:
         return {}
     return draft_notices.tell_pictures_checked(r, api_for, record["draft"], record["version_hash"])
+
+
+def read_online_pictures(
+    platform_id: str,
+    article_id: str,
+    found: list,
+    draft: str = "",
+    version: int = 0,
+    title: str = "",
+    url: str = "",
+) -> str:
+    """Read the text in a published post's pictures and screen it (monitoring.online_pictures)."""
+    settings = get_settings()
+    where = {"draft": draft, "version": version, "title": title, "url": url}
+    return online_pictures.check(
+        get_redis(settings), platform_id, article_id, found, settings, **where
+    )

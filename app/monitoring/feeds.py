@@ -32,6 +32,7 @@ from app.core.errors import InvalidInput, QianfaError
 from app.core.settings import Settings, get_settings
 from app.core.store import Tx, atomically, decode, timestamp
 from app.drafts import lifecycle
+from app.monitoring import online_pictures
 from app.publishing import manual, pages
 from app.registry import sites
 
@@ -208,6 +209,11 @@ def _check(r, site: sites.Site, url: str, settings: Settings, *, baseline: bool)
         _publish_found(r, draft, url, digest)
     _remember(r, site.platform, url, draft_id, digest, "feed")
     _screen(r, site.platform, url, draft_id, page)
+    where = {"draft": draft_id, "version": draft.version if draft else 0}
+    found = online_pictures.of_page(page.images, url)
+    online_pictures.queue(
+        r, site.platform, manual.url_key(url), found, **where, title=page.title[:64], url=url
+    )
     if draft_id:
         return "new"
     alerts.queue(

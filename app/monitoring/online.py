@@ -44,18 +44,40 @@ def check(
     """Screen one article's content; raise ``online_content`` for new findings. Returns
     the kind raised, or ''."""
     rules = screening.rules()
+    return _raise(r, platform_id, article_id, findings(news, rules), draft, version, rules)
+
+
+def check_pictures(
+    r: redis.Redis, platform_id: str, article_id: str, texts: dict[str, str], **where
+) -> str:
+    """Screen the text read in a post's pictures (``picture:…`` fields, as drafts name them);
+    ``where``: ``draft``, ``version`` and, for a page that reconciliation does not know, its
+    ``title`` and ``url``. Returns the kind raised, or ''."""
+    rules = screening.rules()
+    found = screening.screen(texts, rules=rules).hits if texts else ()
+    hits = {hit for hit in found if hit.verdict in ALERTED}
+    shown = {k: where[k] for k in ("title", "url") if where.get(k)}
+    draft, version = where.get("draft", ""), int(where.get("version") or 0)
+    return _raise(r, platform_id, article_id, hits, draft, version, None, shown)
+
+
+def _raise(r, platform_id, article_id, found, draft, version, rules, shown=None) -> str:
+    """One alert per article and set of new findings; ``rules`` marks the article screened
+    with them (the text of pictures leaves that mark alone)."""
     seen = _approved_terms(r, draft, version)
-    hits = {hit for hit in findings(news, rules) if (hit.category, hit.term) not in seen}
+    hits = {hit for hit in found if (hit.category, hit.term) not in seen}
     claim = keys.monitoring_claim(f"online_content:{platform_id}:{article_id}:{_digest(hits)}")
     known_key = keys.online_articles(platform_id)
 
     def change(tx: Tx) -> str:
         known = json.loads(tx.read.hget(known_key, article_id) or "{}")
         fresh = bool(hits) and not tx.read.exists(claim)
-        screened = {**known, "screened": rules.version}
-        tx.write.hset(known_key, article_id, json.dumps(screened, ensure_ascii=False))
+        if rules is not None:
+            screened = {**known, "screened": rules.version}
+            tx.write.hset(known_key, article_id, json.dumps(screened, ensure_ascii=False))
         if not fresh:
             return ""
+        known = {**known, **(shown or {})}
         tx.write.set(claim, timestamp())
         detail = _detail(article_id, known, hits)
         audit.append(

@@ -34,7 +34,7 @@ from app.core.errors import NotFound, WeChatError
 from app.core.lease import Lease
 from app.core.store import Tx, atomically, decode, timestamp
 from app.drafts import lifecycle
-from app.monitoring import online
+from app.monitoring import online, online_pictures
 from app.publishing import articles
 from app.publishing import record as pubs
 from app.registry import people, platforms
@@ -210,6 +210,8 @@ def examine(
     draft, version = _origin(r, article_id)
     if online.check(r, platform_id, article_id, news, draft=draft, version=version):
         result.alerts.append("online_content")
+    found = online_pictures.of_news(news)
+    online_pictures.queue(r, platform_id, article_id, found, draft=draft, version=version)
     return True
 
 

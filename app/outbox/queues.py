@@ -5,6 +5,8 @@ first, then publishing, then notifications. Jobs are named by their path in
 ``workers.jobs`` (a string, so this module imports no job code) and take plain ids.
 """
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -65,6 +67,23 @@ def enqueue(
         when = timedelta(seconds=delay)
         return target.enqueue_in(when, func, *args, job_timeout=JOB_TIMEOUT, **options)
     return target.enqueue_call(func, args=args, timeout=JOB_TIMEOUT, pipeline=pipeline, **options)
+
+
+def enqueue_online_pictures(
+    r: redis.Redis, platform_id: str, article_id: str, found: list, where: dict
+) -> None:
+    """Queue the reading of a published post's pictures (``workers.jobs.read_online_pictures``);
+    its id names the post and its pictures, so a post seen again queues no second reading."""
+    digest = hashlib.sha256(json.dumps(found).encode()).hexdigest()[:16]
+    queue(r, PICTURES).enqueue_call(
+        f"{JOB_MODULE}.read_online_pictures",
+        args=(platform_id, article_id, found),
+        kwargs=where,
+        timeout=JOB_TIMEOUT,
+        job_id=job_id("read_online_pictures", platform_id, article_id, digest),
+        retry=Retry(max=RETRIES, interval=retry_intervals(RETRIES)),
+        failure_ttl=FAILURE_TTL,
+    )
 
 
 @dataclass(frozen=True)

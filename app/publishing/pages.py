@@ -90,6 +90,7 @@ class PageText:
     headings: tuple[str, ...]
     text: str
     framed: bool  # the article's container was found; otherwise the whole page's text
+    images: tuple[str, ...] = ()  # the article's <img src>, as written (for the OCR of pictures)
 
 
 # --- fetching -------------------------------------------------------------------------------
@@ -179,9 +180,14 @@ class _Extractor(HTMLParser):
         self.title: list[str] = []
         self.in_title = self.in_h1 = False
         self.headings: list[str] = []
+        self.images: list[tuple[str, bool]] = []  # (src, inside a content container)
 
     def handle_starttag(self, tag, attrs):
         self._break_if(tag)
+        if tag == "img" and not self.skip:
+            src = dict(attrs).get("data-src") or dict(attrs).get("src")
+            if src:
+                self.images.append((src.strip(), bool(self.content)))
         if tag in VOID_TAGS:
             return
         names = " ".join(v or "" for k, v in attrs if k in ("class", "id"))
@@ -249,7 +255,9 @@ def extract(html: str, *, whole: bool = False) -> PageText:
     framed = bool(parser.content_lines)
     lines = parser.content_lines if framed else parser.lines
     title = " ".join("".join(parser.title).split())
-    return PageText(title, tuple(h for h in parser.headings if h), "\n".join(lines), framed)
+    images = tuple(dict.fromkeys(src for src, inside in parser.images if inside or not framed))
+    headings = tuple(h for h in parser.headings if h)
+    return PageText(title, headings, "\n".join(lines), framed, images)
 
 
 # --- comparing ------------------------------------------------------------------------------
