@@ -16,7 +16,7 @@ from app.core.masterkey import load_keyring
 from app.core.redis import get_redis
 from app.core.settings import get_settings
 from app.drafts import picture_text
-from app.monitoring import feeds, recipients, reconcile, takedown
+from app.monitoring import daily, feeds, recipients, reconcile, takedown
 from app.notify import draft_notices, escalation, manual_notices, reminders
 from app.outbox import queues
 from app.publishing import schedule
@@ -224,6 +224,12 @@ def escalate_alerts() -> dict:
     """Periodic: alerts open longer than QIANFA_ALERT_ESCALATE_AFTER go to the leading group."""
     settings, r, api_for = _context()
     return recipients.escalate(r, api_for, settings.alert_escalate_after)
+
+
+def send_daily_report() -> dict:
+    """Periodic: from QIANFA_DAILY_REPORT_AT on, the day's report to the propaganda department."""
+    settings, r, api_for = _context()
+    return daily.send(r, api_for, settings)
 
 
 def read_pictures(event_id: str) -> str:

@@ -31,7 +31,7 @@ from app.core.paging import paginate
 from app.core.settings import get_settings
 from app.core.store import decode_set
 from app.drafts import compose, corrections, lifecycle, preview, review
-from app.monitoring import handling, reports, takedown
+from app.monitoring import daily, handling, reports, takedown
 from app.publishing import manual
 from app.registry import access, bindcodes, people
 from app.registry.platforms import Platform
@@ -709,6 +709,12 @@ def _take_down(ctx: Context, args: str) -> str:
     return f"已提交下架:平台 {found.platform} 的{title}。完成后会通知你、作者和第一责任人。"
 
 
+def _daily(ctx: Context, args: str) -> str:
+    access.authorize(ctx.r, ctx.actor, handling.HANDLERS, "查看日报")
+    settings = get_settings()
+    return daily.text(daily.build(ctx.r, settings, daily.yesterday()))
+
+
 def _report(ctx: Context, args: str) -> str:
     done = reports.report(ctx.r, ctx.actor, ctx.platform.id, args)
     return f"已收到你的举报(告警 {done.number}),党委宣传部会处理。谢谢!"
@@ -751,6 +757,7 @@ COMMANDS = (
     Command("drop", ("删除", "drop"), ADMIN, "删除 N:投稿中删去第 N 段", _drop),
     Command("revise", ("修改", "revise"), ADMIN, "修改 D编号:修改被退回或审核中的稿件", _revise),
     Command("report", ("举报", "report"), STAFF, "举报 链接或说明:向党委宣传部举报问题", _report),
+    Command("daily", ("日报", "daily"), STAFF, "日报:昨天的监测日报", _daily, mutates=False),
 )
 SESSION_COMMANDS = {"help", "compose", "title", "preview", "send", "cancel"}
 SESSION_COMMANDS |= {"cover", "drop", "revise"}
