@@ -16,7 +16,7 @@ from app.core.masterkey import load_keyring
 from app.core.redis import get_redis
 from app.core.settings import get_settings
 from app.drafts import picture_text
-from app.monitoring import daily, feeds, recipients, reconcile, takedown
+from app.monitoring import daily, feeds, recipients, reconcile, replies, takedown
 from app.notify import draft_notices, escalation, manual_notices, reminders
 from app.outbox import queues
 from app.publishing import schedule
@@ -230,6 +230,13 @@ def send_daily_report() -> dict:
     """Periodic: from QIANFA_DAILY_REPORT_AT on, the day's report to the propaganda department."""
     settings, r, api_for = _context()
     return daily.send(r, api_for, settings)
+
+
+def notify_reply_reviewer(event_id: str) -> str:
+    """A default reply for followers was proposed: ask the first responsible person."""
+    _, r, api_for = _context()
+    record = _record(r, event_id)
+    return replies.tell_reviewer(r, api_for, record) if record else ""
 
 
 def read_pictures(event_id: str) -> str:
