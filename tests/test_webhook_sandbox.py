@@ -12,7 +12,7 @@ from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
 from app.cli.base import cli
-from app.core import keys
+from app.core import alerts, keys
 from app.core.audit import Actor
 from app.core.masterkey import load_keyring
 from app.monitoring import replies
@@ -196,6 +196,32 @@ def test_follower_message_is_forwarded_and_the_reply_passed_back(
     assert delivery["outcome"] == "replied", delivery["problem"]
     assert last_line(wechat, FOLLOWER)["content"] == "原服务号回复:课表"
     assert [m.content for m in service.received] == ["课表"]
+
+
+@pytest.mark.parametrize("mode", ["plaintext", "safe"])
+def test_a_blocked_reply_from_the_forward_server_becomes_success_and_an_alert(
+    wechat, downstream, r, settings, mode
+):
+    """Art. 10 holds for what Qianfa passes back too: the old server answering a follower with
+    prohibited words (here it echoes them) is screened; the follower gets nothing."""
+    service, url = downstream
+    keyring = load_keyring(settings)
+    webhook_config.configure(
+        r, keyring, OPERATOR, PLATFORM, forward=url, forward_token=DOWNSTREAM_TOKEN
+    )
+    wechat.change_account(SAMPLE_APPID, encrypt_mode=mode)
+    set_mode(r, mode)
+    delivery = wechat.send(SAMPLE_APPID, FOLLOWER, type="text", content="提供代写论文服务")
+    assert delivery["outcome"] == "acked", delivery
+    assert [m.content for m in service.received] == ["提供代写论文服务"]
+    assert all(
+        "代写论文" not in line.get("content", "")
+        for line in wechat.user(SAMPLE_APPID, FOLLOWER)["chat"]
+        if line["direction"] == "received"
+    )
+    [alert] = [a for a in alerts.recent(r) if a.kind == "follower_reply_blocked"]
+    assert alert.platform == PLATFORM and "代写论文" in alert.message
+    assert wechat.send(SAMPLE_APPID, FOLLOWER, type="text", content="课表")["outcome"] == "replied"
 
 
 def test_slow_downstream_falls_back_to_success(staff, downstream, r):
