@@ -2,6 +2,8 @@
 
 The account page reloads itself every few seconds (unless you are typing), so a demo can
 be watched like a phone screen; each user's card has a box to send a message as them.
+Its back-office forms play an administrator at mp.weixin.qq.com (``backoffice``): publish
+an article or mass-send without Qianfa, edit or delete an online article.
 """
 
 import html
@@ -9,10 +11,11 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 
-from sandbox import pictures, simulate
+from sandbox import backoffice, pictures, publishing, simulate
 from sandbox.api.base import current_world
 from sandbox.config import BEIJING
 from sandbox.control import account_detail
+from sandbox.errors import WeChatError
 from sandbox.state import MODE_NAMES, StateError
 
 bp = Blueprint("sandbox_pages", __name__)
@@ -130,6 +133,53 @@ def send(appid: str, openid: str):
     if content:
         simulate.act(world, found, user, {"type": "text", "content": content})
     return redirect(url_for("sandbox_pages.account", appid=appid, _anchor=openid))
+
+
+@bp.post("/accounts/<appid>/backoffice")
+def backoffice_post(appid: str):
+    """The back office's editor: 发表 (publish) or 群发 (mass-send) what the form holds."""
+    form = {name: request.form.get(name, "").strip() for name in ("title", "content")}
+    action = request.form.get("action", "")
+    if action not in ("publish", "mass"):
+        raise StateError("请选择发表或群发")
+    spec = {"content": form["content"], "notify": request.form.get("notify") == "1"}
+    if form["title"] or action == "publish":
+        spec["title"] = form["title"]
+    how = backoffice.publish if action == "publish" else backoffice.mass_send
+    _in_backoffice(appid, lambda world, found: how(world, found, spec))
+    return redirect(url_for("sandbox_pages.account", appid=appid, _anchor="backoffice"))
+
+
+@bp.post("/accounts/<appid>/backoffice/articles/<article_id>")
+def backoffice_article(appid: str, article_id: str):
+    """Edit (the body of one item) or delete an online article, as in the back office."""
+    action = request.form.get("action", "")
+    index = request.form.get("index", "1")
+    if action not in ("edit", "delete") or not index.isdigit():
+        raise StateError("请选择修改或删除")
+    if action == "edit":
+        spec = {"content": request.form.get("content", ""), "index": int(index)}
+        if not spec["content"].strip():
+            raise StateError("请填写修改后的正文")
+        _in_backoffice(appid, lambda world, found: backoffice.edit(world, found, article_id, spec))
+    else:
+        _in_backoffice(
+            appid, lambda world, found: publishing.delete(world, found, article_id, int(index))
+        )
+    return redirect(url_for("sandbox_pages.account", appid=appid, _anchor="articles"))
+
+
+def _in_backoffice(appid: str, action) -> None:
+    """Run one back-office action under the world's lock; WeChat's refusal is said as such."""
+    world = current_world()
+    with world.lock:
+        found = world.account(appid)
+        if found is None:
+            abort(404, f"没有账号 {appid}")
+        try:
+            action(world, found)
+        except WeChatError as exc:
+            raise StateError(f"微信拒绝:{exc.errcode}") from exc
 
 
 def _picture(world) -> str:

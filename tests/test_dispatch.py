@@ -210,6 +210,7 @@ def test_periodic_jobs_are_enqueued_once_per_interval(r, dispatcher):
         "workers.jobs.escalate_alerts",
         "workers.jobs.remind_manual",
         "workers.jobs.scan_reviews",
+        "workers.jobs.send_daily_report",
         "workers.jobs.trim_audit",
     ]
     assert 0 < r.ttl(keys.periodic("trim_audit")) <= 86400

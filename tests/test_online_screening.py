@@ -82,3 +82,18 @@ def test_an_article_first_seen_with_prohibited_words_raises_both_alerts(r, contr
 def test_what_reviewers_already_saw_is_not_news(r, control, pset, w):
     published(r, control, pset, w, "关于领导班子调整的通知")
     assert round_of(r, pset).alerts == [] and raised(r) == []
+
+
+def test_a_warn_hit_online_raises_online_content_at_low_severity(r, control, pset, w, lexicons):
+    """Warn-only findings (advertising, typos ...) on a published post are the department's
+    business too (art. 15), marked low; a block hit is high."""
+    add_term(lexicons, "advertising", "限时团购")
+    control.backoffice_publish(APPID, title="社团活动", content="<p>限时团购优惠</p>")
+    assert "online_content" in round_of(r, pset).alerts
+    [alert] = raised(r)
+    assert alert.detail["severity"] == "low" and "提示性问题" in alert.message
+    assert "「限时团购」" in alert.detail["words"]
+
+    control.backoffice_publish(APPID, title="毕业季", content="<p>提供代写论文服务</p>")
+    round_of(r, pset)
+    assert raised(r)[0].detail["severity"] == "high"

@@ -5,6 +5,7 @@ import pytest
 import requests
 
 from sandbox import create_app, demo
+from sandbox.client import SandboxControl
 from sandbox.config import SandboxConfig
 from sandbox.server import serve_in_thread
 from tests.conftest import wait_until
@@ -84,3 +85,41 @@ def test_each_chat_opens_at_its_newest_message(sandbox, webhook, page):
     chat = card(page, STAFF).locator(".chat")
     assert chat.evaluate("c => c.scrollHeight > c.clientHeight")
     assert chat.evaluate("c => c.scrollTop + c.clientHeight >= c.scrollHeight - 2")
+
+
+def test_the_back_office_forms_publish_mass_send_edit_and_delete(sandbox, webhook, page):
+    """The page plays an administrator at mp.weixin.qq.com (issue 15): what its forms do is
+    what ``freepublish/batchget`` and the mass-send record then show."""
+    control = SandboxControl(sandbox)
+    page.goto(f"{sandbox}/accounts/{APPID}")
+    form = page.locator("form.backoffice")
+    form.locator("input[name=title]").fill("后台直接发表")
+    form.locator("textarea[name=content]").fill("<p>未经签发的正文</p>")
+    form.locator("button[value=publish]").click()
+    [article] = control.account(APPID)["articles"]
+    assert article["news_item"][0]["title"] == "后台直接发表"
+    assert "后台直接发表" in page.locator("#articles + table").inner_text()
+
+    row = page.locator("#articles + table tr", has_text="后台直接发表")
+    row.locator("input[name=content]").fill("<p>改过的正文</p>")
+    row.locator("button[value=edit]").click()
+    [edited] = control.account(APPID)["articles"]
+    assert edited["news_item"][0]["content"] == "<p>改过的正文</p>"
+    assert edited["update_time"] > article["update_time"]
+
+    page.locator("#articles + table tr", has_text="后台直接发表").locator(
+        "button[value=delete]"
+    ).click()
+    assert control.account(APPID)["articles"][0]["news_item"][0]["is_deleted"] is True
+
+    form = page.locator("form.backoffice")
+    form.locator("textarea[name=content]").fill("后台群发的通知")
+    form.locator("button[value=mass]").click()
+    [sent] = control.account(APPID)["mass_sends"]
+    assert sent["msgtype"] == "text" and sent["content"] == "后台群发的通知"
+    shot(page, "sandbox-backoffice")
+
+    form = page.locator("form.backoffice")
+    form.locator("button[value=publish]").click()  # no title, no body: refused, nothing added
+    assert "必须是非空字符串" in page.content()
+    assert len(control.account(APPID)["articles"]) == 1

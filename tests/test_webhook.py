@@ -8,9 +8,11 @@ import threading
 import pytest
 
 from app.core import alerts, audit, keys
+from app.core.audit import Actor
 from app.core.errors import ConfigError
 from app.core.masterkey import load_keyring
 from app.core.settings import load_settings
+from app.monitoring import replies
 from app.webhook import config as webhook_config
 from app.webhook import refusals
 from sandbox.crypto import sign
@@ -73,13 +75,17 @@ def test_each_mode_is_answered_in_its_own_mode(client, chat, staff, r, mode):
     assert chat.calls[0].person == staff["admin"] and chat.calls[0].openid == STAFF
 
 
-def test_follower_gets_success_or_the_default_reply(client, chat, r):
-    """An unbound follower gets "success"; with a default reply set, that text (not for events)."""
+def test_follower_gets_success_or_the_default_reply(client, chat, r, staff):
+    """An unbound follower gets "success"; with a default reply set and approved by the first
+    responsible person, that text (not for events)."""
     assert post(client, text("在吗")).text == "success"
     assert chat.calls[0].person == ""
     webhook_config.configure(
         r, load_keyring(load_settings()), OPERATOR, PLATFORM, default_reply="您好"
     )
+    assert post(client, text("在吗")).text == "success"  # not before review
+    proposal = replies.pending(r, PLATFORM)
+    replies.approve(r, Actor(via="chat", person=staff["responsible"]), PLATFORM, proposal.digest)
     assert reply_of(post(client, text("在吗")))["Content"] == "您好"
     event = {**text(), "MsgType": "event", "Event": "subscribe"}
     del event["Content"], event["MsgId"]

@@ -12,8 +12,10 @@ from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
 from app.cli.base import cli
-from app.core import keys
+from app.core import alerts, keys
+from app.core.audit import Actor
 from app.core.masterkey import load_keyring
+from app.monitoring import replies
 from app.webhook import config as webhook_config
 from tests.conftest import wait_until
 from tests.sandbox_helpers import (
@@ -80,11 +82,15 @@ def test_staff_message_is_answered_in_every_mode(wechat, staff, r, mode):
     assert last_line(wechat, STAFF)["content"] == f"收到{staff['admin']}:帮助"
 
 
-def test_follower_gets_the_default_reply(wechat, r, settings):
-    """A follower who is not staff gets the platform's default reply, nothing else."""
+def test_follower_gets_the_default_reply(wechat, r, settings, staff):
+    """A follower who is not staff gets the platform's default reply once the first
+    responsible person approved it, nothing else."""
     assert wechat.send(SAMPLE_APPID, FOLLOWER, type="text", content="你好")["outcome"] == "acked"
     keyring = load_keyring(settings)
     webhook_config.configure(r, keyring, OPERATOR, PLATFORM, default_reply="感谢关注计算机学院")
+    assert wechat.send(SAMPLE_APPID, FOLLOWER, type="text", content="在吗")["outcome"] == "acked"
+    responsible = Actor(via="chat", person=staff["responsible"])
+    replies.approve(r, responsible, PLATFORM, replies.pending(r, PLATFORM).digest)
     assert wechat.send(SAMPLE_APPID, FOLLOWER, type="text", content="你好")["outcome"] == "replied"
     assert last_line(wechat, FOLLOWER)["content"] == "感谢关注计算机学院"
 
@@ -192,6 +198,32 @@ def test_follower_message_is_forwarded_and_the_reply_passed_back(
     assert [m.content for m in service.received] == ["课表"]
 
 
+@pytest.mark.parametrize("mode", ["plaintext", "safe"])
+def test_a_blocked_reply_from_the_forward_server_becomes_success_and_an_alert(
+    wechat, downstream, r, settings, mode
+):
+    """Art. 10 holds for what Qianfa passes back too: the old server answering a follower with
+    prohibited words (here it echoes them) is screened; the follower gets nothing."""
+    service, url = downstream
+    keyring = load_keyring(settings)
+    webhook_config.configure(
+        r, keyring, OPERATOR, PLATFORM, forward=url, forward_token=DOWNSTREAM_TOKEN
+    )
+    wechat.change_account(SAMPLE_APPID, encrypt_mode=mode)
+    set_mode(r, mode)
+    delivery = wechat.send(SAMPLE_APPID, FOLLOWER, type="text", content="提供代写论文服务")
+    assert delivery["outcome"] == "acked", delivery
+    assert [m.content for m in service.received] == ["提供代写论文服务"]
+    assert all(
+        "代写论文" not in line.get("content", "")
+        for line in wechat.user(SAMPLE_APPID, FOLLOWER)["chat"]
+        if line["direction"] == "received"
+    )
+    [alert] = [a for a in alerts.recent(r) if a.kind == "follower_reply_blocked"]
+    assert alert.platform == PLATFORM and "代写论文" in alert.message
+    assert wechat.send(SAMPLE_APPID, FOLLOWER, type="text", content="课表")["outcome"] == "replied"
+
+
 def test_slow_downstream_falls_back_to_success(staff, downstream, r):
     """A downstream that does not answer within the timeout gets the follower "success"."""
     service, url = downstream
@@ -247,7 +279,8 @@ def test_cli_sets_and_shows_webhook_settings(r, staff):
     )
     assert result.exit_code == 0, result.output
     shown = runner.invoke(cli, ["webhook", "show", PLATFORM], catch_exceptions=False).output
-    assert "您好" in shown and "https://old.example/wx" in shown and "已设置" in shown
+    assert "待审核的默认回复" in shown and "您好" in shown  # waits for the responsible person
+    assert "https://old.example/wx" in shown and "已设置" in shown
     assert DOWNSTREAM_TOKEN not in shown
     actions = [rec["action"] for rec in audit.records(r, platform=PLATFORM)]
     assert "webhook.configure" in actions and "credentials.set" in actions

@@ -9,13 +9,14 @@ claims of ``app.notify.deliver`` and ``app.notify.escalation``.
 import functools
 import json
 import logging
+import time
 
 from app.core import alerts, anchors, audit, keys
 from app.core.masterkey import load_keyring
 from app.core.redis import get_redis
 from app.core.settings import get_settings
 from app.drafts import picture_text
-from app.monitoring import feeds, online_pictures, recipients, reconcile, takedown
+from app.monitoring import daily, feeds, online_pictures, recipients, reconcile, replies, takedown
 from app.notify import draft_notices, escalation, manual_notices, reminders
 from app.outbox import queues
 from app.publishing import manual, schedule
@@ -148,6 +149,8 @@ def publish_finished(event_id: str) -> bool:
         log.warning("publish event %s is gone; nothing to do", event_id)
         return False
     event = {k.decode(): v.decode() for k, v in found[0][1].items()}
+    if event.get("event") == "mass":
+        return _mass_finished(r, event_id, event)
     urls = json.loads(event["article_urls"] or "[]")
     ours = schedule.on_publish_finished(
         r,
@@ -164,6 +167,28 @@ def publish_finished(event_id: str) -> bool:
     return ours
 
 
+MASS_SETTLE_DELAY = 60
+
+
+def _mass_finished(r, event_id: str, event: dict) -> bool:
+    """A MASSSENDJOBFINISH: Qianfa's own, or a back-office mass send (alert, and look now)."""
+    age = time.time() - int(event.get("received_at") or 0)
+    urls = json.loads(event.get("article_urls") or "[]")
+    verdict = reconcile.mass_sent(r, event["platform"], event["msg_id"], urls, age)
+    if verdict == "settling":  # our send may not have recorded its msg_id yet: ask again
+        queues.enqueue(
+            r,
+            queues.PUBLISHING,
+            "publish_finished",
+            event_id,
+            delay=MASS_SETTLE_DELAY,
+            tag=str(int(age)),
+        )
+    elif verdict in ("unreviewed", "seen"):
+        queues.enqueue(r, queues.ALERTS, "reconcile_platform", event["platform"], tag=event_id)
+    return verdict == "ours"
+
+
 def reconcile_platforms() -> list[dict]:
     """Periodic: compare what is online on every platform with what was approved."""
     _, r, api_for = _context()
@@ -171,7 +196,7 @@ def reconcile_platforms() -> list[dict]:
 
 
 def reconcile_platform(platform_id: str) -> dict:
-    """At once, for one platform (a PUBLISHJOBFINISH that was not Qianfa's)."""
+    """At once, for one platform (a PUBLISHJOBFINISH or MASSSENDJOBFINISH not Qianfa's)."""
     _, r, api_for = _context()
     return vars(reconcile.reconcile(r, api_for(platform_id), platform_id, force=True))
 
@@ -210,6 +235,19 @@ def escalate_alerts() -> dict:
     """Periodic: alerts open longer than QIANFA_ALERT_ESCALATE_AFTER go to the leading group."""
     settings, r, api_for = _context()
     return recipients.escalate(r, api_for, settings.alert_escalate_after)
+
+
+def send_daily_report() -> dict:
+    """Periodic: from QIANFA_DAILY_REPORT_AT on, the day's report to the propaganda department."""
+    settings, r, api_for = _context()
+    return daily.send(r, api_for, settings)
+
+
+def notify_reply_reviewer(event_id: str) -> str:
+    """A default reply for followers was proposed: ask the first responsible person."""
+    _, r, api_for = _context()
+    record = _record(r, event_id)
+    return replies.tell_reviewer(r, api_for, record) if record else ""
 
 
 def read_pictures(event_id: str) -> str:

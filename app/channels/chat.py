@@ -31,7 +31,7 @@ from app.core.paging import paginate
 from app.core.settings import get_settings
 from app.core.store import decode_set
 from app.drafts import compose, corrections, lifecycle, preview, review
-from app.monitoring import handling, takedown
+from app.monitoring import daily, handling, replies, reports, takedown
 from app.publishing import manual
 from app.registry import access, bindcodes, people
 from app.registry.platforms import Platform
@@ -706,6 +706,36 @@ def _take_down(ctx: Context, args: str) -> str:
     return f"已提交下架:平台 {found.platform} 的{title}。完成后会通知你、作者和第一责任人。"
 
 
+def _approve_reply(ctx: Context, args: str) -> str:
+    """Approve the proposed default reply, naming its code so a changed text is not approved."""
+    proposal = replies.pending(ctx.r, ctx.platform.id)
+    if proposal is None:
+        return "本公众号没有待审核的默认回复。"
+    if not args:
+        return _fit(
+            f"待审核的默认回复(提出人 {proposal.by}):\n{proposal.text}\n"
+            f"内容检查:{proposal.summary}\n同意请回复「同意回复 {proposal.digest}」。"
+        )
+    done = replies.approve(ctx.r, ctx.actor, ctx.platform.id, args.split(" ")[0].lower())
+    return f"已同意,粉丝今后将收到新的默认回复:{done.text[:40]}"
+
+
+def _reject_reply(ctx: Context, args: str) -> str:
+    replies.reject(ctx.r, ctx.actor, ctx.platform.id, args)
+    return "已驳回待审核的默认回复,粉丝仍收到原来的回复。"
+
+
+def _daily(ctx: Context, args: str) -> str:
+    access.authorize(ctx.r, ctx.actor, handling.HANDLERS, "查看日报")
+    settings = get_settings()
+    return daily.text(daily.build(ctx.r, settings, daily.yesterday()))
+
+
+def _report(ctx: Context, args: str) -> str:
+    done = reports.report(ctx.r, ctx.actor, ctx.platform.id, args)
+    return f"已收到你的举报(告警 {done.number}),党委宣传部会处理。谢谢!"
+
+
 COMMANDS = (
     Command("bind", ("绑定", "bind"), ANYONE, "", _bind),
     Command("help", ("帮助", "?", "help"), STAFF, "帮助:查看可用命令", _help, mutates=False),
@@ -742,6 +772,16 @@ COMMANDS = (
     Command("cover", ("封面", "cover"), ADMIN, "封面 N:投稿中用第 N 段的图片作封面", _cover),
     Command("drop", ("删除", "drop"), ADMIN, "删除 N:投稿中删去第 N 段", _drop),
     Command("revise", ("修改", "revise"), ADMIN, "修改 D编号:修改被退回或审核中的稿件", _revise),
+    Command("report", ("举报", "report"), STAFF, "举报 链接或说明:向党委宣传部举报问题", _report),
+    Command("daily", ("日报", "daily"), STAFF, "日报:昨天的监测日报", _daily, mutates=False),
+    Command(
+        "reply_approve",
+        ("同意回复", "approve-reply"),
+        REVIEWER,
+        "同意回复:审核默认回复",
+        _approve_reply,
+    ),
+    Command("reply_reject", ("驳回回复", "reject-reply"), REVIEWER, "驳回回复 原因", _reject_reply),
 )
 SESSION_COMMANDS = {"help", "compose", "title", "preview", "send", "cancel"}
 SESSION_COMMANDS |= {"cover", "drop", "revise"}

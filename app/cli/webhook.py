@@ -7,6 +7,7 @@ import click
 from app.cli.base import operator, store
 from app.core import masterkey
 from app.core.settings import get_settings
+from app.monitoring import replies
 from app.registry import platforms
 from app.webhook import config, modes, refusals
 
@@ -46,6 +47,8 @@ def set_command(platform, default_reply, forward_url, forward_token_stdin, mode)
         mode=mode,
     )
     click.echo(f"已更新平台 {shown.platform} 的回调设置。")
+    if default_reply:
+        click.echo("新的默认回复须经平台第一责任人审核(「同意回复」)后才启用,此前仍用原回复。")
     _print(shown)
 
 
@@ -60,6 +63,9 @@ def show_command(platform) -> None:
     counted = refusals.all_counts(r, ids)
     for pid in ids:
         _print(config.get(r, pid))
+        proposal = replies.pending(r, pid)
+        if proposal:
+            click.echo(f"  待审核的默认回复({proposal.digest}):{proposal.text}")
         _print_counts(counted.get(pid, {}))
     if not platform and refusals.UNKNOWN in counted:
         click.echo("不存在的平台:")

@@ -421,3 +421,21 @@ def draft_pictures(draft_id: str, number: int) -> str:
 def draft_rejection(draft_id: str) -> str:
     """Hash: who sent the draft back last, as what, when and why (``review.rejection``)."""
     return f"{NS}:draft:{draft_id}:rejection"
+
+
+# --- watching what is published (issue 15: reports, mass sends, replies to followers) ---
+
+
+def published_mass(platform_id: str, msg_id: str) -> str:
+    """WeChat's mass-send msg_id -> ``<draft>:v<version>``: a mass send Qianfa made."""
+    return f"{NS}:platform:{platform_id}:published-mass:{msg_id}"
+
+
+def report_quota(person_id: str) -> str:
+    """Sorted set: when a person reported problems lately (``app.monitoring.reports``)."""
+    return f"{NS}:person:{person_id}:reports"
+
+
+def reply_proposal(platform_id: str) -> str:
+    """Hash: a follower reply waiting for the first responsible person (``app.webhook.replies``)."""
+    return f"{NS}:platform:{platform_id}:reply-proposal"

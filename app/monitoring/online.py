@@ -2,8 +2,10 @@
 screened when reconciliation first sees it, and again when the lexicons change.
 
 Hits of the verdicts in ``ALERTED`` raise one ``online_content`` alert per article and set
-of findings, naming categories, words and places; the propaganda department decides
-what to do (take it down, or not). Nothing is deleted automatically. For an article
+of findings, naming categories, words and places, and its severity: ``high`` when a hit
+is ``block`` or ``escalate``, ``low`` when all are ``warn`` (a typo, a wrong leader title
+online is still the department's business, but not urgent). The propaganda department
+decides what to do (take it down, or not). Nothing is deleted automatically. For an article
 Qianfa published, only what its approved version's screening did not already show is
 news: the reviewers saw that and signed.
 
@@ -27,7 +29,10 @@ ACTOR = audit.Actor.system("monitor")
 ALERTED = {
     screening.BLOCK: "第十条:禁止在网络平台上制作、复制、发布、传播的信息",
     screening.ESCALATE: "第十一条:未经授权不得发布重大事件、突发事件、社会敏感问题",
+    screening.WARN: "第九条、第十条:发布内容须准确规范(提示性问题)",
 }
+HIGH, LOW = "high", "low"
+SEVERITY = {HIGH: "需研判处理", LOW: "提示性问题,请留意"}
 RESCREEN_PER_ROUND = 50
 SHOWN_HITS = 5
 
@@ -128,10 +133,16 @@ def _ordered(hits: set[Hit]) -> list[Hit]:
     return sorted(hits, key=lambda h: (h.category, h.field, h.start))
 
 
+def severity(hits: set[Hit]) -> str:
+    """``low`` when every finding only warns; anything stronger is ``high``."""
+    return LOW if all(hit.verdict == screening.WARN for hit in hits) else HIGH
+
+
 def _detail(article_id: str, known: dict, hits: set[Hit]) -> dict:
     ordered = _ordered(hits)
     return {
         "article_id": article_id,
+        "severity": severity(hits),
         "title": known.get("title", ""),
         "url": known.get("url", ""),
         "categories": sorted({h.category_zh for h in ordered}),
@@ -145,8 +156,9 @@ def _message(platform_id: str, known: dict, hits: set[Hit]) -> str:
     shown = "、".join(f"{h.category_zh}{h.shown}({h.where_zh})" for h in ordered[:SHOWN_HITS])
     more = f" 等 {len(ordered)} 处" if len(ordered) > SHOWN_HITS else ""
     rules = ";".join(sorted({ALERTED[h.verdict] for h in ordered}))
+    level = SEVERITY[severity(hits)]
     return (
-        f"平台 {platform_id} 上已发布的文章《{known.get('title', '')}》发现问题内容:"
+        f"平台 {platform_id} 上已发布的文章《{known.get('title', '')}》发现问题内容({level}):"
         f"{shown}{more}。\n{known.get('url', '')}\n依据 {rules}。请党委宣传部研判处理"
         "(如需下架,回复「下架 A编号 原因」)。"
     )

@@ -15,6 +15,10 @@ which WeChat rewrites) must match the approved version's, or ``published_changed
 raised. An unknown article whose cover is that of a publication still being settled is
 Qianfa's own in flight: it is looked at again next round, never alerted. Anything else
 raises one ``unreviewed_publication`` per article id.
+
+A mass send (群发) is not in ``batchget``; WeChat reports it with MASSSENDJOBFINISH only.
+One whose msg_id Qianfa did not record (``keys.published_mass``) raises one
+``unreviewed_publication`` per msg_id (``mass_sent``), and a round of the platform starts.
 """
 
 import hashlib
@@ -261,7 +265,57 @@ def _message(r: redis.Redis, platform_id: str, kind: str, known: dict) -> str:
     what = f"《{known['title']}》({when})\n{known['url']}\n第一责任人:{responsible}"
     if kind == "unreviewed_publication":
         return f"平台 {platform_id} 上有一篇文章未经签发审核即已发布(违反第十四条):{what}"
+    if kind == "unreviewed_mass":
+        return (
+            f"平台 {platform_id} 在公众平台后台群发了一条消息,未经签发审核(违反第十四条):"
+            f"{what}\n群发不在已发表文章之列,只有微信的群发结果通知可见。"
+        )
     return f"平台 {platform_id} 上经审核发布的文章已被改动,与审核通过的内容不一致:{what}"
+
+
+MASS_SETTLE_SECONDS = 3600
+
+
+def mass_sent(r: redis.Redis, platform_id: str, msg_id: str, urls: list[str], age: float) -> str:
+    """Judge a MASSSENDJOBFINISH: ``ours``, ``settling`` (a send of Qianfa's on this
+    platform has not recorded its msg_id yet: ask again later), or ``unreviewed``
+    (alerted once per msg_id; ``seen`` when it already was)."""
+    if r.exists(keys.published_mass(platform_id, msg_id)):
+        return "ours"
+    if age < MASS_SETTLE_SECONDS and _sending(r, platform_id):
+        return "settling"
+    first = urls[0] if urls else ""
+    known = {"update_time": 0, "title": "后台群发的消息", "url": first}
+    claim = f"mass:{msg_id}"
+    raised = _raise_once_mass(r, platform_id, msg_id, known, claim)
+    return "unreviewed" if raised else "seen"
+
+
+def _sending(r: redis.Redis, platform_id: str) -> bool:
+    """Whether a mass send of Qianfa's on the platform was started and not yet recorded."""
+    for draft_id, version in pubs.due_members(r, float("inf")):
+        pub = pubs.load(r, draft_id, version)
+        if pub and pub.platform == platform_id and pub.send_intent_at and not pub.msg_id:
+            return True
+    return False
+
+
+def _raise_once_mass(r: redis.Redis, platform_id: str, msg_id: str, known: dict, claim) -> str:
+    claim_key = keys.monitoring_claim(f"unreviewed_publication:{platform_id}:{claim}")
+
+    def change(tx: Tx) -> str:
+        if tx.read.exists(claim_key):
+            return ""
+        tx.write.set(claim_key, timestamp())
+        detail = {"msg_id": msg_id, "mass": True, "title": known["title"], "url": known["url"]}
+        message = _message(r, platform_id, "unreviewed_mass", known)
+        audit.append(
+            tx, ACTOR, "monitoring.unreviewed_publication", platform=platform_id, detail=detail
+        )
+        alerts.queue_in(tx, "unreviewed_publication", message, platform=platform_id, detail=detail)
+        return "unreviewed_publication"
+
+    return atomically(r, [claim_key], change)
 
 
 def _succeeded(r: redis.Redis, platform_id: str, state: dict) -> None:

@@ -84,6 +84,11 @@ def _claim(notice: Notice, person: str) -> str:
     return keys.notified(f"{notice.purpose}:{notice.token}:{person}")
 
 
+def claimed(r: redis.Redis, purpose: str, token: str, person: str) -> bool:
+    """Whether a notice of this purpose and token was already handled for the person."""
+    return bool(r.exists(keys.notified(f"{purpose}:{token}:{person}")))
+
+
 def deliver(
     r: redis.Redis,
     api_for: Callable[[str], object],

@@ -114,6 +114,8 @@ RULES = (
     Rule("draft.submit", "raise_alert", A, args=("unsignable_draft",)),
     Rule("draft.edit", "raise_alert", A, decision=lifecycle.IN_REVIEW, args=("unsignable_draft",)),
     Rule("draft.flag", "raise_alert", A, decision=lifecycle.IN_REVIEW, args=("unsignable_draft",)),
+    # A proposed default reply for followers waits for the first responsible person.
+    Rule("webhook.reply_propose", "notify_reply_reviewer", N),
     # The first failed publication step: the author hears at once that it is being retried.
     Rule("publish.retry", "notify_author", N, when=_first_retry),
     # A page published by hand was reported: a job fetches and compares it (issue 16); the

@@ -109,6 +109,7 @@ PERIODIC = (
     Periodic(
         "escalate_alerts", NOTIFICATIONS, lambda settings: min(settings.alert_escalate_after, 300)
     ),
+    Periodic("send_daily_report", NOTIFICATIONS, 60),
 )
 
 

@@ -132,6 +132,8 @@ def write_in(tx: Tx, pub: Publication, due: float | None = None, **changes) -> P
     tx.write.hset(keys.publication(pub.draft, pub.version), mapping=stored(updated.__dict__))
     if changes.get("article_id"):  # how reconciliation recognises Qianfa's own articles
         tx.write.set(keys.published_article(changes["article_id"]), pub.member)
+    if changes.get("msg_id"):  # and its mass sends, when WeChat's MASSSENDJOBFINISH comes
+        tx.write.set(keys.published_mass(pub.platform, changes["msg_id"]), pub.member)
     if updated.finished:
         tx.write.zrem(keys.publications_active(), pub.member)
     elif due is not None:

@@ -39,6 +39,7 @@ from app.core.audit import Actor
 from app.core.errors import CallbackRefused, NotFound
 from app.core.masterkey import Keyring
 from app.core.settings import Settings
+from app.monitoring import replies
 from app.notify import window
 from app.registry import credentials, platforms
 from app.registry.credentials import Sealed
@@ -387,12 +388,26 @@ class Gateway:
             return "xml:" + wirexml.text_reply(call.openid, fields.get("ToUserName", ""), text)
         token = self._downstream_token(account) if forward_url else None
         if token is not None:
-            return self.forwarder.forward(forward_url, token, args, body, call.encrypt)
+            passed = self.forwarder.forward(forward_url, token, args, body, call.encrypt)
+            return self._screened(account, passed)
         if default_reply and fields.get("MsgType") != "event":
             return "xml:" + wirexml.text_reply(
                 call.openid, fields.get("ToUserName", ""), default_reply
             )
         return SUCCESS
+
+    def _screened(self, account: Account, passed: str) -> str:
+        """The forward server's reply if its text passes screening, else "success"."""
+        kind, _, payload = passed.partition(":")
+        if kind == "enc":
+            try:
+                plain = crypto.decrypt(account.aes_key, payload, account.platform.appid)
+            except crypto.CryptoError:
+                return SUCCESS
+            payload = plain.decode("utf-8", "replace")
+        elif kind != "xml":
+            return passed
+        return passed if replies.screen_forwarded(self.r, account.platform.id, payload) else SUCCESS
 
     @staticmethod
     def _downstream_token(account: Account) -> str | None:

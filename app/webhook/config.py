@@ -2,10 +2,12 @@
 
 ``mode`` is the message mode set in WeChat's console (``modes``; safe unless set): a
 callback in another mode is refused. ``default_reply`` answers a follower's message
-when the chat commands have nothing to say; ``forward_url`` is the callback URL the
-account used before Qianfa, to which such messages are forwarded unchanged, re-signed
-with the downstream's own token (the ``forward_token`` credential, required with a
-forward URL: the platform's Token never leaves Qianfa). The settings live in one Redis
+when the chat commands have nothing to say; a new one is only proposed here and is used
+once the platform's first responsible person approves it (``app.monitoring.replies``);
+``forward_url`` is the callback URL the account used before Qianfa, to which such
+messages are forwarded unchanged, re-signed with the downstream's own token (the
+``forward_token`` credential, required with a forward URL: the platform's Token never
+leaves Qianfa). The settings live in one Redis
 hash that the callback script reads in its single round trip; the downstream token is
 sealed with the other credentials.
 """
@@ -20,6 +22,7 @@ from app.core.errors import InvalidInput, NotFound
 from app.core.masterkey import Keyring
 from app.core.settings import get_settings
 from app.core.store import Tx, atomically, decode
+from app.monitoring import replies
 from app.registry import access, credentials, platforms
 from app.webhook import modes
 from app.webhook.crypto import same
@@ -100,19 +103,34 @@ def configure(
 
     def change(tx: Tx) -> None:
         platforms.read_in(tx, pid)
-        kept = {name: value for name, value in changes.items() if value}
-        cleared = [name for name, value in changes.items() if not value]
+        settled = _settle_reply(tx, actor, pid, changes)
+        kept = {name: value for name, value in settled.items() if value}
+        cleared = [name for name, value in settled.items() if not value]
         if kept:
             tx.write.hset(keys.webhook_config(pid), mapping=kept)
         if cleared:
             tx.write.hdel(keys.webhook_config(pid), *cleared)
-        audit.append(tx, actor, "webhook.configure", platform=pid, detail=changes)
+        if settled:
+            audit.append(tx, actor, "webhook.configure", platform=pid, detail=settled)
 
     if forward_token is not None:  # first, so a forward URL never waits for its token
         credentials.set_secret(r, keyring, actor, pid, "forward_token", forward_token)
     if changes:
         atomically(r, [keys.webhook_config(pid)], change)
     return get(r, pid)
+
+
+def _settle_reply(tx: Tx, actor: audit.Actor, pid: str, changes: dict) -> dict:
+    """The changes to write at once: a new default reply is content for followers, so it
+    is proposed for review instead; clearing it takes effect (and drops a proposal)."""
+    settled = dict(changes)
+    proposed = settled.pop("default_reply", None)
+    if proposed:
+        replies.propose_in(tx, actor, pid, proposed)
+    elif proposed == "":
+        settled["default_reply"] = ""
+        tx.write.delete(keys.reply_proposal(pid))
+    return settled
 
 
 def _changes(default_reply: str | None, forward: str | None, mode: str | None) -> dict:

@@ -1,8 +1,8 @@
 """The XML of a callback: parsed with defusedxml, refusing DTDs, entities and externals.
 
-Only what Qianfa reads is kept: the top-level fields of ``<xml>`` as text, and the one
-nested block it knows (``PublishEventInfo``), so a hostile document cannot make the
-conversion recurse or grow.
+Only what Qianfa reads is kept: the top-level fields of ``<xml>`` as text, and the
+nested blocks it knows (``PublishEventInfo``, MASSSENDJOBFINISH's ``ArticleUrlResult``),
+so a hostile document cannot make the conversion recurse or grow.
 """
 
 import time
@@ -11,7 +11,8 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeTree
 
-NESTED = ("PublishEventInfo",)
+NESTED = ("PublishEventInfo", "ArticleUrlResult")
+ITEM_LISTS = ("article_detail", "ResultList")
 
 
 class XmlRefused(ValueError):
@@ -43,7 +44,7 @@ def _block(element: Element) -> dict:
     for child in element:
         if len(child):
             value = {leaf.tag: (leaf.text or "").strip() for leaf in child.iter() if not len(leaf)}
-            if child.tag == "article_detail":
+            if child.tag in ITEM_LISTS:
                 value = [
                     {leaf.tag: (leaf.text or "").strip() for leaf in item}
                     for item in child.findall("item")

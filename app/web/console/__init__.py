@@ -24,6 +24,7 @@ def init_app(app: Flask) -> None:
         alertdesk,
         auditlog,
         auth,
+        dailyreport,
         inventory,
         pages,
         reviews,

@@ -1,14 +1,15 @@
 """The alert desk: every alert with its state, open ones first, filtered by kind, platform
 and state; the propaganda department and the leading group acknowledge, resolve with a
-handling note, reopen, and take down the article an alert names (art. 15)."""
+handling note, reopen, and take down the article an alert names (art. 15). Anyone signed
+in may report a problem (举报) from the same page; it becomes an alert."""
 
 from flask import redirect, render_template, request, url_for
 
 from app.channels import console_accounts
 from app.core import alertstate
 from app.core.alerts import KINDS
-from app.core.errors import Conflict, InvalidInput, NotFound
-from app.monitoring import handling, takedown
+from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from app.monitoring import handling, reports, takedown
 from app.web import redis_client
 from app.web.console import bp
 from app.web.console.auth import actor, me
@@ -73,3 +74,16 @@ def alert_move(number: str):
         return _page({number: error.message}, error.status)
     code = "takedown" if request.form["action"] == "takedown" else "alert"
     return redirect(url_for("console.alert_list", note=code, **request.args))
+
+
+@bp.post("/reports")
+def report_problem():
+    """举报: a refused report (empty, too many, a platform one may not name) changes nothing."""
+    r = redis_client()
+    raw = request.form.get("platform", "")
+    try:
+        pid = console_accounts.platform_for(r, me().person, raw).id if raw else ""
+        done = reports.report(r, actor(), pid, request.form.get("text", ""))
+    except (InvalidInput, Forbidden, NotFound) as error:
+        return _page({"report": error.message}, error.status)
+    return redirect(url_for("console.alert_list", note="report", reported=done.number))
