@@ -409,3 +409,9 @@ def draft_pictures(draft_id: str, number: int) -> str:
 def draft_rejection(draft_id: str) -> str:
     """Hash: who sent the draft back last, as what, when and why (``review.rejection``)."""
     return f"{NS}:draft:{draft_id}:rejection"
+
+
+def draft_release(draft_id: str, number: int) -> str:
+    """String (JSON): the propaganda department's release (放行) of a version's blocking hits,
+    with who, why and the content hash (``app.drafts.release``)."""
+    return f"{NS}:draft:{draft_id}:v{number}:release"

@@ -112,6 +112,11 @@ RULES = (
     Rule("draft.submit", "raise_alert", A, args=("unsignable_draft",)),
     Rule("draft.edit", "raise_alert", A, decision=lifecycle.IN_REVIEW, args=("unsignable_draft",)),
     Rule("draft.flag", "raise_alert", A, decision=lifecycle.IN_REVIEW, args=("unsignable_draft",)),
+    # A blocked draft released by the propaganda department enters review like a submission.
+    Rule("draft.release", "notify_reviewers", N),
+    Rule("draft.release", "notify_author", N),
+    Rule("draft.release", "read_pictures", queues.PICTURES),
+    Rule("draft.release", "raise_alert", A, args=("unsignable_draft",)),
     # The first failed publication step: the author hears at once that it is being retried.
     Rule("publish.retry", "notify_author", N, when=_first_retry),
 )
