@@ -213,12 +213,20 @@ SCHEMAS = {
                             "description": "错敏:建议改为的规范表述(「采纳」时写入);其他命中为空",
                         },
                         "note": {"type": "string", "description": "建议的说明"},
+                        "released": {
+                            "type": "boolean",
+                            "description": "曾拦截、经党委宣传部放行的命中(现为提示)",
+                        },
                     },
                 },
             },
             "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
             "version": {"type": "integer"},
             "content_hash": TEXT,
+            "release": {
+                "type": "object",
+                "description": "放行:放行人(person、name)、理由(reason)、时间(at);未放行为空",
+            },
         },
     },
     "ReviewState": {
