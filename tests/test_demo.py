@@ -13,11 +13,9 @@ def test_demo_is_registered_once_and_prints_bind_codes(r, settings):
     lines = demo.ensure(r, keyring, 3600)
     platform = platforms.get(r, demo.PLATFORM)
     assert platform.is_active and platform.appid == DEMO_ACCOUNT["appid"]
-    assert all(
-        state["set"]
-        for name, state in credentials.status(r, "demo").items()
-        if name != "forward_token"
-    )
+    stored = credentials.status(r, "demo")
+    assert all(stored[name]["set"] for name in demo.SECRETS)  # the back-office login stays unset
+    assert set(demo.SECRETS) == {"app_secret", "token", "encoding_aes_key"}
     assert sum("绑定 " in line for line in lines) == 2
     people_before = {k for k in snapshot(r) if b":person:" in k or b":unit:" in k}
     demo.ensure(r, keyring, 3600)

@@ -79,12 +79,13 @@ def draft_in(r, w, status: str) -> str:
 
 
 def test_the_table_is_exactly_the_specified_machine():
-    """The transition table is exactly the machine the issue specifies, plus reopen and the
-    report of a publication by hand (issue 16)."""
-    added = ("reopen", "report")
+    """The transition table is exactly the machine the issue specifies, plus reopen, the
+    report of a publication by hand (issue 16) and the release of a block (issue 14)."""
+    added = ("reopen", "report", "release")
     assert {k: v for k, v in lifecycle.TRANSITIONS.items() if k[1] not in added} == EXPECTED
     assert lifecycle.TRANSITIONS[("approved", "reopen")] == "in_review"
     assert lifecycle.TRANSITIONS[("approved", "report")] == "published"
+    assert lifecycle.TRANSITIONS[("blocked", "release")] == "in_review"
 
 
 @pytest.mark.parametrize(("status", "action"), sorted(EXPECTED))

@@ -25,6 +25,7 @@ TERMS = {
     "defamation": "无耻败类",
     "other_prohibited": "代写论文",
     "advertising": "限时优惠",
+    "advertising_signal": "加微信",
     "entertainment": "娱乐圈",
     "major_event": "领导班子调整",
     "emergency": "实验室爆炸",
@@ -49,7 +50,7 @@ def variants(term: str) -> dict[str, str]:
 
 
 def test_every_category_has_an_id_and_names_in_chinese_and_english():
-    """Art. 10's ten categories, art. 9's two, art. 11's three, personal data and credentials."""
+    """Art. 10's ten categories, art. 9's three, art. 11's three, personal data and credentials."""
     assert set(TERMS) == set(screening.CATEGORIES)
     assert len([c for c in screening.CATEGORIES.values() if c.article.startswith("第十条第")]) == 11
     for category in screening.CATEGORIES.values():
@@ -77,7 +78,7 @@ def test_each_category_is_found_through_evasion(category, variant):
 def test_traditional_variants_really_differ():
     """The traditional variants above are real conversions, not the same text twice."""
     changed = [t for t in TERMS.values() if S2T.convert(t) != t]
-    assert len(changed) == len(TERMS) - 1  # 家庭住址 is written the same way
+    assert len(changed) == len(TERMS) - 2  # 家庭住址 and 加微信 are written the same way
 
 
 def test_full_width_latin_and_case_are_folded():
@@ -148,7 +149,7 @@ def test_article_html_text_links_and_alt_are_screened_at_their_source_offsets():
     found = screening.screen({"title": "标题", "content_html": html})
     by_part = {(h.category, h.part): html[h.start : h.end] for h in found.hits}
     assert by_part[("obscenity_violence", "text")] == "赌</b>博"
-    assert by_part[("advertising", "link")] == "http://buy.example.com/x?a=1&amp;b=2"
+    assert by_part[("advertising_signal", "link")] == "http://buy.example.com/x?a=1&amp;b=2"
     assert by_part[("entertainment", "alt")] == "娱乐圈"
     assert not [h for h in found.hits if h.category == "other_prohibited"]  # script is not shown
 
@@ -163,7 +164,7 @@ def test_character_references_are_decoded_and_mapped_to_their_source():
 def test_image_fields_caption_and_link():
     found = screening.screen({"image_url": "http://shop.example.com/a.png", "caption": "赌博"})
     assert {(h.field, h.part, h.category) for h in found.hits} == {
-        ("image_url", "link", "advertising"),
+        ("image_url", "link", "advertising_signal"),
         ("caption", "text", "obscenity_violence"),
     }
 
@@ -234,8 +235,8 @@ def test_leaked_credentials_block_and_are_never_echoed(text, secret):
     [
         ("详情见 http://shop.example.com/sale", "外部链接"),
         ("访问 www.taobao.com 购买", "外部链接"),
-        ("加 微 信领取资料", "加微信"),
         ("微信号:abc_123456", "微信号"),
+        ("加 微 信报名", "加微信"),
         ("QQ:12345678", "QQ 号"),
         ("售价¥99,原价 199 元", "价格或折扣"),
         ("全场8折", "价格或折扣"),
@@ -245,9 +246,22 @@ def test_leaked_credentials_block_and_are_never_echoed(text, secret):
 )
 def test_advertising_signals(text, label):
     """Art. 9: links outside the allowed domains, contact lines, prices and discounts warn."""
-    hits = [h for h in screening.screen_text(text).hits if h.category == "advertising"]
+    found = screening.screen_text(text)
+    hits = [h for h in found.hits if h.category == "advertising_signal"]
     assert label in {h.term for h in hits}, hits
     assert {h.verdict for h in hits} == {screening.WARN}
+    assert found.verdict == screening.WARN
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["扫 码 领 取资料,名额有限", "本店全场包邮,欢迎选购", "优惠券已到账,点击领取", "海外代购正品"],
+)
+def test_explicit_advertising_terms_block(text):
+    """Art. 9 forbids commercial advertising outright: its explicit terms block by default."""
+    found = screening.screen_text(text)
+    assert found.verdict == screening.BLOCK
+    assert {h.category for h in found.hits_with(screening.BLOCK)} == {"advertising"}
 
 
 def test_allowed_domains_are_not_ads():
@@ -290,7 +304,13 @@ def test_a_link_in_html_is_told_as_the_link_of_its_paragraph():
 
 
 @pytest.mark.parametrize(
-    "url", ["https://mmbiz.qpic.cn/mmbiz_jpg/abc/0?wx_fmt=jpeg", "http://wx.qlogo.cn/a/132"]
+    "url",
+    [
+        "https://mmbiz.qpic.cn/mmbiz_jpg/abc/0?wx_fmt=jpeg",
+        "http://wx.qlogo.cn/a/132",
+        "https://mmbiz.qlogo.cn/mmbiz_png/abc/0",
+        "https://res.wx.qq.com/mmbizappmsg/zh_CN/htmledition/js/images/icon/common/emotion_panel.png",
+    ],
 )
 def test_wechats_own_media_hosts_are_never_an_advertising_link(url):
     html = f'<p><img src="{url}" alt=""></p>'

@@ -152,7 +152,7 @@ def test_article_drafts_are_screened_field_by_field(r):
     w = world(r)
     content = {
         "title": "校园新闻",
-        "digest": "限时优惠",
+        "digest": "报名请加微信",
         "content_html": '<p>活动</p><a href="https://shop.example.com">购买</a>',
         "cover_image": "https://mmbiz.qpic.cn/cover.jpg",
     }

@@ -30,7 +30,7 @@ from app.core.masterkey import Keyring
 from app.core.paging import paginate
 from app.core.settings import get_settings
 from app.core.store import decode_set
-from app.drafts import compose, corrections, lifecycle, preview, review
+from app.drafts import compose, corrections, lifecycle, preview, release, review
 from app.monitoring import daily, handling, replies, reports, takedown
 from app.publishing import manual
 from app.registry import access, bindcodes, people
@@ -609,6 +609,24 @@ def _flag(ctx: Context, args: str) -> str:
     return head + ("\n" + _stuck_line(ctx, state)).rstrip()
 
 
+WHITELIST_WORDS = ("白名单", "加白", "whitelist")
+
+
+def _release(ctx: Context, args: str) -> str:
+    """放行 D42 [白名单] 理由: the propaganda department releases a false positive."""
+    raw, rest = _split_id(args)
+    draft = _draft_here(ctx, raw)
+    word, _, after = rest.partition(" ")
+    whitelist = word.lower() in WHITELIST_WORDS
+    reason = after.strip() if whitelist else rest
+    if not reason:
+        raise InvalidInput(f"请写明放行理由,如:放行 {draft.id} 禁毒宣传用语,并非违禁内容")
+    done = release.release(ctx.r, ctx.actor, draft.id, reason, whitelist=whitelist)
+    waiting = "、".join(review.SIGNOFFS[s] for s in review.state(ctx.r, done.id).missing)
+    added = "被拦截的短语已加入白名单。" if whitelist else ""
+    return f"已放行稿件 {done.id} 并送审,等待审核:{waiting or '无'}。{added}已通知作者。"
+
+
 def _topic(raw: str) -> str:
     if not raw:
         return "sensitive_issue"
@@ -761,6 +779,7 @@ COMMANDS = (
     Command("approve", ("同意", "通过", "approve"), REVIEWER, "同意 D编号:审核通过", _approve),
     Command("reject", ("驳回", "reject"), REVIEWER, "驳回 D编号 原因:退回修改", _reject),
     Command("flag", ("敏感", "flag"), STAFF, "敏感 D编号:标记涉及重大事件等", _flag),
+    Command("release", ("放行", "release"), REVIEWER, "放行 D编号 [白名单] 理由:放行", _release),
     Command("alerts", ("告警", "alerts"), STAFF, "告警:列出待处理的告警", _alerts, mutates=False),
     Command("ack", ("认领", "ack"), STAFF, "认领 A编号:认领告警", _acknowledge_alert),
     Command("resolve", ("处理", "resolve"), STAFF, "处理 A编号 说明:处理完告警", _resolve_alert),

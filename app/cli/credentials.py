@@ -19,7 +19,7 @@ from app.registry import credentials
 
 @click.group("credentials")
 def group() -> None:
-    """平台密钥(AppSecret、Token、EncodingAESKey)的加密保管。"""
+    """平台密钥(AppSecret、Token、EncodingAESKey)与后台登录名、密码的加密保管(第十六条)。"""
 
 
 def _hidden_twice(label: str) -> str:
@@ -52,7 +52,8 @@ passphrase_option = click.option(
 @click.argument("name")
 @click.option("--stdin", "from_stdin", is_flag=True, help="从标准输入读取值(第一行)。")
 def set_command(platform: str, name: str, from_stdin: bool) -> None:
-    """设置平台 PLATFORM 的密钥 NAME(app_secret、token、encoding_aes_key 或 forward_token)。"""
+    """设置平台 PLATFORM 的密钥 NAME(app_secret、token、encoding_aes_key、forward_token,
+    或后台登录名 login_name、后台密码 login_password)。"""
     credentials.check_name(name)
     if from_stdin:
         value = sys.stdin.readline().rstrip("\r\n")
@@ -98,9 +99,10 @@ def rotate_command(new_key_file: Path | None) -> None:
 @click.option(
     "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="存档文件。"
 )
+@click.option("--unit", default="", help="只导出这个单位(如 U2)的平台,交该单位管理员密封存档。")
 @passphrase_option
-def export_command(out: Path, passphrase_file: Path | None) -> None:
-    """把全部平台的密钥导出为口令加密的密封存档(不覆盖已有文件)。"""
+def export_command(out: Path, passphrase_file: Path | None, unit: str) -> None:
+    """把全部平台(或一个单位的平台)的密钥导出为口令加密的密封存档(不覆盖已有文件)。"""
     if out.exists():
         raise CliError(f"{out} 已存在,不覆盖")
     passphrase = _passphrase(passphrase_file, confirm=True)
@@ -108,11 +110,13 @@ def export_command(out: Path, passphrase_file: Path | None) -> None:
     # Create the file first: an export is audited only if there is somewhere to put it.
     with _create_private(out) as file:
         try:
-            file.write(credentials.export_sealed(store(), keyring, operator(), passphrase))
+            sealed = credentials.export_sealed(store(), keyring, operator(), passphrase, unit=unit)
+            file.write(sealed)
         except BaseException:
             out.unlink(missing_ok=True)
             raise
-    click.echo(f"已导出密封存档 {out},请与口令分开保管。")
+    whose = f"单位 {unit.upper()} 的" if unit else ""
+    click.echo(f"已导出{whose}密封存档 {out},请与口令分开保管。")
 
 
 def _create_private(path: Path):

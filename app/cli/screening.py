@@ -1,16 +1,17 @@
-"""``qianfa screening``: check the lexicons, try a text, read a draft's screening result."""
+"""``qianfa screening``: check the lexicons, try a text, read a draft's result, release one."""
 
 from pathlib import Path
 
 import click
 
 from app import screening
-from app.cli.base import CliError, store
+from app.cli.base import CliError, operator, store
+from app.drafts import release
 
 
 @click.group("screening")
 def screening_group():
-    """内容检查:核对词库、试检查一段文字、查看稿件的检查结果。"""
+    """内容检查:核对词库、试检查一段文字、查看稿件的检查结果、放行误拦的稿件。"""
 
 
 @screening_group.command("check")
@@ -54,6 +55,17 @@ def result_command(draft, version):
     if found is None:
         raise CliError(f"稿件 {draft} 的这一版本还没有检查结果(提交审核时检查)")
     _show(found)
+
+
+@screening_group.command("release")
+@click.argument("draft")
+@click.option("--reason", required=True, help="放行理由")
+@click.option("--whitelist", is_flag=True, help="同时把每处命中连同前后文字加入该类别的白名单。")
+def release_command(draft, reason, whitelist):
+    """放行被拦截的稿件(经核实为误报):送审,命中标为已放行。"""
+    done = release.release(store(), operator(), draft, reason, whitelist=whitelist)
+    added = "被拦截的短语已加入白名单。" if whitelist else ""
+    click.echo(f"已放行稿件 {done.id} 并送审。{added}")
 
 
 def _show(found: screening.Screening) -> None:

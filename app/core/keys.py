@@ -439,3 +439,9 @@ def report_quota(person_id: str) -> str:
 def reply_proposal(platform_id: str) -> str:
     """Hash: a follower reply waiting for the first responsible person (``app.webhook.replies``)."""
     return f"{NS}:platform:{platform_id}:reply-proposal"
+
+
+def draft_release(draft_id: str, number: int) -> str:
+    """String (JSON): the propaganda department's release (放行) of a version's blocking hits,
+    with who, why and the content hash (``app.drafts.release``)."""
+    return f"{NS}:draft:{draft_id}:v{number}:release"

@@ -63,6 +63,7 @@ TRANSITIONS = {
     (REJECTED, "withdraw"): WITHDRAWN,
     (BLOCKED, "edit"): DRAFT,
     (BLOCKED, "withdraw"): WITHDRAWN,
+    (BLOCKED, "release"): IN_REVIEW,  # the propaganda department judged the block false
     (FAILED, "retry"): APPROVED,
     (FAILED, "edit"): DRAFT,
     (FAILED, "withdraw"): WITHDRAWN,
@@ -80,6 +81,7 @@ ACTIONS = {
     "fail": "发布失败",
     "retry": "重试发布",
     "report": "报告已发布",
+    "release": "放行",
 }
 
 FINAL_OR_PUBLISHING = (PUBLISHING, PUBLISHED, WITHDRAWN)

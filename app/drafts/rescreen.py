@@ -13,7 +13,7 @@ import redis
 from app import screening
 from app.core import audit, keys, validate
 from app.core.store import Tx, atomically
-from app.drafts import lifecycle, review
+from app.drafts import lifecycle, release, review
 from app.registry import platforms
 from app.screening import pictures
 from app.screening.results import Screening
@@ -77,6 +77,7 @@ def record_pictures(r: redis.Redis, raw_id: str, content_hash: str, readings) ->
 
 def _rescreened_in(tx: Tx, draft, before, content, rules, readings) -> Screening:
     found = screening.screen_version(draft, content, rules, readings)
+    found = release.kept_in(tx.read, draft, found)  # hits released for this version stay so
     new_flags = not found.flags <= (before.flags if before else frozenset())
     action, awaiting = _consequence(tx, draft, found, new_flags)
     screening.record_in(tx, draft, found, alert_sensitive=new_flags)

@@ -290,6 +290,13 @@ def author_notice(draft: lifecycle.Draft, record: dict[str, str]) -> Notice:
         return _author(record, "failed", text, f"稿件 {did} 发布失败", reason)
     if action == "publish.retry":
         return _retrying(record)
+    if action == "draft.release":
+        reason = record.get("reason") or "(未说明)"
+        text = (
+            f"【已放行】你的稿件 {did}{version}被拦截的内容经党委宣传部核实后放行,"
+            f"已送审。\n理由:{reason}"
+        )
+        return _author(record, "released", text, f"稿件 {did} 已放行送审", reason)
     when = f",定于 {draft.scheduled_at} 发布" if draft.scheduled_at else ",等待发布"
     text = f"【审核通过】你的稿件 {did}{version}已通过全部审核{when}。"
     notice = _author(record, "approved", text, f"稿件 {did} 审核通过", "等待发布")

@@ -116,6 +116,11 @@ RULES = (
     Rule("draft.flag", "raise_alert", A, decision=lifecycle.IN_REVIEW, args=("unsignable_draft",)),
     # A proposed default reply for followers waits for the first responsible person.
     Rule("webhook.reply_propose", "notify_reply_reviewer", N),
+    # A blocked draft released by the propaganda department enters review like a submission.
+    Rule("draft.release", "notify_reviewers", N),
+    Rule("draft.release", "notify_author", N),
+    Rule("draft.release", "read_pictures", queues.PICTURES),
+    Rule("draft.release", "raise_alert", A, args=("unsignable_draft",)),
     # The first failed publication step: the author hears at once that it is being retried.
     Rule("publish.retry", "notify_author", N, when=_first_retry),
     # A page published by hand was reported: a job fetches and compares it (issue 16); the

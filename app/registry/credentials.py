@@ -1,8 +1,13 @@
 """Sealed platform credentials (the college's measures, art. 16).
 
-A platform's AppSecret, Token and EncodingAESKey live in Redis only as AES-GCM
-ciphertext bound to the platform and the secret's name, under a master key kept outside
-Redis (``QIANFA_MASTER_KEY`` or the key file). Decrypted values travel as ``Sealed``, so
+Art. 16 names the back office's user name and password: each platform may hold its
+back-office login (mp.weixin.qq.com, Weibo, the website's CMS) as ``login_name`` and
+``login_password``, sealed exactly like the API secrets, and the sealed archive
+(密封存档) can be exported college-wide or for one unit, whose administrators seal it.
+
+A platform's secrets live in Redis only as AES-GCM ciphertext bound to the platform and
+the secret's name, under a master key kept outside Redis (``QIANFA_MASTER_KEY`` or the
+key file). Decrypted values travel as ``Sealed``, so
 logs and tracebacks show ``<sealed>``; every write and every read is audited by name,
 never by value. ``keys.master_key_check()`` names the master key the stored ciphertexts
 are under, so a wrong or regenerated key is refused instead of mixing two keys.
@@ -39,7 +44,7 @@ from app.core.masterkey import (
 )
 from app.core.settings import Settings
 from app.core.store import Tx, atomically, decode, decode_set, timestamp
-from app.registry import access, platforms
+from app.registry import access, platforms, units
 
 VERSION = "v1"
 PURPOSE_MAX = 200
@@ -51,6 +56,9 @@ SECRETS = {
     "encoding_aes_key": (re.compile(r"[A-Za-z0-9+/]{43}"), "43 位英文字母、数字、+ 或 /"),
     # The Token of the callback URL the account used before Qianfa (``qianfa webhook set``).
     "forward_token": (re.compile(r"[A-Za-z0-9]{3,32}"), "3–32 位英文字母或数字"),
+    # Art. 16: the back office's user name and password (公众平台、微博或网站管理后台).
+    "login_name": (re.compile(r"[^\s\x00-\x1f\x7f]{1,128}"), "1–128 个字符,不含空白"),
+    "login_password": (re.compile(r"[^\x00-\x1f\x7f]{6,128}"), "6–128 个字符,不含控制字符"),
 }
 NAMES = tuple(SECRETS)
 
@@ -217,11 +225,14 @@ def status(r: redis.Redis, platform_id: str) -> dict[str, dict]:
 # --- every platform: rotation -------------------------------------------------------
 
 
-def _read_all(tx: Tx) -> dict[str, dict[str, str]]:
-    """Every platform's stored ciphertexts, WATCHed, so a bulk change sees one state."""
+def _read_all(tx: Tx, unit: str = "") -> dict[str, dict[str, str]]:
+    """Every platform's (or one unit's) stored ciphertexts, WATCHed, so a bulk change sees
+    one state."""
     tx.watch(keys.platforms())
     result = {}
     for platform_id in sorted(decode_set(tx.read.smembers(keys.platforms()))):
+        if unit and (tx.read.hget(keys.platform(platform_id), "unit") or b"").decode() != unit:
+            continue
         tx.watch(keys.platform_secrets(platform_id))
         stored = decode(tx.read.hgetall(keys.platform_secrets(platform_id)))
         result[platform_id] = {n: stored[n] for n in NAMES if n in stored}
@@ -373,24 +384,35 @@ def open_sealed(data: bytes, passphrase: str) -> dict:
         body = json.loads(AESGCM(key).decrypt(nonce, ciphertext, _canonical(header)))
         found = body["platforms"].items()
         platforms_ = {pid: {n: Sealed(v) for n, v in secrets.items()} for pid, secrets in found}
-        return {"exported_at": body["exported_at"], "platforms": platforms_}
+        opened = {"exported_at": body["exported_at"], "platforms": platforms_}
+        return {**opened, "unit": body.get("unit", "")}
     except (InvalidTag, ValueError, binascii.Error, KeyError, TypeError, AttributeError):
         raise InvalidInput("无法打开密封存档:口令错误或文件已损坏") from None
 
 
-def export_sealed(r: redis.Redis, keyring: Keyring, actor: Actor, passphrase: str) -> bytes:
-    """Build the measures' 密封存档: every platform's secrets, readable only with the passphrase."""
+def export_sealed(
+    r: redis.Redis, keyring: Keyring, actor: Actor, passphrase: str, *, unit: str = ""
+) -> bytes:
+    """Build the measures' 密封存档: every platform's secrets, readable only with the passphrase.
+
+    With ``unit``, only that unit's platforms: the archive its administrators seal (art. 16).
+    """
     access.authorize(r, actor, (access.PROPAGANDA,), "导出密封存档")
     _check_passphrase(passphrase)
+    unit = units.get(r, unit).id if unit else ""
 
     def change(tx: Tx) -> dict:
-        opened = _unseal_all(keyring, _read_all(tx))
-        append(tx, actor, "credentials.export_sealed", detail={"platforms": len(opened)})
+        opened = _unseal_all(keyring, _read_all(tx, unit))
+        if unit and not opened:
+            raise InvalidInput(f"单位 {unit} 没有平台,没有可导出的密钥")
+        detail = {"platforms": len(opened), **({"unit": unit} if unit else {})}
+        append(tx, actor, "credentials.export_sealed", detail=detail)
         return opened
 
     opened = atomically(r, [], change)
     values = {pid: {n: v.reveal() for n, v in s.items()} for pid, s in opened.items()}
-    return seal_archive({"exported_at": timestamp(), "platforms": values}, passphrase)
+    body = {"exported_at": timestamp(), "platforms": values, **({"unit": unit} if unit else {})}
+    return seal_archive(body, passphrase)
 
 
 def import_sealed(

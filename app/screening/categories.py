@@ -50,7 +50,10 @@ _ALL = [
     _art10(8, "public_morality", "危害社会公德或民族优秀传统文化", "Harming public morality"),
     _art10(9, "defamation", "侮辱或诽谤他人", "Insulting or defaming others"),
     _art10(10, "other_prohibited", "法律法规和学校规定禁止的其他内容", "Otherwise forbidden"),
-    Category("advertising", "商业性广告", "Commercial advertising", "第九条", WARN),
+    # Art. 9 forbids ads outright: an explicit advertising term blocks; the signals that
+    # patterns find (contact lines, prices, outside links) are often innocent, so they warn.
+    Category("advertising", "商业性广告", "Commercial advertising", "第九条", BLOCK),
+    Category("advertising_signal", "广告迹象", "Signs of advertising", "第九条", WARN),
     Category("entertainment", "娱乐性信息", "Entertainment reposts", "第九条", WARN),
     Category("major_event", "学校重大事件", "Major events", "第十一条", ESCALATE),
     Category("emergency", "突发事件", "Emergencies", "第十一条", ESCALATE),

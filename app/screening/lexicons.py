@@ -31,7 +31,7 @@ ALLOW_SUFFIX = ".allow.txt"
 MAX_TERM = 64
 MAX_FILE_BYTES = 64 * 1024 * 1024
 # Bump when the detectors change, so that ``recheck`` screens again after an upgrade.
-ENGINE = "1"
+ENGINE = "2"
 DEFAULT_DOMAINS = ("weixin.qq.com",)
 
 

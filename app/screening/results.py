@@ -5,15 +5,17 @@ preview and ``查看`` highlight with ``segments()``, the API returns ``to_dict(
 """
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from app.screening import pictures
 from app.screening.categories import (
     ART11,
+    BLOCK,
     DEFAULT_FLAG,
     ESCALATE,
     PASS,
     STRENGTH,
+    WARN,
     name_zh,
 )
 
@@ -59,6 +61,7 @@ class Hit:
     suggestion: str = ""  # the correct form, for expression rules and leaders (错敏)
     note: str = ""
     paragraph: int = 0
+    released: bool = False  # a block the propaganda department released (放行): now a warning
 
     @property
     def category_zh(self) -> str:
@@ -81,6 +84,9 @@ class Hit:
     @property
     def shown(self) -> str:
         """The hit as a reader may see it: the term, or a masked excerpt of personal data."""
+        return self._shown() + ("(已放行)" if self.released else "")
+
+    def _shown(self) -> str:
         if self.suggestion:
             note = f"({self.note})" if self.note else ""
             return f"「{self.excerpt or self.term}」→「{self.suggestion}」{note}"
@@ -117,6 +123,8 @@ class Screening:
     version: int = 0
     content_hash: str = ""
     screened_at: str = ""
+    # Who released its blocking hits, why and when (``name``, ``reason``, ``at``), if anyone did.
+    release: dict = field(default_factory=dict)
 
     @property
     def verdict(self) -> str:
@@ -145,7 +153,23 @@ class Screening:
             more = self.counts.get(category, len(hits)) - SUMMARY_TERMS
             tail = f" 等 {self.counts.get(category, len(hits))} 处" if more > 0 else ""
             parts.append(f"{name_zh(category)}:{'、'.join(shown[:SUMMARY_TERMS])}{tail}")
-        return f"内容检查{self._verdict_zh()}。" + ";".join(parts)
+        return f"内容检查{self._verdict_zh()}。" + ";".join(parts) + self._release_zh()
+
+    def _release_zh(self) -> str:
+        if not self.release:
+            return ""
+        return f"。拦截内容已由{self.release['name']}放行:{self.release['reason']}"
+
+    def released(self, terms: set[tuple[str, str]], release: dict) -> "Screening":
+        """This result with its blocking hits of ``terms`` (category, term) released: they stay
+        shown, marked, as warnings; a blocking hit not among them still blocks."""
+        hits = tuple(
+            replace(h, verdict=WARN, released=True)
+            if h.verdict == BLOCK and (h.category, h.term) in terms
+            else h
+            for h in self.hits
+        )
+        return replace(self, hits=hits, release=release)
 
     def _verdict_zh(self) -> str:
         """An escalation by 错敏 alone (a wrong political expression) is no art. 11 topic."""
@@ -174,6 +198,7 @@ class Screening:
             "version": self.version,
             "content_hash": self.content_hash,
             "screened_at": self.screened_at,
+            "release": self.release,
         }
 
     @classmethod
@@ -187,6 +212,7 @@ class Screening:
             version=raw["version"],
             content_hash=raw["content_hash"],
             screened_at=raw["screened_at"],
+            release=raw.get("release") or {},
         )
 
 

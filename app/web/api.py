@@ -25,7 +25,7 @@ from app.core.errors import (
     UnsupportedType,
 )
 from app.core.store import now
-from app.drafts import lifecycle, uploads
+from app.drafts import lifecycle, release, uploads
 from app.publishing import articles, manual
 from app.web import openapi, redis_client, representations, settings
 from app.web.errors import render
@@ -38,6 +38,7 @@ LIST_DEFAULT, LIST_MAX = 50, 100
 CREATE_FIELDS = ("platform", "kind", "content", "flags", "scheduled_at", "submit")
 VERSION_FIELDS = ("content", "submit")
 WITHDRAW_FIELDS = ("reason",)
+RELEASE_FIELDS = ("reason", "whitelist")
 PUBLISHED_FIELDS = ("url",)
 LIST_PARAMS = ("platform", "status", "limit")
 
@@ -119,6 +120,19 @@ def withdraw_draft(draft_id):
             body.get("reason"), "撤回原因", max_len=validate.REASON_MAX, required=False
         )
     lifecycle.withdraw(r, token.actor(), draft.id, reason)
+    return respond(200, representations.draft(r, draft.id))
+
+
+@bp.post("/drafts/<draft_id>/release")
+def release_draft(draft_id):
+    """The propaganda department releases a blocked draft into review (放行)."""
+    token, r = authenticated()
+    body = json_body(RELEASE_FIELDS, required=("reason",))
+    draft = visible(r, token, draft_id)
+    whitelist = boolean(body, "whitelist", default=False)
+    with field("reason"):
+        reason = validate.text(body["reason"], "放行理由", max_len=validate.REASON_MAX)
+    release.release(r, token.actor(), draft.id, reason, whitelist=whitelist)
     return respond(200, representations.draft(r, draft.id))
 
 

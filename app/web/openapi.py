@@ -138,6 +138,19 @@ SCHEMAS = {
         "additionalProperties": False,
         "properties": {"reason": {**TEXT, "maxLength": 500}},
     },
+    "Release": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["reason"],
+        "properties": {
+            "reason": {**TEXT, "maxLength": 500, "description": "放行理由"},
+            "whitelist": {
+                "type": "boolean",
+                "default": False,
+                "description": "同时把每处命中连同前后文字加入该类别的白名单",
+            },
+        },
+    },
     "DraftSummary": {
         "type": "object",
         "properties": {
@@ -200,12 +213,20 @@ SCHEMAS = {
                             "description": "错敏:建议改为的规范表述(「采纳」时写入);其他命中为空",
                         },
                         "note": {"type": "string", "description": "建议的说明"},
+                        "released": {
+                            "type": "boolean",
+                            "description": "曾拦截、经党委宣传部放行的命中(现为提示)",
+                        },
                     },
                 },
             },
             "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
             "version": {"type": "integer"},
             "content_hash": TEXT,
+            "release": {
+                "type": "object",
+                "description": "放行:放行人(person、name)、理由(reason)、时间(at);未放行为空",
+            },
         },
     },
     "ReviewState": {
@@ -316,6 +337,14 @@ PATHS = {
             "parameters": [DRAFT_ID],
             "requestBody": _json_body("Withdraw", required=False),
             "responses": {"200": _ok("已撤回", "Draft"), **DRAFT_ERRORS},
+        }
+    },
+    "/api/v1/drafts/{draft_id}/release": {
+        "post": {
+            "summary": "放行被拦截的稿件(党委宣传部审核人):送审,命中标为已放行",
+            "parameters": [DRAFT_ID],
+            "requestBody": _json_body("Release"),
+            "responses": {"200": _ok("已放行并送审", "Draft"), **DRAFT_ERRORS},
         }
     },
     "/api/v1/drafts/{draft_id}/published": {

@@ -21,6 +21,8 @@ SECRET_LABELS = {
     "token": "Token(令牌)",
     "encoding_aes_key": "EncodingAESKey(消息加解密密钥)",
     "forward_token": "原服务器 Token(转发用)",
+    "login_name": "后台登录名(第十六条)",
+    "login_password": "后台登录密码(第十六条)",
 }
 PERSON_CHECKS = {
     "name": lambda v: validate.text(v, "姓名", max_len=32),

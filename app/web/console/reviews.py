@@ -4,10 +4,10 @@ from flask import redirect, render_template, request, url_for
 
 from app import screening
 from app.channels import console_accounts
-from app.core.errors import InvalidInput, NotFound, QianfaError
-from app.drafts import diffs, lifecycle, review
+from app.core.errors import Conflict, InvalidInput, NotFound, QianfaError
+from app.drafts import diffs, lifecycle, release, review
 from app.publishing import channels, manual, schedule
-from app.registry import people, platforms
+from app.registry import access, people, platforms
 from app.web import authorhtml, redis_client
 from app.web.console import bp
 from app.web.console.auth import actor, me
@@ -65,6 +65,8 @@ def _review_context(r, did: str) -> dict:
         "retrying": _retrying(r, draft),
         "may_report": _may_report(r, draft, platform),
         "check": manual.current_check(r, draft.id),
+        "may_release": draft.status == lifecycle.BLOCKED
+        and access.has_role(r, me().person, access.PROPAGANDA),
     }
 
 
@@ -132,6 +134,22 @@ def report_published(did: str):
         page = render_template("console/review.html", errors=errors, **context)
         return page, error.status
     return redirect(url_for("console.review_page", did=draft.id, note="reported"))
+
+
+@bp.post("/drafts/<did>/release")
+def release_draft(did: str):
+    """Release a blocked draft into review (放行); the second button also whitelists."""
+    r = redis_client()
+    draft = lifecycle.get(r, did)
+    console_accounts.platform_for(r, me().person, draft.platform)
+    whitelist = request.form.get("whitelist") == "1"
+    try:
+        release.release(r, actor(), draft.id, request.form.get("reason"), whitelist=whitelist)
+    except (InvalidInput, Conflict) as error:
+        context = _review_context(r, draft.id)
+        errors = {"release": error.message}
+        return render_template("console/review.html", errors=errors, **context), error.status
+    return redirect(url_for("console.review_page", did=draft.id, note="released"))
 
 
 @bp.get("/drafts/<did>/versions/<int:number>/body")
