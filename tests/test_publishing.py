@@ -11,12 +11,11 @@ from rq import Queue
 from app.core import alerts, audit, keys
 from app.core.errors import Conflict
 from app.core.store import now
-from app.drafts import lifecycle, review, uploads
+from app.drafts import lifecycle, review, suspension, uploads
 from app.notify import draft_notices
 from app.outbox import dispatch, queues
 from app.publishing import record as pubs
 from app.publishing import schedule
-from app.registry import platforms
 from app.wechat.quota import pause
 from tests.factories import OPERATOR, actor, add_term
 from tests.publishing_helpers import (
@@ -159,7 +158,7 @@ def test_suspended_platform_refuses_and_leaves_the_draft_approved(r, control, ps
     """Art. 17: on a suspended platform the job refuses, audits why and calls no WeChat API."""
     draft = approved(r, w)
     schedule.schedule(r, draft.id, settings=pset)
-    platforms.change_status(r, OPERATOR, w.platform, "suspended", "整改")
+    suspension.change_status(r, OPERATOR, w.platform, "suspended", "整改")
     assert schedule.run(r, draft.id, draft.version, settings=pset) == pubs.REFUSED
     assert lifecycle.get(r, draft.id).status == lifecycle.APPROVED
     assert "已停用" in actions(r, "publish.refused")[0]["reason"]

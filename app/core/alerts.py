@@ -30,6 +30,7 @@ KINDS = {
     "online_content": "已发布的文章发现问题内容",
     "refiling_overdue": "变更备案久未完成",
     "unsignable_draft": "稿件无人可以审核",
+    "platform_closed": "平台已关闭",
 }
 MAX_PENDING = 10_000
 # One round trip inside the caller's MULTI: number the alert (A1, A2 ...), append it to the

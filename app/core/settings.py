@@ -86,6 +86,7 @@ class Settings:
     feed_failing_after: int
     alert_escalate_after: int
     dormant_days: int
+    approval_ttl: int
     picture_ocr: bool
     picture_ocr_timeout: float
     metrics_token_sha256: str | None
@@ -277,6 +278,7 @@ def load_settings(environ=None) -> Settings:
             "ALERT_ESCALATE_AFTER", raw("ALERT_ESCALATE_AFTER"), low=1, high=30 * 86400
         ),
         dormant_days=parse_int("DORMANT_DAYS", raw("DORMANT_DAYS"), low=1, high=3650),
+        approval_ttl=parse_int("APPROVAL_TTL", raw("APPROVAL_TTL"), low=60, high=365 * 86400),
         **_picture_settings(raw),
         metrics_token_sha256=parse_sha256("METRICS_TOKEN_SHA256", raw("METRICS_TOKEN_SHA256")),
     )

@@ -56,6 +56,10 @@ def _first_retry(record: dict[str, str]) -> bool:
     return json.loads(record.get("detail") or "{}").get("attempts") == 1
 
 
+def _has_comment(record: dict[str, str]) -> bool:
+    return bool(json.loads(record.get("detail") or "{}").get("comments"))
+
+
 @dataclass(frozen=True)
 class Rule:
     """Audit records of ``action`` (and ``decision``, when given) run ``workers.jobs.<job>``
@@ -114,6 +118,16 @@ RULES = (
     Rule("draft.flag", "raise_alert", A, decision=lifecycle.IN_REVIEW, args=("unsignable_draft",)),
     # The first failed publication step: the author hears at once that it is being retried.
     Rule("publish.retry", "notify_author", N, when=_first_retry),
+    # Art. 14, 17: held, withdrawn with a closed platform, back in review with sign-offs void;
+    # a reviewer's comment on a sign-off that does not yet approve reaches the author at once.
+    Rule("draft.hold", "notify_author", N),
+    Rule("draft.close", "notify_author", N),
+    Rule("draft.resume", "notify_author", N),
+    Rule("draft.resume", "notify_reviewers", N),
+    Rule("draft.lapse", "notify_author", N),
+    Rule("draft.lapse", "notify_reviewers", N),
+    Rule("draft.approve", "notify_author", N, decision=lifecycle.IN_REVIEW, when=_has_comment),
+    Rule("platform.status", "raise_alert", A, decision=platforms.CLOSED, args=("platform_closed",)),
 )
 
 

@@ -38,6 +38,7 @@ CREATE_FIELDS = ("platform", "kind", "content", "flags", "scheduled_at", "submit
 VERSION_FIELDS = ("content", "submit")
 WITHDRAW_FIELDS = ("reason",)
 PUBLISHED_FIELDS = ("url",)
+SCHEDULE_FIELDS = ("scheduled_at",)
 LIST_PARAMS = ("platform", "status", "limit")
 
 
@@ -118,6 +119,19 @@ def withdraw_draft(draft_id):
             body.get("reason"), "撤回原因", max_len=validate.REASON_MAX, required=False
         )
     lifecycle.withdraw(r, token.actor(), draft.id, reason)
+    return respond(200, representations.draft(r, draft.id))
+
+
+@bp.post("/drafts/<draft_id>/schedule")
+def schedule_draft(draft_id):
+    """Set (or with null clear) the publish time; the content, and so the sign-offs, stay."""
+    token, r = authenticated()
+    body = json_body(SCHEDULE_FIELDS, required=())
+    if "scheduled_at" not in body:
+        raise InvalidInput("缺少字段 scheduled_at(取消定时请写 null)", field="scheduled_at")
+    draft = visible(r, token, draft_id)
+    when = scheduled(body["scheduled_at"])
+    lifecycle.reschedule(r, token.actor(), draft.id, when)
     return respond(200, representations.draft(r, draft.id))
 
 
