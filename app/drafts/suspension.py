@@ -10,7 +10,7 @@ suspension goes out without a new approval; closing withdraws every open draft.
 
 import redis
 
-from app.core import audit, keys
+from app.core import audit, keys, validate
 from app.core.store import Tx, atomically
 from app.drafts import lifecycle, standing
 from app.registry import access, platforms
@@ -49,9 +49,10 @@ def change_status(
             for draft in _drafts_in(tx, pid, effects)
         ]
         platform = platforms.write_status_in(tx, actor, current, new_status, why)
-        reason = [WHY[plan.action].format(pid=pid, why=why)[:200] for plan in plans]
+        told = {action: text.format(pid=pid, why=why) for action, text in WHY.items()}
         moved = [
-            standing.apply_in(tx, actor, p, text) for p, text in zip(plans, reason, strict=True)
+            standing.apply_in(tx, actor, plan, told[plan.action][: validate.REASON_MAX])
+            for plan in plans
         ]
         return platform, moved
 
