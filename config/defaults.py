@@ -74,6 +74,9 @@ ALERT_ESCALATE_AFTER = 86400
 DORMANT_DAYS = 90
 # When (Beijing time, HH:MM) the propaganda department gets the daily report on yesterday.
 DAILY_REPORT_AT = "08:00"
+# Seconds an approval stands (art. 14): a draft not published this long after its last
+# sign-off (or its scheduled time, if later) goes back to review.
+APPROVAL_TTL = 604800
 # Text in pictures (art. 10: "文字、图片、音像视频"): read with OCR in the pictures worker,
 # each picture within this many seconds. "off" reads none and approval does not wait for it.
 PICTURE_OCR = "on"

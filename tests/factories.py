@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from app.core import audit
 from app.core.masterkey import Keyring
-from app.drafts import lifecycle
+from app.drafts import lifecycle, suspension
 from app.registry import filings, owners, people, platforms, units
 
 OPERATOR = audit.Actor.cli("tester")
@@ -71,7 +71,7 @@ def world(
     if status != "filing":
         filings.file_in_one_go(r, OPERATOR, platform_id, signer="测试签字人")
     if status not in ("filing", "active"):
-        platforms.change_status(r, OPERATOR, platform_id, status, "测试")
+        suspension.change_status(r, OPERATOR, platform_id, status, "测试")
     return World(platform_id, responsible.id, admin.id, propaganda.id, other_admin.id)
 
 

@@ -4,7 +4,8 @@ import pytest
 
 from app.core import audit
 from app.core.errors import Forbidden
-from app.registry import bindcodes, owners, people, platforms, units
+from app.drafts import suspension
+from app.registry import bindcodes, owners, people, units
 from tests.factories import KEYRING, OPERATOR, actor, snapshot, world
 
 
@@ -21,7 +22,7 @@ def test_operators_at_the_shell_and_propaganda_reviewers_manage_the_registry(r):
         lambda r, a, w: units.create(r, a, "外部单位", "other"),
         lambda r, a, w: people.create(r, a, "冒名者"),
         lambda r, a, w: people.grant_college_role(r, a, w.admin, "propaganda"),
-        lambda r, a, w: platforms.change_status(r, a, w.platform, "suspended", "越权"),
+        lambda r, a, w: suspension.change_status(r, a, w.platform, "suspended", "越权"),
         lambda r, a, w: owners.set_responsible(r, a, w.platform, w.admin, "越权"),
         lambda r, a, w: owners.add_admin(r, a, w.platform, w.propaganda, "越权"),
         lambda r, a, w: bindcodes.issue(r, KEYRING, a, w.admin, w.platform, 3600),
@@ -50,7 +51,9 @@ def test_leading_group_may_suspend_but_not_register(r):
     w = world(r)
     member = people.create(r, OPERATOR, "领导小组成员")
     people.grant_college_role(r, OPERATOR, member.id, "leading_group")
-    suspended = platforms.change_status(r, actor(member.id), w.platform, "suspended", "第十七条")
+    suspended, _ = suspension.change_status(
+        r, actor(member.id), w.platform, "suspended", "第十七条"
+    )
     assert suspended.status == "suspended"
     with pytest.raises(Forbidden):
         units.create(r, actor(member.id), "单位", "other")
@@ -64,4 +67,4 @@ def test_an_actor_built_from_request_data_is_never_trusted(r):
         with pytest.raises(Forbidden):
             units.create(r, claimed, f"伪造-{via}", "other")
         with pytest.raises(Forbidden):
-            platforms.change_status(r, claimed, w.platform, "closed", "伪造")
+            suspension.change_status(r, claimed, w.platform, "closed", "伪造")

@@ -5,10 +5,10 @@ import pytest
 from rq.registry import ScheduledJobRegistry
 
 from app.core import alerts, audit, keys
-from app.drafts import review
+from app.drafts import review, suspension
 from app.notify import escalation
 from app.outbox import queues
-from app.registry import people, platforms
+from app.registry import people
 from tests.factories import OPERATOR, actor, submitted
 from tests.notify_helpers import sandbox_office  # noqa: F401
 
@@ -111,7 +111,7 @@ def test_a_draft_created_with_a_flag_raises_the_alert_too(o):
 def test_a_suspended_platform_raises_an_alert_once(o):
     from workers import jobs as job_functions
 
-    platforms.change_status(o.r, OPERATOR, o.w.platform, "suspended", "内容违规,停用整改")
+    suspension.change_status(o.r, OPERATOR, o.w.platform, "suspended", "内容违规,停用整改")
     o.settle()
     *_, event = audit.records(o.r, action="platform.status", platform=o.w.platform)
     job_functions.raise_alert(event["id"], "platform_suspended")  # run again: no second alert

@@ -10,8 +10,8 @@ import app.cli
 from app.channels import apitokens
 from app.core import audit, keys
 from app.core.settings import load_settings
-from app.drafts import lifecycle, review, uploads
-from app.registry import owners, platforms
+from app.drafts import lifecycle, review, suspension, uploads
+from app.registry import owners
 from app.web import create_app, openapi
 from tests.factories import OPERATOR, actor, refiled, snapshot, world
 from tests.images import GIF, JPEG, png
@@ -158,10 +158,10 @@ def test_keys_belong_to_their_token(r, client, api, w):
 
 def test_a_refused_create_frees_its_key(r, api, w):
     """A request refused before anything changed does not hold on to its key."""
-    platforms.change_status(r, OPERATOR, w.platform, "suspended", "整改")
+    suspension.change_status(r, OPERATOR, w.platform, "suspended", "整改")
     refused = api.text(w.platform, key="k")
     assert refused.status_code == 409
-    platforms.change_status(r, OPERATOR, w.platform, "active", "整改完成")
+    suspension.change_status(r, OPERATOR, w.platform, "active", "整改完成")
     assert api.text(w.platform, key="k").status_code == 201
 
 
@@ -498,7 +498,7 @@ def test_a_saved_draft_that_cannot_be_submitted_says_why(r, api, w):
     """When submitting fails after saving, the answer is the saved draft with the reason."""
     created = api.text(w.platform).get_json()
     review.reject(r, actor(w.responsible), "D1", created["content_hash"], "请补充")
-    platforms.change_status(r, OPERATOR, w.platform, "suspended", "整改")
+    suspension.change_status(r, OPERATOR, w.platform, "suspended", "整改")
     response = api.post("/drafts/D1/versions", json={"content": {"text": "补充后的正文"}})
     assert response.status_code == 201
     body = response.get_json()

@@ -6,8 +6,8 @@ import pytest
 
 from app.core import audit
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from app.drafts import lifecycle, review
-from app.registry import owners, platforms
+from app.drafts import lifecycle, review, suspension
+from app.registry import owners
 from tests.factories import actor, refiled, snapshot, text_draft, world
 
 SYSTEM = audit.Actor.system("test")
@@ -79,13 +79,31 @@ def draft_in(r, w, status: str) -> str:
 
 
 def test_the_table_is_exactly_the_specified_machine():
-    """The transition table is exactly the machine the issue specifies, plus reopen, the
-    report of a publication by hand (issue 16) and the release of a block (issue 14)."""
-    added = ("reopen", "report", "release")
-    assert {k: v for k, v in lifecycle.TRANSITIONS.items() if k[1] not in added} == EXPECTED
-    assert lifecycle.TRANSITIONS[("approved", "reopen")] == "in_review"
-    assert lifecycle.TRANSITIONS[("approved", "report")] == "published"
-    assert lifecycle.TRANSITIONS[("blocked", "release")] == "in_review"
+    """The transition table is exactly the machine the issue specifies, plus reopen and the
+    report of a publication by hand (issue 16)."""
+    added = ("reopen", "report", "release", "hold", "resume", "close", "lapse", "reschedule")
+    table = lifecycle.TRANSITIONS
+    assert {k: v for k, v in table.items() if k[1] not in added and k[0] != "held"} == EXPECTED
+    assert table[("approved", "reopen")] == "in_review"
+    assert table[("approved", "report")] == "published"
+    assert table[("blocked", "release")] == "in_review"
+
+
+def test_the_table_holds_art_14_and_17():
+    """Issue 14: suspension holds what is approved, resumption and a lapsed approval send it
+    back to review, closure withdraws every open draft, a new time keeps the status."""
+    table, open_ = lifecycle.TRANSITIONS, lifecycle.OPEN
+    assert table[("approved", "hold")] == "held"
+    assert table[("held", "resume")] == table[("approved", "lapse")] == "in_review"
+    assert {(k, v) for k, v in table.items() if k[0] == "held" and k[1] not in ("close",)} == {
+        (("held", "resume"), "in_review"),
+        (("held", "edit"), "draft"),
+        (("held", "withdraw"), "withdrawn"),
+        (("held", "reschedule"), "held"),
+    }
+    assert {table[(status, "close")] for status in open_} == {"withdrawn"}
+    assert all(table[(status, "reschedule")] == status for status in open_)
+    assert not {"publishing", "published", "withdrawn"} & set(open_)
 
 
 @pytest.mark.parametrize(("status", "action"), sorted(EXPECTED))
@@ -133,7 +151,7 @@ def test_suspending_a_platform_stops_submission_of_existing_drafts(r):
     """A draft started while the platform was active cannot be submitted once it is suspended."""
     w = world(r)
     draft = text_draft(r, w)
-    platforms.change_status(r, actor(w.propaganda), w.platform, "suspended", "整改")
+    suspension.change_status(r, actor(w.propaganda), w.platform, "suspended", "整改")
     with pytest.raises(Conflict, match="已停用"):
         lifecycle.submit(r, actor(w.admin), draft.id)
 
@@ -230,7 +248,7 @@ def test_nothing_publishes_on_a_platform_that_is_not_active(r, status, action):
     """Art. 17: an approved or failed draft does not start publishing once its platform stops."""
     w = world(r)
     draft_id = draft_in(r, w, "approved" if action == "start_publishing" else "failed")
-    platforms.change_status(r, actor(w.propaganda), w.platform, status, "第十七条")
+    suspension.change_status(r, actor(w.propaganda), w.platform, status, "第十七条")
     before = snapshot(r)
     with pytest.raises(Conflict, match="不能投稿或发布"):
         lifecycle.system_move(r, SYSTEM, draft_id, action)

@@ -6,6 +6,7 @@ import pytest
 
 from app.core import audit, keys
 from app.core.errors import Conflict, InvalidInput, NotFound
+from app.drafts import suspension
 from app.registry import access, filings, owners, people, platforms, units
 from tests.factories import OPERATOR, refiled, snapshot, world
 
@@ -111,14 +112,14 @@ def test_status_changes_follow_the_table(r, start, target):
     if start != "filing":
         filings.file_in_one_go(r, OPERATOR, "xsh-wx", signer="签字人")
     for step in PATH[start]:
-        platforms.change_status(r, OPERATOR, "xsh-wx", step, "测试")
+        suspension.change_status(r, OPERATOR, "xsh-wx", step, "测试")
     if (start, target) in ALLOWED:
-        p = platforms.change_status(r, OPERATOR, "xsh-wx", target, "第十七条责令关闭")
+        p, _ = suspension.change_status(r, OPERATOR, "xsh-wx", target, "第十七条责令关闭")
         assert p.status == target and platforms.get(r, "xsh-wx").status_reason == "第十七条责令关闭"
     else:
         before = snapshot(r)
         with pytest.raises(Conflict):
-            platforms.change_status(r, OPERATOR, "xsh-wx", target, "测试")
+            suspension.change_status(r, OPERATOR, "xsh-wx", target, "测试")
         assert snapshot(r) == before
 
 
@@ -127,7 +128,7 @@ def test_a_platform_in_filing_runs_only_when_its_form_is_complete(r):
     create(r)
     before = snapshot(r)
     with pytest.raises(Conflict, match="第四、六、七条") as refused:
-        platforms.change_status(r, OPERATOR, "xsh-wx", "active", "备案审批完成")
+        suspension.change_status(r, OPERATOR, "xsh-wx", "active", "备案审批完成")
     assert refused.value.code == "filing_incomplete" and snapshot(r) == before
     filings.file_in_one_go(r, OPERATOR, "xsh-wx", signer="签字人")
     assert platforms.get(r, "xsh-wx").status == "active"
@@ -137,7 +138,7 @@ def test_status_change_without_reason_is_refused(r):
     """A status change with an empty reason is refused."""
     create(r)
     with pytest.raises(InvalidInput, match="原因不能为空"):
-        platforms.change_status(r, OPERATOR, "xsh-wx", "closed", " ")
+        suspension.change_status(r, OPERATOR, "xsh-wx", "closed", " ")
 
 
 def test_a_new_responsible_person_takes_charge_only_when_the_refiling_completes(r):

@@ -11,12 +11,11 @@ from rq import Queue
 from app.core import alerts, audit, keys
 from app.core.errors import Conflict
 from app.core.store import now
-from app.drafts import lifecycle, review, uploads
+from app.drafts import lifecycle, review, suspension, uploads
 from app.notify import draft_notices
 from app.outbox import dispatch, queues
 from app.publishing import record as pubs
 from app.publishing import schedule
-from app.registry import platforms
 from app.wechat.quota import pause
 from tests.factories import OPERATOR, actor, add_term
 from tests.publishing_helpers import (
@@ -155,14 +154,27 @@ def test_image_server_busy_is_retried(r, control, pset, w, images):
 # --- the checks made when the job runs ------------------------------------------------
 
 
-def test_suspended_platform_refuses_and_leaves_the_draft_approved(r, control, pset, w):
-    """Art. 17: on a suspended platform the job refuses, audits why and calls no WeChat API."""
+def test_suspended_platform_holds_the_draft_and_the_job_refuses(r, control, pset, w):
+    """Art. 17: the suspension holds the approved draft; its queued job refuses, audits why
+    and calls no WeChat API."""
     draft = approved(r, w)
     schedule.schedule(r, draft.id, settings=pset)
-    platforms.change_status(r, OPERATOR, w.platform, "suspended", "整改")
+    suspension.change_status(r, OPERATOR, w.platform, "suspended", "整改")
+    assert lifecycle.get(r, draft.id).status == lifecycle.HELD
     assert schedule.run(r, draft.id, draft.version, settings=pset) == pubs.REFUSED
-    assert lifecycle.get(r, draft.id).status == lifecycle.APPROVED
     assert "已停用" in actions(r, "publish.refused")[0]["reason"]
+    assert account(control)["mass_sends"] == []
+
+
+def test_a_refusal_for_an_inactive_platform_is_not_silent(r, control, pset, w):
+    """Art. 17: a run that finds the platform suspended under an approved draft (a status
+    written around ``suspension``) holds the draft in the refusal's transaction."""
+    draft = approved(r, w)
+    schedule.schedule(r, draft.id, settings=pset)
+    r.hset(keys.platform(w.platform), "status", "suspended")
+    assert schedule.run(r, draft.id, draft.version, settings=pset) == pubs.REFUSED
+    assert lifecycle.get(r, draft.id).status == lifecycle.HELD
+    assert [row["decision"] for row in actions(r, "draft.hold")] == [lifecycle.HELD]
     assert account(control)["mass_sends"] == []
 
 
@@ -195,7 +207,8 @@ def test_signoff_not_on_the_current_hash_refuses(r, control, pset, w):
     r.delete(keys.draft_signoffs(draft.id))
     assert schedule.run(r, draft.id, draft.version, settings=pset) == pubs.REFUSED
     assert "缺少签发:第一责任人" in actions(r, "publish.refused")[0]["reason"]
-    assert lifecycle.get(r, draft.id).status == lifecycle.APPROVED
+    back = lifecycle.get(r, draft.id)
+    assert back.status == lifecycle.IN_REVIEW and "缺少签发" in back.status_reason
 
 
 def test_quota_pause_holds_the_publication_until_the_reset(r, control, pset, w):

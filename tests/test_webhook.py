@@ -12,6 +12,7 @@ from app.core.audit import Actor
 from app.core.errors import ConfigError
 from app.core.masterkey import load_keyring
 from app.core.settings import load_settings
+from app.drafts import suspension
 from app.monitoring import replies
 from app.webhook import config as webhook_config
 from app.webhook import refusals
@@ -173,9 +174,8 @@ def test_inactive_platform_is_refused_and_audited(r, settings, chat):
 def test_platform_suspended_while_cached_is_refused(client, r, chat):
     """A process that served a platform refuses it as soon as it is suspended."""
     assert post(client, text()).status_code == 200
-    from app.registry import platforms
 
-    platforms.change_status(r, OPERATOR, PLATFORM, "suspended", "停用测试")
+    suspension.change_status(r, OPERATOR, PLATFORM, "suspended", "停用测试")
     assert post(client, text()).status_code == 403
     assert len(chat.calls) == 1
 

@@ -15,7 +15,7 @@ from app.core import alerts, anchors, audit, keys
 from app.core.masterkey import load_keyring
 from app.core.redis import get_redis
 from app.core.settings import get_settings
-from app.drafts import picture_text
+from app.drafts import picture_text, standing
 from app.monitoring import daily, feeds, online_pictures, recipients, reconcile, replies, takedown
 from app.notify import draft_notices, escalation, manual_notices, reminders
 from app.outbox import queues
@@ -131,6 +131,13 @@ def sweep_publications() -> list[str]:
     """Re-queue publications whose job was lost; meant to run every minute or so."""
     settings = get_settings()
     return schedule.sweep(get_redis(settings), settings=settings)
+
+
+def sweep_approvals() -> list[str]:
+    """Periodic: send approved drafts whose approval lapsed (too old, a signer's role gone)
+    back to review (art. 14); the audit records tell their authors and reviewers."""
+    settings = get_settings()
+    return standing.sweep(get_redis(settings), settings.approval_ttl)
 
 
 def schedule_publication(event_id: str) -> None:

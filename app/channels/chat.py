@@ -444,8 +444,12 @@ def _summary(ctx: Context, draft: lifecycle.Draft) -> list[str]:
         lines.append(f"说明:{draft.status_reason}")
     if draft.status in (lifecycle.IN_REVIEW, lifecycle.APPROVED):
         for req in state.required:
-            mark = "已通过" if req.signoff in state.given else "待审核"
-            lines.append(f"{review.SIGNOFFS[req.signoff]}:{mark}")
+            given = state.given.get(req.signoff)
+            mark = "已通过" if given else "待审核"
+            said = f",意见:{given['comment']}" if given and given.get("comment") else ""
+            lines.append(f"{review.SIGNOFFS[req.signoff]}:{mark}{said}")
+    if draft.scheduled_at:
+        lines.append(f"定时发布:{clock.beijing(draft.scheduled_at)}")
     lines.append(f"更新于 {clock.beijing(draft.updated_at)}")
     if draft.flags:
         lines.append("标记:" + "、".join(lifecycle.FLAGS[f] for f in sorted(draft.flags)))
@@ -530,7 +534,10 @@ def _view(ctx: Context, args: str) -> str:
     if pages:
         lines.append(pages)
     if ctx.is_reviewer and draft.status == lifecycle.IN_REVIEW:
-        lines.append(f"同意请回复「同意 {draft.id}」,驳回请回复「驳回 {draft.id} 原因」。")
+        lines.append(
+            f"同意请回复「同意 {draft.id}」(可附意见,如「同意 {draft.id} 标题可再精炼」),"
+            f"驳回请回复「驳回 {draft.id} 原因」。"
+        )
     return _fit("\n".join(lines))
 
 
@@ -579,11 +586,12 @@ def _seen_hash(ctx: Context, draft: lifecycle.Draft) -> str:
 
 
 def _approve(ctx: Context, args: str) -> str:
-    raw, _ = _split_id(args)
+    raw, comment = _split_id(args)
     draft = _draft_here(ctx, raw)
-    state = review.approve(ctx.r, ctx.actor, draft.id, _seen_hash(ctx, draft))
+    state = review.approve(ctx.r, ctx.actor, draft.id, _seen_hash(ctx, draft), comment)
     done = state.draft
     head = f"已同意稿件 {done.id} 第 {done.version} 版({done.content_hash[:8]})。"
+    head += f"审核意见已转告作者:{comment}。" if comment else ""
     if state.complete:
         return head + "审核已全部通过,等待发布。"
     return head + "还需:" + "、".join(review.SIGNOFFS[s] for s in state.missing) + "审核。"
@@ -596,6 +604,25 @@ def _reject(ctx: Context, args: str) -> str:
         raise InvalidInput(f"请写明驳回原因,如:驳回 {draft.id} 标题有错别字")
     done = review.reject(ctx.r, ctx.actor, draft.id, _seen_hash(ctx, draft), reason)
     return f"已驳回稿件 {done.id} 第 {done.version} 版,原因:{reason}。已退回作者修改。"
+
+
+def _schedule(ctx: Context, args: str) -> str:
+    """``定时 D42 2026-12-05 09:00`` (Beijing time): a new publish time; sign-offs stay."""
+    raw, when = _split_id(args)
+    if not when:
+        raise InvalidInput(f"请写明发布时间(北京时间),如:定时 {raw} 2026-12-05 09:00")
+    draft = lifecycle.reschedule(ctx.r, ctx.actor, _draft_here(ctx, raw).id, when)
+    return (
+        f"稿件 {draft.id} 改定于 {clock.beijing(draft.scheduled_at)} 发布。"
+        "内容未变,已有的审核签发仍然有效。"
+    )
+
+
+def _unschedule(ctx: Context, args: str) -> str:
+    raw, _ = _split_id(args)
+    draft = lifecycle.reschedule(ctx.r, ctx.actor, _draft_here(ctx, raw).id, None)
+    after = "将立即发布" if draft.status == lifecycle.APPROVED else "审核通过后立即发布"
+    return f"已取消稿件 {draft.id} 的定时发布,{after}。"
 
 
 def _flag(ctx: Context, args: str) -> str:
@@ -776,7 +803,9 @@ COMMANDS = (
         "pending", ("待审", "pending"), REVIEWER, "待审:等待我审核的稿件", _pending, mutates=False
     ),
     Command("view", ("查看", "view"), STAFF, "查看 D编号:阅读稿件", _view, mutates=False),
-    Command("approve", ("同意", "通过", "approve"), REVIEWER, "同意 D编号:审核通过", _approve),
+    Command(
+        "approve", ("同意", "通过", "approve"), REVIEWER, "同意 D编号 [意见]:审核通过", _approve
+    ),
     Command("reject", ("驳回", "reject"), REVIEWER, "驳回 D编号 原因:退回修改", _reject),
     Command("flag", ("敏感", "flag"), STAFF, "敏感 D编号:标记涉及重大事件等", _flag),
     Command("release", ("放行", "release"), REVIEWER, "放行 D编号 [白名单] 理由:放行", _release),
@@ -801,6 +830,10 @@ COMMANDS = (
         _approve_reply,
     ),
     Command("reply_reject", ("驳回回复", "reject-reply"), REVIEWER, "驳回回复 原因", _reject_reply),
+    Command("schedule", ("定时", "schedule"), ADMIN, "定时 D编号 时间:改定时发布", _schedule),
+    Command(
+        "unschedule", ("取消定时", "unschedule"), ADMIN, "取消定时 D编号:取消定时", _unschedule
+    ),
 )
 SESSION_COMMANDS = {"help", "compose", "title", "preview", "send", "cancel"}
 SESSION_COMMANDS |= {"cover", "drop", "revise"}

@@ -5,7 +5,7 @@ import click
 from app.cli.base import operator, store
 from app.core import clock, masterkey
 from app.core.settings import get_settings
-from app.drafts import lifecycle, review
+from app.drafts import lifecycle, review, suspension
 from app.monitoring import inventory
 from app.notify import deliver
 from app.registry import access, bindcodes, filings, owners, people, platforms, sites, units
@@ -157,9 +157,14 @@ def platform_show(platform_id):
 @click.argument("status")
 @click.option("--reason", required=True, help="原因(必填)")
 def platform_status(platform_id, status, reason):
-    """改变平台状态:active 运行、suspended 停用、closed 关闭。"""
-    p = platforms.change_status(store(), operator(), platform_id, status, reason)
+    """改变平台状态:suspended 停用、active 恢复运行、closed 关闭(第十七条)。
+
+    停用时已通过未发布的稿件暂停发布;恢复运行后须重新审核;关闭时撤回全部未发布的稿件。
+    """
+    p, moved = suspension.change_status(store(), operator(), platform_id, status, reason)
     click.echo(f"平台 {p.id} 已改为「{platforms.STATUSES[p.status]}」")
+    for draft in moved:
+        click.echo(f"稿件 {draft.id}:{lifecycle.STATUSES[draft.status]}")
 
 
 @platform_group.command("set-responsible")

@@ -32,6 +32,7 @@ KINDS = {
     "unsignable_draft": "稿件无人可以审核",
     "problem_report": "收到问题举报",
     "follower_reply_blocked": "转发服务器的回复含禁止内容,已拦截",
+    "platform_closed": "平台已关闭",
 }
 MAX_PENDING = 10_000
 # One round trip inside the caller's MULTI: number the alert (A1, A2 ...), append it to the

@@ -87,6 +87,7 @@ class Settings:
     alert_escalate_after: int
     dormant_days: int
     daily_report_at: str
+    approval_ttl: int
     picture_ocr: bool
     picture_ocr_timeout: float
     metrics_token_sha256: str | None
@@ -279,6 +280,7 @@ def load_settings(environ=None) -> Settings:
         ),
         dormant_days=parse_int("DORMANT_DAYS", raw("DORMANT_DAYS"), low=1, high=3650),
         daily_report_at=parse_clock_time("DAILY_REPORT_AT", raw("DAILY_REPORT_AT")),
+        approval_ttl=parse_int("APPROVAL_TTL", raw("APPROVAL_TTL"), low=60, high=365 * 86400),
         **_picture_settings(raw),
         metrics_token_sha256=parse_sha256("METRICS_TOKEN_SHA256", raw("METRICS_TOKEN_SHA256")),
     )

@@ -27,6 +27,7 @@ KINDS = {TEXT: "文字", IMAGE: "图片", ARTICLE: "图文"}
 DRAFT, IN_REVIEW, APPROVED = "draft", "in_review", "approved"
 PUBLISHING, PUBLISHED = "publishing", "published"
 REJECTED, WITHDRAWN, BLOCKED, FAILED = "rejected", "withdrawn", "blocked", "failed"
+HELD = "held"  # approved, on a suspended platform: nothing goes out (art. 17)
 STATUSES = {
     DRAFT: "草稿",
     IN_REVIEW: "审核中",
@@ -37,6 +38,7 @@ STATUSES = {
     WITHDRAWN: "已撤回",
     BLOCKED: "已拦截",
     FAILED: "发布失败",
+    HELD: "暂停发布",
 }
 
 # The whole state machine: (status, action) -> next status. Anything else is refused.
@@ -67,7 +69,20 @@ TRANSITIONS = {
     (FAILED, "retry"): APPROVED,
     (FAILED, "edit"): DRAFT,
     (FAILED, "withdraw"): WITHDRAWN,
+    # Art. 17: a suspension holds what is approved; resuming voids its sign-offs (review
+    # starts over, ``standing.reopen_in``); a closure withdraws every open draft.
+    (APPROVED, "hold"): HELD,
+    (HELD, "resume"): IN_REVIEW,
+    (HELD, "edit"): DRAFT,
+    (HELD, "withdraw"): WITHDRAWN,
+    # Art. 14: an approval that no longer stands (too old, a signer lost the role) is void.
+    (APPROVED, "lapse"): IN_REVIEW,
 }
+OPEN = (DRAFT, IN_REVIEW, APPROVED, HELD, REJECTED, BLOCKED, FAILED)
+TRANSITIONS |= {(status, "close"): WITHDRAWN for status in OPEN}
+# A new publish time leaves the status, and so the sign-offs: they bind to the content
+# hash (``review``), which a new time does not change.
+TRANSITIONS |= {(status, "reschedule"): status for status in OPEN}
 ACTIONS = {
     "submit": "提交审核",
     "edit": "修改",
@@ -82,6 +97,11 @@ ACTIONS = {
     "retry": "重试发布",
     "report": "报告已发布",
     "release": "放行",
+    "hold": "暂停发布",
+    "resume": "恢复审核",
+    "close": "随平台关闭撤回",
+    "lapse": "签发失效,重新审核",
+    "reschedule": "修改发布时间",
 }
 
 FINAL_OR_PUBLISHING = (PUBLISHING, PUBLISHED, WITHDRAWN)
@@ -434,8 +454,10 @@ def reschedule(r: redis.Redis, actor: audit.Actor, raw_id: str, scheduled_at) ->
     def change(tx: Tx) -> Draft:
         current = read_in(tx, did)
         _require_author(tx, actor, current)
-        if current.status in FINAL_OR_PUBLISHING:
-            raise Conflict(f"稿件 {did} 当前为「{STATUSES[current.status]}」,不能再改发布时间")
+        if when == current.scheduled_at:
+            unchanged = f"稿件 {did} 没有设定定时发布" if not when else f"稿件 {did} 已定于此时发布"
+            raise Conflict(unchanged, code="unchanged")
+        next_status(current.status, "reschedule")
         updated = current.replace(scheduled_at=when)
         write_in(tx, updated)
         audit.append(
@@ -446,7 +468,7 @@ def reschedule(r: redis.Redis, actor: audit.Actor, raw_id: str, scheduled_at) ->
             draft=did,
             version_hash=current.content_hash,
             decision=current.status,
-            detail={"scheduled_at": when},
+            detail={"scheduled_at": when, "was": current.scheduled_at, "signoffs_kept": True},
         )
         return updated
 

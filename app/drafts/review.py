@@ -161,22 +161,26 @@ def state(r: redis.Redis, raw_id: str) -> ReviewState:
     )
 
 
-def approve(r: redis.Redis, actor: audit.Actor, raw_id: str, seen_hash: str) -> ReviewState:
+def approve(
+    r: redis.Redis, actor: audit.Actor, raw_id: str, seen_hash: str, comment: str = ""
+) -> ReviewState:
     """Sign off the version the reviewer saw; the last required sign-off approves the draft.
 
     Each person gives at most one sign-off per version, so where two are required (the
     responsible person and the propaganda department) two different people approve,
-    even when one of them holds both roles.
+    even when one of them holds both roles. ``comment`` (审核意见) is shown to the author.
     """
     did = lifecycle.draft_id(raw_id)
+    comment = validate.text(comment, "审核意见", max_len=validate.REASON_MAX, required=False)
     since = r.zscore(keys.drafts_waiting_since(listing.ALL), did)  # for the latency only
 
     def change(tx: Tx) -> ReviewState:
         draft, platform, mine = _reviewable(tx, actor, did, seen_hash, "approve")
+        _require_running(platform, did)
         _require_pictures_read(tx, draft)
         current = _state_in(tx, draft, platform)
         signoff = _signoff_to_fill(did, actor, mine, current)
-        signed = {**current.given, signoff: _signoff(actor, draft)}
+        signed = {**current.given, signoff: _signoff(actor, draft, comment)}
         tx.write.hset(keys.draft_signoffs(did), signoff, json.dumps(signed[signoff]))
         draft = _settle(draft, ReviewState(draft, current.required, signed))
         result = ReviewState(draft, current.required, signed)
@@ -189,7 +193,7 @@ def approve(r: redis.Redis, actor: audit.Actor, raw_id: str, seen_hash: str) -> 
             draft=did,
             version_hash=draft.content_hash,
             decision=draft.status,
-            detail={"signoff": signoff, "missing": result.missing},
+            detail={"signoff": signoff, "missing": result.missing, **_comments(signed)},
         )
         return result
 
@@ -337,13 +341,31 @@ def _signoff_to_fill(did: str, actor: audit.Actor, mine: set[str], state: Review
     return open_[0]
 
 
-def _signoff(actor: audit.Actor, draft: Draft) -> dict:
-    return {
+def _signoff(actor: audit.Actor, draft: Draft, comment: str = "") -> dict:
+    given = {
         "person": actor.person,
         "content_hash": draft.content_hash,
         "version": draft.version,
         "at": timestamp(),
     }
+    return {**given, "comment": comment} if comment else given
+
+
+def _comments(signed: dict[str, dict]) -> dict:
+    """The reviewers' comments on this version, for the author's notice (``draft_notices``)."""
+    found = {name: given["comment"] for name, given in signed.items() if given.get("comment")}
+    return {"comments": found} if found else {}
+
+
+def _require_running(platform: Platform, did: str) -> None:
+    """Art. 17: nothing is approved on a suspended platform; review resumes with it."""
+    if not platform.is_active:
+        status = platforms.STATUSES.get(platform.status, platform.status)
+        raise Conflict(
+            f"平台 {platform.id} 当前为「{status}」,稿件 {did} 暂不能审核通过;"
+            "平台恢复运行后再审核(第十七条)",
+            code="platform_inactive",
+        )
 
 
 def _state_in(tx: Tx, draft: Draft, platform: Platform) -> ReviewState:

@@ -16,7 +16,7 @@ from datetime import datetime
 import redis
 
 from app import screening
-from app.core import keys
+from app.core import clock, keys
 from app.core.errors import QianfaError, WeChatRetryable
 from app.core.masterkey import Keyring
 from app.core.paging import paginate
@@ -86,8 +86,10 @@ def tell_reviewers(
     author = people.get(r, draft.author).name
     reading = pictures.pending(r, draft, version.content)
     outcomes, passing = {}, []
+    since = review_round(r, draft)
     for person, signoffs in reviewers_to_tell(r, state, platform).items():
         notice = review_notice(draft, version, platform, author, signoffs, link, purpose, reading)
+        notice = Notice(**{**notice.__dict__, "token": f"{notice.token}:{since}"})
         openid = openid_on(r, person, platform.id)
         if not openid:
             outcomes[person] = deliver.unreachable(r, person, platform.id, notice)
@@ -240,6 +242,13 @@ def start_clock(r: redis.Redis, draft_id: str, content_hash: str, since: str) ->
         r.hset(key, mapping={"hash": content_hash, "since": since})
 
 
+def review_round(r: redis.Redis, draft: lifecycle.Draft) -> str:
+    """When the current round of review began: a version reviewed again with the same
+    content (its sign-offs voided, ``standing``) is a new round, its reviewers asked again."""
+    waiting_since(r, draft)
+    return (r.hget(keys.review_clock(draft.id), "since") or b"").decode()
+
+
 def waiting_since(r: redis.Redis, draft: lifecycle.Draft) -> datetime:
     """When the draft's current version began to wait (started now if never noted)."""
     raw = r.hmget(keys.review_clock(draft.id), "hash", "since")
@@ -258,6 +267,8 @@ def tell_author(r: redis.Redis, api_for: Callable, record: dict[str, str]) -> st
     if record["action"] == "draft.report" and record.get("person") == draft.author:
         return ""  # the author reported it and hears the check's outcome (manual_notices)
     notice = author_notice(draft, record)
+    if notice.purpose == "approved":  # approved again after its sign-offs were voided: news
+        notice = Notice(**{**notice.__dict__, "token": f"{notice.token}:{review_round(r, draft)}"})
     if not manual_notices.is_manual(r, draft.platform):
         openid = openid_on(r, draft.author, draft.platform)
         if not openid:
@@ -297,11 +308,38 @@ def author_notice(draft: lifecycle.Draft, record: dict[str, str]) -> Notice:
             f"已送审。\n理由:{reason}"
         )
         return _author(record, "released", text, f"稿件 {did} 已放行送审", reason)
-    when = f",定于 {draft.scheduled_at} 发布" if draft.scheduled_at else ",等待发布"
-    text = f"【审核通过】你的稿件 {did}{version}已通过全部审核{when}。"
+    if action in MOVED:
+        purpose, head, headline = MOVED[action]
+        text = f"{head}你的稿件 {did}{version}{record.get('reason', '')}"
+        return _author(record, purpose, text, headline.format(did=did), "请查看稿件状态")
+    comments = _comment_lines(record)
+    if record.get("decision") == lifecycle.IN_REVIEW:  # a sign-off with a comment, more to come
+        text = f"【审核意见】你的稿件 {did}{version}已获部分审核同意,尚待其他审核。\n{comments}"
+        return _author(record, "commented", text, f"稿件 {did} 审核意见", "等待其他审核")
+    when = f",定于 {clock.beijing(draft.scheduled_at)} 发布" if draft.scheduled_at else ",等待发布"
+    text = f"【审核通过】你的稿件 {did}{version}已通过全部审核{when}。" + (
+        f"\n{comments}" if comments else ""
+    )
     notice = _author(record, "approved", text, f"稿件 {did} 审核通过", "等待发布")
     # Approval is per version: a second record that leaves the same version approved is no news.
     return Notice(**{**notice.__dict__, "token": f"{did}:{record.get('version_hash', '')}"})
+
+
+# Art. 14, 17: moves made for the author, not by them; the record's reason says why.
+MOVED = {
+    "draft.hold": ("held", "【暂停发布】", "稿件 {did} 暂停发布"),
+    "draft.close": ("closed", "【已撤回】", "稿件 {did} 随平台关闭撤回"),
+    "draft.resume": ("review_again", "【重新审核】", "稿件 {did} 须重新审核"),
+    "draft.lapse": ("review_again", "【重新审核】", "稿件 {did} 签发失效"),
+}
+
+
+def _comment_lines(record: dict[str, str]) -> str:
+    """The reviewers' comments (审核意见) on the version, one line each."""
+    found = json.loads(record.get("detail") or "{}").get("comments") or {}
+    return "\n".join(
+        f"{review.SIGNOFFS.get(name, name)}意见:{text}" for name, text in sorted(found.items())
+    )
 
 
 def _retrying(record: dict[str, str]) -> Notice:

@@ -78,6 +78,9 @@ def event_message(record: dict[str, str], kind: str) -> str:
     if kind == "platform_suspended":
         why = record.get("reason") or "(未说明)"
         return f"平台 {platform} 已停用:{why}。停用期间不发布任何稿件(第十七条)。"
+    if kind == "platform_closed":
+        why = record.get("reason") or "(未说明)"
+        return f"平台 {platform} 已关闭:{why}。其未发布的稿件已全部撤回并通知作者(第十七条)。"
     flags = [detail["flag"]] if detail.get("flag") else detail.get("flags", [])
     topics = "、".join(lifecycle.FLAGS.get(flag, flag) for flag in flags) or "敏感问题"
     return f"平台 {platform} 的稿件 {draft} 涉及{topics},须经党委宣传部审核后方可发布(第十一条)。"

@@ -56,6 +56,10 @@ def _first_retry(record: dict[str, str]) -> bool:
     return json.loads(record.get("detail") or "{}").get("attempts") == 1
 
 
+def _has_comment(record: dict[str, str]) -> bool:
+    return bool(json.loads(record.get("detail") or "{}").get("comments"))
+
+
 @dataclass(frozen=True)
 class Rule:
     """Audit records of ``action`` (and ``decision``, when given) run ``workers.jobs.<job>``
@@ -127,6 +131,16 @@ RULES = (
     # author hears of the publication (the reporter hears the check's outcome from the job).
     Rule("publish.report", "check_report", P),
     Rule("draft.report", "notify_author", N),
+    # Art. 14, 17: held, withdrawn with a closed platform, back in review with sign-offs void;
+    # a reviewer's comment on a sign-off that does not yet approve reaches the author at once.
+    Rule("draft.hold", "notify_author", N),
+    Rule("draft.close", "notify_author", N),
+    Rule("draft.resume", "notify_author", N),
+    Rule("draft.resume", "notify_reviewers", N),
+    Rule("draft.lapse", "notify_author", N),
+    Rule("draft.lapse", "notify_reviewers", N),
+    Rule("draft.approve", "notify_author", N, decision=lifecycle.IN_REVIEW, when=_has_comment),
+    Rule("platform.status", "raise_alert", A, decision=platforms.CLOSED, args=("platform_closed",)),
 )
 
 

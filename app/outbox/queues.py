@@ -103,6 +103,7 @@ PERIODIC = (
     Periodic("trim_audit", NOTIFICATIONS, 86400),
     Periodic("anchor_audit", NOTIFICATIONS, lambda settings: settings.audit_anchor_interval),
     Periodic("sweep_publications", PUBLISHING, 60),
+    Periodic("sweep_approvals", PUBLISHING, 300),
     Periodic("reconcile_platforms", ALERTS, lambda settings: settings.reconcile_interval),
     Periodic("remind_manual", NOTIFICATIONS, 300),
     Periodic("poll_feeds", PUBLISHING, lambda settings: settings.feed_poll_interval),

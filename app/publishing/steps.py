@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 import redis
 
-from app.core import audit, keys, metrics
+from app.core import audit, keys, metrics, validate
 from app.core.alerts import queue_in
 from app.core.backoff import CAP as BACKOFF_CAP
 from app.core.backoff import backoff
@@ -35,7 +35,7 @@ from app.core.errors import (
 )
 from app.core.settings import Settings
 from app.core.store import Tx, atomically, timestamp
-from app.drafts import images, lifecycle, rescreen, review
+from app.drafts import images, lifecycle, rescreen, standing, suspension
 from app.drafts.images import ImageUnavailable
 from app.publishing import articles
 from app.publishing import record as pubs
@@ -130,21 +130,20 @@ class Publisher:
 
     # --- queued: the checks at the moment it runs ---
 
-    def refusal(self, draft: lifecycle.Draft) -> str:
-        """Why this publication may not start now, or "" if it may."""
+    def refusal(self, draft: lifecycle.Draft) -> tuple[str, str]:
+        """Why this publication may not start now ("" if it may), and the move that takes
+        the draft out of "approved" with it, so that a refusal is never silent (art. 14, 17)."""
         platform = platforms.get(self.r, draft.platform)
         if not platform.is_active:
             label = platforms.STATUSES.get(platform.status, platform.status)
-            return f"平台 {platform.id} 当前为「{label}」,不能发布(第十七条)"
+            why = f"平台 {platform.id} 当前为「{label}」,不能发布(第十七条)"
+            return why, suspension.move_for(platform.status, draft.status)
         if draft.status != lifecycle.APPROVED:
-            return f"稿件当前为「{lifecycle.STATUSES[draft.status]}」,不是「已通过」"
+            return f"稿件当前为「{lifecycle.STATUSES[draft.status]}」,不是「已通过」", ""
         if draft.version != self.pub.version or draft.content_hash != self.pub.content_hash:
-            return f"稿件已有第 {draft.version} 版,第 {self.pub.version} 版不再发布"
-        state = review.state(self.r, draft.id)
-        if not state.complete:
-            missing = "、".join(review.SIGNOFFS[name] for name in state.missing)
-            return f"当前版本缺少签发:{missing}"
-        return ""
+            return f"稿件已有第 {draft.version} 版,第 {self.pub.version} 版不再发布", ""
+        why = standing.lapsed(self.r, draft, self.settings.approval_ttl)
+        return why, "lapse" if why else ""
 
     def _start(self) -> str:
         draft = lifecycle.get(self.r, self.pub.draft)
@@ -154,9 +153,9 @@ class Publisher:
             # topic takes the draft out of "approved", which the checks below then refuse.
             rescreen.recheck(self.r, draft.id)
             draft = lifecycle.get(self.r, self.pub.draft)
-            reason = self.refusal(draft)
+            reason, move = self.refusal(draft)
             if reason:
-                return self._refuse(reason)
+                return self._refuse(reason, move)
             early = _seconds_until(draft.scheduled_at)
             if early > 1:  # the publish time was moved later after this run was queued
                 return self.schedule_run(early, "publish.rescheduled")
@@ -171,14 +170,24 @@ class Publisher:
         self._advance(first, {"done": "start", "kind": self.pub.kind})
         return ""
 
-    def _refuse(self, reason: str) -> str:
+    def _refuse(self, reason: str, move: str = "") -> str:
+        """Record the refusal and, in the same transaction, ``move`` the draft if it is
+        still the approved version refused (held, withdrawn, or back to review)."""
+
         def change(tx: Tx) -> Publication:
             current = pubs.read_in(tx, self.pub.draft, self.pub.version)
+            draft = lifecycle.read_in(tx, self.pub.draft) if move else None
+            plan = None
+            if draft is not None and draft.status == lifecycle.APPROVED:
+                if draft.content_hash == current.content_hash:
+                    plan = standing.plan_in(tx, draft, move)
             updated = pubs.write_in(tx, current, step=pubs.REFUSED, reason=reason)
             pubs.step_audit(tx, updated, "publish.refused", reason=reason)
+            if plan is not None:
+                standing.apply_in(tx, ACTOR, plan, reason[: validate.REASON_MAX])
             return updated
 
-        self.pub = atomically(self.r, [], change)
+        self.pub = atomically(self.r, [keys.draft(self.pub.draft)], change)
         return pubs.REFUSED
 
     # --- uploads ---

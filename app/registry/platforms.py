@@ -199,26 +199,30 @@ def create(
     return atomically(r, watched, change)
 
 
-def change_status(
-    r: redis.Redis, actor: audit.Actor, raw_id: str, new_status: str, why: str
-) -> Platform:
-    """Activate, suspend or close a platform (art. 4, 17); publishing checks the status it sets."""
-    access.authorize(r, actor, (access.PROPAGANDA, access.LEADING_GROUP), "改变平台状态")
-    pid = platform_id(raw_id)
-    new_status = validate.choice(new_status, STATUSES, "平台状态")
-    why = reason(why)
+def status_change(raw_id, new_status, why) -> tuple[str, str, str]:
+    """The platform id, status and reason of a status change, checked before anything is read.
 
-    def change(tx: Tx) -> Platform:
-        current = read_in(tx, pid)
-        if (current.status, new_status) in FILED_ONLY:
-            raise Conflict(
-                f"平台 {pid} 须在备案审批表签署完成后才能运行(第四、六、七条:"
-                "平台实行备案管理,未经审批不得开设)",
-                code="filing_incomplete",
-            )
-        return write_status_in(tx, actor, current, new_status, why)
+    Channels change a status through ``app.drafts.suspension.change_status``, which moves the
+    platform's drafts in the same transaction (art. 17).
+    """
+    return platform_id(raw_id), validate.choice(new_status, STATUSES, "平台状态"), reason(why)
 
-    return atomically(r, [keys.platform(pid)], change)
+
+def check_status_change(current: Platform, new_status: str) -> None:
+    """Refuse activation by hand (only a completed filing activates) and moves off the table."""
+    if (current.status, new_status) in FILED_ONLY:
+        raise Conflict(
+            f"平台 {current.id} 须在备案审批表签署完成后才能运行(第四、六、七条:"
+            "平台实行备案管理,未经审批不得开设)",
+            code="filing_incomplete",
+        )
+    _require_transition(current, new_status)
+
+
+def _require_transition(current: Platform, new_status: str) -> None:
+    if new_status not in STATUS_TRANSITIONS[current.status]:
+        was, to = STATUSES[current.status], STATUSES[new_status]
+        raise Conflict(f"平台 {current.id} 当前为「{was}」,不能改为「{to}」", code="transition")
 
 
 def write_status_in(
@@ -226,9 +230,7 @@ def write_status_in(
 ) -> Platform:
     """Queue a status change checked against ``STATUS_TRANSITIONS``, with its audit record."""
     pid = current.id
-    if new_status not in STATUS_TRANSITIONS[current.status]:
-        was, to = STATUSES[current.status], STATUSES[new_status]
-        raise Conflict(f"平台 {pid} 当前为「{was}」,不能改为「{to}」", code="transition")
+    _require_transition(current, new_status)
     tx.write.hset(
         keys.platform(pid),
         mapping={"status": new_status, "status_reason": why, "updated_at": timestamp()},

@@ -40,6 +40,7 @@ VERSION_FIELDS = ("content", "submit")
 WITHDRAW_FIELDS = ("reason",)
 RELEASE_FIELDS = ("reason", "whitelist")
 PUBLISHED_FIELDS = ("url",)
+SCHEDULE_FIELDS = ("scheduled_at",)
 LIST_PARAMS = ("platform", "status", "limit")
 
 
@@ -133,6 +134,19 @@ def release_draft(draft_id):
     with field("reason"):
         reason = validate.text(body["reason"], "放行理由", max_len=validate.REASON_MAX)
     release.release(r, token.actor(), draft.id, reason, whitelist=whitelist)
+    return respond(200, representations.draft(r, draft.id))
+
+
+@bp.post("/drafts/<draft_id>/schedule")
+def schedule_draft(draft_id):
+    """Set (or with null clear) the publish time; the content, and so the sign-offs, stay."""
+    token, r = authenticated()
+    body = json_body(SCHEDULE_FIELDS, required=())
+    if "scheduled_at" not in body:
+        raise InvalidInput("缺少字段 scheduled_at(取消定时请写 null)", field="scheduled_at")
+    draft = visible(r, token, draft_id)
+    when = scheduled(body["scheduled_at"])
+    lifecycle.reschedule(r, token.actor(), draft.id, when)
     return respond(200, representations.draft(r, draft.id))
 
 

@@ -151,6 +151,18 @@ SCHEMAS = {
             },
         },
     },
+    "Schedule": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["scheduled_at"],
+        "properties": {
+            "scheduled_at": {
+                **STAMP,
+                "type": ["string", "null"],
+                "description": "新的定时发布时间(未写时区按北京时间);null 取消定时",
+            }
+        },
+    },
     "DraftSummary": {
         "type": "object",
         "properties": {
@@ -249,6 +261,7 @@ SCHEMAS = {
                         "person": TEXT,
                         "version": {"type": "integer"},
                         "at": STAMP,
+                        "comment": {**TEXT, "description": "审核意见(作者可见);没有时为空"},
                     },
                 },
             },
@@ -345,6 +358,14 @@ PATHS = {
             "parameters": [DRAFT_ID],
             "requestBody": _json_body("Release"),
             "responses": {"200": _ok("已放行并送审", "Draft"), **DRAFT_ERRORS},
+        },
+    },
+    "/api/v1/drafts/{draft_id}/schedule": {
+        "post": {
+            "summary": "修改或取消定时发布;内容不变,已有的审核签发仍然有效(签发对应内容版本)",
+            "parameters": [DRAFT_ID],
+            "requestBody": _json_body("Schedule"),
+            "responses": {"200": _ok("发布时间已更改", "Draft"), **DRAFT_ERRORS},
         }
     },
     "/api/v1/drafts/{draft_id}/published": {

@@ -61,6 +61,7 @@ def review_state(state: review.ReviewState) -> dict:
                 "person": given["person"],
                 "version": given["version"],
                 "at": given["at"],
+                "comment": given.get("comment", ""),
             }
             for name, given in sorted(state.given.items())
         ],

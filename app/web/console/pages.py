@@ -6,6 +6,7 @@ from app.channels import console_accounts
 from app.channels import dashboard as overview
 from app.core import validate
 from app.core.errors import InvalidInput, QianfaError
+from app.drafts import suspension
 from app.monitoring import feeds
 from app.registry import access, filings, owners, people, platforms, sites, units
 from app.web import redis_client, settings
@@ -97,7 +98,7 @@ def platform_status(pid: str):
     if new_status not in platforms.STATUSES:
         return _render_platform(pid, {"status": "请选择操作"}), 400
     try:
-        platforms.change_status(r, actor(), platform.id, new_status, request.form.get("reason"))
+        suspension.change_status(r, actor(), platform.id, new_status, request.form.get("reason"))
     except InvalidInput as error:
         return _render_platform(pid, {"reason": error.message}), 400
     except QianfaError as error:

@@ -67,6 +67,7 @@ def _review_context(r, did: str) -> dict:
         "check": manual.current_check(r, draft.id),
         "may_release": draft.status == lifecycle.BLOCKED
         and access.has_role(r, me().person, access.PROPAGANDA),
+        "may_schedule": draft.author == me().person and draft.status in lifecycle.OPEN,
     }
 
 
@@ -104,14 +105,17 @@ def review_page(did: str):
     if request.method == "POST":
         draft = lifecycle.get(r, did)
         console_accounts.platform_for(r, me().person, draft.platform)
-        seen = request.form.get("seen_hash", "")
+        seen, rejecting = (
+            request.form.get("seen_hash", ""),
+            request.form.get("decision") == "reject",
+        )
         try:
-            if request.form.get("decision") == "reject":
+            if rejecting:
                 review.reject(r, actor(), draft.id, seen, request.form.get("reason"))
             else:
-                review.approve(r, actor(), draft.id, seen)
+                review.approve(r, actor(), draft.id, seen, request.form.get("comment", ""))
         except InvalidInput as error:
-            errors = {"reason": error.message}
+            errors = {"reason" if rejecting else "comment": error.message}
         else:
             return redirect(url_for("console.review_page", did=draft.id, note="reviewed"))
     context = _review_context(r, did)
@@ -159,3 +163,19 @@ def draft_body(did: str, number: int):
     draft = lifecycle.get(r, did)
     console_accounts.platform_for(r, me().person, draft.platform)
     return authorhtml.frame(lifecycle.version(r, draft.id, number).content.get("content_html", ""))
+
+
+@bp.post("/drafts/<did>/schedule")
+def schedule_draft(did: str):
+    """The author sets or clears the publish time; sign-offs stay, the content is unchanged."""
+    r = redis_client()
+    draft = lifecycle.get(r, did)
+    console_accounts.platform_for(r, me().person, draft.platform)
+    when = None if request.form.get("action") == "unschedule" else request.form.get("at", "")
+    try:
+        lifecycle.reschedule(r, actor(), draft.id, when)
+    except QianfaError as error:
+        context = _review_context(r, draft.id)
+        page = render_template("console/review.html", errors={"schedule": error.message}, **context)
+        return page, error.status
+    return redirect(url_for("console.review_page", did=draft.id, note="scheduled"))
