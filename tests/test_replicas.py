@@ -8,7 +8,7 @@ import os
 import pytest
 
 from app.channels import chat
-from app.core import audit
+from app.core import anchors, audit
 from app.core.errors import ConfigError, Unconfirmed
 from app.core.redis import describe, get_redis
 from app.core.settings import load_settings
@@ -140,3 +140,14 @@ def test_no_wechat_call_follows_a_publication_step_no_replica_confirmed(r, sandb
     assert finish(r, control, draft.id, pset) == "done"
     assert len(control.account(APPID)["mass_sends"]) == 1
     assert lifecycle.get(r, draft.id).status == lifecycle.PUBLISHED
+
+
+def test_no_audit_anchor_vouches_for_a_record_no_replica_has(r, waiting, tmp_path):
+    """An anchor of a record a failover may lose would contradict the promoted chain."""
+    _, client = waiting
+    audit.record(r, OPERATOR, "test.anchored")
+    path = tmp_path / "anchors"
+    with pytest.raises(Unconfirmed):
+        anchors.anchor(client, path)
+    assert not path.exists()
+    assert anchors.anchor(r, path) is not None  # without waiting, it is written

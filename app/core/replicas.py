@@ -18,7 +18,7 @@ from app.core import keys
 from app.core.errors import Unconfirmed
 
 
-def confirm(r: redis.Redis, what: str, entry_id: bytes | None, record_hash: str) -> None:
+def confirm(r: redis.Redis, what: str, entry_id: bytes | str | None, record_hash: str) -> None:
     """Return once ``r.min_replicas`` replicas have the change whose audit record is
     ``entry_id`` (with ``record_hash``); raise ``Unconfirmed`` otherwise."""
     needed = getattr(r, "min_replicas", 0)
