@@ -222,7 +222,7 @@ def office(r, settings, control, web: str):
     return w, openids
 
 
-def test_acknowledged_sign_offs_survive_a_failover_and_work_carries_on(cluster):
+def test_acknowledged_sign_offs_survive_a_failover_and_work_carries_on(cluster, tmp_path):
     port = free_port()
     web = f"http://127.0.0.1:{port}"
     with running_sandbox(callback_timeout=5.0) as (sandbox_url, control, _):
@@ -235,6 +235,7 @@ def test_acknowledged_sign_offs_survive_a_failover_and_work_carries_on(cluster):
             "QIANFA_REDIS_MIN_REPLICAS": "1",
             "QIANFA_PORT": str(port),
             "QIANFA_WEB_WORKERS": "1",
+            "QIANFA_AUDIT_ANCHOR_FILE": str(tmp_path / "audit-anchors"),
         }
         settings = load_settings(env)
         r = get_redis(settings)  # found through the sentinels, as every process finds it
@@ -289,6 +290,15 @@ def test_acknowledged_sign_offs_survive_a_failover_and_work_carries_on(cluster):
             )
             wait_until(lambda: healthy(web), timeout=30, message="the processes to report in")
             assert all(proc.poll() is None for proc in processes)  # all carried on
+            # The CLI finds the new master too.
+            verified = subprocess.run(
+                [sys.executable, "-m", "app", "audit", "verify"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert verified.returncode == 0 and "审计链完整" in verified.stdout, verified.stderr
         finally:
             stop.set()
             go.set()
