@@ -334,8 +334,8 @@ def _sentinel_settings(raw, redis_url: str | None) -> dict:
             "REDIS_MIN_REPLICAS", raw("REDIS_MIN_REPLICAS"), low=0, high=16
         ),
         "redis_replica_timeout": parse_seconds(
-            "REDIS_REPLICA_TIMEOUT", raw("REDIS_REPLICA_TIMEOUT"), low=0.01, high=10
-        ),
+            "REDIS_REPLICA_TIMEOUT", raw("REDIS_REPLICA_TIMEOUT"), low=0.01, high=4
+        ),  # under the 5 s socket timeout, and WeChat's 5 s for a chat reply
     }
 
 
