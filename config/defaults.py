@@ -5,6 +5,11 @@ Each name here is overridden by the environment variable ``QIANFA_<NAME>``; see
 """
 
 REDIS_URL = None
+REDIS_SENTINELS = None
+REDIS_SERVICE = None
+REDIS_PASSWORD = None
+REDIS_MIN_REPLICAS = 0
+REDIS_REPLICA_TIMEOUT = 1
 INSTANCE_DIR = "instance"
 HOST = "127.0.0.1"
 PORT = 8000

@@ -7,7 +7,7 @@ import click
 
 from app.cli.base import CliError, operator, store
 from app.core import anchors, audit, clock, validate
-from app.core.redis import embedded_exists
+from app.core.redis import embedded_exists, uses_embedded
 from app.core.settings import get_settings
 from app.registry import platforms
 
@@ -48,7 +48,7 @@ def verify_command():
 
 def _existing_store(settings):
     """The Redis holding the chain, or None when only an empty embedded one could be started."""
-    if settings.redis_url or embedded_exists(settings.instance_dir):
+    if not uses_embedded(settings) or embedded_exists(settings.instance_dir):
         return store()
     return None
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import redis
 
 from app.core.errors import QianfaError
-from app.core.redis import embedded_url
+from app.core.redis import connect, embedded_url, uses_embedded
 from app.core.settings import Settings
 
 PROCESSES = {
@@ -39,7 +39,7 @@ def run_all(settings: Settings, echo=print) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.append(True))
     env, processes = dict(os.environ), dict(PROCESSES)
-    if not settings.redis_url:
+    if uses_embedded(settings):
         env["QIANFA_REDIS_URL"] = embedded_url(settings.instance_dir)
         echo(f"内置 Redis 已启动,数据目录 {settings.instance_dir}")
     demo = []
@@ -54,7 +54,7 @@ def run_all(settings: Settings, echo=print) -> int:
         for name, args in processes.items():
             children[name] = _spawn(args, env)
         echo(f"Qianfa 已启动:http://{settings.host}:{settings.port}/healthz  (Ctrl-C 停止)")
-        for line in console_lines(settings, settings.redis_url or env["QIANFA_REDIS_URL"]):
+        for line in console_lines(settings, env.get("QIANFA_REDIS_URL")):
             echo(line)
         for line in demo:
             echo(line)
@@ -81,7 +81,7 @@ def demo_lines(settings: Settings) -> list[str]:
     page = f"http://127.0.0.1:{settings.sandbox_port}/"
     # A client of its own, closed after: an embedded Redis with a client still connected
     # at exit is not shut down, and then does not save its data.
-    client = redis.Redis.from_url(settings.redis_url or embedded_url(settings.instance_dir))
+    client = connect(settings)
     try:
         lines = demo.ensure(client, load_keyring(settings), settings.bind_code_ttl)
         lines += demo.ensure_website(client, settings.sandbox_port)
@@ -133,12 +133,12 @@ def _answers(url: str) -> bool:
         return False
 
 
-def console_lines(settings: Settings, url: str) -> list[str]:
+def console_lines(settings: Settings, url: str | None) -> list[str]:
     """Create the first console account on the very first start and print its password once."""
     from app.channels import console_accounts
 
     address = f"http://{settings.host}:{settings.port}/console/"
-    client = redis.Redis.from_url(url)
+    client = redis.Redis.from_url(url) if url else connect(settings)
     try:
         first = console_accounts.ensure_first_account(client)
     except QianfaError as exc:

@@ -7,8 +7,9 @@ head moved back, or a wiped chain, contradict the newest anchor.
 
 ``anchor`` (the dispatcher's periodic ``anchor_audit`` job and ``qianfa audit anchor``)
 first verifies what came after the newest anchor, so an anchor only ever vouches for a
-chain that held. The console keeps its own signed checkpoint in Redis and verifies only
-the records after it (``verify_recent``); ``qianfa audit verify`` walks the whole chain.
+chain that held, and (with ``QIANFA_REDIS_MIN_REPLICAS``) that a replica has. The console
+keeps its own signed checkpoint in Redis and verifies only the records after it
+(``verify_recent``); ``qianfa audit verify`` walks the whole chain.
 """
 
 import json
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import redis
 
-from app.core import audit, keys
+from app.core import audit, keys, replicas
 from app.core.auditseal import Checkpoint, checkpoint, signer
 from app.core.errors import Conflict
 from app.core.store import decode
@@ -119,6 +120,9 @@ def anchor(r: redis.Redis, path: Path) -> Checkpoint | None:
         return None
     if last and (last.seq, last.hash) == (tail.seq, tail.hash):
         return last
+    # Never vouch for a record a failover could lose: the anchor would then contradict the
+    # promoted replica's chain for ever.
+    replicas.confirm(r, "审计锚点", tail.entry or None, tail.hash)
     made = checkpoint(tail.seq, tail.hash, tail.entry)
     write(path, made)
     return made

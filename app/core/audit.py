@@ -119,6 +119,7 @@ def append(
     }
     record["hash"] = record_hash(record)
     record["sig"] = signer().sign(record["hash"])
+    tx.audit_entry = len(tx.write.command_stack)
     tx.write.xadd(keys.audit_stream(), record)
     tx.write.hset(keys.audit_head(), mapping={"seq": record["seq"], "hash": record["hash"]})
     tx.audit_seq, tx.audit_hash = int(record["seq"]), record["hash"]

@@ -17,6 +17,8 @@
     │                           the draft and the screening result (the one error that
     │                           reports a change that did happen)
     ├── Unavailable     503     Redis (or another backing service) cannot be reached
+    │   └── Unconfirmed 503     written, but no replica confirmed it in time: a failover
+    │                           may lose it, so it does not count as done
     ├── CallbackRefused 4xx     a WeChat callback refused as a security event: forged,
     │                           stale, replayed, oversized, malformed, inactive platform
     └── WeChatError     502     WeChat refused a call or could not be reached; carries
@@ -122,6 +124,12 @@ class Unavailable(QianfaError):
 
     status = 503
     code = "unavailable"
+
+
+class Unconfirmed(Unavailable):
+    """A change written to the master that too few replicas confirmed (``replicas``)."""
+
+    code = "unconfirmed"
 
 
 class WeChatError(QianfaError):

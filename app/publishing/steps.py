@@ -27,6 +27,7 @@ from app.core.errors import (
     Conflict,
     InvalidInput,
     NotFound,
+    Unconfirmed,
     WeChatError,
     WeChatPermanent,
     WeChatQuotaExhausted,
@@ -93,6 +94,10 @@ class Publisher:
             return self._retry(exc, exc.message) if exc.retryable else self.fail(exc.message)
         except (WeChatPermanent, InvalidInput, NotFound) as exc:
             return self.fail(exc.message)
+        except Unconfirmed:
+            # No WeChat call follows a step no replica has; the sweeper resumes from it.
+            log.warning("publication %s: step not confirmed by a replica", self.pub.member)
+            return "unconfirmed"
 
     def _steps(self) -> str:
         steps = {
@@ -187,7 +192,7 @@ class Publisher:
                 standing.apply_in(tx, ACTOR, plan, reason[: validate.REASON_MAX])
             return updated
 
-        self.pub = atomically(self.r, [keys.draft(self.pub.draft)], change)
+        self.pub = atomically(self.r, [keys.draft(self.pub.draft)], change, confirm=pubs.STEP)
         return pubs.REFUSED
 
     # --- uploads ---
@@ -381,7 +386,7 @@ class Publisher:
             )
             return updated
 
-        self.pub = atomically(self.r, [], change)
+        self.pub = atomically(self.r, [], change, confirm=pubs.STEP)
         self.settle_draft()
         return pubs.FAILED
 
@@ -462,7 +467,7 @@ class Publisher:
             pubs.step_audit(tx, updated, action, reason, delay=round(delay, 1), **detail)
             return updated
 
-        self.pub = atomically(self.r, [], change)
+        self.pub = atomically(self.r, [], change, confirm=pubs.STEP)
         at = datetime.fromtimestamp(due, UTC) if delay > 0 else None
         queues.enqueue_publish(
             self.r,

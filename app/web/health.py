@@ -14,7 +14,7 @@ from redis.retry import Retry
 from rq import Worker
 
 from app.core import keys
-from app.core.redis import describe, embedded_url
+from app.core.redis import connect, describe
 from app.core.store import decode_set, now
 from app.outbox import dispatch
 from app.outbox import queues as jobs
@@ -51,9 +51,8 @@ def probe_client() -> redis.Redis:
     """This app's Redis client for health checks: short timeouts, no retries."""
     client = current_app.extensions.get("qianfa.health_redis")
     if client is None:
-        url = settings().redis_url or embedded_url(settings().instance_dir)
-        client = redis.Redis.from_url(
-            url,
+        client = connect(
+            settings(),
             socket_timeout=PROBE_TIMEOUT,
             socket_connect_timeout=PROBE_TIMEOUT,
             retry=Retry(NoBackoff(), 0),
