@@ -409,3 +409,14 @@ def draft_pictures(draft_id: str, number: int) -> str:
 def draft_rejection(draft_id: str) -> str:
     """Hash: who sent the draft back last, as what, when and why (``review.rejection``)."""
     return f"{NS}:draft:{draft_id}:rejection"
+
+
+def lexicon_history() -> str:
+    """List (JSON, newest first): each lexicon version made through Qianfa, with who made it
+    and what changed (``app.screening.lexicon_store``); the lists themselves are files."""
+    return f"{NS}:lexicon:history"
+
+
+def lexicon_edit() -> str:
+    """String: the lease of the one lexicon edit running (console or CLI), so none is lost."""
+    return f"{NS}:lexicon:edit"

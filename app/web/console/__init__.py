@@ -25,6 +25,7 @@ def init_app(app: Flask) -> None:
         auditlog,
         auth,
         inventory,
+        lexicon,
         pages,
         reviews,
     )
