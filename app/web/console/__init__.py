@@ -13,7 +13,7 @@ bp = Blueprint(
     "console",
     __name__,
     url_prefix="/console",
-    static_folder="../../static",
+    static_folder="../static",
     static_url_path="/static",
 )
 
