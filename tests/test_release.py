@@ -11,6 +11,7 @@ from app.drafts import lifecycle, release, rescreen, review
 from app.notify import draft_notices
 from app.outbox import dispatch
 from app.registry import people
+from app.screening import lexicon_store
 from tests.factories import OPERATOR, actor, add_term, snapshot, submitted, text_draft, world
 
 # The college's own campaigns: each once blocked by the sample lexicons (issue 14, item 7).
@@ -115,13 +116,17 @@ def test_whitelisting_adds_the_phrase_so_the_next_campaign_passes(r, lexicons):
     assert PHRASE in (lexicons / "obscenity_violence.allow.txt").read_text(encoding="utf-8")
     after = screening.rules().version
     assert after != before
-    [record] = audit.records(r, action="screening.allow")
+    [record] = audit.records(r, action="lexicon.edit")
     assert record["person"] == w.propaganda
-    assert json.loads(record["detail"]) == {
-        "category": "obscenity_violence",
-        "phrase": PHRASE,
-        "lexicon_version": after,
-    }
+    assert record["decision"] == after
+    detail = json.loads(record["detail"])
+    assert (detail["list"], detail["allow"], detail["added"]) == (
+        "obscenity_violence",
+        True,
+        [PHRASE],
+    )
+    [entry] = lexicon_store.history(r)
+    assert (entry["version"], entry["person"]) == (after, w.propaganda)
     assert screening.screen_text("下周再办一场讲座:认清K粉的危害").verdict == screening.PASS
     assert screening.screen_text("认清K粉的危害?不如出售K粉").verdict == screening.BLOCK
     assert lifecycle.get(r, draft.id).status == lifecycle.IN_REVIEW

@@ -1,4 +1,5 @@
-"""``qianfa screening``: check the lexicons, try a text, read a draft's result, release one."""
+"""``qianfa screening``: check the lexicons, try a text, read a draft's screening result,
+release one, and keep the lists (import, export, add, remove, history) through ``lexicon_store``."""
 
 from pathlib import Path
 
@@ -7,11 +8,13 @@ import click
 from app import screening
 from app.cli.base import CliError, operator, store
 from app.drafts import release
+from app.screening import lexicon_store
+from app.screening.textfiles import MAX_IMPORT_BYTES
 
 
 @click.group("screening")
 def screening_group():
-    """内容检查:核对词库、试检查一段文字、查看稿件的检查结果、放行误拦的稿件。"""
+    """内容检查:核对和维护词库、试检查一段文字、查看稿件的检查结果、放行误拦的稿件。"""
 
 
 @screening_group.command("check")
@@ -77,6 +80,74 @@ def _show(found: screening.Screening) -> None:
         click.echo(f"  {screening.VERDICTS[hit.verdict]:8} {hit.category_zh}:{hit.shown} {where}")
     if found.truncated:
         click.echo(f"  (只列出前 {len(found.hits)} 处)")
+
+
+LIST = click.argument("name", metavar="词库")
+ALLOW = click.option("--allow", is_flag=True, help="白名单(仅类别词库)。")
+
+
+@screening_group.command("import")
+@LIST
+@click.argument("path", metavar="文件", type=click.Path(dir_okay=False))
+@ALLOW
+@click.option(
+    "--replace", is_flag=True, help="替换整个列表(默认只添加新条目;领导名单总是整表替换)。"
+)
+def import_command(name, path, allow, replace):
+    """导入词库文件(UTF-8、GBK 或 GB18030):类别名、规范表述种类或 leaders。"""
+    target = lexicon_store.target(name, allow=allow)
+    with open(path, "rb") as file:
+        data = file.read(MAX_IMPORT_BYTES + 1)
+    change = lexicon_store.import_file(store(), operator(), target, data, path, replace=replace)
+    for skipped in change.skipped:
+        click.echo(f"注意:{skipped}")
+    click.echo(f"{change.summary_zh()}(文件编码 {change.encoding})")
+
+
+@screening_group.command("export")
+@LIST
+@ALLOW
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="写入文件;默认为标准输出。")
+def export_command(name, allow, output):
+    """导出词库文件(UTF-8)。"""
+    data = lexicon_store.export(lexicon_store.target(name, allow=allow))
+    if output:
+        with open(output, "wb") as file:
+            file.write(data)
+    else:
+        click.echo(data, nl=False)
+
+
+@screening_group.command("add")
+@LIST
+@click.argument("entries", metavar="条目...", nargs=-1, required=True)
+@ALLOW
+def add_command(name, entries, allow):
+    """向词库添加条目(规范表述和领导名单为整行)。"""
+    target = lexicon_store.target(name, allow=allow)
+    click.echo(lexicon_store.edit(store(), operator(), target, add=entries).summary_zh())
+
+
+@screening_group.command("remove")
+@LIST
+@click.argument("entries", metavar="条目...", nargs=-1, required=True)
+@ALLOW
+def remove_command(name, entries, allow):
+    """从词库删除条目(规范表述按错误表述,领导名单按姓名)。"""
+    target = lexicon_store.target(name, allow=allow)
+    click.echo(lexicon_store.edit(store(), operator(), target, remove=entries).summary_zh())
+
+
+@screening_group.command("history")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, help="显示条数。")
+def history_command(limit):
+    """列出通过签发修改词库形成的版本:版本、时间、修改人、修改内容。"""
+    for v in lexicon_store.history(store(), limit):
+        who = v["person"] or f"命令行 {v['operator']}"
+        click.echo(
+            f"{v['version']}  {v['at']}  {who}  {v['title']}  {v['action']}"
+            f"  新增 {v['added_count']} 条,删除 {v['removed_count']} 条"
+        )
 
 
 def register(cli: click.Group) -> None:

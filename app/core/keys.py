@@ -451,3 +451,14 @@ def draft_release(draft_id: str, number: int) -> str:
     """String (JSON): the propaganda department's release (放行) of a version's blocking hits,
     with who, why and the content hash (``app.drafts.release``)."""
     return f"{NS}:draft:{draft_id}:v{number}:release"
+
+
+def lexicon_history() -> str:
+    """List (JSON, newest first): each lexicon version made through Qianfa, with who made it
+    and what changed (``app.screening.lexicon_store``); the lists themselves are files."""
+    return f"{NS}:lexicon:history"
+
+
+def lexicon_edit() -> str:
+    """String: the lease of the one lexicon edit running (console or CLI), so none is lost."""
+    return f"{NS}:lexicon:edit"

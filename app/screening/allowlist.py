@@ -1,28 +1,23 @@
 """Whitelisting a phrase (加入白名单): a lexicon term inside it is no longer a hit.
 
-The phrase is appended to ``<category>.allow.txt`` in the screening directory; that
-changes the lexicon version, so every process reloads the lists on its next use, and the
-publish job's ``recheck`` screens approved drafts again. Each addition is audited with who
-and what. ``allow`` is the one way to add a phrase (lexicon management and the release of
-a blocked draft both use it); ``phrase_around`` derives one from a hit in its text.
+The release of a blocked draft (``app.drafts.release``) whitelists the words around each
+released hit: ``phrase_around`` derives the phrase, ``check`` refuses one that would switch
+the term off everywhere, and ``allow`` adds it through ``lexicon_store.edit`` (audited,
+versioned), which changes the lexicon version so every process reloads the lists.
 """
-
-import fcntl
-from pathlib import Path
 
 import redis
 
 from app.core import audit, validate
 from app.core.errors import InvalidInput
 from app.registry import access
-from app.screening import lexicons
+from app.screening import lexicon_store, lexicons
 from app.screening.categories import CATEGORIES
 from app.screening.normalize import normalize_term
 
 # Characters of context kept on each side of a hit: enough to tell 远离K粉 from 出售K粉,
 # few enough that the phrase recurs in the next campaign.
 CONTEXT = 4
-HEADER = "# 白名单:词库中的词出现在下列短语之内时不算命中。\n"
 
 
 def phrase_around(text: str, start: int, end: int, term: str) -> str:
@@ -56,43 +51,17 @@ def check(category: str, phrase: str, term: str = "") -> str:
     return phrase
 
 
-def allow(
-    r: redis.Redis,
-    actor: audit.Actor,
-    category: str,
-    phrase: str,
-    *,
-    directory: Path | None = None,
-) -> str:
-    """Add ``phrase`` to the category's whitelist (once); return the new lexicon version."""
+def allow(r: redis.Redis, actor: audit.Actor, category: str, phrase: str) -> str:
+    """Add ``phrase`` to the category's whitelist (once); return the new lexicon version.
+
+    The write goes through ``lexicon_store.edit``, the one way a list changes, so the
+    addition is audited (``lexicon.edit``) and kept in the version history like any other.
+    """
     access.authorize(r, actor, (access.PROPAGANDA,), "修改词库白名单")
     phrase = check(category, phrase)
-    directory = Path(directory) if directory else _directory()
-    rules = lexicons.load(directory)
+    rules = lexicons.load(lexicon_store.directory())
     allowed = {normalize_term(t) for t in rules.terms(category, allow=True)}
     if normalize_term(phrase) in allowed:
         return rules.version
-    _append(directory / f"{category}{lexicons.ALLOW_SUFFIX}", phrase)
-    version = lexicons.load(directory).version
-    detail = {"category": category, "phrase": phrase, "lexicon_version": version}
-    audit.record(r, actor, "screening.allow", detail=detail)
-    return version
-
-
-def _directory() -> Path:
-    from app.core.settings import get_settings
-
-    return Path(get_settings().screening_dir)
-
-
-def _append(path: Path, phrase: str) -> None:
-    """One line appended under a lock, so two additions at once both land."""
-    with open(path, "a+", encoding="utf-8") as file:
-        fcntl.flock(file, fcntl.LOCK_EX)
-        file.seek(0)
-        existing = file.read()
-        if not existing:
-            file.write(HEADER)
-        elif not existing.endswith("\n"):
-            file.write("\n")
-        file.write(phrase + "\n")
+    target = lexicon_store.target(category, allow=True)
+    return lexicon_store.edit(r, actor, target, add=[phrase]).after

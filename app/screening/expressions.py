@@ -67,13 +67,14 @@ def parse(name: str, data: bytes, problems: list[str]) -> list[tuple[int, Rule]]
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         try:
-            rules.append((number, _rule(category, line)))
+            rules.append((number, parse_rule(category, line)))
         except ValueError as exc:
             problems.append(f"{name} 第 {number} 行: {exc},已跳过")
     return rules
 
 
-def _rule(category: str, line: str) -> Rule:
+def parse_rule(category: str, line: str) -> Rule:
+    """One rule line of a kind; ValueError saying what is wrong with it."""
     fields = [f.strip() for f in line.split(SEPARATOR)]
     if not 2 <= len(fields) <= 5:
         raise ValueError("格式应为「错误表述 | 规范表述 | 说明 | 起始日期 | 截止日期」")

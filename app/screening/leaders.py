@@ -61,8 +61,8 @@ def parse(data: bytes, problems: list[str], *, strict: bool = False) -> list[Lea
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         try:
-            leader = _leader(line)
-            _check_against(leader, leaders)
+            leader = parse_leader(line)
+            check_against(leader, leaders)
         except ValueError as exc:
             if strict:
                 raise InvalidInput(f"领导名单第 {number} 行:{exc}") from None
@@ -72,7 +72,8 @@ def parse(data: bytes, problems: list[str], *, strict: bool = False) -> list[Lea
     return leaders
 
 
-def _leader(line: str) -> Leader:
+def parse_leader(line: str) -> Leader:
+    """One line of the table; ValueError saying what is wrong with it."""
     fields = [f.strip() for f in line.split(SEPARATOR)]
     if not 3 <= len(fields) <= 5:
         raise ValueError("格式应为「姓名 | 职务 | 排序 | 任职起 | 任职止」")
@@ -89,7 +90,8 @@ def _leader(line: str) -> Leader:
     return leader
 
 
-def _check_against(leader: Leader, earlier: list[Leader]) -> None:
+def check_against(leader: Leader, earlier: list[Leader]) -> None:
+    """Refuse a second leader of the same name, or of the same order in overlapping terms."""
     for other in earlier:
         if other.name == leader.name:
             raise ValueError(f"姓名「{leader.name}」重复")

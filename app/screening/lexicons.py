@@ -202,22 +202,27 @@ def _add_rules(name, data, verdicts, patterns, problems) -> int:
 
 def _checked(term: str, problems: list[str], where: str) -> str:
     """The normalised term, or '' (with the reason noted) when the line cannot be a term."""
+    try:
+        return term_key(term)
+    except ValueError as exc:
+        problems.append(f"{where}: {exc},已跳过")
+        return ""
+
+
+def term_key(term: str) -> str:
+    """The normalised term as the automaton holds it; ValueError saying why it cannot be one."""
     if "\ufffd" in term:
-        problems.append(f"{where}: 不是有效的 UTF-8,已跳过")
-        return ""
+        raise ValueError("不是有效的 UTF-8")
     if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in term):
-        problems.append(f"{where}: 含控制字符,已跳过")
-        return ""
+        raise ValueError("含控制字符")
     key = normalize_term(term)
     if not key:
-        problems.append(f"{where}: 「{term}」只有标点或空白,已跳过")
-    elif len(key) > MAX_TERM:
-        problems.append(f"{where}: 词条超过 {MAX_TERM} 字,已跳过")
-    elif len(key) < 2 and not _is_cjk(key):
-        problems.append(f"{where}: 「{term}」太短,会到处误报,已跳过")
-    else:
-        return key
-    return ""
+        raise ValueError(f"「{term}」只有标点或空白")
+    if len(key) > MAX_TERM:
+        raise ValueError(f"词条超过 {MAX_TERM} 字")
+    if len(key) < 2 and not _is_cjk(key):
+        raise ValueError(f"「{term}」太短,会到处误报")
+    return key
 
 
 def _is_cjk(text: str) -> bool:

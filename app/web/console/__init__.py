@@ -13,7 +13,7 @@ bp = Blueprint(
     "console",
     __name__,
     url_prefix="/console",
-    static_folder="../../static",
+    static_folder="../static",
     static_url_path="/static",
 )
 
@@ -26,6 +26,7 @@ def init_app(app: Flask) -> None:
         auth,
         dailyreport,
         inventory,
+        lexicon,
         pages,
         reviews,
     )
