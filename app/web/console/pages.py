@@ -195,7 +195,7 @@ def filing_page(fid: str):
             filing = filings.sign_step(
                 r, actor(), filing.id, request.form.get("step", ""), request.form
             )
-        except InvalidInput as error:
+        except QianfaError as error:
             errors = field_of(error)
         else:
             return redirect(url_for("console.filing_page", fid=filing.id, note="signed"))
@@ -210,6 +210,16 @@ def filing_page(fid: str):
         form=request.form,
         is_propaganda=access.has_role(r, me().person, access.PROPAGANDA),
     ), (400 if errors else 200)
+
+
+@bp.post("/filings/<fid>/confirm-office")
+def filing_confirm_office(fid: str):
+    """The propaganda department confirms the form's office warning (art. 12-13)."""
+    r = redis_client()
+    filing = filings.get(r, fid)
+    console_accounts.platform_for(r, me().person, filing.platform)
+    filings.confirm_office(r, actor(), filing.id, request.form.get("note", ""))
+    return redirect(url_for("console.filing_page", fid=filing.id, note="confirmed"))
 
 
 OWNER_CHANGES = {
