@@ -41,9 +41,14 @@ def platform_list():
     tier, status = request.args.get("tier", ""), request.args.get("status", "")
     shown = [p for p in shown if (not tier or str(p.tier) == tier)]
     shown = [p for p in shown if (not status or p.status == status)]
+    unit = people.get(r, me().person).unit
+    supervised = {p.id for p in shown if console_accounts.supervises(unit, p)}
+    if request.args.get("supervised"):
+        shown = [p for p in shown if p.id in supervised]
     return render_template(
         "console/platforms.html",
         platforms=shown,
+        supervised=supervised,
         tiers=platforms.TIERS,
         statuses=platforms.STATUSES,
         kinds=platforms.KINDS,
