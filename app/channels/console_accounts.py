@@ -285,6 +285,18 @@ def platform_for(r: redis.Redis, person_id: str, raw_id: str) -> platforms.Platf
     raise Forbidden(f"你的角色不涉及平台 {platform.id}", code="other_platform")
 
 
+def draft_platform_for(r: redis.Redis, person_id: str, draft) -> platforms.Platform:
+    """The draft's platform, if the person may see the draft: through that platform, or
+    through the platform a unit contributed it from (art. 14); refused otherwise."""
+    try:
+        return platform_for(r, person_id, draft.platform)
+    except Forbidden:
+        if not draft.contributed_from:
+            raise
+    platform_for(r, person_id, draft.contributed_from)
+    return platforms.get(r, draft.platform)
+
+
 def ensure_first_account(r: redis.Redis) -> tuple[str, str] | None:
     """Create the first propaganda-department account once; its password is returned once."""
     if not r.set(keys.console_first_account(), "creating", nx=True):
