@@ -194,3 +194,27 @@ def test_the_console_lists_a_contribution_for_each_reviewer_in_turn(r, both, set
     outsider = world(r, tier=2, platform_id="wy-wx")
     stranger, _ = signed_in(settings, r, outsider.responsible)
     assert stranger.get(f"/console/drafts/{draft.id}").status_code == 403
+
+
+def test_other_platforms_drafts_stay_out_of_reach_of_everyone_but_the_propaganda_department(
+    r, both
+):
+    """The attack: a unit's responsible person names a tier-1 draft that is not their unit's,
+    in chat on their own account; it is not found, and nothing changes."""
+    unit, college = both
+    own = lifecycle.create(r, actor(college.admin), COLLEGE, "text", {"text": "学校通知"})
+    own = lifecycle.submit(r, actor(college.admin), own.id)
+    code = bindcodes.issue(r, KEYRING, OPERATOR, unit.responsible, unit.platform, ttl=600)
+    bindcodes.redeem(r, KEYRING, unit.platform, "oUnitResp00000000001", code)
+    message = chat.Inbound(
+        "oUnitResp00000000001",
+        "text",
+        person=unit.responsible,
+        text=f"同意 {own.id}",
+        authenticated=True,
+    )
+    before = snapshot(r)
+    reply = chat.respond(r, KEYRING, platforms.get(r, unit.platform), message)
+    assert f"本公众号没有编号为 {own.id} 的稿件" in reply
+    assert lifecycle.get(r, own.id).status == lifecycle.IN_REVIEW
+    assert {k for k in snapshot(r) if b"audit" not in k} == {k for k in before if b"audit" not in k}
