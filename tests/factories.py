@@ -78,9 +78,16 @@ def world(
 def refiled(r, change: owners.OwnerChange) -> None:
     """Complete the re-filing a change of owners waits on (art. 6), so that it takes effect."""
     agree = {"decision": "agree", "opinion": "同意变更", "signer": "测试签字人"}
+    confirm_office(r, change.filing.id)
     for step in filings.STEPS:
         today = {"signed_on": filings.now().date()}
         filings.sign_step(r, OPERATOR, change.filing.id, step.name, {**agree, **today})
+
+
+def confirm_office(r, fid: str) -> None:
+    """Confirm the form's art. 13 office warning, as the propaganda department must first."""
+    if filings.get(r, fid).office_unconfirmed:
+        filings.confirm_office(r, OPERATOR, fid, "职务已核实")
 
 
 def text_draft(r, w: World, text: str = "计算机学院举办程序设计竞赛", **kwargs) -> lifecycle.Draft:

@@ -234,3 +234,20 @@ def test_an_art12_mismatch_from_the_cli_is_one_line_naming_the_article(r):
     result = qianfa("platform", "create", "sys-wx", *args, *owners)
     assert result.returncode == 1 and result.stderr.count("\n") == 1
     assert "不能主办一级平台:第十二条" in result.stderr and snapshot(r) == before
+
+
+def test_an_office_warning_is_confirmed_from_the_cli_before_the_propaganda_opinion(cli, r):
+    """Art. 12-13: without the confirmation the opinion is one line and writes nothing."""
+    w = world(r, status="filing")
+    filing = filings.open_form(r, audit.Actor.cli("tester"), w.platform)
+    fields = ["--decision", "agree", "--opinion", "同意", "--signer", "某某"]
+    today = ["--signed-on", date.today().isoformat()]
+    assert cli("filing", "sign", filing.id, "unit_head", *fields, *today).exit_code == 0
+    before = snapshot(r)
+    result = qianfa("filing", "sign", filing.id, "propaganda", *fields, *today)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert "第十二、十三条" in result.stderr and snapshot(r) == before
+    confirmed = cli("filing", "confirm-office", filing.id, "--note", "已核实任命文件")
+    assert confirmed.exit_code == 0 and "已确认职务提示" in confirmed.output
+    assert "党委宣传部已确认上述提示" in cli("filing", "print", filing.id).output
+    assert cli("filing", "sign", filing.id, "propaganda", *fields, *today).exit_code == 0

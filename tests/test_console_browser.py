@@ -11,7 +11,7 @@ import pytest
 
 from app.channels import console_accounts
 from app.drafts import lifecycle
-from app.registry import filings, platforms, units
+from app.registry import filings, people, platforms, units
 from tests.console_helpers import ARTIFACTS, shot, sign_in_browser, with_password
 from tests.factories import OPERATOR, actor, submitted, world
 
@@ -62,6 +62,10 @@ def test_a_filing_chain_is_completed_and_the_platform_runs(r, site, page):
     page.click("main button[type=submit]")
     today = date.today().isoformat()
     signers = ["刘院长", "张部长", "陈副书记", "王副书记", "李书记"]
+    assert page.locator("#office-warning").is_visible()  # 李书记 has no title on file
+    page.fill("#note", "已核实任命文件")
+    page.click("#confirm-office button")
+    assert page.locator("#office-confirmed").is_visible()
     for step, signer in zip(filings.STEPS, signers, strict=True):
         assert page.locator(f"#step-{step.name}.next").is_visible()
         page.fill("#opinion", "同意开设")
@@ -126,3 +130,24 @@ def test_the_audit_trail_is_filtered_verified_and_exported(r, site, page, tmp_pa
     text = saved.read_text(encoding="utf-8")
     assert text.startswith("id,seq,at") and "platform.create" in text
     shutil.copy(saved, ARTIFACTS / "audit.csv")
+
+
+def test_a_supervising_unit_sees_the_platforms_it_supervises(r, site, page):
+    """Art. 12: a 校团委 officer with no platform role sees the student union's platform it
+    supervises, filtered as such, and not the platforms it does not supervise."""
+    union = world(r, tier=3, platform_id="xsh-wx")
+    world(r, tier=2, platform_id="jsj-wx")
+    league = platforms.get(r, union.platform).supervising_unit
+    officer = people.create(r, OPERATOR, "团委干事", title="校团委干事", unit=league)
+    with_password(r, officer.id)
+    sign_in_browser(page, site, officer.id)
+    page.goto(f"{site}/console/platforms")
+    listed = page.locator("main table").inner_text()
+    assert "xsh-wx" in listed and "jsj-wx" not in listed and "主管" in listed
+    page.click("#supervised-filter >> text=只看本单位主管的平台")
+    assert "supervised=1" in page.url and "xsh-wx" in page.locator("main table").inner_text()
+    shot(page, "platforms-supervised")
+    page.click("text=xsh-wx")
+    assert "学生会" in page.locator("main").inner_text()
+    refused = page.goto(f"{site}/console/platforms/jsj-wx")
+    assert refused.status == 403

@@ -163,11 +163,25 @@ def test_a_filing_made_in_the_console_activates_the_platform_when_signed(r, sett
     today = date.today().isoformat()
     for step in filings.STEPS:
         form = {"csrf": token, "step": step.name, "decision": "agree", "opinion": "同意"}
-        response = client.post(
-            f"/console/filings/{fid}", data={**form, "signer": "某某", "signed_on": today}
-        )
+        form.update(signer="某某", signed_on=today)
+        if step.name == filings.CONFIRMS_OFFICE:  # 李书记 has no title on file (art. 13)
+            refused = client.post(f"/console/filings/{fid}", data=form)
+            assert refused.status_code == 400 and "第十二、十三条" in refused.data.decode()
+            assert "确认职务提示" in refused.data.decode()
+            confirm = {"csrf": token, "note": "已电话核实"}
+            assert (
+                client.post(f"/console/filings/{fid}/confirm-office", data=confirm).status_code
+                == 302
+            )
+        response = client.post(f"/console/filings/{fid}", data=form)
         assert response.status_code == 302, response.data.decode()
     assert platforms.get(r, "xsh-wx").status == platforms.ACTIVE
+    confirmed = [
+        rec
+        for rec in audit.records(r, platform="xsh-wx")
+        if rec["action"] == "filing.confirm_office"
+    ]
+    assert confirmed and confirmed[0]["reason"] == "已电话核实"
     page = client.get(f"/console/filings/{fid}").data.decode()
     assert "党委书记意见" in page and "console-print.css" in page
 

@@ -7,7 +7,7 @@ import pytest
 from app.core import audit
 from app.core.errors import Conflict, Forbidden, InvalidInput
 from app.registry import filings, people, platforms
-from tests.factories import OPERATOR, actor, snapshot, world
+from tests.factories import OPERATOR, actor, confirm_office, snapshot, world
 
 TODAY = date(2026, 11, 26)
 
@@ -22,6 +22,7 @@ def opinion(n: int = 0, decision: str = "agree", signed_on: str = "2026-11-20") 
 
 
 def sign_all(r, fid: str, upto: int = len(filings.STEPS)) -> filings.Filing:
+    confirm_office(r, fid)
     filing = filings.get(r, fid)
     for n, step in enumerate(filings.STEPS[:upto]):
         filing = filings.sign_step(r, OPERATOR, fid, step.name, opinion(n), today=TODAY)
@@ -143,3 +144,39 @@ def test_a_closed_platform_gets_no_form(r):
     w = world(r, status="closed")
     with pytest.raises(Conflict):
         filings.open_form(r, OPERATOR, w.platform)
+
+
+def test_an_office_warning_must_be_confirmed_before_the_propaganda_department_agrees(r, new):
+    """Art. 12-13: 李书记 has no title on file; the propaganda opinion waits for a confirmation."""
+    w, filing = new
+    assert filing.office_unconfirmed
+    filings.sign_step(r, OPERATOR, filing.id, "unit_head", opinion(), today=TODAY)
+    before = snapshot(r)
+    with pytest.raises(Conflict, match="第十二、十三条") as refused:
+        filings.sign_step(r, OPERATOR, filing.id, "propaganda", opinion(), today=TODAY)
+    assert refused.value.code == "office_unconfirmed" and "\n" not in refused.value.message
+    assert snapshot(r) == before
+    with pytest.raises(Forbidden):
+        filings.confirm_office(r, actor(w.responsible), filing.id, "自己确认")
+    confirmed = filings.confirm_office(r, actor(w.propaganda), filing.id, "已电话核实")
+    assert confirmed.form["office_confirmed"]["by"] == w.propaganda
+    with pytest.raises(Conflict, match="已确认过"):
+        filings.confirm_office(r, actor(w.propaganda), filing.id)
+    filings.sign_step(r, OPERATOR, filing.id, "propaganda", opinion(), today=TODAY)
+    record = [
+        x for x in audit.records(r, platform=w.platform) if x["action"] == "filing.confirm_office"
+    ]
+    assert record[0]["reason"] == "已电话核实" and record[0]["person"] == w.propaganda
+
+
+def test_a_disagreement_needs_no_confirmation(r):
+    """Refusing is always possible; a refused form takes no confirmation any more."""
+    w = world(r, status="filing")
+    filing = filings.open_form(r, OPERATOR, w.platform)
+    filings.sign_step(r, OPERATOR, filing.id, "unit_head", opinion(), today=TODAY)
+    refused = filings.sign_step(
+        r, OPERATOR, filing.id, "propaganda", opinion(decision="disagree"), today=TODAY
+    )
+    assert refused.status == filings.REFUSED
+    with pytest.raises(Conflict, match="不能再确认"):
+        filings.confirm_office(r, OPERATOR, filing.id)

@@ -8,7 +8,7 @@ from app.core import audit, keys
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.drafts import suspension
 from app.registry import access, filings, owners, people, platforms, units
-from tests.factories import OPERATOR, refiled, snapshot, world
+from tests.factories import OPERATOR, confirm_office, refiled, snapshot, world
 
 
 def registry(r):
@@ -222,6 +222,7 @@ def test_a_pending_change_whose_person_is_gone_cannot_complete(r):
     newcomer = people.create(r, OPERATOR, "新书记")
     change = owners.set_responsible(r, OPERATOR, w.platform, newcomer.id, "人事调整")
     agree = {"decision": "agree", "opinion": "同意", "signer": "某某", "signed_on": TODAY}
+    confirm_office(r, change.filing.id)
     for step in filings.STEPS[:-1]:
         filings.sign_step(r, OPERATOR, change.filing.id, step.name, agree)
     r.delete(keys.person(newcomer.id))

@@ -164,6 +164,23 @@ def authorize(r: redis.Redis, token: ApiToken, raw_platform) -> str:
     return pid
 
 
+def contribution_source(r: redis.Redis, token: ApiToken, target: str, chosen: str) -> str:
+    """Which of the token's platforms a contribution to ``target`` comes from (art. 14):
+    the one chosen, or the only one the token is usable on; "" when ``target`` is no
+    tier-1 platform (the caller refuses it as out of scope)."""
+    if chosen:
+        return authorize(r, token, chosen)
+    usable = usable_platforms(r, token)
+    tier1 = platforms.exists(r, target) and platforms.get(r, target).tier == 1
+    if not tier1 or not usable:
+        return ""
+    if len(usable) > 1:
+        raise InvalidInput(
+            f"向一级平台投稿须写明来自哪个平台(contributed_from,可选:{'、'.join(usable)})"
+        )
+    return usable[0]
+
+
 def usable_platforms(r: redis.Redis, token: ApiToken) -> list[str]:
     """The platforms in the token's scope on which its person is still an administrator."""
     return [pid for pid in token.platforms if access.has_role(r, token.person, access.ADMIN, pid)]

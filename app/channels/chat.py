@@ -33,7 +33,7 @@ from app.core.store import decode_set
 from app.drafts import compose, corrections, lifecycle, preview, release, review
 from app.monitoring import daily, handling, replies, reports, takedown
 from app.publishing import manual
-from app.registry import access, bindcodes, people
+from app.registry import access, bindcodes, people, platforms
 from app.registry.platforms import Platform
 
 log = logging.getLogger(__name__)
@@ -274,19 +274,37 @@ def _part(message: Inbound) -> compose.Part | None:
     return None
 
 
-def _compose(ctx: Context, args: str) -> str:
+def _compose(ctx: Context, args: str, target: str = "") -> str:
     if ctx.session is not None:
         return "你正在投稿中:继续发送内容,或「预览」「提交」「取消」。"
+    where = {"contributed_from": ctx.platform.id} if target else {}
     if args:
-        draft = lifecycle.create(ctx.r, ctx.actor, ctx.platform.id, lifecycle.TEXT, {"text": args})
+        text = {"text": args}
+        draft = lifecycle.create(
+            ctx.r, ctx.actor, target or ctx.platform.id, lifecycle.TEXT, text, **where
+        )
         return _submitted(ctx, lifecycle.submit(ctx.r, ctx.actor, draft.id))
-    compose.save(ctx.r, ctx.platform.id, ctx.message.openid, compose.Session())
+    compose.save(ctx.r, ctx.platform.id, ctx.message.openid, compose.Session(target=target))
+    to = f"向一级平台「{target}」" if target else ""
     return (
-        "开始投稿。请发送文字、图片或链接,可发送多条:\n"
+        f"开始{to}投稿。请发送文字、图片或链接,可发送多条:\n"
         "「标题 …」设置标题 · 第一张图片为图文封面(「封面 N」改选)·「预览」查看 ·"
         "「提交」提交审核 ·「取消」放弃\n"
         f"{compose.SESSION_TTL // 3600} 小时内未提交将自动作废。"
     )
+
+
+def _contribute(ctx: Context, args: str) -> str:
+    """A unit's contribution to a tier-1 platform (art. 14): this platform's responsible
+    person signs first, then the propaganda department."""
+    target, _, text = (args or "").partition(" ")
+    if not target:
+        raise InvalidInput("请写明一级平台的标识,如:投稿到 xy-wx 文字")
+    target = platforms.get(ctx.r, target).id
+    if target == ctx.platform.id:
+        return _compose(ctx, text.strip())
+    lifecycle.check_contribution(platforms.get(ctx.r, target), ctx.platform.id)
+    return _compose(ctx, text.strip(), target)
 
 
 def _title(ctx: Context, args: str) -> str:
@@ -388,11 +406,14 @@ def _screening_line(ctx: Context, draft: lifecycle.Draft) -> str:
 
 
 def _draft_here(ctx: Context, raw: str) -> lifecycle.Draft:
-    """The draft named in the command, if it belongs to this platform."""
+    """The draft named in the command, if it belongs to (or was contributed from) this
+    platform; the propaganda department reviews every platform's from wherever it is bound.
+    What the sender may do with it is still decided from their stored roles."""
     if not raw:
         raise InvalidInput("请写明稿件编号,如 D42")
     draft = lifecycle.get(ctx.r, raw)
-    if draft.platform != ctx.platform.id:
+    here = ctx.platform.id in (draft.platform, draft.contributed_from)
+    if not here and access.PROPAGANDA not in ctx.roles:
         raise NotFound(f"本公众号没有编号为 {draft.id} 的稿件")
     return draft
 
@@ -510,7 +531,10 @@ def _mine(ctx: Context, args: str) -> str:
 
 
 def _pending(ctx: Context, args: str) -> str:
-    waiting = review.waiting_for(ctx.r, ctx.message.person, [ctx.platform.id], PENDING_LIMIT)
+    """This platform's drafts (and its unit's contributions) waiting for the sender; every
+    platform's for a propaganda-department reviewer, who reviews them all from here."""
+    scope = None if access.PROPAGANDA in ctx.roles else [ctx.platform.id]
+    waiting = review.waiting_for(ctx.r, ctx.message.person, scope, PENDING_LIMIT)
     if not waiting:
         return "目前没有等待你审核的稿件。"
     count = f"最近 {PENDING_LIMIT}" if len(waiting) == PENDING_LIMIT else len(waiting)
@@ -781,11 +805,30 @@ def _report(ctx: Context, args: str) -> str:
     return f"已收到你的举报(告警 {done.number}),党委宣传部会处理。谢谢!"
 
 
+def _home(ctx: Context, args: str) -> str:
+    """The home binding: review requests and alerts of platforms one is not bound on come here."""
+    bindcodes.set_home(ctx.r, ctx.actor, ctx.platform.id, ctx.message.openid)
+    return (
+        f"已将「{ctx.platform.name}」设为你的主绑定:未绑定的平台的审核请求和告警都发到这里,"
+        "可在这里直接「待审」「查看」「同意」「驳回」。"
+    )
+
+
 COMMANDS = (
     Command("bind", ("绑定", "bind"), ANYONE, "", _bind),
+    Command(
+        "home", ("设为主绑定", "home"), STAFF, "设为主绑定:其他平台的审核和告警发到这里", _home
+    ),
     Command("help", ("帮助", "?", "help"), STAFF, "帮助:查看可用命令", _help, mutates=False),
     Command("compose", ("投稿", "new"), ADMIN, "投稿 [文字]:开始投稿,或直接提交短文字", _compose),
     Command("title", ("标题", "title"), ADMIN, "标题 文字:设置投稿标题", _title),
+    Command(
+        "contribute",
+        ("投稿到", "contribute"),
+        ADMIN,
+        "投稿到 平台 [文字]:本单位向学校一级平台投稿",
+        _contribute,
+    ),
     Command(
         "preview",
         ("预览", "preview"),

@@ -265,16 +265,36 @@ def visible_platforms(r: redis.Redis, person_id: str) -> list[platforms.Platform
     everything = platforms.all_platforms(r)
     if sees_all(r, person_id):
         return everything
-    grants = people.grants(r, person_id)
-    return [p for p in everything if access.roles_on(grants, p.id)]
+    grants, unit = people.grants(r, person_id), people.get(r, person_id).unit
+    return [p for p in everything if access.roles_on(grants, p.id) or supervises(unit, p)]
+
+
+def supervises(unit: str, platform: platforms.Platform) -> bool:
+    """Art. 12: 校团委, a college's 党总支 and 校工会 manage the tier-3 platforms they
+    supervise, so their people see them (read-only: acting still needs a stored role)."""
+    return bool(unit) and platform.tier == 3 and platform.supervising_unit == unit
 
 
 def platform_for(r: redis.Redis, person_id: str, raw_id: str) -> platforms.Platform:
-    """A platform the person's stored roles cover; refused (not hidden) otherwise."""
+    """A platform the person's stored roles or unit's supervision cover; refused otherwise."""
     platform = platforms.get(r, raw_id)
     if sees_all(r, person_id) or access.roles_on(people.grants(r, person_id), platform.id):
         return platform
+    if supervises(people.get(r, person_id).unit, platform):
+        return platform
     raise Forbidden(f"你的角色不涉及平台 {platform.id}", code="other_platform")
+
+
+def draft_platform_for(r: redis.Redis, person_id: str, draft) -> platforms.Platform:
+    """The draft's platform, if the person may see the draft: through that platform, or
+    through the platform a unit contributed it from (art. 14); refused otherwise."""
+    try:
+        return platform_for(r, person_id, draft.platform)
+    except Forbidden:
+        if not draft.contributed_from:
+            raise
+    platform_for(r, person_id, draft.contributed_from)
+    return platforms.get(r, draft.platform)
 
 
 def ensure_first_account(r: redis.Redis) -> tuple[str, str] | None:

@@ -39,6 +39,15 @@ def filing_sign(filing_id, step, **fields):
     click.echo(_progress(f))
 
 
+@filing_group.command("confirm-office")
+@click.argument("filing_id")
+@click.option("--note", default="", help="确认说明,如核实的情况")
+def filing_confirm_office(filing_id, note):
+    """确认备案表上第一责任人职务与规定不符的提示(第十二、十三条);宣传部同意前须确认。"""
+    f = filings.confirm_office(store(), operator(), filing_id, note)
+    click.echo(f"备案表 {f.id}:已确认职务提示")
+
+
 @filing_group.command("list")
 @click.argument("platform_id")
 def filing_list(platform_id):
@@ -67,6 +76,8 @@ def filing_print(filing_id):
     click.echo(f"官方网络公众平台开设审批表  {f.id}({filings.KINDS[f.kind]})")
     for warning in form.get("warnings", []):
         click.echo(f"提示:{warning}")
+    if form.get("office_confirmed"):
+        click.echo(f"党委宣传部已确认上述提示({form['office_confirmed']['at'][:10]})")
     click.echo(f"申请单位:{form['unit']}")
     click.echo(f"平台名称:{form['platform_name']}  平台类型:{form['platform_kind']}")
     click.echo(f"微信/微博号:{form['account'] or '-'}  其他媒体名称:{form['other_media'] or '-'}")

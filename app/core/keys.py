@@ -63,6 +63,11 @@ def person_bindings(person_id: str) -> str:
     return f"{NS}:person:{person_id}:bindings"
 
 
+def person_home(person_id: str) -> str:
+    """``platform|openid``: the binding a person is reached through about other platforms."""
+    return f"{NS}:person:{person_id}:home"
+
+
 def binding(platform_id: str, openid: str) -> str:
     return f"{NS}:binding:{platform_id}:{openid}"
 

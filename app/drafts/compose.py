@@ -39,12 +39,14 @@ class Part:
 @dataclass
 class Session:
     """``cover`` is the number of the part chosen as cover (0: the first picture);
-    ``draft`` the draft being revised ('' for a new one)."""
+    ``draft`` the draft being revised ('' for a new one); ``target`` the tier-1 platform a
+    unit's contribution goes to ('' for the chat's own platform, art. 14)."""
 
     title: str = ""
     parts: list[Part] = field(default_factory=list)
     cover: int = 0
     draft: str = ""
+    target: str = ""
 
     def dumps(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -53,7 +55,8 @@ class Session:
     def loads(cls, raw: bytes) -> "Session":
         data = json.loads(raw)
         parts = [Part(**p) for p in data["parts"]]
-        return cls(data["title"], parts, data.get("cover", 0), data.get("draft", ""))
+        draft, target = data.get("draft", ""), data.get("target", "")
+        return cls(data["title"], parts, data.get("cover", 0), draft, target)
 
     def cover_part(self) -> int:
         """The number of the cover picture, 0 when there is no picture."""
@@ -168,7 +171,12 @@ def submit(r: redis.Redis, actor: audit.Actor, platform_id: str, session: Sessio
     kind, content = as_draft(session)
     if session.draft:
         return _resubmit(r, actor, platform_id, session.draft, kind, content)
-    draft = lifecycle.create(r, actor, platform_id, kind, content)
+    if session.target:  # a contribution from this platform's unit (art. 14)
+        draft = lifecycle.create(
+            r, actor, session.target, kind, content, contributed_from=platform_id
+        )
+    else:
+        draft = lifecycle.create(r, actor, platform_id, kind, content)
     cancel(r, platform_id, actor.openid)
     return lifecycle.submit(r, actor, draft.id)
 

@@ -18,7 +18,7 @@ from app.core import audit, keys, validate
 from app.core.errors import Conflict, ContentBlocked, Forbidden, InvalidInput, NotFound
 from app.core.store import Tx, atomically, decode, now, timestamp
 from app.drafts import listing, uploads
-from app.drafts.signoffs import FLAGS, SIGNOFFS, required_signoffs
+from app.drafts.signoffs import FLAGS, SIGNOFFS, due, required_signoffs
 from app.registry import access, platforms
 
 TEXT, IMAGE, ARTICLE = "text", "image", "article"
@@ -217,6 +217,7 @@ class Draft:
     scheduled_at: str
     created_at: str
     updated_at: str
+    contributed_from: str = ""  # art. 14: the contributing unit's platform, for a tier-1 draft
 
     @classmethod
     def from_stored(cls, raw: dict[str, str]) -> "Draft":
@@ -341,7 +342,7 @@ def write_in(tx: Tx, draft: Draft, awaiting: Collection[str] | None = None) -> N
 def _required_in(tx: Tx, draft: Draft, found: screening.Screening) -> list[str]:
     """Every sign-off a version entering review needs: it has none yet."""
     platform = platforms.read_in(tx, draft.platform)
-    return [req.signoff for req in required_signoffs(platform, draft, draft.flags | found.flags)]
+    return due(required_signoffs(platform, draft, draft.flags | found.flags), {})
 
 
 def create(
@@ -353,10 +354,13 @@ def create(
     *,
     flags: tuple[str, ...] = (),
     scheduled_at=None,
+    contributed_from: str = "",
 ) -> Draft:
-    """Start a draft on an active platform; only its administrators may."""
+    """Start a draft on an active platform; only its administrators may, or, on a tier-1
+    platform, an administrator of another unit's platform ``contributed_from`` (art. 14)."""
     platform = platforms.get(r, platform_id)
-    author = _require_admin(r, actor, platform)
+    source = _contribution_source(r, platform, contributed_from)
+    author = _require_admin(r, actor, source or platform)
     kind = validate.choice(kind, KINDS, "稿件类型")
     cleaned = validate_content(kind, content)
     flags = frozenset(validate.choice(f, FLAGS, "敏感标记") for f in flags)
@@ -364,6 +368,8 @@ def create(
 
     def change(tx: Tx) -> Draft:
         platforms.require_active_in(tx, platform.id)
+        if source:
+            platforms.require_active_in(tx, source.id)
         stamp = timestamp()
         draft = Draft(
             id=tx.next_id("draft", "D"),
@@ -378,6 +384,7 @@ def create(
             scheduled_at=scheduled,
             created_at=stamp,
             updated_at=stamp,
+            contributed_from=source.id if source else "",
         )
         write_in(tx, draft)
         _write_version(tx, draft, cleaned, author)
@@ -391,7 +398,7 @@ def create(
             platform=platform.id,
             draft=draft.id,
             version_hash=draft.content_hash,
-            detail={"kind": kind, "flags": sorted(draft.flags)},
+            detail={"kind": kind, "flags": sorted(draft.flags), "from": draft.contributed_from},
         )
         return draft
 
@@ -650,10 +657,32 @@ def _require_admin(r: redis.Redis, actor: audit.Actor, platform: platforms.Platf
     return actor.person
 
 
+def _contribution_source(r, platform: platforms.Platform, raw_source: str):
+    """The contributing unit's platform (art. 14: 各单位需要在学校官方平台上发布信息), or None."""
+    if not raw_source:
+        return None
+    source = platforms.get(r, raw_source)
+    check_contribution(platform, source.id)
+    return source
+
+
+def check_contribution(platform: platforms.Platform, source_id: str) -> None:
+    """A unit contributes only to a tier-1 platform, and not to the platform itself."""
+    if platform.tier != 1:
+        raise Forbidden(
+            f"只能向学校官方(一级)平台投稿,平台「{platform.name}」是{platforms.TIERS[platform.tier]}"
+            "(第十四条)",
+            code="not_tier1",
+        )
+    if source_id == platform.id:
+        raise InvalidInput("不能从一级平台向自己投稿,请直接投稿(第十四条)")
+
+
 def _require_author(tx: Tx, actor: audit.Actor, draft: Draft) -> None:
-    """The author, while still an administrator of the draft's platform."""
+    """The author, while still an administrator of the draft's (or contributing) platform."""
     if actor.person != draft.author:
         raise Forbidden(f"只有稿件 {draft.id} 的作者可以这样做")
     tx.watch(keys.person_roles(actor.person))
-    if not access.has_role(tx.read, actor.person, access.ADMIN, draft.platform):
-        raise Forbidden(f"你已不是平台 {draft.platform} 的管理员")
+    home = draft.contributed_from or draft.platform
+    if not access.has_role(tx.read, actor.person, access.ADMIN, home):
+        raise Forbidden(f"你已不是平台 {home} 的管理员")

@@ -42,6 +42,11 @@ def index_in(
     write, member = tx.write, {draft.id: score(draft)}
     if not in_review:
         awaiting = ()
+    source = draft.contributed_from
+    for signoff in signoffs if source and awaiting is not None else ():
+        # Art. 14: a contribution waits among its unit's platform's drafts too, where that
+        # unit's responsible person looks.
+        _put(write, keys.drafts_awaiting(signoff, source), member, signoff in awaiting)
     for scope in (draft.platform, ALL):
         for status in statuses:
             _put(write, keys.drafts_in(status, scope), member, status == draft.status)

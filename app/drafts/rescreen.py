@@ -95,7 +95,7 @@ def _consequence(tx: Tx, draft, found: Screening, new_flags: bool) -> tuple[str,
         required = review.required_signoffs(platform, draft, draft.flags | found.flags)
         state = review.ReviewState(draft, required, review.valid_signoffs(tx.read, draft))
         if not state.complete:
-            return "reopen", state.missing
+            return "reopen", state.due
     return "", []
 
 

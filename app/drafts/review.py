@@ -16,13 +16,14 @@ from app import screening
 from app.core import audit, keys, metrics, validate
 from app.core.errors import Conflict, Forbidden
 from app.core.store import Tx, atomically, decode, decode_set, timestamp
-from app.drafts import lifecycle, listing
+from app.drafts import lifecycle, listing, signoffs
 from app.drafts.lifecycle import Draft
 from app.drafts.signoffs import (  # the policy, here where reviewers use it
     PROPAGANDA,
     RESPONSIBLE,
     SIGNOFFS,
     Requirement,
+    answering_platform,
     required_signoffs,
 )
 from app.registry import access, platforms
@@ -44,14 +45,20 @@ class ReviewState:
         return [req.signoff for req in self.required if req.signoff not in self.given]
 
     @property
+    def due(self) -> list[str]:
+        """The missing sign-offs that may be given now (``signoffs.due``)."""
+        return signoffs.due(self.required, self.given)
+
+    @property
     def complete(self) -> bool:
         return not self.missing
 
 
-def qualifications(r, person_id: str, platform: Platform) -> set[str]:
-    """The sign-offs this person may give on this platform, from their stored roles."""
+def qualifications(r, person_id: str, platform: Platform, draft: Draft) -> set[str]:
+    """The sign-offs this person may give on this draft, from their stored roles."""
     held = set()
-    if person_id and access.has_role(r, person_id, access.RESPONSIBLE, platform.id):
+    answering = answering_platform(platform, draft)
+    if person_id and access.has_role(r, person_id, access.RESPONSIBLE, answering):
         held.add(RESPONSIBLE)
     if person_id and access.has_role(r, person_id, access.PROPAGANDA):
         held.add(PROPAGANDA)
@@ -70,7 +77,7 @@ def can_sign(r: redis.Redis, person_id: str, platform: Platform, draft: Draft) -
     current = state(r, draft.id)
     if signed_by(current, person_id):
         return False
-    return bool(qualifications(r, person_id, platform) & set(current.missing))
+    return bool(qualifications(r, person_id, platform, draft) & set(current.due))
 
 
 def waiting_for(r: redis.Redis, person_id: str, scope: list[str] | None, limit: int) -> list[Draft]:
@@ -97,7 +104,7 @@ def signable(r: redis.Redis, person_id: str, drafts: list[Draft]) -> set[str]:
     asked = []
     with r.pipeline(transaction=False) as pipe:
         for draft in drafts:
-            for signoff in _held(grants, draft.platform):
+            for signoff in _held(grants, draft.contributed_from or draft.platform):
                 pipe.zscore(keys.drafts_awaiting(signoff, draft.platform), draft.id)
                 asked.append(draft.id)
         found = pipe.execute()
@@ -147,7 +154,8 @@ def unsignable(r: redis.Redis, current: ReviewState) -> list[str]:
             pipe.smembers(keys.person_roles(person_id))
         held = pipe.execute()
     for person_id, grants in zip(candidates, held, strict=True):
-        for signoff in set(_held(decode_set(grants), draft.platform)) & set(able):
+        answering = draft.contributed_from or draft.platform
+        for signoff in set(_held(decode_set(grants), answering)) & set(able):
             able[signoff].add(person_id)
     for size in range(1, len(able) + 1):
         for group in combinations(able, size):
@@ -187,7 +195,7 @@ def approve(
         tx.write.hset(keys.draft_signoffs(did), signoff, json.dumps(signed[signoff]))
         draft = _settle(draft, ReviewState(draft, current.required, signed))
         result = ReviewState(draft, current.required, signed)
-        lifecycle.write_in(tx, draft, result.missing)
+        lifecycle.write_in(tx, draft, result.due)
         audit.append(
             tx,
             actor,
@@ -196,7 +204,12 @@ def approve(
             draft=did,
             version_hash=draft.content_hash,
             decision=draft.status,
-            detail={"signoff": signoff, "missing": result.missing, **_comments(signed)},
+            detail={
+                "signoff": signoff,
+                "missing": result.missing,
+                "opened": [s for s in result.due if s not in current.due],
+                **_comments(signed),
+            },
         )
         return result
 
@@ -266,7 +279,7 @@ def set_flag(r: redis.Redis, actor: audit.Actor, raw_id: str, flag: str, on: boo
         draft = draft.replace(flags=draft.flags | {flag} if on else draft.flags - {flag})
         current = _state_in(tx, draft, platform)
         draft = _settle(draft, current)
-        lifecycle.write_in(tx, draft, current.missing)
+        lifecycle.write_in(tx, draft, current.due)
         audit.append(
             tx,
             actor,
@@ -306,7 +319,7 @@ def _reviewable(tx: Tx, actor: audit.Actor, did: str, seen_hash: str, action: st
     if actor.person:
         tx.watch(keys.person_roles(actor.person))
     required = {req.signoff for req in required_signoffs(platform, draft, flags(tx.read, draft))}
-    mine = qualifications(tx.read, actor.person, platform) & required
+    mine = qualifications(tx.read, actor.person, platform, draft) & required
     if not mine:
         needed = "、".join(SIGNOFFS[s] for s in sorted(required))
         raise Forbidden(f"你不是稿件 {did} 的审核人(需要:{needed})", code="not_reviewer")
@@ -323,7 +336,7 @@ def _require_pictures_read(tx: Tx, draft: Draft) -> None:
 
 
 def _require_flag_right(tx: Tx, actor: audit.Actor, draft: Draft, platform: Platform, on: bool):
-    signoffs = qualifications(tx.read, actor.person, platform)
+    signoffs = qualifications(tx.read, actor.person, platform, draft)
     if on and (actor.person == draft.author or signoffs):
         return
     if not on and PROPAGANDA in signoffs:
@@ -336,8 +349,14 @@ def _signoff_to_fill(did: str, actor: audit.Actor, mine: set[str], state: Review
     """The first missing sign-off this reviewer may give; one person gives one sign-off."""
     if signed_by(state, actor.person):
         raise Conflict(f"你已审核通过稿件 {did} 的这一版本,等待其他审核人", code="duplicate")
-    open_ = [req.signoff for req in state.required if req.signoff in mine]
-    open_ = [signoff for signoff in open_ if signoff not in state.given]
+    open_ = [signoff for signoff in state.due if signoff in mine]
+    waiting = [req for req in state.required if req.signoff in mine and req.after in state.missing]
+    if not open_ and waiting:
+        first = SIGNOFFS[waiting[0].after]
+        raise Conflict(
+            f"稿件 {did} 须先经{first}审核,{SIGNOFFS[waiting[0].signoff]}随后审核(第十四条)",
+            code="not_yet",
+        )
     if not open_:
         done = "、".join(SIGNOFFS[s] for s in sorted(mine))
         raise Conflict(f"稿件 {did} 的这一版本已有{done}审核通过,等待其他审核人", code="duplicate")
@@ -400,6 +419,6 @@ def _reindex_in(did: str):
     def change(tx: Tx) -> None:
         draft = lifecycle.read_in(tx, did)
         platform = platforms.read_in(tx, draft.platform)
-        lifecycle.write_in(tx, draft, _state_in(tx, draft, platform).missing)
+        lifecycle.write_in(tx, draft, _state_in(tx, draft, platform).due)
 
     return change

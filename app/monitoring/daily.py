@@ -212,7 +212,7 @@ def send(
 
 
 def _deliver(r: redis.Redis, api_for: Callable, person: str, notice: Notice) -> str:
-    bound = bindcodes.bindings_of(r, person)
-    if not bound:
+    home = bindcodes.home_of(r, person)  # the report covers every platform: the home binding
+    if home is None:
         return deliver.unreachable(r, person, "", notice)
-    return deliver.deliver(r, api_for, person, bound[0][0], bound[0][1], notice)
+    return deliver.deliver(r, api_for, person, home[0], home[1], notice)

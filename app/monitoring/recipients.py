@@ -19,7 +19,7 @@ from app.core.errors import NotFound, WeChatRetryable
 from app.core.store import Tx, atomically
 from app.notify import deliver, escalation
 from app.notify.deliver import Notice
-from app.registry import access, bindcodes, people, platforms
+from app.registry import access, people, platforms
 
 ACTOR = audit.Actor.system("monitor")
 
@@ -100,13 +100,8 @@ def _claim(r: redis.Redis, case: alertstate.Case, opened: float, after: int) -> 
 def _tell(r, api_for, persons: list[str], platform_id: str, notice: Notice) -> dict[str, str]:
     outcomes, passing = {}, []
     for person in persons:
-        bound = bindcodes.bindings_of(r, person)
-        where = ([b for b in bound if b[0] == platform_id] or bound or [None])[0]
-        if where is None:
-            outcomes[person] = deliver.unreachable(r, person, platform_id, notice)
-            continue
         try:
-            outcomes[person] = deliver.deliver(r, api_for, person, where[0], where[1], notice)
+            outcomes[person] = deliver.tell(r, api_for, person, platform_id, notice)
         except WeChatRetryable as error:
             passing.append(error)
     if passing:

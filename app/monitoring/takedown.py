@@ -25,7 +25,7 @@ from app.drafts import lifecycle
 from app.notify import deliver
 from app.notify.deliver import Notice
 from app.publishing import record as pubs
-from app.registry import access, bindcodes, platforms
+from app.registry import access, platforms
 
 TAKERS = (access.PROPAGANDA, access.LEADING_GROUP)
 REASON_MAX = 200
@@ -224,18 +224,8 @@ def tell(r, api_for, record: dict, target: Target, outcome: str) -> dict[str, st
     notice = takedown_notice(record, target, outcome)
     told = {}
     for person in filter(None, people):
-        where = _binding_for(r, person, platform.id)
-        if where is None:
-            told[person] = deliver.unreachable(r, person, platform.id, notice)
-        else:
-            told[person] = deliver.deliver(r, api_for, person, where[0], where[1], notice)
+        told[person] = deliver.tell(r, api_for, person, platform.id, notice)
     return told
-
-
-def _binding_for(r: redis.Redis, person: str, platform_id: str) -> tuple[str, str] | None:
-    """The person's binding on the platform, else their first one anywhere."""
-    bound = bindcodes.bindings_of(r, person)
-    return ([b for b in bound if b[0] == platform_id] or bound or [None])[0]
 
 
 def takedown_notice(record: dict, target: Target, outcome: str) -> Notice:

@@ -21,7 +21,7 @@ from app.core.errors import QianfaError, WeChatPermanent, WeChatRetryable
 from app.core.store import atomically, now
 from app.core.validate import CHINA_TIME
 from app.notify import window
-from app.registry import access, platforms
+from app.registry import access, bindcodes, platforms
 
 ACTOR = audit.Actor.system("notify")
 CLAIM_TTL = 86400
@@ -148,10 +148,19 @@ def _send(r: redis.Redis, api, platform_id: str, openid: str, notice: Notice) ->
     return "template"
 
 
+def tell(r: redis.Redis, api_for, person: str, platform_id: str, notice: Notice) -> str:
+    """Send a notice about ``platform_id`` where the person is reached (``bindcodes.reach``:
+    their binding there, else their home binding), or record them unreachable."""
+    where = bindcodes.reach(r, person, platform_id)
+    if where is None:
+        return unreachable(r, person, platform_id, notice)
+    return deliver(r, api_for, person, where[0], where[1], notice)
+
+
 def unreachable(r: redis.Redis, person: str, platform_id: str, notice: Notice) -> str:
-    """Record (once) that a person who should be told is not bound on the platform."""
+    """Record (once) that a person who should be told is bound nowhere."""
     if r.set(_claim(notice, person), UNREACHABLE, nx=True, ex=KEEP):
-        reason = f"未在平台 {platform_id} 绑定微信,无法通知"
+        reason = f"未在平台 {platform_id} 或任何公众号绑定微信,无法通知"
         _audit(r, "notify.unreachable", person, platform_id, notice, reason=reason)
     return UNREACHABLE
 

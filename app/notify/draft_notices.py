@@ -3,9 +3,10 @@ it moves on. Delivery (channel, once-only, audit) is ``app.notify.deliver``'s.
 
 Reviewers are the people able to give a sign-off the draft still lacks on its current
 version: the platform's first responsible person, and every propaganda-department
-reviewer when that sign-off is required; never the author, never someone who already
-signed this version. Only a binding on the draft's own platform counts, since the
-replies (``同意 D42``) are answered there.
+reviewer when that sign-off is required (for a unit's contribution, the unit's responsible
+person first, art. 14); never the author, never someone who already signed this version.
+Each is told where ``bindcodes.reach`` finds them: on the draft's platform, else through
+their home binding, whose chat answers ``同意 D42`` from their stored roles.
 """
 
 import json
@@ -42,22 +43,22 @@ def reviewers_to_tell(r: redis.Redis, state: review.ReviewState, platform) -> di
     """Person id -> the missing sign-offs they may give, for everyone who should be asked."""
     signed = {given["person"] for given in state.given.values()}
     wanted: dict[str, list[str]] = {}
-    for signoff in state.missing:
-        for person in _qualified(r, signoff, platform):
+    for req in state.required:
+        if req.signoff not in state.due:
+            continue
+        for person in _qualified(r, req, platform):
             if person != state.draft.author and person not in signed:
-                wanted.setdefault(person, []).append(signoff)
+                wanted.setdefault(person, []).append(req.signoff)
     return wanted
 
 
-def _qualified(r: redis.Redis, signoff: str, platform) -> list[str]:
-    if signoff == review.RESPONSIBLE:
-        return [platform.responsible]
+def _qualified(r: redis.Redis, req: review.Requirement, platform) -> list[str]:
+    """The responsible person of the platform that answers (a contributing unit's), or
+    every propaganda-department reviewer."""
+    if req.signoff == review.RESPONSIBLE:
+        answering = platform if req.platform == platform.id else platforms.get(r, req.platform)
+        return [answering.responsible]
     return propaganda_reviewers(r)
-
-
-def openid_on(r: redis.Redis, person: str, platform_id: str) -> str:
-    found = [openid for pid, openid in bindcodes.bindings_of(r, person) if pid == platform_id]
-    return found[0] if found else ""
 
 
 def tell_reviewers(
@@ -90,19 +91,16 @@ def tell_reviewers(
     for person, signoffs in reviewers_to_tell(r, state, platform).items():
         notice = review_notice(draft, version, platform, author, signoffs, link, purpose, reading)
         notice = Notice(**{**notice.__dict__, "token": f"{notice.token}:{since}"})
-        openid = openid_on(r, person, platform.id)
-        if not openid:
-            outcomes[person] = deliver.unreachable(r, person, platform.id, notice)
-            continue
         try:
-            outcomes[person] = deliver.deliver(r, api_for, person, platform.id, openid, notice)
+            outcomes[person] = deliver.tell(r, api_for, person, platform.id, notice)
         except WeChatRetryable as error:
             passing.append(error)
             continue
         if reading and outcomes[person] in (deliver.SENT, deliver.DUPLICATE):
             _told_pictures_running(r, draft, person)
-        if outcomes[person] not in (deliver.DUPLICATE, deliver.FAILED):
-            _preview_for(r, settings, draft, openid)
+        where = bindcodes.reach(r, person, platform.id)
+        if outcomes[person] == deliver.SENT and where and where[0] == platform.id:
+            _preview_for(r, settings, draft, where[1])  # a preview comes from the draft's account
     if reading and not pictures.pending(r, draft, version.content):
         tell_pictures_checked(r, api_for, draft.id, draft.content_hash)  # finished meanwhile
     if passing:
@@ -134,9 +132,7 @@ def tell_pictures_checked(r: redis.Redis, api_for: Callable, draft_id: str, cont
         return {}
     outcomes = {}
     for person in told:
-        openid = openid_on(r, person, draft.platform)
-        if openid:
-            outcomes[person] = deliver.deliver(r, api_for, person, draft.platform, openid, notice)
+        outcomes[person] = deliver.tell(r, api_for, person, draft.platform, notice)
     return outcomes
 
 
@@ -270,10 +266,7 @@ def tell_author(r: redis.Redis, api_for: Callable, record: dict[str, str]) -> st
     if notice.purpose == "approved":  # approved again after its sign-offs were voided: news
         notice = Notice(**{**notice.__dict__, "token": f"{notice.token}:{review_round(r, draft)}"})
     if not manual_notices.is_manual(r, draft.platform):
-        openid = openid_on(r, draft.author, draft.platform)
-        if not openid:
-            return deliver.unreachable(r, draft.author, draft.platform, notice)
-        return deliver.deliver(r, api_for, draft.author, draft.platform, openid, notice)
+        return deliver.tell(r, api_for, draft.author, draft.platform, notice)
     if notice.purpose == "approved":  # published by hand: say what, and how to report it
         text = deliver.fit(notice.text + "\n" + manual_notices.instructions(r, draft))
         notice = Notice(**{**notice.__dict__, "text": text, "reply": "请手工发布后报告链接"})

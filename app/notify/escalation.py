@@ -18,7 +18,7 @@ from app.core.store import Tx, atomically
 from app.drafts import lifecycle, review
 from app.notify import deliver as notify
 from app.notify.deliver import Notice
-from app.registry import access, bindcodes, people
+from app.registry import access, people
 
 FOLD_MINUTES_MIN = 1
 # Atomically: the first alert of a window takes the fold key; the others count under it.
@@ -151,12 +151,8 @@ def deliver(r: redis.Redis, api_for: Callable, alert: Alert, *, count: int = 0) 
     notice = alert_notice(alert, count)
     outcomes, passing = {}, []
     for person in propaganda_reviewers(r):
-        where = _binding_for(r, person, alert.platform)
-        if where is None:
-            outcomes[person] = notify.unreachable(r, person, alert.platform, notice)
-            continue
         try:
-            outcomes[person] = notify.deliver(r, api_for, person, where[0], where[1], notice)
+            outcomes[person] = notify.tell(r, api_for, person, alert.platform, notice)
         except WeChatRetryable as error:
             passing.append(error)
     if passing:
@@ -171,13 +167,6 @@ def take_fold_count(r: redis.Redis, leader_id: str) -> int:
         pipe.hdel(keys.alert_fold_counts(), leader_id)
         raw, _ = pipe.execute()
     return int(raw or 0)
-
-
-def _binding_for(r: redis.Redis, person: str, platform_id: str) -> tuple[str, str] | None:
-    """The alert's own platform if the person is bound there, else their first binding."""
-    bound = bindcodes.bindings_of(r, person)
-    preferred = [b for b in bound if b[0] == platform_id]
-    return (preferred or bound or [None])[0]
 
 
 def alert_notice(alert: Alert, count: int = 0) -> Notice:

@@ -18,21 +18,13 @@ from app.drafts import lifecycle
 from app.notify import deliver
 from app.notify.deliver import Notice
 from app.publishing import channels, manual
-from app.registry import bindcodes, platforms
+from app.registry import platforms
 
 CONTENT_SHOWN = 600  # characters of a text shown in the notice; the console shows all
 
 
 def is_manual(r: redis.Redis, platform_id: str) -> bool:
     return not channels.for_kind(platforms.get(r, platform_id).kind).automatic
-
-
-def reach(r: redis.Redis, person: str, platform_id: str) -> tuple[str, str]:
-    """(WeChat platform, openid) to reach a person: their binding on the platform itself,
-    else their first binding elsewhere; ('', '') when they have none."""
-    bound = bindcodes.bindings_of(r, person)
-    here = [pair for pair in bound if pair[0] == platform_id]
-    return (here or bound or [("", "")])[0]
 
 
 def instructions(r: redis.Redis, draft: lifecycle.Draft) -> str:
@@ -84,10 +76,7 @@ def _reminder(r: redis.Redis, draft: lifecycle.Draft, member: str) -> Notice:
 
 
 def tell(r, api_for, person: str, platform_id: str, notice: Notice) -> str:
-    via, openid = reach(r, person, platform_id)
-    if not openid:
-        return deliver.unreachable(r, person, platform_id, notice)
-    return deliver.deliver(r, api_for, person, via, openid, notice)
+    return deliver.tell(r, api_for, person, platform_id, notice)
 
 
 def checked_notice(check: manual.Check) -> Notice:

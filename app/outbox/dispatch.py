@@ -52,6 +52,11 @@ def _has_flags(record: dict[str, str]) -> bool:
     return bool(json.loads(record.get("detail") or "{}").get("flags"))
 
 
+def _opened(record: dict[str, str]) -> bool:
+    """A sign-off that waited for the one just given may now be given."""
+    return bool(json.loads(record.get("detail") or "{}").get("opened"))
+
+
 def _first_retry(record: dict[str, str]) -> bool:
     return json.loads(record.get("detail") or "{}").get("attempts") == 1
 
@@ -88,6 +93,8 @@ RULES = (
     Rule("draft.submit", "notify_reviewers", N),
     Rule("draft.edit", "notify_reviewers", N, decision=lifecycle.IN_REVIEW),
     Rule("draft.flag", "notify_reviewers", N, decision=lifecycle.IN_REVIEW),
+    # Art. 14: once a contribution's unit signed, the propaganda department is asked.
+    Rule("draft.approve", "notify_reviewers", N, decision=lifecycle.IN_REVIEW, when=_opened),
     Rule("draft.approve", "notify_author", N, decision=lifecycle.APPROVED),
     Rule("draft.unflag", "notify_author", N, decision=lifecycle.APPROVED),
     Rule("draft.reject", "notify_author", N),

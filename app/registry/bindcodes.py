@@ -5,7 +5,9 @@ that platform's official account. A code works once and expires. Only its HMAC u
 key derived from the master key is stored, so a copy of Redis does not reveal codes that
 are still valid, even to a brute-force search (rotating the master key voids open codes).
 The binding records who the openid is; what that person may do is decided from their
-stored roles each time.
+stored roles each time. A person's first binding is their home binding (``set_home`` moves
+it): ``reach`` tells them there about every platform they are not bound on, so that a
+propaganda-department reviewer binds once, not on each of dozens of accounts.
 """
 
 import hashlib
@@ -100,12 +102,16 @@ def redeem(
         if owner is not None and owner.decode() != person:
             raise Conflict("此微信号已绑定其他人员,如需更换请联系宣传部解除绑定")
         previous = _bound_openids(tx, person, platform_id)
+        tx.watch(keys.person_home(person))
+        home = (tx.read.get(keys.person_home(person)) or b"").decode()
         tx.write.delete(code_key)
         for old in previous - {openid}:
             tx.write.delete(keys.binding(platform_id, old))
             tx.write.srem(keys.person_bindings(person), f"{platform_id}|{old}")
         tx.write.set(keys.binding(platform_id, openid), person)
         tx.write.sadd(keys.person_bindings(person), f"{platform_id}|{openid}")
+        if not home or home.split("|", 1)[0] == platform_id:  # the first, or this one renewed
+            tx.write.set(keys.person_home(person), f"{platform_id}|{openid}")
         actor = audit.Actor(via="chat", person=person, openid=openid)
         audit.append(
             tx,
@@ -135,6 +141,38 @@ def bindings_of(r: redis.Redis, person_id: str) -> list[tuple[str, str]]:
     return sorted(tuple(e.split("|", 1)) for e in entries)
 
 
+def home_of(r: redis.Redis, person_id: str) -> tuple[str, str] | None:
+    """The person's home binding: the one stored if it still holds, else their first."""
+    bound = bindings_of(r, person_id)
+    stored = (r.get(keys.person_home(person_id)) or b"").decode()
+    chosen = tuple(stored.split("|", 1)) if stored else None
+    return chosen if chosen in bound else (bound or [None])[0]
+
+
+def reach(r: redis.Redis, person_id: str, platform_id: str) -> tuple[str, str] | None:
+    """(platform, openid) where to tell a person about a platform: their binding on it, else
+    their home binding; None when they are bound nowhere. Replies given there are answered
+    from their stored roles, whichever account they come through."""
+    here = [b for b in bindings_of(r, person_id) if b[0] == platform_id]
+    return here[0] if here else home_of(r, person_id)
+
+
+def set_home(r: redis.Redis, actor: audit.Actor, platform_id: str, openid: str) -> str:
+    """Make this binding the person's home binding (the person, in chat); audited."""
+    platform_id, openid = platforms.platform_id(platform_id), validate.openid(openid)
+    key = keys.binding(platform_id, openid)
+
+    def change(tx: Tx) -> str:
+        person = tx.read.get(key)
+        if person is None or person.decode() != actor.person:
+            raise Forbidden("只能把自己在本公众号的绑定设为主绑定", code="not_bound")
+        tx.write.set(keys.person_home(actor.person), f"{platform_id}|{openid}")
+        audit.append(tx, actor, "binding.home", subject=actor.person, platform=platform_id)
+        return actor.person
+
+    return atomically(r, [key, keys.person_home(actor.person or "-")], change)
+
+
 def unbind(r: redis.Redis, actor: audit.Actor, platform_id: str, openid: str, why: str) -> str:
     """Revoke a binding; the openid becomes an ordinary follower again."""
     access.authorize(r, actor, (access.PROPAGANDA,), "解除绑定")
@@ -147,8 +185,12 @@ def unbind(r: redis.Redis, actor: audit.Actor, platform_id: str, openid: str, wh
         if person is None:
             raise NotFound(f"平台 {platform_id} 上没有这个微信号的绑定")
         person = person.decode()
+        tx.watch(keys.person_home(person))
+        was_home = tx.read.get(keys.person_home(person)) == f"{platform_id}|{openid}".encode()
         tx.write.delete(key)
         tx.write.srem(keys.person_bindings(person), f"{platform_id}|{openid}")
+        if was_home:
+            tx.write.delete(keys.person_home(person))
         audit.append(
             tx,
             actor,

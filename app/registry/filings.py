@@ -4,7 +4,9 @@ A form holds every field of the attachment, copied from the platform and its peo
 when the form is opened, and five opinions signed and dated in a fixed order (``STEPS``).
 The propaganda department records each opinion as it comes back on paper. A platform in
 ``filing`` becomes ``active`` in the same transaction as the last agreeing opinion, and
-never before; a disagreeing opinion ends the form as refused.
+never before; a disagreeing opinion ends the form as refused. A form that carries an art. 13
+office warning needs the propaganda department's explicit confirmation (``confirm_office``)
+before its own agreeing opinion is recorded, so nobody agrees past the warning unseen.
 """
 
 import json
@@ -37,6 +39,9 @@ DECISIONS = {"agree": "同意", "disagree": "不同意"}
 OPEN, COMPLETE, REFUSED = "open", "complete", "refused"
 STATUSES = {OPEN: "审批中", COMPLETE: "审批完成", REFUSED: "未获批准"}
 KINDS = {"initial": "新开设", "refiling": "变更负责人或管理员"}
+# The step at which the propaganda department weighs the form: it must have confirmed the
+# office warnings first (art. 12-13).
+CONFIRMS_OFFICE = "propaganda"
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,11 @@ class Filing:
     @property
     def next_step(self) -> Step | None:
         return STEPS[len(self.steps)] if self.status == OPEN else None
+
+    @property
+    def office_unconfirmed(self) -> bool:
+        """The form warns of an office mismatch that the propaganda department has not confirmed."""
+        return bool(self.form.get("warnings")) and not self.form.get("office_confirmed")
 
     def stored(self) -> dict[str, str]:
         return {
@@ -166,13 +176,20 @@ def _checked_step(filing: Filing, step: str, fields: dict, today: date | None) -
             code="out_of_order",
         )
     previous = filing.steps[-1]["signed_on"] if filing.steps else None
-    return {
+    entry = {
         "step": step,
         "decision": validate.choice(fields.get("decision"), DECISIONS, "审批结果"),
         "opinion": _field(validate.text, fields.get("opinion"), "意见", "opinion", 500),
         "signer": _field(validate.text, fields.get("signer"), "签字人", "signer", 32),
         "signed_on": signed_on(fields.get("signed_on"), previous, today),
     }
+    if step == CONFIRMS_OFFICE and entry["decision"] == "agree" and filing.office_unconfirmed:
+        raise Conflict(
+            f"备案表 {filing.id} 的第一责任人职务与规定不符,须党委宣传部先确认该提示"
+            "才能同意(第十二、十三条)",
+            code="office_unconfirmed",
+        )
+    return entry
 
 
 def _field(check, value, label: str, field: str, max_len: int) -> str:
@@ -230,6 +247,32 @@ def sign_step(
     return atomically(r, [keys.filing(fid)], change)
 
 
+def confirm_office(r: redis.Redis, actor: audit.Actor, raw_id: str, note: str = "") -> Filing:
+    """The propaganda department confirms the form's office warning (art. 12-13), audited."""
+    access.authorize(r, actor, (access.PROPAGANDA,), "确认第一责任人职务")
+    fid = filing_id(raw_id)
+    note = validate.text(note, "确认说明", max_len=validate.REASON_MAX, required=False)
+
+    def change(tx: Tx) -> Filing:
+        filing = _load(tx.read, fid)
+        if filing.status != OPEN:
+            raise Conflict(f"备案表 {fid} 已{STATUSES[filing.status]},不能再确认")
+        if not filing.office_unconfirmed:
+            said = "已确认过" if filing.form.get("warnings") else "没有职务提示"
+            raise Conflict(f"备案表 {fid} {said},无需确认(第十三条)", code="nothing_to_confirm")
+        by = actor.person or actor.operator
+        confirmed = {"by": by, "at": timestamp(), "note": note}
+        done = Filing(**{**filing.__dict__, "form": {**filing.form, "office_confirmed": confirmed}})
+        tx.write.hset(keys.filing(fid), mapping=done.stored())
+        detail = {"filing": fid, "warnings": filing.form["warnings"]}
+        audit.append(
+            tx, actor, "filing.confirm_office", platform=filing.platform, reason=note, detail=detail
+        )
+        return done
+
+    return atomically(r, [keys.filing(fid)], change)
+
+
 def file_in_one_go(
     r: redis.Redis, actor: audit.Actor, platform_id: str, *, signer: str, opinion: str = "同意"
 ) -> Filing:
@@ -239,6 +282,8 @@ def file_in_one_go(
     and its whole chain, audited step by step like any other.
     """
     filing = open_form(r, actor, platform_id)
+    if filing.office_unconfirmed:
+        filing = confirm_office(r, actor, filing.id, "职务已核实")
     agree = {"decision": "agree", "opinion": opinion, "signer": signer}
     for step in STEPS:
         filing = sign_step(r, actor, filing.id, step.name, {**agree, "signed_on": now().date()})

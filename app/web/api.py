@@ -27,6 +27,7 @@ from app.core.errors import (
 from app.core.store import now
 from app.drafts import lifecycle, release, uploads
 from app.publishing import articles, manual
+from app.registry import platforms
 from app.web import openapi, redis_client, representations, settings
 from app.web.errors import render
 
@@ -35,7 +36,15 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 JSON_MAX_BYTES = 256 * 1024
 MULTIPART_OVERHEAD = 64 * 1024
 LIST_DEFAULT, LIST_MAX = 50, 100
-CREATE_FIELDS = ("platform", "kind", "content", "flags", "scheduled_at", "submit")
+CREATE_FIELDS = (
+    "platform",
+    "contributed_from",
+    "kind",
+    "content",
+    "flags",
+    "scheduled_at",
+    "submit",
+)
 VERSION_FIELDS = ("content", "submit")
 WITHDRAW_FIELDS = ("reason",)
 RELEASE_FIELDS = ("reason", "whitelist")
@@ -73,13 +82,13 @@ def create_draft():
     token, r = authenticated()
     body = json_body(CREATE_FIELDS, required=("platform", "kind", "content"))
     key = idempotency.check_key(request.headers.get(idempotency.HEADER))
-    platform = scoped(r, token, body["platform"])
+    platform, source = target(r, token, body)
     stored = idempotency.begin(r, token.id, key, body)
     if stored:
         return respond(stored.status, stored.body, replayed=True)
     try:
         submit = boolean(body, "submit")
-        draft = _create(r, token, platform, body)
+        draft = _create(r, token, platform, source, body)
     except Exception:
         idempotency.abandon(r, token.id, key)
         raise
@@ -231,14 +240,27 @@ def usable(r, token: apitokens.ApiToken) -> list[str]:
     return platform_ids
 
 
+def target(r, token: apitokens.ApiToken, body: dict) -> tuple[str, str]:
+    """The platform and, for a unit's contribution to a tier-1 platform, the token's
+    platform it comes from (art. 14)."""
+    with field("platform"):
+        pid = platforms.platform_id(body["platform"])
+    chosen = body.get("contributed_from") or ""
+    source = ""
+    if pid not in token.platforms or chosen:
+        with field("contributed_from"):
+            source = apitokens.contribution_source(r, token, pid, chosen)
+    return (pid, source) if source else (scoped(r, token, pid), "")
+
+
 def visible(r, token: apitokens.ApiToken, raw_id: str) -> lifecycle.Draft:
-    """The draft, if it is on a platform this token may be used on."""
+    """The draft, if it is on (or contributed from) a platform this token may be used on."""
     draft = lifecycle.get(r, raw_id)
-    apitokens.authorize(r, token, draft.platform)
+    apitokens.authorize(r, token, draft.contributed_from or draft.platform)
     return draft
 
 
-def _create(r, token: apitokens.ApiToken, platform: str, body: dict) -> lifecycle.Draft:
+def _create(r, token: apitokens.ApiToken, platform: str, source: str, body: dict):
     with field("kind"):
         kind = validate.choice(body["kind"], lifecycle.KINDS, "稿件类型")
     with field("content"):
@@ -252,6 +274,7 @@ def _create(r, token: apitokens.ApiToken, platform: str, body: dict) -> lifecycl
         content,
         flags=flags(body.get("flags")),
         scheduled_at=scheduled(body.get("scheduled_at")),
+        contributed_from=source,
     )
 
 

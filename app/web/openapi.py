@@ -102,7 +102,15 @@ SCHEMAS = {
         "required": ["platform", "kind", "content"],
         "additionalProperties": False,
         "properties": {
-            "platform": {**TEXT, "example": "jsj-wx"},
+            "platform": {
+                **TEXT,
+                "example": "jsj-wx",
+                "description": "投稿的平台;令牌范围外的一级平台即为单位投稿(第十四条)",
+            },
+            "contributed_from": {
+                **TEXT,
+                "description": "单位投稿来自令牌范围内的哪个平台;令牌只有一个平台时可省略",
+            },
             "kind": {"enum": list(lifecycle.KINDS)},
             "content": _ref("Content"),
             "flags": {
@@ -177,6 +185,10 @@ SCHEMAS = {
             "content_hash": {**TEXT, "description": "当前版本内容的 SHA-256;审核通过针对它"},
             "flags": {"type": "array", "items": {"enum": list(lifecycle.FLAGS)}},
             "scheduled_at": {"type": ["string", "null"], "format": "date-time"},
+            "contributed_from": {
+                "type": ["string", "null"],
+                "description": "单位投稿(第十四条)来自的平台;否则为 null",
+            },
             "created_at": STAMP,
             "updated_at": STAMP,
         },

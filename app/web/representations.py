@@ -24,6 +24,7 @@ def summary(draft: lifecycle.Draft) -> dict:
         "content_hash": draft.content_hash,
         "flags": sorted(draft.flags),
         "scheduled_at": draft.scheduled_at or None,
+        "contributed_from": draft.contributed_from or None,
         "created_at": draft.created_at,
         "updated_at": draft.updated_at,
     }

@@ -43,9 +43,14 @@ def platform_list():
     tier, status = request.args.get("tier", ""), request.args.get("status", "")
     shown = [p for p in shown if (not tier or str(p.tier) == tier)]
     shown = [p for p in shown if (not status or p.status == status)]
+    unit = people.get(r, me().person).unit
+    supervised = {p.id for p in shown if console_accounts.supervises(unit, p)}
+    if request.args.get("supervised"):
+        shown = [p for p in shown if p.id in supervised]
     return render_template(
         "console/platforms.html",
         platforms=shown,
+        supervised=supervised,
         tiers=platforms.TIERS,
         statuses=platforms.STATUSES,
         kinds=platforms.KINDS,
@@ -200,7 +205,7 @@ def filing_page(fid: str):
             filing = filings.sign_step(
                 r, actor(), filing.id, request.form.get("step", ""), request.form
             )
-        except InvalidInput as error:
+        except QianfaError as error:
             errors = field_of(error)
         else:
             return redirect(url_for("console.filing_page", fid=filing.id, note="signed"))
@@ -215,6 +220,16 @@ def filing_page(fid: str):
         form=request.form,
         is_propaganda=access.has_role(r, me().person, access.PROPAGANDA),
     ), (400 if errors else 200)
+
+
+@bp.post("/filings/<fid>/confirm-office")
+def filing_confirm_office(fid: str):
+    """The propaganda department confirms the form's office warning (art. 12-13)."""
+    r = redis_client()
+    filing = filings.get(r, fid)
+    console_accounts.platform_for(r, me().person, filing.platform)
+    filings.confirm_office(r, actor(), filing.id, request.form.get("note", ""))
+    return redirect(url_for("console.filing_page", fid=filing.id, note="confirmed"))
 
 
 OWNER_CHANGES = {

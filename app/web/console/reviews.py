@@ -5,7 +5,7 @@ from flask import redirect, render_template, request, url_for
 from app import screening
 from app.channels import console_accounts
 from app.core.errors import Conflict, InvalidInput, NotFound, QianfaError
-from app.drafts import diffs, lifecycle, release, review
+from app.drafts import diffs, lifecycle, listing, release, review
 from app.publishing import channels, manual, schedule
 from app.registry import access, people, platforms
 from app.web import authorhtml, redis_client
@@ -23,8 +23,16 @@ def draft_list():
     visible = {p.id: p for p in console_accounts.visible_platforms(r, me().person)}
     scope = None if console_accounts.sees_all(r, me().person) else list(visible)
     found = lifecycle.list_across(r, scope, status, PAGE)
+    if scope is not None and status == lifecycle.IN_REVIEW:
+        # Art. 14: a unit's contribution to a tier-1 platform waits for its responsible person.
+        waiting = review.waiting_for(r, me().person, scope, PAGE)
+        found += [d for d in waiting if d.platform not in visible]
+        found = sorted(found, key=listing.score, reverse=True)[:PAGE]
     mine = review.signable(r, me().person, found)
-    shown = [(draft, visible[draft.platform], draft.id in mine) for draft in found]
+    shown = [
+        (draft, visible.get(draft.platform) or platforms.get(r, draft.platform), draft.id in mine)
+        for draft in found
+    ]
     return render_template(
         "console/drafts.html", rows=shown, statuses=lifecycle.STATUSES, status=status
     )
@@ -41,7 +49,7 @@ def _previous(r, draft: lifecycle.Draft, shown: lifecycle.Version) -> lifecycle.
 
 def _review_context(r, did: str) -> dict:
     draft = lifecycle.get(r, did)
-    platform = console_accounts.platform_for(r, me().person, draft.platform)
+    platform = console_accounts.draft_platform_for(r, me().person, draft)
     shown = lifecycle.version(r, draft.id)
     found = screening.result_for(r, draft.id, shown.number)
     field = HIGHLIGHTED[shown.kind]
@@ -104,7 +112,7 @@ def review_page(did: str):
     errors = {}
     if request.method == "POST":
         draft = lifecycle.get(r, did)
-        console_accounts.platform_for(r, me().person, draft.platform)
+        console_accounts.draft_platform_for(r, me().person, draft)
         seen, rejecting = (
             request.form.get("seen_hash", ""),
             request.form.get("decision") == "reject",
@@ -129,7 +137,7 @@ def report_published(did: str):
     """Report the page a draft was published on by hand; a job checks it (``manual``)."""
     r = redis_client()
     draft = lifecycle.get(r, did)
-    console_accounts.platform_for(r, me().person, draft.platform)
+    console_accounts.draft_platform_for(r, me().person, draft)
     try:
         manual.accept(r, actor(), draft.id, request.form.get("url"))
     except QianfaError as error:
@@ -145,7 +153,7 @@ def release_draft(did: str):
     """Release a blocked draft into review (放行); the second button also whitelists."""
     r = redis_client()
     draft = lifecycle.get(r, did)
-    console_accounts.platform_for(r, me().person, draft.platform)
+    console_accounts.draft_platform_for(r, me().person, draft)
     whitelist = request.form.get("whitelist") == "1"
     try:
         release.release(r, actor(), draft.id, request.form.get("reason"), whitelist=whitelist)
@@ -161,7 +169,7 @@ def draft_body(did: str, number: int):
     """The article's body for the review page's sandboxed frame (``app.web.headers``)."""
     r = redis_client()
     draft = lifecycle.get(r, did)
-    console_accounts.platform_for(r, me().person, draft.platform)
+    console_accounts.draft_platform_for(r, me().person, draft)
     return authorhtml.frame(lifecycle.version(r, draft.id, number).content.get("content_html", ""))
 
 
@@ -170,7 +178,7 @@ def schedule_draft(did: str):
     """The author sets or clears the publish time; sign-offs stay, the content is unchanged."""
     r = redis_client()
     draft = lifecycle.get(r, did)
-    console_accounts.platform_for(r, me().person, draft.platform)
+    console_accounts.draft_platform_for(r, me().person, draft)
     when = None if request.form.get("action") == "unschedule" else request.form.get("at", "")
     try:
         lifecycle.reschedule(r, actor(), draft.id, when)
