@@ -89,7 +89,7 @@ def lapsed(r, draft: Draft, ttl: int, as_of: datetime | None = None) -> str:
         return f"当前版本缺少签发:{missing}(第十四条:先审后发)"
     platform = platforms.get(r, draft.platform)
     for name, given in sorted(current.given.items()):
-        if name not in review.qualifications(r, given["person"], platform):
+        if name not in review.qualifications(r, given["person"], platform, draft):
             role = review.SIGNOFFS[name]
             return f"签发人{_name(r, given['person'])}已不再担任{role},其签发作废(第十四条)"
     ends = deadline(draft, current.given, ttl)
