@@ -34,3 +34,29 @@ def test_unknown_kind_is_a_programming_error(r):
     with pytest.raises(ValueError):
         alerts.queue(r, "made_up", "x")
     assert alerts.recent(r) == []
+
+
+def test_a_reserved_number_is_the_alerts_and_a_refused_change_uses_none(r):
+    alerts.queue(r, "forged_callbacks", "伪造签名")  # A1, outside any transaction
+
+    def change(tx):
+        number = alerts.reserve(tx)
+        alerts.queue_in(tx, "problem_report", "举报", number=number)
+        alerts.queue_in(tx, "publish_failed", "D2 发布失败", draft="D2")  # numbered on from it
+        return number
+
+    def refused(tx):
+        alerts.reserve(tx)
+        raise Conflict("refused")
+
+    with pytest.raises(Conflict):
+        atomically(r, [], refused)
+    assert atomically(r, [], change) == "A2"
+    assert alerts.queue(r, "forged_callbacks", "伪造签名")
+    numbers = [(a.number, a.kind) for a in alerts.recent(r)]
+    assert numbers == [
+        ("A4", "forged_callbacks"),
+        ("A3", "publish_failed"),
+        ("A2", "problem_report"),
+        ("A1", "forged_callbacks"),
+    ]

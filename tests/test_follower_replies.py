@@ -11,6 +11,7 @@ from app.core.errors import Conflict, Forbidden, InvalidInput
 from app.monitoring import replies
 from app.registry import people
 from app.webhook import config as webhook_config
+from tests.console_helpers import signed_in
 from tests.factories import KEYRING, OPERATOR, actor, world
 from tests.notify_helpers import sandbox_office  # noqa: F401
 from tests.test_chat import Phone
@@ -136,3 +137,29 @@ def test_the_responsible_person_is_asked_in_wechat(sandbox_office):  # noqa: F81
         m["content"] for m in o.received(o.w.responsible) if "默认回复待审核" in m["content"]
     ]
     assert "感谢关注计算机学院" in asked and f"同意回复 {proposal.digest}" in asked
+
+
+def test_the_console_shows_a_blocked_proposal_and_refuses_its_approval(r, w, settings):
+    propose(r, w, "本号提供代写论文服务")
+    client, token = signed_in(settings, r, w.responsible)
+    page = client.get(f"/console/platforms/{w.platform}").data.decode()
+    assert "本号提供代写论文服务" in page and "命令行操作员 tester" in page and "拦截" in page
+    digest = replies.pending(r, w.platform).digest
+    refused = client.post(
+        f"/console/platforms/{w.platform}/reply/review",
+        data={"csrf": token, "action": "approve", "digest": digest},
+    )
+    assert refused.status_code == 409 and "禁止发布" in refused.data.decode()
+    assert used(r, w.platform) == "" and actions(r) == ["webhook.reply_propose"]
+
+
+def test_only_the_department_proposes_in_the_console_and_not_an_empty_text(r, w, settings):
+    admin, token = signed_in(settings, r, w.admin)
+    forged = admin.post(
+        f"/console/platforms/{w.platform}/reply", data={"csrf": token, "text": "我改的回复"}
+    )
+    assert forged.status_code == 403 and replies.pending(r, w.platform) is None
+    department, token = signed_in(settings, r, w.propaganda)
+    empty = department.post(f"/console/platforms/{w.platform}/reply", data={"csrf": token})
+    assert empty.status_code == 400 and "请填写新的默认回复" in empty.data.decode()
+    assert replies.pending(r, w.platform) is None and actions(r) == []

@@ -2,6 +2,8 @@
 it becomes an alert for the propaganda department with the reporter recorded, audited;
 empty reports are refused politely, and a person cannot flood the desk."""
 
+import threading
+
 import pytest
 
 from app.core import alerts, alertstate, audit
@@ -99,3 +101,23 @@ def test_a_forged_report_without_csrf_is_refused(r, w, settings):
     client, _ = signed_in(settings, r, w.admin)
     refused = client.post("/console/reports", data={"text": "伪造的举报"})
     assert refused.status_code == 400 and reported(r) == []
+
+
+def test_the_reporter_is_told_their_alerts_number_while_other_alerts_pour_in(r, w):
+    stop = threading.Event()
+
+    def flood():
+        while not stop.is_set():
+            alerts.queue(r, "forged_callbacks", "伪造签名")
+
+    flooder = threading.Thread(target=flood)
+    flooder.start()
+    try:
+        actor = audit.Actor(via="console", person=w.admin)
+        done = [reports.report(r, actor, w.platform, f"第{n}个问题") for n in range(reports.LIMIT)]
+    finally:
+        stop.set()
+        flooder.join()
+    for n, told in enumerate(done):
+        case = alertstate.get(r, told.number)
+        assert case.kind == "problem_report" and f"第{n}个问题" in case.message

@@ -4,7 +4,9 @@ An alert is queued in a Redis Stream, so it survives restarts and the console ca
 what is open; the workers deliver it to every bound propaganda-department reviewer.
 Raise one inside the transaction of the change that caused it (``queue_in``) so the
 change and its alert land together, or on its own (``queue``) for events that change
-nothing else, such as a burst of forged callbacks.
+nothing else, such as a burst of forged callbacks. A change that must tell someone the
+new alert's number reserves it in its read phase (``reserve``): the result of a command
+queued in MULTI is known only after EXEC.
 """
 
 import json
@@ -35,12 +37,14 @@ KINDS = {
     "platform_closed": "平台已关闭",
 }
 MAX_PENDING = 10_000
-# One round trip inside the caller's MULTI: number the alert (A1, A2 ...), append it to the
-# stream, and open its case (``app.core.alertstate``), which outlives the capped stream.
+# One round trip inside the caller's MULTI: number the alert (A1, A2 ...) unless the
+# transaction reserved its number (ARGV[2]), append it to the stream, and open its case
+# (``app.core.alertstate``), which outlives the capped stream.
 QUEUE_SCRIPT = """
-local number = 'A' .. redis.call('INCR', KEYS[1])
+local number = ARGV[2]
+if number == '' then number = 'A' .. redis.call('INCR', KEYS[1]) end
 local fields = {}
-for i = 2, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 3, #ARGV do fields[#fields + 1] = ARGV[i] end
 fields[#fields + 1] = 'number'
 fields[#fields + 1] = number
 local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', unpack(fields))
@@ -83,24 +87,41 @@ def _fields(kind: str, message: str, platform: str, draft: str, detail: dict | N
     }
 
 
+def reserve(tx: Tx) -> str:
+    """The number of an alert this transaction will raise (read phase; a refused change
+    uses none). Every later ``queue_in`` of the transaction numbers from here too."""
+    return tx.next_id("alert", "A")
+
+
 def queue_in(
-    tx: Tx, kind: str, message: str, *, platform: str = "", draft: str = "", detail=None
+    tx: Tx,
+    kind: str,
+    message: str,
+    *,
+    platform: str = "",
+    draft: str = "",
+    detail=None,
+    number: str = "",
 ) -> None:
-    """Queue an alert as part of the caller's transaction."""
-    _queue(tx.write, _fields(kind, message, platform, draft, detail))
+    """Queue an alert as part of the caller's transaction (numbered ``number`` if reserved)."""
+    key = keys.sequence("alert")
+    if not number and key in tx.sequences:  # numbers reserved: count on from them
+        tx.sequences[key] += 1
+        number = f"A{tx.sequences[key]}"
+    _queue(tx.write, _fields(kind, message, platform, draft, detail), number)
 
 
 def queue(
     r: redis.Redis, kind: str, message: str, *, platform: str = "", draft: str = "", detail=None
 ) -> str:
-    found = _queue(r, _fields(kind, message, platform, draft, detail))
+    found = _queue(r, _fields(kind, message, platform, draft, detail), "")
     return found.decode() if isinstance(found, bytes) else found
 
 
-def _queue(client, fields: dict):
+def _queue(client, fields: dict, number: str):
     names = (keys.sequence("alert"), keys.alerts(), keys.alerts_open(), keys.alert_case(""))
     flat = [part for pair in fields.items() for part in pair]
-    return client.eval(QUEUE_SCRIPT, len(names), *names, MAX_PENDING, *flat)
+    return client.eval(QUEUE_SCRIPT, len(names), *names, MAX_PENDING, number, *flat)
 
 
 def recent(r: redis.Redis, count: int = 100) -> list[Alert]:

@@ -9,7 +9,6 @@ flooded. Chat and the console both come through ``report``.
 """
 
 import re
-import secrets
 import time
 from dataclasses import dataclass
 
@@ -44,8 +43,7 @@ def report(r: redis.Redis, actor: audit.Actor, platform_id: str, text: str) -> R
         raise InvalidInput(EMPTY)
     quota = keys.report_quota(person.id)
     found = URL.search(text)
-    token = secrets.token_hex(8)  # finds the alert's number once it is raised
-    detail = {"reporter": person.id, "reporter_name": person.name, "text": text, "report": token}
+    detail = {"reporter": person.id, "reporter_name": person.name, "text": text}
     detail["url"] = found.group(0) if found else ""
     where = f"(平台 {pid})" if pid else ""
     message = f"{person.name}({person.id})举报{where}:{text}"
@@ -59,16 +57,15 @@ def report(r: redis.Redis, actor: audit.Actor, platform_id: str, text: str) -> R
                 f"你在一小时内已举报 {LIMIT} 次,请稍后再试;紧急情况请直接联系党委宣传部",
                 code="report_throttled",
             )
+        number = alerts.reserve(tx)  # the reporter is told it
         tx.write.zremrangebyscore(quota, "-inf", moment - WINDOW)
         tx.write.zadd(quota, {f"{moment:.6f}": moment})
         tx.write.expire(quota, WINDOW)
         audit.append(tx, actor, "monitoring.report", platform=pid, reason=text, detail=detail)
-        alerts.queue_in(tx, KIND, message, platform=pid, detail=detail)
-        return ""
+        alerts.queue_in(tx, KIND, message, platform=pid, detail=detail, number=number)
+        return number
 
-    atomically(r, [quota], change)
-    raised = [a for a in alerts.recent(r, 100) if a.detail.get("report") == token]
-    return Report(raised[0].number if raised else "", pid, text)
+    return Report(atomically(r, [quota], change), pid, text)
 
 
 def _reporter(r: redis.Redis, actor: audit.Actor) -> people.Person:

@@ -1,13 +1,16 @@
-"""Dashboard, the platform registry, platform status and filing forms."""
+"""Dashboard, the platform registry, platform status and filing forms; a WeChat platform's
+default reply (proposed by the propaganda department, reviewed by its first responsible
+person, as in the CLI and chat)."""
 
 from flask import redirect, render_template, request, url_for
 
 from app.channels import console_accounts
 from app.channels import dashboard as overview
 from app.core import validate
-from app.core.errors import InvalidInput, QianfaError
+from app.core.errors import Conflict, InvalidInput, NotFound, QianfaError
+from app.core.masterkey import load_keyring
 from app.drafts import suspension
-from app.monitoring import feeds
+from app.monitoring import feeds, replies
 from app.registry import access, filings, owners, people, platforms, sites, units
 from app.web import redis_client, settings
 from app.web.console import bp
@@ -91,6 +94,7 @@ def _render_platform(pid: str, errors: dict):
         site=sites.get(r, platform.id) if platform.kind != "wechat" else None,
         feed_kinds=sites.FEED_KINDS,
         feed_failing=feeds.failing_state(r, platform.id, settings()),
+        reply=_reply_panel(r, platform) if platform.kind == "wechat" else None,
     )
 
 
@@ -257,3 +261,62 @@ def platform_owners(pid: str):
     if changed.filing:
         return redirect(url_for("console.filing_page", fid=changed.filing.id))
     return redirect(url_for("console.platform_detail", pid=platform.id, note="owners"))
+
+
+def _reply_panel(r, platform: platforms.Platform) -> dict:
+    """The default reply in use, a proposal waiting (with who proposed it) and whether this
+    person may review it: the platform's first responsible person, unless they proposed it."""
+    proposal = replies.pending(r, platform.id)
+    by = ""
+    if proposal:
+        try:
+            by = f"{people.get(r, proposal.by).name}({proposal.by})"
+        except QianfaError:  # an operator at the server's shell, not a person
+            by = f"命令行操作员 {proposal.by}"
+    person = me().person
+    return {
+        "current": webhook_config.get(r, platform.id).default_reply,
+        "proposal": proposal,
+        "by": by,
+        "may_review": bool(proposal)
+        and proposal.by != person
+        and access.has_role(r, person, access.RESPONSIBLE, platform.id),
+    }
+
+
+REPLY_REVIEWS = {
+    "approve": lambda r, pid, form: replies.approve(r, actor(), pid, form.get("digest", "")),
+    "reject": lambda r, pid, form: replies.reject(r, actor(), pid, form.get("reason", "")),
+}
+
+
+@bp.post("/platforms/<pid>/reply/review")
+def reply_review(pid: str):
+    """Approve or reject the proposed default reply the page showed; the domain decides who
+    may (a forged post by anyone else is refused with 403 and changes nothing)."""
+    r = redis_client()
+    platform = console_accounts.platform_for(r, me().person, pid)
+    review = REPLY_REVIEWS.get(request.form.get("action", ""))
+    if review is None:
+        return _render_platform(pid, {"reply": "请选择同意或驳回"}), 400
+    try:
+        review(r, platform.id, request.form)
+    except (InvalidInput, Conflict, NotFound) as error:
+        return _render_platform(pid, {"reply": error.message}), error.status
+    return redirect(url_for("console.platform_detail", pid=platform.id, note="reply_reviewed"))
+
+
+@bp.post("/platforms/<pid>/reply")
+def reply_propose(pid: str):
+    """Propose a new default reply, as ``qianfa webhook set --default-reply`` does."""
+    r = redis_client()
+    platform = console_accounts.platform_for(r, me().person, pid)
+    text = request.form.get("text", "")
+    try:
+        if not text.strip():
+            raise InvalidInput("请填写新的默认回复(清除默认回复请在命令行设置)")
+        keyring = load_keyring(settings())
+        webhook_config.configure(r, keyring, actor(), platform.id, default_reply=text)
+    except (InvalidInput, Conflict, NotFound) as error:
+        return _render_platform(pid, {"propose": error.message}), error.status
+    return redirect(url_for("console.platform_detail", pid=platform.id, note="reply_proposed"))
