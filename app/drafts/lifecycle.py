@@ -610,10 +610,13 @@ def _move(
     return atomically(r, [keys.draft(did)], change)
 
 
-def move_in(tx: Tx, actor: audit.Actor, current: Draft, action: str, reason="", detail=None):
-    """Queue one move of ``TRANSITIONS`` with its audit record; the caller checked who may."""
+def move_in(
+    tx: Tx, actor: audit.Actor, current: Draft, action: str, reason="", detail=None, awaiting=None
+):
+    """Queue one move of ``TRANSITIONS`` with its audit record; the caller checked who may.
+    ``awaiting``: the sign-offs now missing, when the move changes the review (``write_in``)."""
     updated = current.replace(status=next_status(current.status, action), status_reason=reason)
-    write_in(tx, updated)
+    write_in(tx, updated, awaiting)
     audit.append(
         tx,
         actor,

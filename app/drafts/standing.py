@@ -51,24 +51,9 @@ def apply_in(tx: Tx, actor: audit.Actor, move: Move, reason: str, detail=None) -
     and the review clock starts again, so reviewers are asked (and reminded) anew."""
     if move.awaiting is None:
         return lifecycle.move_in(tx, actor, move.draft, move.action, reason, detail)
-    draft = move.draft
-    updated = draft.replace(
-        status=lifecycle.next_status(draft.status, move.action), status_reason=reason
-    )
-    lifecycle.write_in(tx, updated, move.awaiting)
-    tx.write.delete(keys.draft_signoffs(draft.id), keys.review_clock(draft.id))
-    audit.append(
-        tx,
-        actor,
-        f"draft.{move.action}",
-        platform=draft.platform,
-        draft=draft.id,
-        version_hash=draft.content_hash,
-        decision=updated.status,
-        reason=reason,
-        detail={**(detail or {}), "voided_signoffs": True},
-    )
-    return updated
+    tx.write.delete(keys.draft_signoffs(move.draft.id), keys.review_clock(move.draft.id))
+    detail = {**(detail or {}), "voided_signoffs": True}
+    return lifecycle.move_in(tx, actor, move.draft, move.action, reason, detail, move.awaiting)
 
 
 def deadline(draft: Draft, given: dict[str, dict], ttl: int) -> datetime | None:

@@ -22,7 +22,7 @@ from app.core.errors import QianfaError, WeChatRetryable
 from app.core.masterkey import Keyring
 from app.core.paging import paginate
 from app.core.settings import Settings
-from app.core.store import now, timestamp
+from app.core.store import now
 from app.drafts import lifecycle, preview, review
 from app.notify import deliver, manual_notices
 from app.notify.deliver import Notice
@@ -249,8 +249,9 @@ def waiting_since(r: redis.Redis, draft: lifecycle.Draft) -> datetime:
     """When the draft's current version began to wait (started now if never noted)."""
     raw = r.hmget(keys.review_clock(draft.id), "hash", "since")
     if raw[0] != draft.content_hash.encode() or raw[1] is None:
-        start_clock(r, draft.id, draft.content_hash, timestamp())
-        return now()
+        started = now()  # to the microsecond: two rounds within a second are still two rounds
+        start_clock(r, draft.id, draft.content_hash, started.isoformat())
+        return started
     return datetime.fromisoformat(raw[1].decode())
 
 
