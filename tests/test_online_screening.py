@@ -87,8 +87,8 @@ def test_what_reviewers_already_saw_is_not_news(r, control, pset, w):
 def test_a_warn_hit_online_raises_online_content_at_low_severity(r, control, pset, w, lexicons):
     """Warn-only findings (advertising, typos ...) on a published post are the department's
     business too (art. 15), marked low; a block hit is high."""
-    add_term(lexicons, "advertising", "限时团购")
-    control.backoffice_publish(APPID, title="社团活动", content="<p>限时团购优惠</p>")
+    add_term(lexicons, "advertising_signal", "限时团购")  # explicit ad terms block (art. 9)
+    control.backoffice_publish(APPID, title="社团活动", content="<p>社团限时团购活动</p>")
     assert "online_content" in round_of(r, pset).alerts
     [alert] = raised(r)
     assert alert.detail["severity"] == "low" and "提示性问题" in alert.message

@@ -90,9 +90,18 @@ class Node:
         self.proc.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
+        """SIGTERM, asked again while redis refuses it ("Writing initial AOF, can't exit"
+        right after a replica's first sync); SIGKILL if it never goes."""
+        for _ in range(20):
+            if not self.proc or self.proc.poll() is not None:
+                return
             self.proc.terminate()
-            self.proc.wait(timeout=10)
+            try:
+                self.proc.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                continue
+        self.proc.kill()
+        self.proc.wait(timeout=10)
 
 
 @dataclass

@@ -16,10 +16,11 @@ from app.core.masterkey import load_keyring
 from app.core.redis import get_redis
 from app.core.settings import get_settings
 from app.drafts import picture_text, standing
-from app.monitoring import daily, feeds, online_pictures, recipients, reconcile, replies, takedown
+from app.monitoring import daily, feeds, online, recipients, reconcile, replies, takedown
 from app.notify import draft_notices, escalation, manual_notices, reminders
 from app.outbox import queues
 from app.publishing import manual, schedule
+from app.screening import pictures
 from app.wechat.client import WeChatAPI
 
 log = logging.getLogger(__name__)
@@ -288,6 +289,7 @@ def read_online_pictures(
     """Read the text in a published post's pictures and screen it (monitoring.online_pictures)."""
     settings = get_settings()
     where = {"draft": draft, "version": version, "title": title, "url": url}
-    return online_pictures.check(
-        get_redis(settings), platform_id, article_id, found, settings, **where
-    )
+    r = get_redis(settings)
+    readings = [picture_text.read_one(r, pictures.Picture(f, u), settings) for f, u in found]
+    texts, _ = pictures.fields(readings)
+    return online.check_pictures(r, platform_id, article_id, texts, **where)

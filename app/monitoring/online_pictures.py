@@ -3,11 +3,12 @@
 Reconciliation (WeChat articles) and the feed watcher see a post's pictures but never read
 them: OCR takes seconds a picture and a loaded engine, so they queue the job
 ``read_online_pictures`` on the pictures worker's queue with the pictures' addresses. The
-job reads each picture through the egress guard once per content hash (the cache drafts
-use, ``app.drafts.picture_text``) and screens its text like the article's
-(``online.check_pictures``): a finding raises ``online_content`` naming the picture
-(封面图片, 正文第 2 张图片). A picture that cannot be fetched or read is skipped: the
-post is online already, and its text alone was screened.
+job (``workers.jobs.read_online_pictures``) reads each picture through the egress guard
+once per content hash (the cache drafts use, ``app.drafts.picture_text``) and screens its
+text like the article's (``online.check_pictures``); this module imports neither, so the
+web process that reconciles never loads the OCR engine. A finding raises ``online_content``
+naming the picture (封面图片, 正文第 2 张图片). A picture that cannot be fetched or read
+is skipped: the post is online already, and its text alone was screened.
 """
 
 import html
@@ -16,9 +17,7 @@ from urllib.parse import urljoin
 
 import redis
 
-from app.core.settings import Settings, get_settings
-from app.drafts import picture_text
-from app.monitoring import online
+from app.core.settings import get_settings
 from app.outbox import queues
 from app.screening import pictures
 
@@ -63,12 +62,3 @@ def queue(r: redis.Redis, platform_id: str, article_id: str, found, **where) -> 
         return False
     queues.enqueue_online_pictures(r, platform_id, article_id, [list(p) for p in found], where)
     return True
-
-
-def check(
-    r: redis.Redis, platform_id: str, article_id: str, found, settings: Settings, **where
-) -> str:
-    """The job's part: read each picture (once per content hash) and screen the text."""
-    readings = [picture_text.read_one(r, pictures.Picture(f, url), settings) for f, url in found]
-    texts, _ = pictures.fields(readings)
-    return online.check_pictures(r, platform_id, article_id, texts, **where)
