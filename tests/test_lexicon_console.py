@@ -35,22 +35,22 @@ def test_the_propaganda_department_keeps_a_list_in_the_browser(r, lexicons, site
     assert "歌手大赛" not in screening.rules().terms("other_prohibited")
 
     gbk = tmp_path / "whitelist-gbk.txt"
-    gbk.write_bytes("# 本单位白名单\n严禁代考\n!!!\n".encode("gbk"))
+    gbk.write_bytes("# 本单位白名单\n抵制代考\n!!!\n".encode("gbk"))
     page.set_input_files("#file-allow", str(gbk))
     page.click("#list-allow button:has-text('导入')")
     done = page.locator("#done").inner_text()
     assert "新增 1 条" in done and "文件编码 GBK" in done
     assert "whitelist-gbk.txt 第 3 行: 「!!!」只有标点或空白,已跳过" in done
     shot(page, "lexicon-imported")
-    assert "严禁代考" in screening.rules().terms("other_prohibited", allow=True)
-    assert submitted(r, w, text="考场纪律:严禁代考").status == "in_review"
+    assert "抵制代考" in screening.rules().terms("other_prohibited", allow=True)
+    assert submitted(r, w, text="考场纪律:抵制代考").status == "in_review"
 
     with page.expect_download() as download:
         page.click("#export-allow")
     saved = tmp_path / "exported.txt"
     download.value.save_as(saved)
     assert download.value.suggested_filename == "other_prohibited.allow.txt"
-    assert "严禁代考" in saved.read_text(encoding="utf-8").splitlines()
+    assert "抵制代考" in saved.read_text(encoding="utf-8").splitlines()
 
     page.click("text=全部词库与版本历史")
     history = page.locator("#history tbody tr").all_inner_texts()
