@@ -56,11 +56,15 @@ def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
 def registry(r):
     """Platforms with a responsible person and an administrator each; a propaganda reviewer."""
     from app.core import audit
-    from app.registry import people, platforms, units
+    from app.registry import filings, people, platforms, units
 
     actor = audit.Actor.cli("bench")
     unit = units.create(r, actor, "计算机学院", "secondary_college")
     league = units.create(r, actor, "党委宣传部", "propaganda")
+    club = units.create(r, actor, "摄影社", "student_club")
+    youth = units.create(r, actor, "校团委", "youth_league")
+    # Art. 12: who may host (and supervise) each tier.
+    hosts = {1: (league, league), 2: (unit, league), 3: (club, youth)}
     propaganda = people.create(r, actor, "宣传部审核人")
     people.grant_college_role(r, actor, propaganda.id, "propaganda")
     made = []
@@ -69,6 +73,7 @@ def registry(r):
         admin = people.create(r, actor, f"管理员{n}")
         pid = f"p{n:03d}-wx"
         tier = 1 if n < PLATFORMS // 20 else 2 + n % 2
+        host, supervisor = hosts[tier]
         made.append(
             platforms.create(
                 r,
@@ -77,13 +82,13 @@ def registry(r):
                 name=f"公众号{n}",
                 kind="wechat",
                 tier=tier,
-                unit=unit.id,
-                supervising_unit=league.id,
+                unit=host.id,
+                supervising_unit=supervisor.id,
                 responsible=responsible.id,
                 admins=[admin.id],
             )
         )
-        platforms.change_status(r, actor, pid, "active", "压测")
+        filings.file_in_one_go(r, actor, pid, signer="压测签字人")
     return [platforms.get(r, p.id) for p in made], propaganda.id
 
 
