@@ -13,6 +13,7 @@ import app.cli  # noqa: F401  (registers every command group on the qianfa CLI)
 from app.cli import cli
 from app.cli.audit import parse_time
 from app.core import audit, keys
+from app.core.auditseal import signer
 from app.core.settings import get_settings
 from app.core.store import decode
 from app.core.validate import CHINA_TIME as BEIJING
@@ -291,6 +292,114 @@ def test_concurrent_appends_form_one_chain(r):
     assert audit.verify(r) == audit.Verification(True, 200)
     written = sorted((f["operator"], json.loads(f["detail"])["n"]) for _, f in rows)
     assert written == sorted((f"t{t}", n) for t in range(8) for n in range(25))
+
+
+# verify, a batch at a time
+
+
+def spaced_chain(r, n: int) -> list[tuple[str, dict[str, str]]]:
+    """``n`` records at ids 10 ms apart, so a record can be put between any two."""
+    rows = chain(r, n)
+    base = int(rows[0][0].split("-")[0])
+    rows = [(f"{base + 10 * i}-0", fields) for i, (_, fields) in enumerate(rows)]
+    rebuild(r, rows)
+    return rows
+
+
+def signed_copy(fields: dict[str, str], **changes: str) -> dict[str, str]:
+    """A record changed and re-signed: what only someone holding the audit key could write."""
+    forged = {**fields, **changes}
+    forged["hash"] = audit.record_hash(forged)
+    forged["sig"] = signer().sign(forged["hash"])
+    return forged
+
+
+def edit(rows):
+    rows[4][1]["reason"] = "事后补写"
+    return rows
+
+
+def rehash(rows):
+    rows[5][1]["person"] = "P9"
+    rows[5][1]["hash"] = audit.record_hash(rows[5][1])
+    return rows
+
+
+def swap(rows):
+    rows[3], rows[4] = (rows[3][0], rows[4][1]), (rows[4][0], rows[3][1])
+    return rows
+
+
+def drop(rows):
+    return rows[:4] + rows[5:]
+
+
+def insert_signed(rows):
+    """A validly signed record put between records 3 and 4, with record 4's number: only the
+    record after it shows it (it links past the intruder), across a batch boundary here."""
+    intruder = signed_copy(rows[3][1], seq="4", prev=rows[2][1]["hash"], person="P9")
+    intruder_id = f"{int(rows[2][0].split('-')[0]) + 5}-0"
+    return [*rows[:3], (intruder_id, intruder), *rows[3:]]
+
+
+def move_in_time(rows):
+    rows[6] = (earlier(rows[6][0], days=1).replace("-0", "-1"), rows[6][1])
+    return sorted(rows, key=lambda row: tuple(map(int, row[0].split("-"))))
+
+
+@pytest.mark.parametrize("tamper", [edit, rehash, swap, drop, insert_signed, move_in_time])
+def test_batches_name_the_same_fault_as_a_walk_record_by_record(r, monkeypatch, tamper):
+    """Verify vouches for whole batches the fast way and walks only a batch it cannot vouch
+    for, carrying the two records before it: a fault lands on the same record, with the
+    same reason, whether the chain is one batch or many (batches of 2 and of 3)."""
+    rebuild(r, tamper(spaced_chain(r, 9)))
+    whole = audit.verify(r)
+    assert not whole.ok
+    for size in (2, 3):
+        monkeypatch.setattr(audit, "BATCH", size)
+        assert audit.verify(r) == whole
+
+
+def test_text_of_every_kind_verifies(r, monkeypatch):
+    """Quotes, backslashes, control characters, Chinese and characters beyond the BMP verify,
+    in batches and one by one, and an edit to any of them is still named."""
+    texts = ('他说"同意"', "C:\\审稿\\", "第一行\n第二行\t\x01", "签发 ✅ 𠮷", "", "%s{}")
+    for text in texts:
+        audit.record(r, OPS, "test.text", reason=text, detail={"说明": text, text: [text]})
+    for size in (1000, 2):
+        monkeypatch.setattr(audit, "BATCH", size)
+        assert audit.verify(r) == audit.Verification(True, len(texts))
+    rows = entries(r)
+    rows[3][1]["reason"] = "签发 ✅ 𠮶"
+    rebuild(r, rows)
+    assert_verify_names(rows[3][0], 4, "记录内容与其哈希不符")
+
+
+def test_untouched_chain_is_vouched_for_without_a_walk_record_by_record(r, monkeypatch):
+    """What makes verify fast: records as ``append`` writes them (quotes, backslashes and
+    Chinese included) are checked batch by batch, never one by one."""
+    for text in ('他说"同意"', "C:\\审稿\\", "签发 ✅"):
+        audit.record(r, OPS, "test.text", reason=text, detail={"说明": text})
+    chain(r, 5)
+
+    def one_by_one(*args):
+        raise AssertionError("a good batch was walked record by record")
+
+    monkeypatch.setattr(audit, "_fault", one_by_one)
+    monkeypatch.setattr(audit, "BATCH", 3)
+    assert audit.verify(r) == audit.Verification(True, 8)
+
+
+def test_bytes_that_are_not_utf8_are_named_not_a_crash(r):
+    """A record given a byte UTF-8 never has (the fast check's stand-in for its template's
+    quotes) is named as changed, in one line, where verify used to stop with a traceback."""
+    rows = spaced_chain(r, 3)
+    raw = {k.encode(): v.encode() for k, v in rows[1][1].items()}
+    raw[b"action"] += b"\xff"
+    r.delete(STREAM)
+    for entry_id, fields in rows:
+        r.xadd(STREAM, raw if fields is rows[1][1] else fields, id=entry_id)
+    assert_verify_names(rows[1][0], 2, "记录含有非 UTF-8 字节")
 
 
 # export

@@ -6,6 +6,7 @@ import os
 import threading
 
 import pytest
+import redis
 
 from app.core import alerts, audit, keys
 from app.core.audit import Actor
@@ -14,10 +15,10 @@ from app.core.masterkey import load_keyring
 from app.core.settings import load_settings
 from app.drafts import suspension
 from app.monitoring import replies
+from app.webhook import Gateway, Limits, refusals
 from app.webhook import config as webhook_config
-from app.webhook import refusals
 from sandbox.crypto import sign
-from tests.conftest import wait_until
+from tests.conftest import free_port, wait_until
 from tests.sandbox_helpers import SAMPLE_TOKEN
 from tests.webhook_helpers import (
     OPERATOR,
@@ -428,3 +429,44 @@ def test_claim_script_builds_the_same_key_names_as_app_keys(r):
         keys.publish_events(),
     ]
     assert [found.decode() for found in r.eval(body, 0)] == expected
+
+
+# --- callbacks answered around Flask's routing (app.web.wechat.Direct) ---------------
+
+
+def test_callback_answer_carries_the_security_header(client):
+    response = post(client, text("帮助", sender=STAFF))
+    assert response.status_code == 200
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_an_error_in_a_callback_is_answered_by_the_json_handler(settings, staff):
+    """The callback path skips Flask's routing, not its error handlers: an unexpected error
+    is the consistent JSON 500, logged, with no trace in the answer; the header is there."""
+
+    def broken(*args):
+        raise RuntimeError("boom in chat")
+
+    response = post(app_with(settings, broken).test_client(), text("帮助", sender=STAFF))
+    assert response.status_code == 500
+    assert response.get_json() == {"error": "internal", "message": "服务器内部错误,已记录"}
+    assert "boom" not in response.get_data(as_text=True)
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_redis_down_during_a_callback_answers_503(settings, staff):
+    """A Redis that does not answer gives the JSON 503, as everywhere else."""
+    app = app_with(settings, Chat())
+    closed = redis.Redis(port=free_port(), socket_connect_timeout=0.5)
+    app.extensions["qianfa.webhook"] = Gateway(closed, load_keyring(settings), Limits.of(settings))
+    response = post(app.test_client(), text("帮助", sender=STAFF))
+    assert response.status_code == 503
+    assert response.get_json()["message"] == "数据存储暂时不可用,请稍后再试"
+
+
+@pytest.mark.parametrize("path", ["/wechat/", f"/wechat/{PLATFORM}/x", "/wechat//x"])
+def test_paths_beside_a_platform_are_left_to_flask(client, path):
+    """Only ``/wechat/<one segment>`` is taken around Flask; the rest gets Flask's answer."""
+    response = client.post(path, data=b"<xml/>")
+    assert response.status_code in (404, 308)
+    assert response.headers["X-Content-Type-Options"] == "nosniff"

@@ -1,9 +1,13 @@
-"""The worker entry point: the forking worker by default, ``--simple`` runs jobs in-process."""
+"""The worker entry point: by default one supervised child runs the jobs and is started
+again when it dies; ``--fork`` forks a child per job; ``--simple`` runs jobs in-process."""
 
 import os
+import signal
+import subprocess
+import sys
 
 from click.testing import CliRunner
-from rq import Queue
+from rq import Queue, get_current_job
 from rq.job import Job
 
 from app.cli import cli
@@ -11,21 +15,48 @@ from app.core.settings import get_settings
 from workers.worker import run_worker
 
 
-def queued_getpid(r) -> Job:
-    """A job whose result is the id of the process that ran it."""
-    return Queue("notifications", connection=r).enqueue("os.getpid")
+def queued(r, function: str = "os.getpid") -> Job:
+    """A job on the notifications queue; ``os.getpid`` returns the process that ran it."""
+    return Queue("notifications", connection=r).enqueue(function)
 
 
-def test_default_worker_runs_each_job_in_a_forked_child(r):
-    job = queued_getpid(r)
+def die_by_sigkill() -> None:
+    """A job that kills the process running it, as a segfault or the OOM killer would."""
+    job = get_current_job()
+    job.meta["pid"] = os.getpid()
+    job.save_meta()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_default_worker_runs_jobs_one_after_another_in_one_child(r):
+    """No fork per job (what made the forking worker slow), yet not in the worker itself."""
+    first, second = queued(r), queued(r)
     run_worker(get_settings(), ("notifications",), burst=True, with_scheduler=False)
-    job.refresh()
-    assert job.get_status() == "finished"
-    assert job.return_value() != os.getpid()
+    pids = {job.return_value() for job in (first, second)}
+    assert len(pids) == 1 and os.getpid() not in pids
+
+
+def test_default_worker_starts_another_child_when_a_job_kills_its_own(r):
+    """A job that kills its process takes only the child: the supervising worker starts
+    another, which runs the next job, and the worker itself carries on (exits 0 in burst)."""
+    dying, after = queued(r, "tests.test_worker.die_by_sigkill"), queued(r)
+    args = [sys.executable, "-m", "app", "worker", "--burst", "--without-scheduler"]
+    worker = subprocess.run([*args, "notifications"], timeout=60, capture_output=True)
+    assert worker.returncode == 0, worker.stderr.decode()[-2000:]
+    dying.refresh()
+    assert after.get_status(refresh=True) == "finished"
+    assert after.return_value() not in (None, dying.meta["pid"])
+
+
+def test_fork_worker_runs_each_job_in_a_forked_child(r):
+    first, second = queued(r), queued(r)
+    run_worker(get_settings(), ("notifications",), burst=True, with_scheduler=False, fork=True)
+    pids = [job.return_value() for job in (first, second)]
+    assert len(set(pids)) == 2 and os.getpid() not in pids
 
 
 def test_simple_worker_runs_jobs_in_its_own_process(r):
-    job = queued_getpid(r)
+    job = queued(r)
     run_worker(get_settings(), ("notifications",), burst=True, with_scheduler=False, simple=True)
     job.refresh()
     assert job.get_status() == "finished"
@@ -33,9 +64,16 @@ def test_simple_worker_runs_jobs_in_its_own_process(r):
 
 
 def test_worker_command_takes_simple(r):
-    job = queued_getpid(r)
+    job = queued(r)
     args = ["worker", "--simple", "--burst", "--without-scheduler", "notifications"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     job.refresh()
     assert job.return_value() == os.getpid()
+
+
+def test_worker_command_refuses_simple_with_fork(r):
+    args = ["worker", "--simple", "--fork", "--burst", "notifications"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    assert result.output == "错误:--simple 与 --fork 只能选一个\n"

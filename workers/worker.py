@@ -2,6 +2,8 @@
 
 import contextlib
 import logging
+import os
+import signal
 import time
 
 import redis
@@ -15,6 +17,7 @@ from app.outbox import queues as jobs
 
 log = logging.getLogger(__name__)
 REDIS_WAIT_CAP = 10.0
+RESTART_PAUSE = 1.0
 # What a job's first argument names, for its log lines (the rest say it in their records).
 FIRST_ARGUMENT = {"publish_draft": "draft", "reconcile_platform": "platform"}
 
@@ -67,15 +70,15 @@ def run_worker(
     burst=False,
     with_scheduler=True,
     simple=False,
+    fork=False,
 ) -> bool:
     """Work the given queues (default: all but pictures, alerts first) until stopped or idle.
 
-    By default each job runs in a forked child (RQ's ``Worker``), which the worker kills
-    when the job overruns its timeout by a minute, so no job can wedge or poison the
-    worker. ``simple`` runs jobs in the worker process itself (``SimpleWorker``): no fork
-    per job, and connections stay open between jobs, about three times the throughput
-    (``bench/pipeline.py``); a timeout is then only the exception SIGALRM raises inside
-    the job, and a job that crashes the process takes the worker with it.
+    By default (``supervise``) jobs run one after another in a child process that a
+    supervising parent starts again whenever it dies: a fork per worker, not per job.
+    ``fork`` is RQ's ``Worker``, a forked child per job, which the worker kills when the job
+    overruns its timeout by a minute; about a third of the throughput (``bench/pipeline.py``).
+    ``simple`` runs jobs in this process (``SimpleWorker``), with nothing to restart it.
 
     RQ's work loop gives up on some Redis errors (a timeout, an error during its
     maintenance); outside burst mode a worker that stopped without being asked to waits
@@ -84,6 +87,8 @@ def run_worker(
     unknown = set(queues) - set(jobs.QUEUES)
     if unknown:
         raise InvalidInput(f"未知队列:{', '.join(sorted(unknown))};可用:{', '.join(jobs.QUEUES)}")
+    if not (simple or fork):
+        return supervise(settings, queues, burst=burst, with_scheduler=with_scheduler)
     r = get_redis(settings)
     while True:
         worker_class = InProcessWorker if simple else ForkingWorker
@@ -99,6 +104,69 @@ def run_worker(
             return worked
         log.warning("worker %s stopped without being asked; starting again", worker.name)
         wait_for_redis(r)
+
+
+def supervise(settings: Settings, queues: tuple[str, ...], *, burst, with_scheduler) -> bool:
+    """Run an in-process worker in a child and start another whenever it dies.
+
+    A job that kills its process (SIGKILL, a segfault, the OOM killer) takes only the
+    child; RQ fails or retries that job once its timeout has passed, and the sweeper
+    resumes a publication, as after a forked work-horse's death. SIGTERM is passed on, so
+    the child finishes the job in hand; Ctrl-C reaches the child from the terminal.
+    RQ's ``WorkerPool`` does this too, but with its own connection and logging, the
+    scheduler always on and no respawn in burst mode.
+    """
+    stopping: list[int] = []
+    child = 0
+
+    def stop(signum, _frame):
+        stopping.append(signum)
+        if not child:
+            raise SystemExit(0)  # between children: nothing to finish
+        if signum == signal.SIGTERM:
+            _pass_on(child, signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while True:
+            child = _start_child(settings, queues, burst, with_scheduler, previous)
+            if signal.SIGTERM in stopping:  # arrived while forking
+                _pass_on(child, signal.SIGTERM)
+            _, status = os.waitpid(child, 0)
+            metrics.fold(child)
+            child, code = 0, os.waitstatus_to_exitcode(status)
+            if stopping or (burst and code == 0):
+                return code == 0
+            log.warning("worker child ended (exit code %d); starting another", code)
+            time.sleep(RESTART_PAUSE)  # a child that dies at start must not spin the CPU
+            wait_for_redis(get_redis(settings))
+    except SystemExit:
+        return False
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _pass_on(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)
+
+
+def _start_child(settings, queues, burst, with_scheduler, handlers) -> int:
+    """Fork the child that works; it takes back the signal handlers RQ expects to replace."""
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        run_worker(settings, queues, burst=burst, with_scheduler=with_scheduler, simple=True)
+        code = 0
+    except Exception:
+        log.exception("worker child failed")
+    finally:
+        os._exit(code)  # never back into the parent's loop or click command
 
 
 def wait_for_redis(r: redis.Redis) -> None:

@@ -21,8 +21,8 @@ from app.core.settings import Settings
 ALERTS = "alerts"
 PUBLISHING = "publishing"
 NOTIFICATIONS = "notifications"
-# Text in pictures: OCR takes seconds and a loaded engine, so its own (simple) worker reads
-# it (``qianfa worker --simple pictures``); the other workers leave it alone.
+# Text in pictures: OCR takes seconds and a loaded engine, so its own worker reads
+# it (``qianfa worker pictures``); the other workers leave it alone.
 PICTURES = "pictures"
 QUEUES = (ALERTS, PUBLISHING, NOTIFICATIONS, PICTURES)
 DEFAULT_QUEUES = (ALERTS, PUBLISHING, NOTIFICATIONS)

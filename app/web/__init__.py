@@ -17,11 +17,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["QIANFA_SETTINGS"] = settings
     app.json.ensure_ascii = False
     logging.basicConfig(level=settings.log_level)
-    if settings.trusted_proxies:  # only then is X-Forwarded-For the client's address
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)
-
     from app.web import api, console, errors, headers, health, metrics, preview, wechat
 
+    app.wsgi_app = wechat.Direct(app)  # before ProxyFix, which must see the request first
+    if settings.trusted_proxies:  # only then is X-Forwarded-For the client's address
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)
     errors.init_app(app)
     headers.init_app(app)
     console.init_app(app)
