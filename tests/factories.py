@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from app.core import audit
+from app.core import audit, keys
 from app.core.masterkey import Keyring
 from app.drafts import lifecycle, suspension
 from app.registry import filings, owners, people, platforms, units
@@ -107,3 +107,17 @@ def snapshot(r) -> dict[bytes, bytes]:
 def add_term(directory, category: str, term: str) -> None:
     with open(directory / f"{category}.txt", "a", encoding="utf-8") as f:
         f.write(f"\n{term}\n")
+
+
+def store_not_utf8(r, action: str, field: str = "reason", tail: bytes = b"\xff\xfe") -> str:
+    """Give the first ``action`` record bytes that are not UTF-8 after ``field``, straight in
+    the stream, as anyone with Redis access (or a damaged disk) could; its stream id."""
+    stream = keys.audit_stream()
+    rows = r.xrange(stream)
+    target = next(entry_id for entry_id, fields in rows if fields[b"action"] == action.encode())
+    r.delete(stream)
+    for entry_id, fields in rows:
+        if entry_id == target:
+            fields = {**fields, field.encode(): fields[field.encode()] + tail}
+        r.xadd(stream, fields, id=entry_id)
+    return target.decode()

@@ -18,6 +18,7 @@ from app.core.settings import get_settings
 from app.core.store import decode
 from app.core.validate import CHINA_TIME as BEIJING
 from tests.conftest import wait_until
+from tests.factories import store_not_utf8
 from workers.jobs import trim_audit
 
 STREAM = keys.audit_stream()
@@ -400,6 +401,25 @@ def test_bytes_that_are_not_utf8_are_named_not_a_crash(r):
     for entry_id, fields in rows:
         r.xadd(STREAM, raw if fields is rows[1][1] else fields, id=entry_id)
     assert_verify_names(rows[1][0], 2, "记录含有非 UTF-8 字节")
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_a_record_that_is_not_utf8_is_exported_marked_not_a_crash(r, fmt):
+    """``audit export`` used to stop with a traceback on such a record: it writes every
+    record, that one with its bytes as \\xNN and the field that held them named."""
+    for action in ("test.before", "test.damaged", "test.after"):
+        audit.record(r, OPS, action, reason="退回")
+    damaged = store_not_utf8(r, "test.damaged")
+    result = run("audit", "export", "--format", fmt)
+    assert result.exit_code == 0, result.output
+    rows = parse(fmt, result.stdout)
+    assert [row["action"] for row in rows] == ["test.before", "test.damaged", "test.after"]
+    assert (rows[1]["id"], rows[1]["reason"], rows[1]["not_utf8"]) == (
+        damaged,
+        "退回\\xff\\xfe",
+        "reason",
+    )
+    assert [rows[0].get("not_utf8", ""), rows[2].get("not_utf8", "")] == ["", ""]
 
 
 # export

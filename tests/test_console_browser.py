@@ -4,6 +4,8 @@ Each test signs in through the page, does one thing a person does, and saves a
 screenshot of every page it passes under ``tests/artifacts/``.
 """
 
+import csv
+import io
 import shutil
 from datetime import date
 
@@ -13,7 +15,7 @@ from app.channels import console_accounts
 from app.drafts import lifecycle
 from app.registry import filings, people, platforms, units
 from tests.console_helpers import ARTIFACTS, shot, sign_in_browser, with_password
-from tests.factories import OPERATOR, actor, submitted, world
+from tests.factories import OPERATOR, actor, store_not_utf8, submitted, world
 
 pytestmark = pytest.mark.browser
 
@@ -130,6 +132,27 @@ def test_the_audit_trail_is_filtered_verified_and_exported(r, site, page, tmp_pa
     text = saved.read_text(encoding="utf-8")
     assert text.startswith("id,seq,at") and "platform.create" in text
     shutil.copy(saved, ARTIFACTS / "audit.csv")
+
+
+def test_a_record_that_is_not_utf8_is_listed_marked_and_exported(r, site, page, tmp_path):
+    """A record with bytes that are not UTF-8 (stored around ``append``) used to make the
+    page an error: it is listed, marked, the chain shown broken there, and exported."""
+    w = world(r)
+    with_password(r, w.propaganda)
+    store_not_utf8(r, "platform.create")
+    sign_in_browser(page, site, w.propaganda)
+    page.goto(f"{site}/console/audit?action=platform.create")
+    assert "非 UTF-8" in page.locator("#verification").inner_text()
+    row = page.locator("main tbody tr", has_text="platform.create")
+    assert "记录含有非 UTF-8 字节(字段 reason" in row.locator(".not-utf8").inner_text()
+    assert row.inner_text().endswith("\\xff\\xfe")
+    shot(page, "audit-not-utf8")
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    saved = tmp_path / "audit.csv"
+    download.value.save_as(saved)
+    (exported,) = csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8-sig")))
+    assert (exported["reason"], exported["not_utf8"]) == ("\\xff\\xfe", "reason")
 
 
 def test_a_supervising_unit_sees_the_platforms_it_supervises(r, site, page):

@@ -54,6 +54,8 @@ BATCH = 1000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 VERIFY_ATTEMPTS = 3
 NOT_TEXT = "记录含有非 UTF-8 字节:此记录被改动"
+# Added to a record read back with bytes that are not UTF-8: the fields that held them.
+NOT_TEXT_FIELDS = "not_utf8"
 # The stream id comes from Redis's clock and ``at`` from the app's: NTP keeps them this close.
 ID_CLOCK_TOLERANCE_MS = 300_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -153,7 +155,36 @@ def record(r: redis.Redis, actor: Actor, action: str, **fields) -> dict[str, str
 def entry(r: redis.Redis, entry_id: str) -> dict[str, str] | None:
     """One record by its stream id (with ``id``), or None once trimmed away."""
     found = r.xrange(keys.audit_stream(), min=entry_id, max=entry_id)
-    return {"id": entry_id, **decode(found[0][1])} if found else None
+    return {"id": entry_id, **readable(found[0][1])} if found else None
+
+
+def readable(fields: dict[bytes, bytes]) -> dict[str, str]:
+    """A stored record as text, whatever its bytes, so that reading never fails on it.
+
+    ``append`` writes only UTF-8; bytes that are not (a record written around it, or
+    corrupted) are shown as ``\\xNN`` and ``NOT_TEXT_FIELDS`` names the fields that held them.
+    ``verify`` names such a record as changed.
+    """
+    try:
+        return decode(fields)
+    except UnicodeDecodeError:
+        pass
+    record, damaged = {}, []
+    for raw_name, raw_value in fields.items():
+        name = raw_name.decode(errors="backslashreplace")
+        record[name] = raw_value.decode(errors="backslashreplace")
+        if not (_is_utf8(raw_name) and _is_utf8(raw_value)):
+            damaged.append(name)
+    record[NOT_TEXT_FIELDS] = ",".join(damaged)
+    return record
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def head(r: redis.Redis) -> tuple[int, str]:
@@ -564,7 +595,7 @@ def _entries(r: redis.Redis, start: str, end: str) -> Iterator[tuple[str, dict[s
     while True:
         batch = r.xrange(keys.audit_stream(), min=start, max=end, count=BATCH)
         for entry_id, fields in batch:
-            yield entry_id.decode(), decode(fields)
+            yield entry_id.decode(), readable(fields)
         if len(batch) < BATCH:
             return
         start = "(" + batch[-1][0].decode()
@@ -647,8 +678,9 @@ def write_jsonl(rows: Iterator[dict[str, str]], out) -> int:
 
 def write_csv(rows: Iterator[dict[str, str]], out) -> int:
     """The spreadsheet people open: times in Beijing time, with their +08:00 offset;
-    the JSONL export keeps every field exactly as stored."""
-    writer = csv.DictWriter(out, fieldnames=("id", *FIELDS), extrasaction="ignore")
+    the JSONL export keeps every field as stored (bytes that are not UTF-8: ``readable``)."""
+    columns = ("id", *FIELDS, NOT_TEXT_FIELDS)
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     count = 0
     for row in rows:
