@@ -125,6 +125,23 @@ def test_a_submit_is_enqueued_and_acknowledged_together(r, dispatcher):
     assert draft.status == lifecycle.IN_REVIEW
 
 
+def test_a_record_that_is_not_utf8_is_acknowledged_and_not_routed(r, dispatcher):
+    """A draft.submit stored around ``append`` with bytes that are not UTF-8 (``verify``
+    names it) used to stop the dispatcher at every claim: it routes nothing, is acknowledged,
+    and the records around it are routed as usual."""
+    w = world(r)
+    submitted(r, w)
+    (_, fields), *_ = r.xrevrange(keys.audit_stream(), count=1)
+    r.xadd(keys.audit_stream(), {**fields, b"reason": b"\xff\xfe"})
+    submitted(r, w)
+    dispatcher.step(block_ms=None)
+    first, damaged, second = audit.records(r, action="draft.submit")
+    assert damaged["not_utf8"] == "reason"
+    routed = [queues.job_id("notify_reviewers", event["id"]) for event in (first, second)]
+    assert queued(r, "notifications") == routed
+    assert pending(r) == 0
+
+
 def test_a_record_left_unacknowledged_by_a_dead_dispatcher_is_routed_again(r, settings):
     """A crash between enqueue and ack: another dispatcher claims the record and routes it."""
     w = world(r)

@@ -30,7 +30,7 @@ from datetime import datetime
 
 import redis
 
-from app.core import keys
+from app.core import audit, keys
 from app.core.settings import Settings
 from app.core.store import now, timestamp
 from app.drafts import lifecycle
@@ -232,7 +232,10 @@ class Dispatcher:
     def _dispatch(self, stream: str, entry_id: str, fields: dict | None) -> None:
         """Enqueue the record's jobs and acknowledge it, all in one transaction."""
         if stream == keys.audit_stream():
-            record = {k.decode(): v.decode() for k, v in (fields or {}).items()}
+            record = audit.readable(fields or {})
+            if audit.NOT_TEXT_FIELDS in record:  # not written by ``append``: verify names it
+                log.warning("audit record %s is not UTF-8: acknowledged, not routed", entry_id)
+                record = {}
             routed = route({"id": entry_id, **record}) if record else []
         elif stream == keys.alerts():
             routed = route_alert(entry_id) if fields else []
