@@ -70,24 +70,29 @@ def run_worker(
     burst=False,
     with_scheduler=True,
     simple=False,
-    fork=False,
+    supervised=False,
+    again=True,
 ) -> bool:
     """Work the given queues (default: all but pictures, alerts first) until stopped or idle.
 
-    By default (``supervise``) jobs run one after another in a child process that a
-    supervising parent starts again whenever it dies: a fork per worker, not per job.
-    ``fork`` is RQ's ``Worker``, a forked child per job, which the worker kills when the job
-    overruns its timeout by a minute; about a third of the throughput (``bench/pipeline.py``).
+    By default jobs run in RQ's ``Worker``, a forked child per job, which the worker kills
+    when the job overruns its timeout by a minute. ``supervised`` (``supervise``) runs them
+    one after another in a child process that a supervising parent starts again whenever it
+    dies: a fork per worker, not per job, about three times the throughput
+    (``bench/pipeline.py``), but not yet the default: after a Sentinel failover its child
+    can hang at shutdown in RQ's ``register_death``, retrying the lost master.
     ``simple`` runs jobs in this process (``SimpleWorker``), with nothing to restart it.
 
     RQ's work loop gives up on some Redis errors (a timeout, an error during its
     maintenance); outside burst mode a worker that stopped without being asked to waits
     for Redis and starts again, so a Redis restart never leaves the queues unworked.
+    ``again=False`` (a supervised child) returns instead: its parent starts a fresh child,
+    since RQ leaves threads, signal handlers and a scheduler behind in a worker's process.
     """
     unknown = set(queues) - set(jobs.QUEUES)
     if unknown:
         raise InvalidInput(f"未知队列:{', '.join(sorted(unknown))};可用:{', '.join(jobs.QUEUES)}")
-    if not (simple or fork):
+    if supervised:
         return supervise(settings, queues, burst=burst, with_scheduler=with_scheduler)
     r = get_redis(settings)
     while True:
@@ -100,7 +105,7 @@ def run_worker(
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             log.warning("worker lost Redis: %s", exc)
             worked = False
-        if burst or worker._shutdown_requested_date is not None:  # SIGTERM or SIGINT
+        if burst or not again or worker._shutdown_requested_date is not None:  # SIGTERM/INT
             return worked
         log.warning("worker %s stopped without being asked; starting again", worker.name)
         wait_for_redis(r)
@@ -161,7 +166,9 @@ def _start_child(settings, queues, burst, with_scheduler, handlers) -> int:
     try:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
-        run_worker(settings, queues, burst=burst, with_scheduler=with_scheduler, simple=True)
+        run_worker(
+            settings, queues, burst=burst, with_scheduler=with_scheduler, simple=True, again=False
+        )
         code = 0
     except Exception:
         log.exception("worker child failed")

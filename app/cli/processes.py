@@ -136,28 +136,28 @@ def serve():
 @click.option("--with-scheduler/--without-scheduler", default=True, help="同时运行 RQ 调度器。")
 @click.option("--simple", is_flag=True, help="在本进程内执行任务,无监护进程(SimpleWorker)。")
 @click.option(
-    "--fork",
+    "--supervised",
     is_flag=True,
-    help="每个任务 fork 一个子进程执行(RQ 的 Worker,吞吐量约为默认的三分之一)。",
+    help="在一个子进程中依次执行任务,子进程退出时由父进程重新启动(吞吐量约为默认的三倍)。",
 )
-def worker(queues, burst, with_scheduler, simple, fork):
+def worker(queues, burst, with_scheduler, simple, supervised):
     """启动 RQ 工作进程(默认队列:alerts publishing notifications)。
 
-    默认在一个子进程中依次执行任务,子进程退出(崩溃、被杀)时由父进程重新启动。
+    默认每个任务 fork 一个子进程执行(RQ 的 Worker)。
     """
     from workers.worker import run_worker
 
     settings = get_settings()
     start(settings, "worker")
-    if simple and fork:
-        raise CliError("--simple 与 --fork 只能选一个")
+    if simple and supervised:
+        raise CliError("--simple 与 --supervised 只能选一个")
     run_worker(
         settings,
         tuple(queues),
         burst=burst,
         with_scheduler=with_scheduler,
         simple=simple,
-        fork=fork,
+        supervised=supervised,
     )
 
 
