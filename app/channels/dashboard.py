@@ -11,7 +11,7 @@ from app.core import alertstate, keys
 from app.core.store import now
 from app.drafts import lifecycle, listing, review
 from app.monitoring import inventory
-from app.registry import filings
+from app.registry import filings, platforms
 
 PAGE = 50
 
@@ -26,21 +26,29 @@ class Overview:
     by_status: Counter = field(default_factory=Counter)
     page: int = PAGE  # each list shows at most this many ("50+")
     refilings: list[filings.Filing] = field(default_factory=list)
-    dormant: list[inventory.Row] = field(default_factory=list)
+    dormant: list[platforms.Platform] = field(default_factory=list)
 
 
-def waiting_since(r: redis.Redis, draft: lifecycle.Draft) -> datetime:
-    """When the current version began to wait, from the reminders' clock (read only)."""
-    content_hash, since = r.hmget(keys.review_clock(draft.id), "hash", "since")
-    if content_hash == draft.content_hash.encode() and since:
-        return datetime.fromisoformat(since.decode())
-    return datetime.fromisoformat(draft.updated_at)
+def waiting_since(r: redis.Redis, drafts: list[lifecycle.Draft]) -> list[datetime]:
+    """When each current version began to wait, from the reminders' clock (read only), in
+    one round trip."""
+    with r.pipeline(transaction=False) as pipe:
+        for draft in drafts:
+            pipe.hmget(keys.review_clock(draft.id), "hash", "since")
+        clocks = pipe.execute()
+    return [
+        datetime.fromisoformat(since.decode())
+        if content_hash == draft.content_hash.encode() and since
+        else datetime.fromisoformat(draft.updated_at)
+        for draft, (content_hash, since) in zip(drafts, clocks, strict=True)
+    ]
 
 
 def overview(
     r: redis.Redis, person_id: str, escalate_after: int, dormant_days: int = 90
 ) -> Overview:
-    """The dashboard's lists, a page each, read from the draft indexes (``listing``)."""
+    """The dashboard's lists, a page each, read from indexes (``listing``, ``inventory``):
+    a few round trips for all the platforms shown, none per draft or publication."""
     seen = console_accounts.visible_platforms(r, person_id)
     everything = console_accounts.sees_all(r, person_id)
     scope = None if everything else [p.id for p in seen]
@@ -48,10 +56,8 @@ def overview(
     for platform in seen:
         result.by_tier[platform.tier] += 1
         result.by_status[platform.status] += 1
-        result.refilings += open_refilings(r, platform.id)
-        row = inventory.row(r, platform, dormant_days)
-        if row.dormant:
-            result.dormant.append(row)
+    result.refilings = open_refilings(r, [p.id for p in seen])
+    result.dormant = inventory.dormant(r, seen, dormant_days)
     result.waiting = review.waiting_for(r, person_id, scope, PAGE)
     result.overdue = overdue(r, scope, now() - timedelta(seconds=escalate_after))
     result.failed = lifecycle.list_across(r, scope, lifecycle.FAILED, PAGE)
@@ -59,24 +65,21 @@ def overview(
     return result
 
 
-def open_refilings(r: redis.Redis, platform_id: str) -> list[filings.Filing]:
+def open_refilings(r: redis.Redis, platform_ids: list[str]) -> list[filings.Filing]:
     """Open re-filing forms: a change of owners waits on each (art. 6 asks for it 及时)."""
     return [
         f
-        for f in filings.of_platform(r, platform_id)
+        for forms in filings.of_platforms(r, platform_ids).values()
+        for f in forms
         if f.status == filings.OPEN and f.kind == "refiling"
     ]
 
 
 def overdue(r: redis.Redis, scope: list[str] | None, late: datetime) -> list[lifecycle.Draft]:
     """Drafts waiting since before ``late``: the oldest in review, checked on their clock."""
-    ids = [
-        did
-        for pid in scope or [listing.ALL]
-        for did in listing.oldest_waiting(r, pid, late.timestamp(), PAGE)
-    ]
-    found = lifecycle.load_many(r, ids)
-    late_ones = [d for d in found if d.status == lifecycle.IN_REVIEW and waiting_since(r, d) < late]
+    ids = listing.oldest_waiting(r, scope or [listing.ALL], late.timestamp(), PAGE)
+    found = [d for d in lifecycle.load_many(r, ids) if d.status == lifecycle.IN_REVIEW]
+    late_ones = [d for d, since in zip(found, waiting_since(r, found), strict=True) if since < late]
     return sorted(late_ones, key=listing.score)[:PAGE]
 
 

@@ -336,6 +336,7 @@ def write_in(tx: Tx, draft: Draft, awaiting: Collection[str] | None = None) -> N
         signoffs=SIGNOFFS,
         awaiting=awaiting,
         in_review=draft.status == IN_REVIEW,
+        published=draft.status == PUBLISHED,
     )
 
 

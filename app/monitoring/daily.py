@@ -27,7 +27,7 @@ from app.core.clock import BEIJING
 from app.core.errors import WeChatRetryable
 from app.core.settings import Settings
 from app.core.store import now
-from app.drafts import lifecycle
+from app.drafts import lifecycle, listing
 from app.monitoring import inventory, reconcile
 from app.notify import deliver, draft_notices, escalation
 from app.notify.deliver import Notice
@@ -92,15 +92,15 @@ def build(r: redis.Redis, settings: Settings, day: date, only: set[str] | None =
         if c.kind == "unreviewed_publication" and _within(c.at, start, end)
     )
     report = Report(day)
+    dormant = {p.id for p in inventory.dormant(r, shown, settings.dormant_days, end)}
     for platform in shown:
-        row = inventory.row(r, platform, settings.dormant_days, end)
         report.lines.append(
             Line(
                 platform=platform.id,
                 name=platform.name,
                 published=_published(r, platform.id, start, end),
                 unreviewed=unreviewed[platform.id],
-                dormant=row.dormant,
+                dormant=platform.id in dormant,
                 unavailable=reconcile.status(r, platform.id).get("status") == "unavailable",
             )
         )
@@ -118,8 +118,7 @@ def _within(at: str, start: datetime, end: datetime) -> bool:
 
 def _published(r: redis.Redis, platform_id: str, start: datetime, end: datetime) -> int:
     """Drafts Qianfa published on the platform within the day."""
-    found = lifecycle.list_drafts(r, platform=platform_id, status=lifecycle.PUBLISHED, limit=SCAN)
-    return sum(1 for d in found if _within(d.updated_at, start, end))
+    return listing.published_between(r, platform_id, start.timestamp(), end.timestamp())
 
 
 def _overdue(r: redis.Redis, settings: Settings, only: set[str] | None) -> int:
