@@ -172,6 +172,24 @@ def state(r: redis.Redis, raw_id: str) -> ReviewState:
     )
 
 
+def states(r: redis.Redis, drafts: list[Draft]) -> list[ReviewState]:
+    """``state`` of each draft of a page, in a few round trips (the chat's lists)."""
+    found = platforms.many(r, {draft.platform for draft in drafts})
+    screened = screening.flags_for_many(r, drafts)
+    with r.pipeline(transaction=False) as pipe:
+        for draft in drafts:
+            pipe.hgetall(keys.draft_signoffs(draft.id))
+        stored = pipe.execute()
+    return [
+        ReviewState(
+            draft,
+            required_signoffs(found[draft.platform], draft, draft.flags | flagged),
+            _current(draft, raw),
+        )
+        for draft, flagged, raw in zip(drafts, screened, stored, strict=True)
+    ]
+
+
 def approve(
     r: redis.Redis, actor: audit.Actor, raw_id: str, seen_hash: str, comment: str = ""
 ) -> ReviewState:
@@ -402,7 +420,11 @@ def flags(r, draft: Draft) -> frozenset[str]:
 
 def valid_signoffs(r, draft: Draft) -> dict[str, dict]:
     """Sign-offs given for the draft's current content; older ones do not count."""
-    stored = decode(r.hgetall(keys.draft_signoffs(draft.id)))
+    return _current(draft, r.hgetall(keys.draft_signoffs(draft.id)))
+
+
+def _current(draft: Draft, raw) -> dict[str, dict]:
+    stored = decode(raw)
     given = {name: json.loads(value) for name, value in stored.items()}
     return {name: s for name, s in given.items() if s["content_hash"] == draft.content_hash}
 
