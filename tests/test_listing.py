@@ -3,8 +3,9 @@
 from app.channels import dashboard
 from app.core.audit import Actor
 from app.drafts import lifecycle, review
-from app.registry import platforms
-from tests.factories import actor, submitted, text_draft, world
+from app.registry import people, platforms
+from tests.console_helpers import signed_in
+from tests.factories import OPERATOR, actor, submitted, text_draft, world
 from tests.publishing_helpers import approved
 
 PUBLISHER = Actor.system("publisher")
@@ -136,3 +137,19 @@ def test_reindex_rebuilds_the_lists_of_drafts_stored_before_the_indexes(r):
     assert [d.id for d in review.waiting_for(r, a.responsible, None, 1000)] == truly_waiting(
         r, a.responsible
     )
+
+
+def test_someone_who_sees_no_platform_sees_no_overdue_draft_on_the_dashboard(r, settings):
+    """The overdue list is read over the platforms the person may see: none is none, not
+    every platform's."""
+    w = world(r)
+    late = submitted(r, w)
+    nobody = people.create(r, OPERATOR, "离任的老师")
+    client, _ = signed_in(settings, r, nobody.id)
+    found = dashboard.overview(r, nobody.id, escalate_after=0)
+    assert found.overdue == [] and found.waiting == []
+    page = client.get("/console/dashboard").data.decode()
+    assert late.id not in page and w.platform not in page
+    assert [d.id for d in dashboard.overview(r, w.responsible, escalate_after=0).overdue] == [
+        late.id
+    ]

@@ -77,7 +77,8 @@ def open_refilings(r: redis.Redis, platform_ids: list[str]) -> list[filings.Fili
 
 def overdue(r: redis.Redis, scope: list[str] | None, late: datetime) -> list[lifecycle.Draft]:
     """Drafts waiting since before ``late``: the oldest in review, checked on their clock."""
-    ids = listing.oldest_waiting(r, scope or [listing.ALL], late.timestamp(), PAGE)
+    scopes = [listing.ALL] if scope is None else scope  # a person seeing none sees none
+    ids = listing.oldest_waiting(r, scopes, late.timestamp(), PAGE)
     found = [d for d in lifecycle.load_many(r, ids) if d.status == lifecycle.IN_REVIEW]
     late_ones = [d for d, since in zip(found, waiting_since(r, found), strict=True) if since < late]
     return sorted(late_ones, key=listing.score)[:PAGE]
