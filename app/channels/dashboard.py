@@ -2,14 +2,14 @@
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import redis
 
 from app.channels import console_accounts
-from app.core import alertstate, keys
+from app.core import alertstate
 from app.core.store import now
-from app.drafts import lifecycle, listing, review
+from app.drafts import lifecycle, review
 from app.monitoring import inventory
 from app.registry import filings, platforms
 
@@ -29,21 +29,6 @@ class Overview:
     dormant: list[platforms.Platform] = field(default_factory=list)
 
 
-def waiting_since(r: redis.Redis, drafts: list[lifecycle.Draft]) -> list[datetime]:
-    """When each current version began to wait, from the reminders' clock (read only), in
-    one round trip."""
-    with r.pipeline(transaction=False) as pipe:
-        for draft in drafts:
-            pipe.hmget(keys.review_clock(draft.id), "hash", "since")
-        clocks = pipe.execute()
-    return [
-        datetime.fromisoformat(since.decode())
-        if content_hash == draft.content_hash.encode() and since
-        else datetime.fromisoformat(draft.updated_at)
-        for draft, (content_hash, since) in zip(drafts, clocks, strict=True)
-    ]
-
-
 def overview(
     r: redis.Redis, person_id: str, escalate_after: int, dormant_days: int = 90
 ) -> Overview:
@@ -59,7 +44,7 @@ def overview(
     result.refilings = open_refilings(r, [p.id for p in seen])
     result.dormant = inventory.dormant(r, seen, dormant_days)
     result.waiting = review.waiting_for(r, person_id, scope, PAGE)
-    result.overdue = overdue(r, scope, now() - timedelta(seconds=escalate_after))
+    result.overdue = review.overdue(r, scope, now() - timedelta(seconds=escalate_after), PAGE)
     result.failed = lifecycle.list_across(r, scope, lifecycle.FAILED, PAGE)
     result.alerts = open_alerts(r, {p.id for p in seen}, everything)
     return result
@@ -73,15 +58,6 @@ def open_refilings(r: redis.Redis, platform_ids: list[str]) -> list[filings.Fili
         for f in forms
         if f.status == filings.OPEN and f.kind == "refiling"
     ]
-
-
-def overdue(r: redis.Redis, scope: list[str] | None, late: datetime) -> list[lifecycle.Draft]:
-    """Drafts waiting since before ``late``: the oldest in review, checked on their clock."""
-    scopes = [listing.ALL] if scope is None else scope  # a person seeing none sees none
-    ids = listing.oldest_waiting(r, scopes, late.timestamp(), PAGE)
-    found = [d for d in lifecycle.load_many(r, ids) if d.status == lifecycle.IN_REVIEW]
-    late_ones = [d for d, since in zip(found, waiting_since(r, found), strict=True) if since < late]
-    return sorted(late_ones, key=listing.score)[:PAGE]
 
 
 def open_alerts(r: redis.Redis, platform_ids: set[str], everything: bool) -> list[alertstate.Case]:

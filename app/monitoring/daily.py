@@ -27,9 +27,9 @@ from app.core.clock import BEIJING
 from app.core.errors import WeChatRetryable
 from app.core.settings import Settings
 from app.core.store import now
-from app.drafts import lifecycle, listing
+from app.drafts import listing, review
 from app.monitoring import inventory, reconcile
-from app.notify import deliver, draft_notices, escalation
+from app.notify import deliver, escalation
 from app.notify.deliver import Notice
 from app.registry import bindcodes, platforms
 
@@ -122,16 +122,9 @@ def _published(r: redis.Redis, platform_id: str, start: datetime, end: datetime)
 
 
 def _overdue(r: redis.Redis, settings: Settings, only: set[str] | None) -> int:
-    """Reviews waiting longer than the escalation delay, now."""
-    waiting = lifecycle.list_drafts(r, status=lifecycle.IN_REVIEW, limit=SCAN)
-    moment = now()
-    return sum(
-        1
-        for d in waiting
-        if (only is None or d.platform in only)
-        and (moment - draft_notices.waiting_since(r, d)).total_seconds()
-        >= settings.review_escalate_after
-    )
+    """Reviews waiting longer than the escalation delay, now (the dashboard's 审核超时)."""
+    late = now() - timedelta(seconds=settings.review_escalate_after)
+    return len(review.overdue(r, None if only is None else sorted(only), late, SCAN))
 
 
 def text(report: Report) -> str:
