@@ -126,9 +126,13 @@ def last_published(r: redis.Redis, platform_ids: list[str]) -> list[float | None
         return [found[0][1] if found else None for found in pipe.execute()]
 
 
-def published_between(r: redis.Redis, platform_id: str, start: float, end: float) -> int:
-    """Drafts published on the platform in ``[start, end)`` (epoch seconds)."""
-    return r.zcount(keys.drafts_published_at(platform_id), start, f"({end}")
+def published_between(r: redis.Redis, platform_ids: list[str], start: float, end: float):
+    """Drafts published on each platform in ``[start, end)`` (epoch seconds), in one round
+    trip."""
+    with r.pipeline(transaction=False) as pipe:
+        for pid in platform_ids:
+            pipe.zcount(keys.drafts_published_at(pid), start, f"({end}")
+        return pipe.execute()
 
 
 def count(r: redis.Redis, index_keys: list[str]) -> int:

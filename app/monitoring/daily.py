@@ -92,16 +92,19 @@ def build(r: redis.Redis, settings: Settings, day: date, only: set[str] | None =
         if c.kind == "unreviewed_publication" and _within(c.at, start, end)
     )
     report = Report(day)
+    ids = [p.id for p in shown]
     dormant = {p.id for p in inventory.dormant(r, shown, settings.dormant_days, end)}
-    for platform in shown:
+    published = listing.published_between(r, ids, start.timestamp(), end.timestamp())
+    monitored = reconcile.statuses(r, ids)
+    for platform, count, state in zip(shown, published, monitored, strict=True):
         report.lines.append(
             Line(
                 platform=platform.id,
                 name=platform.name,
-                published=_published(r, platform.id, start, end),
+                published=count,
                 unreviewed=unreviewed[platform.id],
                 dormant=platform.id in dormant,
-                unavailable=reconcile.status(r, platform.id).get("status") == "unavailable",
+                unavailable=state.get("status") == "unavailable",
             )
         )
     report.open_alerts = Counter(c.kind for c in cases if c.is_open)
@@ -114,11 +117,6 @@ def _within(at: str, start: datetime, end: datetime) -> bool:
         return start <= datetime.fromisoformat(at) < end
     except ValueError:
         return False
-
-
-def _published(r: redis.Redis, platform_id: str, start: datetime, end: datetime) -> int:
-    """Drafts Qianfa published on the platform within the day."""
-    return listing.published_between(r, platform_id, start.timestamp(), end.timestamp())
 
 
 def _overdue(r: redis.Redis, settings: Settings, only: set[str] | None) -> int:

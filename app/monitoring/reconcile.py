@@ -358,8 +358,16 @@ def _failed(r: redis.Redis, platform_id: str, state: dict, exc: WeChatError) -> 
 
 
 def status(r: redis.Redis, platform_id: str) -> dict[str, str]:
-    """The platform's monitoring state, for its page and the daily report."""
+    """The platform's monitoring state."""
     return decode(r.hgetall(keys.monitoring(platform_id)))
+
+
+def statuses(r: redis.Redis, platform_ids: list[str]) -> list[dict[str, str]]:
+    """Each platform's monitoring state, in one round trip (the daily report)."""
+    with r.pipeline(transaction=False) as pipe:
+        for pid in platform_ids:
+            pipe.hgetall(keys.monitoring(pid))
+        return [decode(raw) for raw in pipe.execute()]
 
 
 def reconcile_all(r: redis.Redis, api_for: Callable[[str], object]) -> list[Round]:
