@@ -141,7 +141,7 @@ def drafts(r, made) -> None:
             pipe.hset(keys.draft_signoffs(draft.id), missing.pop(0), json.dumps(given))
         listing.index_in(
             tx, draft, statuses=lifecycle.STATUSES, signoffs=SIGNOFFS, awaiting=missing,
-            in_review=status == "in_review",
+            in_review=status == "in_review", published=status == "published",
         )  # fmt: skip
         pipe.zadd(keys.drafts(), {draft.id: n})
         pipe.zadd(keys.platform_drafts(platform.id), {draft.id: n})

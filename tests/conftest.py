@@ -120,6 +120,33 @@ def r(redis_url):
     client.close()
 
 
+class CountingConnection(redis.connection.Connection):
+    """A connection that counts what it sends: one per round trip (a pipeline is one)."""
+
+    trips = 0
+
+    def send_packed_command(self, command, check_health=True):
+        CountingConnection.trips += 1
+        super().send_packed_command(command, check_health)
+
+
+@pytest.fixture
+def counted(r, redis_url):
+    """A client on the test server whose ``round_trips(fn)`` says how many ``fn`` took."""
+    pool = redis.ConnectionPool.from_url(redis_url, connection_class=CountingConnection)
+    client = redis.Redis(connection_pool=pool)
+    client.ping()  # connected, so no measure counts the handshake
+
+    def round_trips(fn) -> int:
+        before = CountingConnection.trips
+        fn()
+        return CountingConnection.trips - before
+
+    client.round_trips = round_trips
+    yield client
+    client.close()
+
+
 @pytest.fixture
 def project_root() -> Path:
     return Path(__file__).resolve().parent.parent

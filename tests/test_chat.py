@@ -11,7 +11,7 @@ from app.core.paging import paginate
 from app.drafts import compose, lifecycle, preview, review
 from app.notify import escalation
 from app.registry import bindcodes, owners, people, platforms
-from tests.factories import KEYRING, OPERATOR, refiled, snapshot, world
+from tests.factories import KEYRING, OPERATOR, refiled, snapshot, submitted, world
 
 
 @dataclass
@@ -422,6 +422,24 @@ def test_mine_shows_titles_and_the_reason_of_a_rejection(r, admin, responsible):
     reply = admin.say("我的稿件")
     assert "D1「运动会通知」 · 已退回:请写明地点" in reply
     assert "D2「图书馆闭馆通知」 · 待第一责任人审核 · 刚刚" in reply
+
+
+def test_pending_and_mine_read_a_page_in_the_same_round_trips_for_2_drafts_as_for_20(r, w, counted):
+    """Issue 17: a list reads its page together (drafts, headlines, what each needs), so a
+    reviewer with twenty drafts waits no longer than one with two."""
+    responsible, admin = Phone(counted, w.platform, "oResp01"), Phone(counted, w.platform, "oAdm01")
+    responsible.bind(w.responsible)
+    admin.bind(w.admin)
+    for _ in range(2):
+        submitted(r, w)
+    few = counted.round_trips(lambda: responsible.say("待审"))
+    few_mine = counted.round_trips(lambda: admin.say("我的稿件"))
+    for _ in range(18):
+        submitted(r, w)
+    reply = responsible.say("待审")
+    assert "(最近 20 篇)" in reply and "D20 文字" in reply and "D1 文字" in reply
+    assert counted.round_trips(lambda: responsible.say("待审")) == few
+    assert counted.round_trips(lambda: admin.say("我的稿件")) == few_mine
 
 
 def test_status_of_a_rejected_draft_says_who_why_and_what_next(r, w, admin, responsible):

@@ -3,6 +3,7 @@ department gets one message on the day before (publications per platform, unrevi
 ones, open alerts, overdue reviews, dormant and unmonitorable platforms), once per day
 and person however often the job runs; the console's 日报 page shows the same."""
 
+import dataclasses
 from datetime import datetime, timedelta
 
 import pytest
@@ -17,7 +18,7 @@ from app.outbox import dispatch
 from app.outbox import queues as jobs
 from app.wechat.client import WeChatAPI
 from tests.console_helpers import shot, sign_in_browser, signed_in, with_password
-from tests.factories import actor, world
+from tests.factories import actor, submitted, world
 from tests.notify_helpers import sandbox_office  # noqa: F401
 from tests.publishing_helpers import approved
 from tests.test_chat import Phone
@@ -61,6 +62,17 @@ def test_the_report_counts_each_platform_s_day(r, w, settings):
     assert "待处理告警 2 条" in text and "无法监测" in text
     # The day before knows nothing of today's.
     assert daily.build(r, settings, today() - timedelta(days=1)).published == 0
+
+
+def test_the_report_counts_the_reviews_waiting_past_the_escalation_delay(r, w, settings):
+    other = world(r, platform_id="tw-wx")
+    for platform in (w, w, other):
+        submitted(r, platform)
+    assert daily.build(r, settings, today()).overdue_reviews == 0  # just submitted
+    late = dataclasses.replace(settings, review_escalate_after=0)
+    assert daily.build(r, late, today()).overdue_reviews == 3
+    assert daily.build(r, late, today(), {w.platform}).overdue_reviews == 2
+    assert "超时未审稿件 3 篇" in daily.text(daily.build(r, late, today()))
 
 
 def test_a_platform_silent_too_long_is_named_dormant(r, w, settings):

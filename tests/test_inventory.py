@@ -4,24 +4,33 @@ last publication and status, as a console page, a CSV from the console and
 
 import csv
 import io
-import json
 from datetime import timedelta
 
 from click.testing import CliRunner
 
 import app.cli
 from app.core import keys
-from app.core.store import now
-from app.monitoring import inventory
+from app.core.audit import Actor
+from app.core.store import atomically, now
+from app.drafts import lifecycle
+from app.monitoring import inventory, reconcile
 from app.registry import owners, people, platforms
 from tests.console_helpers import signed_in
 from tests.factories import OPERATOR, refiled, world
+from tests.publishing_helpers import approved
+
+
+def published(r, w) -> None:
+    """A draft Qianfa published (what the publishing worker's moves leave)."""
+    draft = approved(r, w, "text", text="计算机学院召开教学工作会议")
+    lifecycle.system_move(r, Actor.system("publisher"), draft.id, "start_publishing")
+    lifecycle.system_move(r, Actor.system("publisher"), draft.id, "publish")
 
 
 def seen_online(r, platform_id: str, moment) -> None:
     """What reconciliation records of an article it saw online (app.monitoring.reconcile)."""
     known = {"update_time": int(moment.timestamp()), "title": "通知", "url": "", "origin": ""}
-    r.hset(keys.online_articles(platform_id), "A-1", json.dumps(known))
+    atomically(r, [], lambda tx: reconcile.remember_in(tx, platform_id, "A-1", known))
 
 
 def test_a_platform_silent_for_the_dormant_days_is_dormant(r):
@@ -64,3 +73,20 @@ def test_the_console_shows_and_exports_the_platforms_a_person_may_see(r, setting
     dashboard = boss.get("/console/dashboard").data.decode()
     assert "僵尸号" in dashboard
     assert other.platform in boss.get("/console/inventory").data.decode()
+
+
+def test_the_last_publication_comes_from_indexes_that_reindex_rebuilds(r):
+    """Qianfa's own publications and what was seen online both count; after an upgrade
+    ``qianfa draft reindex`` rebuilds the indexes they are read from."""
+    ours, theirs = world(r), world(r, platform_id="tw-wx")
+    published(r, ours)
+    seen_online(r, theirs.platform, now() - timedelta(days=3))
+    later = now() + timedelta(days=60)
+    before = {row.platform.id: row.fields["last_published"] for row in inventory.rows(r, 30, later)}
+    assert all(before.values()) and not inventory.dormant(r, platforms.all_platforms(r), 90, later)
+    r.delete(*r.keys("qianfa:drafts:*:published-at"), keys.online_newest())
+    assert [row.dormant for row in inventory.rows(r, 30, later)] == [True, True]
+    result = CliRunner().invoke(app.cli.cli, ["draft", "reindex"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    after = {row.platform.id: row.fields["last_published"] for row in inventory.rows(r, 30, later)}
+    assert after == before

@@ -1,9 +1,14 @@
 """Draft listings read from indexes: they agree with the drafts, and read only a page."""
 
 from app.channels import dashboard
+from app.core.audit import Actor
 from app.drafts import lifecycle, review
-from app.registry import platforms
-from tests.factories import actor, submitted, text_draft, world
+from app.registry import people, platforms
+from tests.console_helpers import signed_in
+from tests.factories import OPERATOR, actor, submitted, text_draft, world
+from tests.publishing_helpers import approved
+
+PUBLISHER = Actor.system("publisher")
 
 
 def every_draft(r) -> list[lifecycle.Draft]:
@@ -92,6 +97,36 @@ def calls(r, command: str) -> int:
     return r.info("commandstats").get(f"cmdstat_{command}", {}).get("calls", 0)
 
 
+def commands(r) -> int:
+    """Every command the server has run (the INFO that asks included)."""
+    return sum(stat["calls"] for stat in r.info("commandstats").values())
+
+
+def published(r, w) -> None:
+    draft = approved(r, w, "text", text="计算机学院召开教学工作会议")
+    lifecycle.system_move(r, PUBLISHER, draft.id, "start_publishing")
+    lifecycle.system_move(r, PUBLISHER, draft.id, "publish")
+
+
+def test_the_dashboard_reads_as_much_after_many_publications_as_after_one(r, counted):
+    """Issue 17: the dashboard's counts (dormant platforms, re-filings, pages) come from
+    indexes, one round trip for all the platforms, none per draft published."""
+    w, other = world(r), world(r, platform_id="tw-wx")
+    published(r, w)
+
+    def cost() -> tuple[int, int]:
+        before = commands(r)
+        trips = counted.round_trips(lambda: dashboard.overview(counted, w.propaganda, 0))
+        return trips, commands(r) - before
+
+    once = cost()
+    for _ in range(12):
+        published(r, w)
+        published(r, other)
+    assert cost() == once
+    assert dashboard.overview(r, w.propaganda, 0).dormant == []
+
+
 def test_reindex_rebuilds_the_lists_of_drafts_stored_before_the_indexes(r):
     a, _ = busy_day(r)
     expected = [d.id for d in review.waiting_for(r, a.propaganda, None, 1000)]
@@ -102,3 +137,19 @@ def test_reindex_rebuilds_the_lists_of_drafts_stored_before_the_indexes(r):
     assert [d.id for d in review.waiting_for(r, a.responsible, None, 1000)] == truly_waiting(
         r, a.responsible
     )
+
+
+def test_someone_who_sees_no_platform_sees_no_overdue_draft_on_the_dashboard(r, settings):
+    """The overdue list is read over the platforms the person may see: none is none, not
+    every platform's."""
+    w = world(r)
+    late = submitted(r, w)
+    nobody = people.create(r, OPERATOR, "离任的老师")
+    client, _ = signed_in(settings, r, nobody.id)
+    found = dashboard.overview(r, nobody.id, escalate_after=0)
+    assert found.overdue == [] and found.waiting == []
+    page = client.get("/console/dashboard").data.decode()
+    assert late.id not in page and w.platform not in page
+    assert [d.id for d in dashboard.overview(r, w.responsible, escalate_after=0).overdue] == [
+        late.id
+    ]

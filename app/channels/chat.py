@@ -492,18 +492,28 @@ def _who(ctx: Context, decision: dict[str, str]) -> str:
 HEADLINE_CHARS = 16
 
 
-def _headline(ctx: Context, draft: lifecycle.Draft) -> str:
+def _page(ctx: Context, drafts: list[lifecycle.Draft]) -> list[tuple]:
+    """Each draft of a list with its headline and what it still needs, read for the whole
+    page at once (a list costs a few round trips, not a few per draft)."""
+    versions = lifecycle.current_versions(ctx.r, drafts)
+    reviewing = [d for d in drafts if d.status == lifecycle.IN_REVIEW]
+    missing = {s.draft.id: s.missing for s in review.states(ctx.r, reviewing)}
+    return [
+        (d, _headline(v.content), _waiting_for(d, missing.get(d.id, [])))
+        for d, v in zip(drafts, versions, strict=True)
+    ]
+
+
+def _headline(content: dict) -> str:
     """A title or the first words, so a list says which draft is which."""
-    content = lifecycle.version(ctx.r, draft.id).content
     words = content.get("title") or content.get("text") or content.get("caption") or "图片"
     words = " ".join(words.split())
     return "「" + words[:HEADLINE_CHARS] + ("…" if len(words) > HEADLINE_CHARS else "") + "」"
 
 
-def _waiting_for(ctx: Context, draft: lifecycle.Draft) -> str:
+def _waiting_for(draft: lifecycle.Draft, missing: list[str]) -> str:
     """What a draft still needs, in a word or two."""
     if draft.status == lifecycle.IN_REVIEW:
-        missing = review.state(ctx.r, draft.id).missing
         return "待" + "、".join(review.SIGNOFFS[s] for s in missing) + "审核"
     if draft.status == lifecycle.REJECTED:
         return f"{lifecycle.STATUSES[draft.status]}:{draft.status_reason}"
@@ -520,8 +530,8 @@ def _mine(ctx: Context, args: str) -> str:
         return "你在本公众号还没有稿件。发送「投稿」开始。"
     lines = [f"你最近的稿件(最多 {LIST_LIMIT} 篇):"]
     lines += [
-        f"{d.id}{_headline(ctx, d)} · {_waiting_for(ctx, d)} · {clock.age(d.updated_at)}"
-        for d in found
+        f"{d.id}{headline} · {needs} · {clock.age(d.updated_at)}"
+        for d, headline, needs in _page(ctx, found)
     ]
     lines.append("发送「状态 D编号」查看详情。")
     return _fit("\n".join(lines))
@@ -540,9 +550,8 @@ def _pending(ctx: Context, args: str) -> str:
     count = f"最近 {PENDING_LIMIT}" if len(waiting) == PENDING_LIMIT else len(waiting)
     lines = [f"等待你审核的稿件({count} 篇):"]
     lines += [
-        f"{d.id} {lifecycle.KINDS[d.kind]}{_headline(ctx, d)} · 送审 {clock.age(d.updated_at)}"
-        f" · {_waiting_for(ctx, d)}"
-        for d in waiting
+        f"{d.id} {lifecycle.KINDS[d.kind]}{headline} · 送审 {clock.age(d.updated_at)} · {needs}"
+        for d, headline, needs in _page(ctx, waiting)
     ]
     lines.append("发送「查看 D编号」阅读。")
     return _fit("\n".join(lines))

@@ -2,16 +2,16 @@
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import redis
 
 from app.channels import console_accounts
-from app.core import alertstate, keys
+from app.core import alertstate
 from app.core.store import now
-from app.drafts import lifecycle, listing, review
+from app.drafts import lifecycle, review
 from app.monitoring import inventory
-from app.registry import filings
+from app.registry import filings, platforms
 
 PAGE = 50
 
@@ -26,21 +26,14 @@ class Overview:
     by_status: Counter = field(default_factory=Counter)
     page: int = PAGE  # each list shows at most this many ("50+")
     refilings: list[filings.Filing] = field(default_factory=list)
-    dormant: list[inventory.Row] = field(default_factory=list)
-
-
-def waiting_since(r: redis.Redis, draft: lifecycle.Draft) -> datetime:
-    """When the current version began to wait, from the reminders' clock (read only)."""
-    content_hash, since = r.hmget(keys.review_clock(draft.id), "hash", "since")
-    if content_hash == draft.content_hash.encode() and since:
-        return datetime.fromisoformat(since.decode())
-    return datetime.fromisoformat(draft.updated_at)
+    dormant: list[platforms.Platform] = field(default_factory=list)
 
 
 def overview(
     r: redis.Redis, person_id: str, escalate_after: int, dormant_days: int = 90
 ) -> Overview:
-    """The dashboard's lists, a page each, read from the draft indexes (``listing``)."""
+    """The dashboard's lists, a page each, read from indexes (``listing``, ``inventory``):
+    a few round trips for all the platforms shown, none per draft or publication."""
     seen = console_accounts.visible_platforms(r, person_id)
     everything = console_accounts.sees_all(r, person_id)
     scope = None if everything else [p.id for p in seen]
@@ -48,36 +41,23 @@ def overview(
     for platform in seen:
         result.by_tier[platform.tier] += 1
         result.by_status[platform.status] += 1
-        result.refilings += open_refilings(r, platform.id)
-        row = inventory.row(r, platform, dormant_days)
-        if row.dormant:
-            result.dormant.append(row)
+    result.refilings = open_refilings(r, [p.id for p in seen])
+    result.dormant = inventory.dormant(r, seen, dormant_days)
     result.waiting = review.waiting_for(r, person_id, scope, PAGE)
-    result.overdue = overdue(r, scope, now() - timedelta(seconds=escalate_after))
+    result.overdue = review.overdue(r, scope, now() - timedelta(seconds=escalate_after), PAGE)
     result.failed = lifecycle.list_across(r, scope, lifecycle.FAILED, PAGE)
     result.alerts = open_alerts(r, {p.id for p in seen}, everything)
     return result
 
 
-def open_refilings(r: redis.Redis, platform_id: str) -> list[filings.Filing]:
+def open_refilings(r: redis.Redis, platform_ids: list[str]) -> list[filings.Filing]:
     """Open re-filing forms: a change of owners waits on each (art. 6 asks for it 及时)."""
     return [
         f
-        for f in filings.of_platform(r, platform_id)
+        for forms in filings.of_platforms(r, platform_ids).values()
+        for f in forms
         if f.status == filings.OPEN and f.kind == "refiling"
     ]
-
-
-def overdue(r: redis.Redis, scope: list[str] | None, late: datetime) -> list[lifecycle.Draft]:
-    """Drafts waiting since before ``late``: the oldest in review, checked on their clock."""
-    ids = [
-        did
-        for pid in scope or [listing.ALL]
-        for did in listing.oldest_waiting(r, pid, late.timestamp(), PAGE)
-    ]
-    found = lifecycle.load_many(r, ids)
-    late_ones = [d for d in found if d.status == lifecycle.IN_REVIEW and waiting_since(r, d) < late]
-    return sorted(late_ones, key=listing.score)[:PAGE]
 
 
 def open_alerts(r: redis.Redis, platform_ids: set[str], everything: bool) -> list[alertstate.Case]:

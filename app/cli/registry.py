@@ -6,7 +6,7 @@ from app.cli.base import operator, store
 from app.core import clock, masterkey
 from app.core.settings import get_settings
 from app.drafts import lifecycle, review, suspension
-from app.monitoring import inventory
+from app.monitoring import inventory, reconcile
 from app.notify import deliver
 from app.registry import access, bindcodes, filings, owners, people, platforms, sites, units
 
@@ -273,8 +273,10 @@ def draft_list(platform_id, status, limit):
 
 @draft_group.command("reindex")
 def draft_reindex():
-    """重建稿件列表的索引(升级后运行一次)。"""
-    click.echo(f"已重建 {review.reindex(store())} 篇稿件的索引")
+    """重建稿件列表的索引与各平台最近发布时间(升级后运行一次)。"""
+    r = store()
+    click.echo(f"已重建 {review.reindex(r)} 篇稿件的索引")
+    reconcile.reindex(r, [p.id for p in platforms.all_platforms(r)])
 
 
 @draft_group.command("show")

@@ -417,6 +417,17 @@ def drafts_waiting_since(scope: str) -> str:
     return f"{NS}:drafts:{scope}:review-since"
 
 
+def drafts_published_at(platform_id: str) -> str:
+    """Sorted set: a platform's published drafts, scored by when they were published (the
+    inventory's last publication, the daily report's count)."""
+    return f"{NS}:drafts:{platform_id}:published-at"
+
+
+def online_newest() -> str:
+    """Sorted set: platform id -> the newest ``update_time`` reconciliation saw online."""
+    return f"{NS}:online-newest"
+
+
 def picture_text(digest: str) -> str:
     """Hash: the text OCR read in a picture with this SHA-256, or why it could not
     (``app.drafts.picture_text``), so a picture is read once whatever draft holds it."""

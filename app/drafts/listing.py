@@ -4,13 +4,15 @@ A listing (``待审``, ``我的稿件``, the console's lists and dashboard, the 
 a sorted set newest first and loads a page of drafts, so its cost grows with the page and
 not with the number of drafts. Each index exists per platform and across all platforms
 (``ALL``): drafts per status, per author, per sign-off still missing, and the drafts in
-review by when they entered it. ``lifecycle.write_in`` keeps them; ``rebuild`` recreates
-them from the drafts themselves (after an upgrade).
+review by when they entered it; per platform, its published drafts by when they were
+published (the inventory's last publication, the daily report's count). ``lifecycle.write_in``
+keeps them; ``review.reindex`` recreates them from the drafts themselves (after an upgrade).
 """
 
 import heapq
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
+from datetime import datetime
 
 import redis
 
@@ -34,12 +36,15 @@ def index_in(
     signoffs: Iterable[str],
     awaiting: Collection[str] | None,
     in_review: bool,
+    published: bool = False,
 ) -> None:
     """Queue the index updates for a draft's new state; one ZADD or ZREM per index.
 
     ``awaiting`` ``None`` leaves the sign-off indexes of a draft still in review as they are.
     """
     write, member = tx.write, {draft.id: score(draft)}
+    at = {draft.id: datetime.fromisoformat(draft.updated_at).timestamp()}
+    _put(write, keys.drafts_published_at(draft.platform), at, published)
     if not in_review:
         awaiting = ()
     source = draft.contributed_from
@@ -103,10 +108,31 @@ def take(
     return found[:limit]
 
 
-def oldest_waiting(r: redis.Redis, scope: str, before: float, limit: int) -> list[str]:
-    """Ids of drafts that entered review before ``before``, oldest first."""
-    found = r.zrangebyscore(keys.drafts_waiting_since(scope), "-inf", before, 0, limit)
-    return [did.decode() for did in found]
+def oldest_waiting(r: redis.Redis, scopes: list[str], before: float, limit: int) -> list[str]:
+    """Ids of drafts that entered review before ``before``, oldest first in each scope (up
+    to ``limit`` each), in one round trip."""
+    with r.pipeline(transaction=False) as pipe:
+        for scope in scopes:
+            pipe.zrangebyscore(keys.drafts_waiting_since(scope), "-inf", before, 0, limit)
+        return [did.decode() for found in pipe.execute() for did in found]
+
+
+def last_published(r: redis.Redis, platform_ids: list[str]) -> list[float | None]:
+    """When each platform's newest published draft was published (epoch seconds), in one
+    round trip."""
+    with r.pipeline(transaction=False) as pipe:
+        for pid in platform_ids:
+            pipe.zrevrange(keys.drafts_published_at(pid), 0, 0, withscores=True)
+        return [found[0][1] if found else None for found in pipe.execute()]
+
+
+def published_between(r: redis.Redis, platform_ids: list[str], start: float, end: float):
+    """Drafts published on each platform in ``[start, end)`` (epoch seconds), in one round
+    trip."""
+    with r.pipeline(transaction=False) as pipe:
+        for pid in platform_ids:
+            pipe.zcount(keys.drafts_published_at(pid), start, f"({end}")
+        return pipe.execute()
 
 
 def count(r: redis.Redis, index_keys: list[str]) -> int:

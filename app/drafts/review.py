@@ -8,6 +8,7 @@ Nobody signs off their own draft, and a reviewer who saw an older version is ref
 import json
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import combinations
 
 import redis
@@ -98,6 +99,34 @@ def waiting_for(r: redis.Redis, person_id: str, scope: list[str] | None, limit: 
     return listing.take(ids, limit, lambda batch: _signable(r, person_id, batch))
 
 
+def overdue(r: redis.Redis, scope: list[str] | None, late: datetime, limit: int) -> list[Draft]:
+    """Drafts in review since before ``late`` on their review clock, oldest first: read from
+    the entered-review index (never later than the clock) and checked in one round trip.
+
+    ``scope``: platform ids, or ``None`` for all; a person who sees none sees none.
+    """
+    scopes = [listing.ALL] if scope is None else scope
+    ids = listing.oldest_waiting(r, scopes, late.timestamp(), limit)
+    found = [d for d in lifecycle.load_many(r, ids) if d.status == lifecycle.IN_REVIEW]
+    late_ones = [d for d, since in zip(found, waiting_since(r, found), strict=True) if since < late]
+    return sorted(late_ones, key=listing.score)[:limit]
+
+
+def waiting_since(r: redis.Redis, drafts: list[Draft]) -> list[datetime]:
+    """When each current version began to wait, from the reminders' clock (read only;
+    ``draft_notices`` starts it), in one round trip."""
+    with r.pipeline(transaction=False) as pipe:
+        for draft in drafts:
+            pipe.hmget(keys.review_clock(draft.id), "hash", "since")
+        clocks = pipe.execute()
+    return [
+        datetime.fromisoformat(since.decode())
+        if content_hash == draft.content_hash.encode() and since
+        else datetime.fromisoformat(draft.updated_at)
+        for draft, (content_hash, since) in zip(drafts, clocks, strict=True)
+    ]
+
+
 def signable(r: redis.Redis, person_id: str, drafts: list[Draft]) -> set[str]:
     """Which of these drafts the person could sign now (as ``can_sign``), for a whole page."""
     grants = decode_set(r.smembers(keys.person_roles(person_id)))
@@ -170,6 +199,24 @@ def state(r: redis.Redis, raw_id: str) -> ReviewState:
     return ReviewState(
         draft, required_signoffs(platform, draft, flags(r, draft)), valid_signoffs(r, draft)
     )
+
+
+def states(r: redis.Redis, drafts: list[Draft]) -> list[ReviewState]:
+    """``state`` of each draft of a page, in a few round trips (the chat's lists)."""
+    found = platforms.many(r, {draft.platform for draft in drafts})
+    screened = screening.flags_for_many(r, drafts)
+    with r.pipeline(transaction=False) as pipe:
+        for draft in drafts:
+            pipe.hgetall(keys.draft_signoffs(draft.id))
+        stored = pipe.execute()
+    return [
+        ReviewState(
+            draft,
+            required_signoffs(found[draft.platform], draft, draft.flags | flagged),
+            _current(draft, raw),
+        )
+        for draft, flagged, raw in zip(drafts, screened, stored, strict=True)
+    ]
 
 
 def approve(
@@ -402,7 +449,11 @@ def flags(r, draft: Draft) -> frozenset[str]:
 
 def valid_signoffs(r, draft: Draft) -> dict[str, dict]:
     """Sign-offs given for the draft's current content; older ones do not count."""
-    stored = decode(r.hgetall(keys.draft_signoffs(draft.id)))
+    return _current(draft, r.hgetall(keys.draft_signoffs(draft.id)))
+
+
+def _current(draft: Draft, raw) -> dict[str, dict]:
+    stored = decode(raw)
     given = {name: json.loads(value) for name, value in stored.items()}
     return {name: s for name, s in given.items() if s["content_hash"] == draft.content_hash}
 

@@ -27,9 +27,9 @@ from app.core.clock import BEIJING
 from app.core.errors import WeChatRetryable
 from app.core.settings import Settings
 from app.core.store import now
-from app.drafts import lifecycle
+from app.drafts import listing, review
 from app.monitoring import inventory, reconcile
-from app.notify import deliver, draft_notices, escalation
+from app.notify import deliver, escalation
 from app.notify.deliver import Notice
 from app.registry import bindcodes, platforms
 
@@ -92,16 +92,19 @@ def build(r: redis.Redis, settings: Settings, day: date, only: set[str] | None =
         if c.kind == "unreviewed_publication" and _within(c.at, start, end)
     )
     report = Report(day)
-    for platform in shown:
-        row = inventory.row(r, platform, settings.dormant_days, end)
+    ids = [p.id for p in shown]
+    dormant = {p.id for p in inventory.dormant(r, shown, settings.dormant_days, end)}
+    published = listing.published_between(r, ids, start.timestamp(), end.timestamp())
+    monitored = reconcile.statuses(r, ids)
+    for platform, count, state in zip(shown, published, monitored, strict=True):
         report.lines.append(
             Line(
                 platform=platform.id,
                 name=platform.name,
-                published=_published(r, platform.id, start, end),
+                published=count,
                 unreviewed=unreviewed[platform.id],
-                dormant=row.dormant,
-                unavailable=reconcile.status(r, platform.id).get("status") == "unavailable",
+                dormant=platform.id in dormant,
+                unavailable=state.get("status") == "unavailable",
             )
         )
     report.open_alerts = Counter(c.kind for c in cases if c.is_open)
@@ -116,23 +119,10 @@ def _within(at: str, start: datetime, end: datetime) -> bool:
         return False
 
 
-def _published(r: redis.Redis, platform_id: str, start: datetime, end: datetime) -> int:
-    """Drafts Qianfa published on the platform within the day."""
-    found = lifecycle.list_drafts(r, platform=platform_id, status=lifecycle.PUBLISHED, limit=SCAN)
-    return sum(1 for d in found if _within(d.updated_at, start, end))
-
-
 def _overdue(r: redis.Redis, settings: Settings, only: set[str] | None) -> int:
-    """Reviews waiting longer than the escalation delay, now."""
-    waiting = lifecycle.list_drafts(r, status=lifecycle.IN_REVIEW, limit=SCAN)
-    moment = now()
-    return sum(
-        1
-        for d in waiting
-        if (only is None or d.platform in only)
-        and (moment - draft_notices.waiting_since(r, d)).total_seconds()
-        >= settings.review_escalate_after
-    )
+    """Reviews waiting longer than the escalation delay, now (the dashboard's 审核超时)."""
+    late = now() - timedelta(seconds=settings.review_escalate_after)
+    return len(review.overdue(r, None if only is None else sorted(only), late, SCAN))
 
 
 def text(report: Report) -> str:

@@ -231,6 +231,23 @@ def _in_flight(r: redis.Redis, platform_id: str, news: list[dict]) -> bool:
     return False
 
 
+def remember_in(tx: Tx, platform_id: str, article_id: str, known: dict) -> None:
+    """Store what was seen of an article, and the platform's newest ``update_time`` online
+    (the inventory's last publication) in the same transaction."""
+    tx.write.hset(keys.online_articles(platform_id), article_id, json.dumps(known))
+    tx.write.zadd(keys.online_newest(), {platform_id: known.get("update_time") or 0}, gt=True)
+
+
+def reindex(r: redis.Redis, platform_ids: list[str]) -> None:
+    """Rebuild each platform's newest ``update_time`` online from what is stored (after an
+    upgrade from a version without ``keys.online_newest``)."""
+    for pid in platform_ids:
+        seen = decode(r.hgetall(keys.online_articles(pid))).values()
+        newest = max((json.loads(raw).get("update_time") or 0 for raw in seen), default=None)
+        if newest is not None:
+            r.zadd(keys.online_newest(), {pid: newest}, gt=True)
+
+
 def _raise_once(
     r: redis.Redis, platform_id, article_id, known: dict, kind: str, claim: str, draft=""
 ) -> str:
@@ -241,7 +258,7 @@ def _raise_once(
     def change(tx: Tx) -> str:
         fresh = bool(kind) and not tx.read.exists(claim_key)
         message = _message(r, platform_id, kind, known) if fresh else ""
-        tx.write.hset(keys.online_articles(platform_id), article_id, json.dumps(known))
+        remember_in(tx, platform_id, article_id, known)
         if not fresh:
             return ""
         tx.write.set(claim_key, timestamp())
@@ -341,8 +358,16 @@ def _failed(r: redis.Redis, platform_id: str, state: dict, exc: WeChatError) -> 
 
 
 def status(r: redis.Redis, platform_id: str) -> dict[str, str]:
-    """The platform's monitoring state, for its page and the daily report."""
+    """The platform's monitoring state."""
     return decode(r.hgetall(keys.monitoring(platform_id)))
+
+
+def statuses(r: redis.Redis, platform_ids: list[str]) -> list[dict[str, str]]:
+    """Each platform's monitoring state, in one round trip (the daily report)."""
+    with r.pipeline(transaction=False) as pipe:
+        for pid in platform_ids:
+            pipe.hgetall(keys.monitoring(pid))
+        return [decode(raw) for raw in pipe.execute()]
 
 
 def reconcile_all(r: redis.Redis, api_for: Callable[[str], object]) -> list[Round]:

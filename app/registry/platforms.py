@@ -108,6 +108,21 @@ def _from_stored(raw: dict[str, str], admins) -> Platform:
     return Platform(**{**raw, "tier": int(raw["tier"]), "admins": frozenset(decode_set(admins))})
 
 
+def many(r: redis.Redis, platform_ids) -> dict[str, Platform]:
+    """Platforms by id in one round trip (a page of drafts spans several)."""
+    ids = sorted(set(platform_ids))
+    with r.pipeline(transaction=False) as pipe:
+        for pid in ids:
+            pipe.hgetall(keys.platform(pid))
+            pipe.smembers(keys.platform_admins(pid))
+        found = pipe.execute()
+    return {
+        pid: _from_stored(decode(raw), admins)
+        for pid, raw, admins in zip(ids, found[::2], found[1::2], strict=True)
+        if raw
+    }
+
+
 def all_platforms(r: redis.Redis) -> list[Platform]:
     """Every platform, read in one round trip (the console lists hundreds)."""
     ids = sorted(decode_set(r.smembers(keys.platforms())))

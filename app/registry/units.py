@@ -64,6 +64,16 @@ def get(r: redis.Redis, unit_id: str) -> Unit:
     return Unit(**raw)
 
 
+def many(r: redis.Redis, unit_ids) -> dict[str, Unit]:
+    """Units by id in one round trip; ids not stored are left out."""
+    ids = sorted(set(unit_ids))
+    with r.pipeline(transaction=False) as pipe:
+        for unit_id in ids:
+            pipe.hgetall(keys.unit(unit_id))
+        found = pipe.execute()
+    return {uid: Unit(**decode(raw)) for uid, raw in zip(ids, found, strict=True) if raw}
+
+
 def all_units(r: redis.Redis) -> list[Unit]:
     ids = sorted((m.decode() for m in r.smembers(keys.units())), key=lambda i: int(i[1:]))
     return [get(r, unit_id) for unit_id in ids]

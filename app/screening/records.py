@@ -55,7 +55,22 @@ def stored(r, did: str, version: int) -> Screening | None:
 
 def flags_for(r, draft) -> frozenset[str]:
     """The art. 11 flags screening added to the draft's current content."""
-    found = stored(r, draft.id, draft.version)
+    return _current_flags(draft, stored(r, draft.id, draft.version))
+
+
+def flags_for_many(r: redis.Redis, drafts: list) -> list[frozenset[str]]:
+    """``flags_for`` of each draft of a page, in one round trip."""
+    with r.pipeline(transaction=False) as pipe:
+        for draft in drafts:
+            pipe.get(keys.draft_screening(draft.id, draft.version))
+        found = pipe.execute()
+    return [
+        _current_flags(draft, Screening.from_dict(json.loads(raw)) if raw else None)
+        for draft, raw in zip(drafts, found, strict=True)
+    ]
+
+
+def _current_flags(draft, found: Screening | None) -> frozenset[str]:
     if found is None or found.content_hash != draft.content_hash:
         return frozenset()
     return found.flags

@@ -15,7 +15,7 @@ from app.web.console.auth import actor, me
 def _rows() -> list[inventory.Row]:
     r = redis_client()
     seen = console_accounts.visible_platforms(r, me().person)
-    found = [inventory.row(r, p, settings().dormant_days) for p in seen]
+    found = inventory.rows_of(r, seen, settings().dormant_days)
     return [row for row in found if row.dormant] if request.args.get("dormant") else found
 
 
