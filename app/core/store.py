@@ -92,6 +92,16 @@ def decode(raw: dict[bytes, bytes]) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in raw.items()}
 
 
+def hashes(r: redis.Redis, key_of: Callable[[str], str], ids) -> dict[str, dict[str, str]]:
+    """Hashes by id in one round trip, decoded; ids with nothing stored are left out."""
+    ids = sorted(set(ids))
+    with r.pipeline(transaction=False) as pipe:
+        for one in ids:
+            pipe.hgetall(key_of(one))
+        found = pipe.execute()
+    return {one: decode(raw) for one, raw in zip(ids, found, strict=True) if raw}
+
+
 def decode_set(raw) -> set[str]:
     return {v.decode() for v in raw}
 

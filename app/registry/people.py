@@ -12,7 +12,7 @@ import redis
 
 from app.core import audit, keys, validate
 from app.core.errors import Conflict, InvalidInput, NotFound
-from app.core.store import Tx, atomically, decode, decode_set, timestamp
+from app.core.store import Tx, atomically, decode, decode_set, hashes, timestamp
 from app.registry import access, units
 
 
@@ -69,12 +69,7 @@ def get(r: redis.Redis, person_id: str) -> Person:
 
 def many(r: redis.Redis, person_ids) -> dict[str, Person]:
     """People by id in one round trip (a list names hundreds); ids not stored are left out."""
-    ids = sorted(set(person_ids))
-    with r.pipeline(transaction=False) as pipe:
-        for person_id in ids:
-            pipe.hgetall(keys.person(person_id))
-        found = pipe.execute()
-    return {pid: Person(**decode(raw)) for pid, raw in zip(ids, found, strict=True) if raw}
+    return {pid: Person(**raw) for pid, raw in hashes(r, keys.person, person_ids).items()}
 
 
 def all_people(r: redis.Redis) -> list[Person]:

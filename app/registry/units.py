@@ -6,7 +6,7 @@ import redis
 
 from app.core import audit, keys, validate
 from app.core.errors import Conflict, NotFound
-from app.core.store import Tx, atomically, decode, timestamp
+from app.core.store import Tx, atomically, decode, hashes, timestamp
 from app.registry import access
 
 KINDS = {
@@ -66,12 +66,7 @@ def get(r: redis.Redis, unit_id: str) -> Unit:
 
 def many(r: redis.Redis, unit_ids) -> dict[str, Unit]:
     """Units by id in one round trip; ids not stored are left out."""
-    ids = sorted(set(unit_ids))
-    with r.pipeline(transaction=False) as pipe:
-        for unit_id in ids:
-            pipe.hgetall(keys.unit(unit_id))
-        found = pipe.execute()
-    return {uid: Unit(**decode(raw)) for uid, raw in zip(ids, found, strict=True) if raw}
+    return {uid: Unit(**raw) for uid, raw in hashes(r, keys.unit, unit_ids).items()}
 
 
 def all_units(r: redis.Redis) -> list[Unit]:
