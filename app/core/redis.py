@@ -20,7 +20,7 @@ from pathlib import Path
 import redis
 from redis.backoff import EqualJitterBackoff, NoBackoff
 from redis.retry import Retry
-from redis.sentinel import Sentinel
+from redis.sentinel import Sentinel, SentinelManagedConnection
 
 from app.core.errors import Unavailable
 from app.core.settings import Settings, get_settings
@@ -40,6 +40,22 @@ EMBEDDED_CONFIG = {"appendonly": "yes", "appendfsync": "everysec"}
 _clients: dict[tuple, redis.Redis] = {}
 _embedded = None
 _lock = threading.Lock()
+
+
+class MasterConnection(SentinelManagedConnection):
+    """A connection to the master Sentinel names that, like redis-py's plain ``Connection``,
+    is closed when a read is cut short by an exception.
+
+    redis-py's ``SentinelManagedConnection`` keeps it open instead (``disconnect_on_error``
+    defaults to False there), so a worker stopped by SIGTERM while blocked in BLPOP put the
+    connection back in the pool with the BLPOP still pending, and its next command (RQ's
+    ``register_death``) waited behind it for the whole dequeue timeout.
+    """
+
+    def read_response(self, disable_decoding=False, *, disconnect_on_error=True, **options):
+        return super().read_response(
+            disable_decoding, disconnect_on_error=disconnect_on_error, **options
+        )
 
 
 class Client(redis.Redis):
@@ -99,7 +115,11 @@ def _build(settings: Settings, where: str | tuple, **options) -> "Client":
         asking = {k: v for k, v in options.items() if k.startswith("socket_")}
         sentinel = Sentinel(list(where), sentinel_kwargs={**asking, "retry": Retry(NoBackoff(), 0)})
         client = sentinel.master_for(
-            settings.redis_service, redis_class=Client, password=settings.redis_password, **options
+            settings.redis_service,
+            redis_class=Client,
+            connection_class=MasterConnection,
+            password=settings.redis_password,
+            **options,
         )
     client.min_replicas = settings.redis_min_replicas
     client.replica_timeout = settings.redis_replica_timeout
