@@ -66,7 +66,7 @@ def test_prohibited_text_in_the_cover_blocks_the_draft_before_approval(r, ocr_on
         dispatcher = dispatch.Dispatcher(r, ocr_on, name="test")
         while dispatcher.step(block_ms=None):
             pass
-        run_worker(ocr_on, (queues.PICTURES,), burst=True, with_scheduler=False, simple=True)
+        run_worker(ocr_on, (queues.PICTURES,), burst=True, with_scheduler=False, mode="simple")
 
     blocked = lifecycle.get(r, draft.id)
     assert blocked.status == lifecycle.BLOCKED

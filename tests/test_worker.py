@@ -1,5 +1,6 @@
-"""The worker entry point: by default a forked child per job; ``--supervised`` runs the jobs
-in one child started again when it dies; ``--simple`` runs jobs in-process."""
+"""The worker entry point: by default (``--mode supervised``) the jobs run one after another
+in one child started again when it dies; ``--mode fork`` forks a child per job;
+``--mode simple`` runs jobs in-process."""
 
 import os
 import signal
@@ -28,11 +29,10 @@ def die_by_sigkill() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def test_supervised_worker_runs_jobs_one_after_another_in_one_child(r):
+def test_default_worker_runs_jobs_one_after_another_in_one_child(r):
     """No fork per job (what makes the forking worker slow), yet not in the worker itself."""
     first, second = queued(r), queued(r)
-    settings = get_settings()
-    run_worker(settings, ("notifications",), burst=True, with_scheduler=False, supervised=True)
+    run_worker(get_settings(), ("notifications",), burst=True, with_scheduler=False)
     pids = {job.return_value() for job in (first, second)}
     assert len(pids) == 1 and os.getpid() not in pids
 
@@ -41,7 +41,7 @@ def test_supervised_worker_starts_another_child_when_a_job_kills_its_own(r):
     """A job that kills its process takes only the child: the supervising worker starts
     another, which runs the next job, and the worker itself carries on (exits 0 in burst)."""
     dying, after = queued(r, "tests.test_worker.die_by_sigkill"), queued(r)
-    args = [sys.executable, "-m", "app", "worker", "--supervised", "--burst", "--without-scheduler"]
+    args = [sys.executable, "-m", "app", "worker", "--burst", "--without-scheduler"]
     worker = subprocess.run([*args, "notifications"], timeout=60, capture_output=True)
     assert worker.returncode == 0, worker.stderr.decode()[-2000:]
     dying.refresh()
@@ -49,32 +49,31 @@ def test_supervised_worker_starts_another_child_when_a_job_kills_its_own(r):
     assert after.return_value() not in (None, dying.meta["pid"])
 
 
-def test_default_worker_runs_each_job_in_a_forked_child(r):
+def test_forking_worker_runs_each_job_in_a_forked_child(r):
     first, second = queued(r), queued(r)
-    run_worker(get_settings(), ("notifications",), burst=True, with_scheduler=False)
+    run_worker(get_settings(), ("notifications",), burst=True, with_scheduler=False, mode="fork")
     pids = [job.return_value() for job in (first, second)]
     assert len(set(pids)) == 2 and os.getpid() not in pids
 
 
 def test_simple_worker_runs_jobs_in_its_own_process(r):
     job = queued(r)
-    run_worker(get_settings(), ("notifications",), burst=True, with_scheduler=False, simple=True)
+    run_worker(get_settings(), ("notifications",), burst=True, with_scheduler=False, mode="simple")
     job.refresh()
     assert job.get_status() == "finished"
     assert job.return_value() == os.getpid()
 
 
-def test_worker_command_takes_simple(r):
+def test_worker_command_takes_a_mode(r):
     job = queued(r)
-    args = ["worker", "--simple", "--burst", "--without-scheduler", "notifications"]
+    args = ["worker", "--mode", "simple", "--burst", "--without-scheduler", "notifications"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     job.refresh()
     assert job.return_value() == os.getpid()
 
 
-def test_worker_command_refuses_simple_with_supervised(r):
-    args = ["worker", "--simple", "--supervised", "--burst", "notifications"]
-    result = CliRunner().invoke(cli, args)
-    assert result.exit_code == 1
-    assert result.output == "错误:--simple 与 --supervised 只能选一个\n"
+def test_worker_command_refuses_an_unknown_mode(r):
+    result = CliRunner().invoke(cli, ["worker", "--mode", "threads", "--burst", "notifications"])
+    assert result.exit_code == 2
+    assert "--mode 的值无效:'threads'" in result.output

@@ -41,11 +41,14 @@ def _record(r, event_id: str) -> dict | None:
 
 
 def notify_reviewers(event_id: str) -> dict:
-    """A draft entered review (or a new version did): ask its missing reviewers."""
+    """A draft entered review (or a new version did): ask its missing reviewers, or alert
+    the propaganda department when only its author could sign off (in this job rather than
+    one of its own: a job less per draft)."""
     settings, r, api_for = _context()
     record = _record(r, event_id)
     if record is None:
         return {}
+    escalation.raise_for_event(r, record, escalation.UNSIGNABLE)
     draft_notices.start_clock(r, record["draft"], record["version_hash"], record["at"])
     keyring = load_keyring(settings)
     return draft_notices.tell_reviewers(r, api_for, keyring, settings, record["draft"])

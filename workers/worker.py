@@ -69,19 +69,18 @@ def run_worker(
     *,
     burst=False,
     with_scheduler=True,
-    simple=False,
-    supervised=False,
+    mode="supervised",
     again=True,
 ) -> bool:
     """Work the given queues (default: all but pictures, alerts first) until stopped or idle.
 
-    By default jobs run in RQ's ``Worker``, a forked child per job, which the worker kills
-    when the job overruns its timeout by a minute. ``supervised`` (``supervise``) runs them
-    one after another in a child process that a supervising parent starts again whenever it
-    dies: a fork per worker, not per job, about three times the throughput
-    (``bench/pipeline.py``), but not yet the default: after a Sentinel failover its child
-    can hang at shutdown in RQ's ``register_death``, retrying the lost master.
-    ``simple`` runs jobs in this process (``SimpleWorker``), with nothing to restart it.
+    ``supervised`` (the default, ``supervise``) runs the jobs one after another in a child
+    process that a supervising parent starts again whenever it dies: a fork per worker,
+    not per job, about four times the throughput of ``fork`` (``bench/pipeline.py``),
+    with the same recovery from a job that kills its process. ``fork`` is RQ's
+    ``Worker``: a forked child per job, which the worker kills when the job overruns its
+    timeout by a minute. ``simple`` runs jobs in this process (``SimpleWorker``), with
+    nothing to restart it.
 
     RQ's work loop gives up on some Redis errors (a timeout, an error during its
     maintenance); outside burst mode a worker that stopped without being asked to waits
@@ -92,11 +91,13 @@ def run_worker(
     unknown = set(queues) - set(jobs.QUEUES)
     if unknown:
         raise InvalidInput(f"未知队列:{', '.join(sorted(unknown))};可用:{', '.join(jobs.QUEUES)}")
-    if supervised:
+    if mode not in jobs.WORKER_MODES:
+        raise InvalidInput(f"未知的运行方式:{mode};可用:{', '.join(jobs.WORKER_MODES)}")
+    if mode == "supervised":
         return supervise(settings, queues, burst=burst, with_scheduler=with_scheduler)
     r = get_redis(settings)
     while True:
-        worker_class = InProcessWorker if simple else ForkingWorker
+        worker_class = InProcessWorker if mode == "simple" else ForkingWorker
         worker = worker_class(list(queues or jobs.DEFAULT_QUEUES), connection=r)
         try:
             worked = worker.work(
@@ -167,7 +168,7 @@ def _start_child(settings, queues, burst, with_scheduler, handlers) -> int:
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
         run_worker(
-            settings, queues, burst=burst, with_scheduler=with_scheduler, simple=True, again=False
+            settings, queues, burst=burst, with_scheduler=with_scheduler, mode="simple", again=False
         )
         code = 0
     except Exception:

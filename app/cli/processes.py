@@ -15,6 +15,7 @@ from app.core import logs, metrics
 from app.core.accesslog import AccessLog
 from app.core.settings import Settings, get_settings
 from app.drafts import uploads
+from app.outbox.queues import WORKER_MODES
 from app.web import api, create_app
 
 # Connections one web process keeps open at once (each costs a file descriptor, not a
@@ -134,31 +135,21 @@ def serve():
 @click.argument("queues", nargs=-1)
 @click.option("--burst", is_flag=True, help="队列为空时退出。")
 @click.option("--with-scheduler/--without-scheduler", default=True, help="同时运行 RQ 调度器。")
-@click.option("--simple", is_flag=True, help="在本进程内执行任务,无监护进程(SimpleWorker)。")
 @click.option(
-    "--supervised",
-    is_flag=True,
-    help="在一个子进程中依次执行任务,子进程退出时由父进程重新启动(吞吐量约为默认的三倍)。",
+    "--mode",
+    type=click.Choice(WORKER_MODES),
+    default=WORKER_MODES[0],
+    show_default=True,
+    help="supervised:一个子进程依次执行任务,退出时由父进程重新启动;"
+    "fork:每个任务 fork 一个子进程(RQ 的 Worker);simple:在本进程内执行,无人重启。",
 )
-def worker(queues, burst, with_scheduler, simple, supervised):
-    """启动 RQ 工作进程(默认队列:alerts publishing notifications)。
-
-    默认每个任务 fork 一个子进程执行(RQ 的 Worker)。
-    """
+def worker(queues, burst, with_scheduler, mode):
+    """启动 RQ 工作进程(默认队列:alerts publishing notifications)。"""
     from workers.worker import run_worker
 
     settings = get_settings()
     start(settings, "worker")
-    if simple and supervised:
-        raise CliError("--simple 与 --supervised 只能选一个")
-    run_worker(
-        settings,
-        tuple(queues),
-        burst=burst,
-        with_scheduler=with_scheduler,
-        simple=simple,
-        supervised=supervised,
-    )
+    run_worker(settings, tuple(queues), burst=burst, with_scheduler=with_scheduler, mode=mode)
 
 
 @click.command("dispatcher")

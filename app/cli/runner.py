@@ -26,7 +26,7 @@ PROCESSES = {
     "web": ["serve"],
     "worker": ["worker"],
     "dispatcher": ["dispatcher"],
-    "pictures": ["worker", "--simple", "pictures"],
+    "pictures": ["worker", "--mode", "simple", "pictures"],
 }
 # The sandbox is not part of Qianfa's package: it runs from the source tree beside ``app/``.
 SOURCE_TREE = Path(__file__).resolve().parents[2]

@@ -26,6 +26,8 @@ NOTIFICATIONS = "notifications"
 PICTURES = "pictures"
 QUEUES = (ALERTS, PUBLISHING, NOTIFICATIONS, PICTURES)
 DEFAULT_QUEUES = (ALERTS, PUBLISHING, NOTIFICATIONS)
+# How a worker runs its jobs (``qianfa worker --mode``; ``workers.worker``), the default first.
+WORKER_MODES = ("supervised", "fork", "simple")
 # A run's outcome lives in Redis (app.publishing.record); RQ keeps little of its own.
 RESULT_TTL = 3600
 FAILURE_TTL = 7 * 86400
