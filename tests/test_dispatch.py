@@ -30,7 +30,6 @@ def record(action, decision="", **fields):
             [
                 ("notifications", "notify_reviewers", ("1-0",)),
                 ("pictures", "read_pictures", ("1-0",)),
-                ("alerts", "raise_alert", ("1-0", "unsignable_draft")),
             ],
         ),
         (
@@ -38,7 +37,6 @@ def record(action, decision="", **fields):
             [
                 ("notifications", "notify_reviewers", ("1-0",)),
                 ("pictures", "read_pictures", ("1-0",)),
-                ("alerts", "raise_alert", ("1-0", "unsignable_draft")),
             ],
         ),
         (record("draft.edit", "draft"), []),
@@ -70,7 +68,6 @@ def record(action, decision="", **fields):
             [
                 ("notifications", "notify_reviewers", ("1-0",)),
                 ("alerts", "raise_alert", ("1-0", "sensitive_draft")),
-                ("alerts", "raise_alert", ("1-0", "unsignable_draft")),
             ],
         ),
         (

@@ -121,17 +121,14 @@ RULES = (
     Rule("draft.edit", "read_pictures", queues.PICTURES, decision=lifecycle.IN_REVIEW),
     # Their checks finished: reviewers told they were running hear the outcome.
     Rule("draft.pictures", "notify_pictures_checked", N),
-    # A draft entering review that only its author could sign off is stuck: say so at once.
-    Rule("draft.submit", "raise_alert", A, args=("unsignable_draft",)),
-    Rule("draft.edit", "raise_alert", A, decision=lifecycle.IN_REVIEW, args=("unsignable_draft",)),
-    Rule("draft.flag", "raise_alert", A, decision=lifecycle.IN_REVIEW, args=("unsignable_draft",)),
+    # A draft entering review that only its author could sign off is stuck: ``notify_reviewers``
+    # raises the ``unsignable_draft`` alert in place of asking nobody.
     # A proposed default reply for followers waits for the first responsible person.
     Rule("webhook.reply_propose", "notify_reply_reviewer", N),
     # A blocked draft released by the propaganda department enters review like a submission.
     Rule("draft.release", "notify_reviewers", N),
     Rule("draft.release", "notify_author", N),
     Rule("draft.release", "read_pictures", queues.PICTURES),
-    Rule("draft.release", "raise_alert", A, args=("unsignable_draft",)),
     # The first failed publication step: the author hears at once that it is being retried.
     Rule("publish.retry", "notify_author", N, when=_first_retry),
     # A page published by hand was reported: a job fetches and compares it (issue 16); the
