@@ -355,3 +355,30 @@ def test_a_replica_confirms_only_a_change_the_master_still_has(tmp_path):
     finally:
         replica.stop()
         master.stop()
+
+
+def test_a_worker_idle_under_sentinel_stops_at_once_on_sigterm(cluster):
+    """SIGTERM interrupts the worker's BLPOP; the connection it was read on must not go back
+    to the pool with that BLPOP pending, or RQ's ``register_death`` waits out the BLPOP's
+    timeout (minutes) behind it and the deployment's stop times out."""
+    env = {
+        **os.environ,
+        "QIANFA_REDIS_URL": "",
+        "QIANFA_REDIS_SENTINELS": cluster.addresses,
+        "QIANFA_REDIS_SERVICE": SERVICE,
+    }
+    r = get_redis(load_settings(env))
+    worker = spawn(env, "worker", "--without-scheduler")
+    try:
+        wait_until(lambda: blocked_in_blpop(r), timeout=30, message="the worker waiting for jobs")
+        worker.terminate()
+        assert worker.wait(timeout=20) == 0
+        assert not r.smembers("rq:workers")  # it registered its death
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+
+
+def blocked_in_blpop(r) -> bool:
+    return any(client.get("cmd") == "blpop" for client in r.client_list())
