@@ -3,14 +3,14 @@
 It starts, each on a free loopback port or in its own process group, a redis-server, the
 sandbox WeChat server (``python -m sandbox``, its job delays set to 0), the dispatcher
 (``python -m app dispatcher``) and 1, then 2, workers exactly as the Procfile starts them
-(``python -m app worker --with-scheduler alerts publishing notifications``: a forked
-child per job), then the same with ``--supervised`` (one child runs the jobs), with the
+(``python -m app worker --with-scheduler alerts publishing notifications``: one supervised
+child runs the jobs), then the same with ``--mode fork`` (a forked child per job), with the
 environment pointing at this Redis and at the sandbox. It registers an active platform
 with the sandbox account's AppID and sealed AppSecret, an administrator and a responsible
 person (nobody is bound in WeChat, so the notification jobs run but end as
 ``notify.unreachable`` without a WeChat call).
 
-For each worker count and worker class (``default``, the Procfile's command, and ``supervised``)
+For each worker count and worker class (``default``, the Procfile's command, and ``fork``)
 it measures, in the same run:
 
 - **burst**: BENCH_DRAFTS text drafts driven from this process through ``drafts.create``,
@@ -30,7 +30,7 @@ it measures, in the same run:
   same worker processes: the ceiling RQ itself sets, for the ratio.
 
 Options: BENCH_DRAFTS (300), BENCH_PACED_DRAFTS (100), BENCH_PACE (0.5),
-BENCH_WORKER_COUNTS ("1,2"), BENCH_WORKER_CLASSES ("default,supervised"; "simple" too).
+BENCH_WORKER_COUNTS ("1,2"), BENCH_WORKER_CLASSES ("default,fork"; "simple" too).
 Every process started is stopped (its whole process group) on exit, Ctrl-C or failure.
 """
 
@@ -53,7 +53,7 @@ DRAFTS = int(os.environ.get("BENCH_DRAFTS", "300"))
 PACED_DRAFTS = int(os.environ.get("BENCH_PACED_DRAFTS", "100"))
 PACE = float(os.environ.get("BENCH_PACE", "0.5"))
 WORKER_COUNTS = [int(n) for n in os.environ.get("BENCH_WORKER_COUNTS", "1,2").split(",")]
-WORKER_CLASSES = os.environ.get("BENCH_WORKER_CLASSES", "default,supervised").split(",")
+WORKER_CLASSES = os.environ.get("BENCH_WORKER_CLASSES", "default,fork").split(",")
 TARGET_PER_MINUTE = 1000
 TARGET_WORKERS = 2
 
@@ -288,7 +288,7 @@ def start_workers(procs: Processes, r, env: dict, count: int, kind: str) -> list
 
     args = [sys.executable, "-m", "app", "worker", "--with-scheduler", *QUEUES]
     if kind != "default":
-        args.append(f"--{kind}")
+        args += ["--mode", kind]
     started = [procs.start(f"worker-{kind}-{i}", args, env) for i in range(count)]
     deadline = time.monotonic() + 30
     while Worker.count(connection=r) < count:

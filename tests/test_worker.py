@@ -77,3 +77,28 @@ def test_worker_command_refuses_an_unknown_mode(r):
     result = CliRunner().invoke(cli, ["worker", "--mode", "threads", "--burst", "notifications"])
     assert result.exit_code == 2
     assert "--mode 的值无效:'threads'" in result.output
+
+
+def refuse() -> None:
+    raise ValueError("a job that fails")
+
+
+def test_the_default_worker_counts_each_jobs_outcome(r):
+    """``qianfa_jobs_total`` by final status, counted in the supervised child and kept after
+    it ends (the status is the one the child set, not read back from Redis)."""
+    from prometheus_client import CollectorRegistry, multiprocess
+
+    queued(r), queued(r, "tests.test_worker.refuse")
+    args = [sys.executable, "-m", "app", "worker", "--burst", "--without-scheduler"]
+    worker = subprocess.run([*args, "notifications"], timeout=60, capture_output=True)
+    assert worker.returncode == 0, worker.stderr.decode()[-2000:]
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, str(get_settings().instance_dir / "metrics"))
+    counted = {
+        (sample.labels["function"], sample.labels["status"]): sample.value
+        for family in registry.collect()
+        for sample in family.samples
+        if sample.name == "qianfa_jobs_total"
+    }
+    assert counted == {("getpid", "finished"): 1, ("refuse", "failed"): 1}

@@ -37,16 +37,21 @@ class Instrumented:
             finally:
                 self.count(job, queue)
 
+    # Whether the job's final status must be read back from Redis (set in another process).
+    status_elsewhere = False
+
     def count(self, job, queue) -> None:
         function = job.func_name.rsplit(".", 1)[-1]
         with contextlib.suppress(redis.RedisError):
-            found = job.get_status(refresh=True)
+            found = job.get_status(refresh=self.status_elsewhere)
             status = getattr(found, "value", found) or "gone"
             metrics.count("qianfa_jobs_total", queue=queue.name, function=function, status=status)
 
 
 class ForkingWorker(Instrumented, Worker):
     """RQ's ``Worker``: each job in a forked child, whose counts are folded in after it."""
+
+    status_elsewhere = True
 
     def fork_work_horse(self, job, queue):
         super().fork_work_horse(job, queue)

@@ -44,6 +44,10 @@ BATCH = 100
 BLOCK_MS = 1000
 CLAIM_IDLE_MS = 60_000
 HEARTBEAT_EVERY = 5.0
+# Under load a step routes a record or two; the periodic SETs and the three XAUTOCLAIMs
+# cost more than that, so each runs at most this often (seconds) rather than every step.
+TICK_EVERY = 1.0
+RECLAIM_EVERY = 1.0
 FORGET_AFTER = 86400  # seconds: heartbeats of dispatchers gone this long are dropped
 RETIRED_CONSUMER_IDLE_MS = 3_600_000  # a consumer idle this long, holding nothing, is gone
 
@@ -183,6 +187,7 @@ class Dispatcher:
         self.streams = (keys.audit_stream(), keys.alerts(), keys.publish_events())
         self.routed = 0
         self._last_beat = 0.0
+        self._next_tick = self._next_reclaim = 0.0
 
     def ensure_groups(self) -> None:
         """Create the consumer group on each stream if missing; a new group starts at the end,
@@ -198,7 +203,7 @@ class Dispatcher:
     def step(self, block_ms: int | None = BLOCK_MS) -> int:
         """Route what is pending too long elsewhere, then what is new; how many records."""
         try:
-            handled = self._reclaim()
+            handled = self._reclaim() if self._due("_next_reclaim", self._reclaim_every()) else 0
             reply = self.r.xreadgroup(
                 GROUP, self.name, {s: ">" for s in self.streams}, count=BATCH, block=block_ms
             )
@@ -213,6 +218,18 @@ class Dispatcher:
                 handled += 1
         self.routed += handled
         return handled
+
+    def _due(self, name: str, every: float) -> bool:
+        """Whether the chore timed by attribute ``name`` is due now; if so, time the next."""
+        now = time.monotonic()
+        if now < getattr(self, name):
+            return False
+        setattr(self, name, now + every)
+        return True
+
+    def _reclaim_every(self) -> float:
+        """No record becomes claimable sooner than ``claim_idle_ms``: no point asking more often."""
+        return min(RECLAIM_EVERY, self.claim_idle_ms / 1000)
 
     def _reclaim(self) -> int:
         """Take over records another dispatcher read but did not acknowledge in time."""
@@ -247,7 +264,10 @@ class Dispatcher:
             log.info("dispatched %s %s", job, " ".join(args))
 
     def tick(self) -> None:
-        """Enqueue each periodic job whose interval has passed, and beat the heart."""
+        """Enqueue each periodic job whose interval has passed, and beat the heart; at most
+        every ``TICK_EVERY`` seconds, as no interval is counted in less than seconds."""
+        if not self._due("_next_tick", TICK_EVERY):
+            return
         for periodic in queues.PERIODIC:
             seconds = periodic.seconds(self.settings)
             if self.r.set(keys.periodic(periodic.name), timestamp(), nx=True, ex=seconds):
