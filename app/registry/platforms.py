@@ -94,14 +94,23 @@ def exists(r: redis.Redis, platform_id: str) -> bool:
 
 
 def get(r: redis.Redis, raw_id: str) -> Platform:
-    return _load(r, platform_id(raw_id))
+    """The platform, read in one round trip (publishing checks it at every step)."""
+    pid = platform_id(raw_id)
+    with r.pipeline(transaction=False) as pipe:
+        pipe.hgetall(keys.platform(pid))
+        pipe.smembers(keys.platform_admins(pid))
+        raw, admins = pipe.execute()
+    return _found(pid, raw, admins)
 
 
 def _load(r, pid: str) -> Platform:
-    raw = decode(r.hgetall(keys.platform(pid)))
+    return _found(pid, r.hgetall(keys.platform(pid)), r.smembers(keys.platform_admins(pid)))
+
+
+def _found(pid: str, raw: dict, admins) -> Platform:
     if not raw:
         raise NotFound(f"没有标识为 {pid} 的平台")
-    return _from_stored(raw, r.smembers(keys.platform_admins(pid)))
+    return _from_stored(decode(raw), admins)
 
 
 def _from_stored(raw: dict[str, str], admins) -> Platform:
