@@ -46,7 +46,6 @@ def notify_reviewers(event_id: str) -> dict:
     record = _record(r, event_id)
     if record is None:
         return {}
-    draft_notices.start_clock(r, record["draft"], record["version_hash"], record["at"])
     keyring = load_keyring(settings)
     return draft_notices.tell_reviewers(r, api_for, keyring, settings, record["draft"])
 
