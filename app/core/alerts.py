@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import redis
 
-from app.core import keys
-from app.core.store import Tx, decode, timestamp
+from app.core import entries, keys
+from app.core.store import Tx, timestamp
 
 KINDS = {
     "prohibited_content": "发现禁止发布的内容",
@@ -125,25 +125,36 @@ def _queue(client, fields: dict, number: str):
 
 
 def recent(r: redis.Redis, count: int = 100) -> list[Alert]:
-    """Newest first."""
-    return [_alert(entry_id, raw) for entry_id, raw in r.xrevrange(keys.alerts(), count=count)]
+    """Newest first, of the last ``count`` entries those that are readable alerts."""
+    found = (_alert(entry_id, raw) for entry_id, raw in r.xrevrange(keys.alerts(), count=count))
+    return [alert for alert in found if alert is not None]
 
 
 def get(r: redis.Redis, alert_id: str) -> Alert | None:
-    """One alert by its stream id, or None once the stream was capped past it."""
+    """One alert by its stream id; None once the stream was capped past it, or when the
+    entry is not an alert ``queue`` wrote (``entries``: skipped, logged, counted)."""
     found = r.xrange(keys.alerts(), min=alert_id, max=alert_id)
     return _alert(found[0][0], found[0][1]) if found else None
 
 
-def _alert(entry_id: bytes, raw: dict) -> Alert:
-    fields = decode(raw)
-    return Alert(
-        id=entry_id.decode(),
-        kind=fields["kind"],
-        message=fields["message"],
-        platform=fields["platform"],
-        draft=fields["draft"],
-        detail=json.loads(fields["detail"]),
-        at=fields["at"],
-        number=fields.get("number", ""),
-    )
+def _alert(entry_id: bytes, raw: dict) -> Alert | None:
+    fields = entries.text(keys.alerts(), entry_id, raw)
+    if fields is None:
+        return None
+    try:
+        alert = Alert(
+            id=entry_id.decode(),
+            kind=fields["kind"],
+            message=fields["message"],
+            platform=fields["platform"],
+            draft=fields["draft"],
+            detail=json.loads(fields["detail"]),
+            at=fields["at"],
+            number=fields.get("number", ""),
+        )
+    except (KeyError, ValueError):
+        alert = None
+    if alert is None or alert.kind not in KINDS or not isinstance(alert.detail, dict):
+        entries.skipped(keys.alerts(), entry_id, entries.MALFORMED)
+        return None
+    return alert
