@@ -11,10 +11,12 @@ queued in MULTI is known only after EXEC.
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 
 import redis
 
 from app.core import entries, keys
+from app.core.clock import BEIJING
 from app.core.store import Tx, timestamp
 
 KINDS = {
@@ -37,14 +39,16 @@ KINDS = {
     "platform_closed": "平台已关闭",
 }
 MAX_PENDING = 10_000
+DAY_KEPT = 400 * 86400  # how long the index of a day's alerts is kept (the daily report)
 # One round trip inside the caller's MULTI: number the alert (A1, A2 ...) unless the
-# transaction reserved its number (ARGV[2]), append it to the stream, and open its case
-# (``app.core.alertstate``), which outlives the capped stream.
+# transaction reserved its number (ARGV[2]), append it to the stream, open its case
+# (``app.core.alertstate``), which outlives the capped stream, and index it under its day
+# (KEYS[5], kept ARGV[3] seconds).
 QUEUE_SCRIPT = """
 local number = ARGV[2]
 if number == '' then number = 'A' .. redis.call('INCR', KEYS[1]) end
 local fields = {}
-for i = 3, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
 fields[#fields + 1] = 'number'
 fields[#fields + 1] = number
 local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', unpack(fields))
@@ -54,6 +58,8 @@ fields[#fields + 1] = 'state'
 fields[#fields + 1] = 'open'
 redis.call('HSET', KEYS[4] .. number, unpack(fields))
 redis.call('ZADD', KEYS[3], redis.call('TIME')[1], number)
+redis.call('ZADD', KEYS[5], tonumber(string.sub(number, 2)), number)
+redis.call('EXPIRE', KEYS[5], ARGV[3])
 return id
 """
 
@@ -119,9 +125,15 @@ def queue(
 
 
 def _queue(client, fields: dict, number: str):
-    names = (keys.sequence("alert"), keys.alerts(), keys.alerts_open(), keys.alert_case(""))
+    day = keys.alerts_day(day_of(fields["at"]))
+    names = (keys.sequence("alert"), keys.alerts(), keys.alerts_open(), keys.alert_case(""), day)
     flat = [part for pair in fields.items() for part in pair]
-    return client.eval(QUEUE_SCRIPT, len(names), *names, MAX_PENDING, number, *flat)
+    return client.eval(QUEUE_SCRIPT, len(names), *names, MAX_PENDING, number, DAY_KEPT, *flat)
+
+
+def day_of(at: str) -> str:
+    """The Beijing day (``YYYY-MM-DD``) of an alert's ``at``: the day it is reported on."""
+    return datetime.fromisoformat(at).astimezone(BEIJING).date().isoformat()
 
 
 def recent(r: redis.Redis, count: int = 100) -> list[Alert]:
