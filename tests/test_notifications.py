@@ -160,6 +160,36 @@ def test_a_new_version_in_review_is_announced_again(o):
     assert edited.content_hash[:8] in second["content"]
 
 
+def test_a_draft_rejected_and_edited_back_is_asked_about_again_in_a_new_round(o):
+    """A approved, then rejected; edited to B and back to A; submitted: a new review round.
+    The responsible person is asked again, and their sign-off of the first round, even
+    written back as it was stored, does not approve the draft."""
+    first = "计算机学院举办程序设计竞赛"
+    draft = submitted(o.r, o.w, text=first)
+    o.settle()
+    review.approve(o.r, actor(o.w.responsible), draft.id, draft.content_hash)
+    first_round = o.r.hgetall(keys.draft_signoffs(draft.id))
+    review.reject(o.r, actor(o.w.responsible), draft.id, draft.content_hash, "时间待定")
+    lifecycle.edit(o.r, actor(o.w.admin), draft.id, {"text": "程序设计竞赛改在周六"})
+    lifecycle.edit(o.r, actor(o.w.admin), draft.id, {"text": first})
+    again = lifecycle.submit(o.r, actor(o.w.admin), draft.id)
+    o.settle()
+
+    assert again.content_hash == draft.content_hash
+    asked = [m["content"] for m in o.received(o.w.responsible, "客服消息")]
+    asked = [text for text in asked if text.startswith("【待审核】")]
+    assert len(asked) == 2 and draft.content_hash[:8] in asked[1]
+    o.r.hset(keys.draft_signoffs(draft.id), mapping=first_round)
+    current = review.state(o.r, draft.id)
+    assert (current.draft.status, current.given, current.missing) == (
+        lifecycle.IN_REVIEW,
+        {},
+        [review.RESPONSIBLE],
+    )
+    done = review.approve(o.r, actor(o.w.responsible), draft.id, draft.content_hash)
+    assert done.draft.status == lifecycle.APPROVED
+
+
 def test_approval_in_chat_binds_to_the_version_the_notification_showed(o):
     """The reviewer saw version 1 in the notification; after an edit, 同意 is refused as stale."""
     draft = submitted(o.r, o.w)

@@ -99,6 +99,27 @@ def test_the_released_draft_is_approved_and_stays_released_when_screened_again(r
     assert lifecycle.get(r, draft.id).status == lifecycle.BLOCKED
 
 
+def test_a_draft_released_again_is_reviewed_again_its_old_sign_off_void(r, lexicons):
+    """Approved, then blocked by a new term and released: a new review round, in which the
+    sign-off given before the block vouches for nothing (art. 14)."""
+    w = world(r)
+    draft = blocked(r, w)
+    release.release(r, actor(w.propaganda), draft.id, REASON)
+    review.approve(r, actor(w.responsible), draft.id, draft.content_hash)
+    add_term(lexicons, "rumour", "守护青春")
+    rescreen.recheck(r, draft.id)
+    release.release(r, actor(w.propaganda), draft.id, REASON)
+
+    current = review.state(r, draft.id)
+    assert (current.draft.status, current.given, current.missing) == (
+        lifecycle.IN_REVIEW,
+        {},
+        [review.RESPONSIBLE],
+    )
+    done = review.approve(r, actor(w.responsible), draft.id, draft.content_hash)
+    assert done.draft.status == lifecycle.APPROVED
+
+
 def test_an_edited_version_is_screened_afresh(r):
     w = world(r)
     draft = blocked(r, w)

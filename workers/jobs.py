@@ -11,7 +11,7 @@ import json
 import logging
 import time
 
-from app.core import alerts, anchors, audit, keys
+from app.core import alerts, anchors, audit, entries, keys
 from app.core.masterkey import load_keyring
 from app.core.redis import get_redis
 from app.core.settings import get_settings
@@ -49,7 +49,6 @@ def notify_reviewers(event_id: str) -> dict:
     if record is None:
         return {}
     escalation.raise_for_event(r, record, escalation.UNSIGNABLE)
-    draft_notices.start_clock(r, record["draft"], record["version_hash"], record["at"])
     keyring = load_keyring(settings)
     return draft_notices.tell_reviewers(r, api_for, keyring, settings, record["draft"])
 
@@ -159,17 +158,27 @@ def publish_finished(event_id: str) -> bool:
     if not found:
         log.warning("publish event %s is gone; nothing to do", event_id)
         return False
-    event = {k.decode(): v.decode() for k, v in found[0][1].items()}
+    event = entries.text(keys.publish_events(), event_id, found[0][1])
+    if event is None:
+        return False
     if event.get("event") == "mass":
         return _mass_finished(r, event_id, event)
-    urls = json.loads(event["article_urls"] or "[]")
+    try:
+        urls = json.loads(event["article_urls"] or "[]")
+        article_url = str(urls[0]) if urls else ""
+        status = int(event["publish_status"] or -1)
+        fail_idx = tuple(json.loads(event["fail_idx"] or "[]"))
+        publish_id, article_id = event["publish_id"], event["article_id"]
+    except (KeyError, LookupError, TypeError, ValueError):
+        entries.skipped(keys.publish_events(), event_id, entries.MALFORMED)
+        return False
     ours = schedule.on_publish_finished(
         r,
-        event["publish_id"],
-        int(event["publish_status"] or -1),
-        article_id=event["article_id"],
-        article_url=urls[0] if urls else "",
-        fail_idx=tuple(json.loads(event["fail_idx"] or "[]")),
+        publish_id,
+        status,
+        article_id=article_id,
+        article_url=article_url,
+        fail_idx=fail_idx,
         settings=settings,
     )
     if not ours and event.get("platform"):

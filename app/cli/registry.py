@@ -3,7 +3,7 @@
 import click
 
 from app.cli.base import operator, store
-from app.core import clock, masterkey
+from app.core import alertstate, clock, masterkey
 from app.core.settings import get_settings
 from app.drafts import lifecycle, review, suspension
 from app.monitoring import inventory, reconcile
@@ -273,10 +273,11 @@ def draft_list(platform_id, status, limit):
 
 @draft_group.command("reindex")
 def draft_reindex():
-    """重建稿件列表的索引与各平台最近发布时间(升级后运行一次)。"""
+    """重建稿件列表的索引、各平台最近发布时间与告警的日索引(升级后运行一次)。"""
     r = store()
     click.echo(f"已重建 {review.reindex(r)} 篇稿件的索引")
     reconcile.reindex(r, [p.id for p in platforms.all_platforms(r)])
+    click.echo(f"已按日索引 {alertstate.reindex_days(r)} 条告警")
 
 
 @draft_group.command("show")

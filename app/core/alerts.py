@@ -11,11 +11,13 @@ queued in MULTI is known only after EXEC.
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 
 import redis
 
-from app.core import keys
-from app.core.store import Tx, decode, timestamp
+from app.core import entries, keys
+from app.core.clock import BEIJING
+from app.core.store import Tx, timestamp
 
 KINDS = {
     "prohibited_content": "发现禁止发布的内容",
@@ -37,14 +39,16 @@ KINDS = {
     "platform_closed": "平台已关闭",
 }
 MAX_PENDING = 10_000
+DAY_KEPT = 400 * 86400  # how long the index of a day's alerts is kept (the daily report)
 # One round trip inside the caller's MULTI: number the alert (A1, A2 ...) unless the
-# transaction reserved its number (ARGV[2]), append it to the stream, and open its case
-# (``app.core.alertstate``), which outlives the capped stream.
+# transaction reserved its number (ARGV[2]), append it to the stream, open its case
+# (``app.core.alertstate``), which outlives the capped stream, and index it under its day
+# (KEYS[5], kept ARGV[3] seconds).
 QUEUE_SCRIPT = """
 local number = ARGV[2]
 if number == '' then number = 'A' .. redis.call('INCR', KEYS[1]) end
 local fields = {}
-for i = 3, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
 fields[#fields + 1] = 'number'
 fields[#fields + 1] = number
 local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', unpack(fields))
@@ -54,6 +58,8 @@ fields[#fields + 1] = 'state'
 fields[#fields + 1] = 'open'
 redis.call('HSET', KEYS[4] .. number, unpack(fields))
 redis.call('ZADD', KEYS[3], redis.call('TIME')[1], number)
+redis.call('ZADD', KEYS[5], tonumber(string.sub(number, 2)), number)
+redis.call('EXPIRE', KEYS[5], ARGV[3])
 return id
 """
 
@@ -119,31 +125,48 @@ def queue(
 
 
 def _queue(client, fields: dict, number: str):
-    names = (keys.sequence("alert"), keys.alerts(), keys.alerts_open(), keys.alert_case(""))
+    day = keys.alerts_day(day_of(fields["at"]))
+    names = (keys.sequence("alert"), keys.alerts(), keys.alerts_open(), keys.alert_case(""), day)
     flat = [part for pair in fields.items() for part in pair]
-    return client.eval(QUEUE_SCRIPT, len(names), *names, MAX_PENDING, number, *flat)
+    return client.eval(QUEUE_SCRIPT, len(names), *names, MAX_PENDING, number, DAY_KEPT, *flat)
+
+
+def day_of(at: str) -> str:
+    """The Beijing day (``YYYY-MM-DD``) of an alert's ``at``: the day it is reported on."""
+    return datetime.fromisoformat(at).astimezone(BEIJING).date().isoformat()
 
 
 def recent(r: redis.Redis, count: int = 100) -> list[Alert]:
-    """Newest first."""
-    return [_alert(entry_id, raw) for entry_id, raw in r.xrevrange(keys.alerts(), count=count)]
+    """Newest first, of the last ``count`` entries those that are readable alerts."""
+    found = (_alert(entry_id, raw) for entry_id, raw in r.xrevrange(keys.alerts(), count=count))
+    return [alert for alert in found if alert is not None]
 
 
 def get(r: redis.Redis, alert_id: str) -> Alert | None:
-    """One alert by its stream id, or None once the stream was capped past it."""
+    """One alert by its stream id; None once the stream was capped past it, or when the
+    entry is not an alert ``queue`` wrote (``entries``: skipped, logged, counted)."""
     found = r.xrange(keys.alerts(), min=alert_id, max=alert_id)
     return _alert(found[0][0], found[0][1]) if found else None
 
 
-def _alert(entry_id: bytes, raw: dict) -> Alert:
-    fields = decode(raw)
-    return Alert(
-        id=entry_id.decode(),
-        kind=fields["kind"],
-        message=fields["message"],
-        platform=fields["platform"],
-        draft=fields["draft"],
-        detail=json.loads(fields["detail"]),
-        at=fields["at"],
-        number=fields.get("number", ""),
-    )
+def _alert(entry_id: bytes, raw: dict) -> Alert | None:
+    fields = entries.text(keys.alerts(), entry_id, raw)
+    if fields is None:
+        return None
+    try:
+        alert = Alert(
+            id=entry_id.decode(),
+            kind=fields["kind"],
+            message=fields["message"],
+            platform=fields["platform"],
+            draft=fields["draft"],
+            detail=json.loads(fields["detail"]),
+            at=fields["at"],
+            number=fields.get("number", ""),
+        )
+    except (KeyError, ValueError):
+        alert = None
+    if alert is None or alert.kind not in KINDS or not isinstance(alert.detail, dict):
+        entries.skipped(keys.alerts(), entry_id, entries.MALFORMED)
+        return None
+    return alert

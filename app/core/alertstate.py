@@ -9,11 +9,12 @@ this module only holds the states and their moves.
 
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import redis
 
-from app.core import audit, keys
+from app.core import alerts, audit, keys
 from app.core.alerts import KINDS
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.store import Tx, atomically, decode, timestamp
@@ -88,23 +89,56 @@ def get(r: redis.Redis, raw_number: str) -> Case:
 
 def open_cases(r: redis.Redis, limit: int = 200) -> list[Case]:
     """Unresolved cases, oldest first (what waits longest is handled first)."""
-    names = [n.decode() for n in r.zrange(keys.alerts_open(), 0, limit - 1)]
-    with r.pipeline(transaction=False) as pipe:
-        for name in names:
-            pipe.hgetall(keys.alert_case(name))
-        found = pipe.execute()
-    return [_case(decode(raw)) for raw in found if raw]
+    return _cases(r, [n.decode() for n in r.zrange(keys.alerts_open(), 0, limit - 1)])
 
 
 def all_cases(r: redis.Redis, limit: int = 200) -> list[Case]:
     """The newest cases in any state, newest first."""
     last = int(r.get(keys.sequence("alert")) or 0)
-    names = [f"A{n}" for n in range(last, max(0, last - limit), -1)]
+    return _cases(r, [f"A{n}" for n in range(last, max(0, last - limit), -1)])
+
+
+def every_open(r: redis.Redis, batch: int) -> Iterator[Case]:
+    """Every unresolved case, oldest first, ``batch`` at a time."""
+    return _walk(r, keys.alerts_open(), batch)
+
+
+def raised_on(r: redis.Redis, day: str, batch: int) -> Iterator[Case]:
+    """Every case raised on a Beijing day (``alerts.day_of``), ``batch`` at a time from the
+    day's index: the cost grows with that day's alerts, not with the alert history."""
+    return _walk(r, keys.alerts_day(day), batch)
+
+
+def _walk(r: redis.Redis, index: str, batch: int) -> Iterator[Case]:
+    start = 0
+    while names := [n.decode() for n in r.zrange(index, start, start + batch - 1)]:
+        yield from _cases(r, names)
+        start += batch
+
+
+def _cases(r: redis.Redis, names: list[str]) -> list[Case]:
     with r.pipeline(transaction=False) as pipe:
         for name in names:
             pipe.hgetall(keys.alert_case(name))
         found = pipe.execute()
     return [_case(decode(raw)) for raw in found if raw]
+
+
+def reindex_days(r: redis.Redis, batch: int = 1000) -> int:
+    """Index every case under its day (``raised_on``), for cases raised before the index
+    existed (after an upgrade); how many were indexed."""
+    last, indexed = int(r.get(keys.sequence("alert")) or 0), 0
+    for first in range(1, last + 1, batch):
+        names = [f"A{n}" for n in range(first, min(last, first + batch - 1) + 1)]
+        with r.pipeline(transaction=False) as pipe:
+            for case in _cases(r, names):
+                if case.at:
+                    day = keys.alerts_day(alerts.day_of(case.at))
+                    pipe.zadd(day, {case.number: int(case.number[1:])})
+                    pipe.expire(day, alerts.DAY_KEPT)
+                    indexed += 1
+            pipe.execute()
+    return indexed
 
 
 def move(r: redis.Redis, actor: audit.Actor, raw_number: str, action: str, note: str = "") -> Case:

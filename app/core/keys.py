@@ -325,6 +325,12 @@ def alert_case(number: str) -> str:
     return f"{NS}:alert-case:{number}"
 
 
+def alerts_day(day: str) -> str:
+    """Sorted set: numbers of the alerts raised on a Beijing day (``YYYY-MM-DD`` of their
+    ``at``), scored by number, so the daily report reads that day's alerts only."""
+    return f"{NS}:alerts-day:{day}"
+
+
 def alerts_open() -> str:
     """Sorted set: numbers of alerts not yet resolved, scored by when they were raised."""
     return f"{NS}:alerts-open"

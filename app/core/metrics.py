@@ -56,6 +56,12 @@ METRICS = {
         ("api", "errcode"),
         None,
     ),
+    "qianfa_unreadable_entries_total": (
+        "counter",
+        "Stream entries skipped as unreadable (not UTF-8, malformed), by stream and reason",
+        ("stream", "reason"),
+        None,
+    ),
     "qianfa_jobs_total": (
         "counter",
         "RQ jobs by queue, function and final status",

@@ -1,15 +1,16 @@
 """Drafts (稿件): what administrators submit, in versions, through a table of allowed transitions.
 
 Every version's content has a SHA-256 hash; approvals are bound to the hash they were
-given for (``review``), so a new version voids them. Every change to a draft is one
-atomic Redis transaction together with its audit record.
+given for and to the review round (``review``), so a new version or a new round voids
+them. Every change to a draft is one atomic Redis transaction together with its audit
+record.
 """
 
 import hashlib
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import redis
 
@@ -218,11 +219,13 @@ class Draft:
     created_at: str
     updated_at: str
     contributed_from: str = ""  # art. 14: the contributing unit's platform, for a tier-1 draft
+    review_round: int = 0  # how often it entered review (``begin_round_in``)
 
     @classmethod
     def from_stored(cls, raw: dict[str, str]) -> "Draft":
         flags = frozenset(f for f in raw["flags"].split(",") if f)
-        return cls(**{**raw, "version": int(raw["version"]), "flags": flags})
+        counts = {"version": int(raw["version"]), "review_round": int(raw.get("review_round", 0))}
+        return cls(**{**raw, **counts, "flags": flags})
 
     def stored(self) -> dict[str, str]:
         fields = {k: str(v) for k, v in self.__dict__.items()}
@@ -362,6 +365,31 @@ def _required_in(tx: Tx, draft: Draft, found: screening.Screening) -> list[str]:
     return due(required_signoffs(platform, draft, draft.flags | found.flags), {})
 
 
+def begin_round_in(tx: Tx, draft: Draft) -> Draft:
+    """Start a new review round for a draft entering review (submit, release, resume,
+    lapse, a new version): earlier sign-offs are void, even for the same content (A, then
+    B, then A again), and reviewers are asked anew, their notice naming the round."""
+    started = draft.replace(review_round=draft.review_round + 1)
+    tx.write.delete(keys.draft_signoffs(draft.id))
+    tx.write.hset(keys.review_clock(draft.id), mapping=round_clock(started, now()))
+    return started
+
+
+def round_clock(draft: Draft, since: datetime) -> dict[str, str]:
+    """The review clock of the draft's current round: when it began to wait."""
+    return {
+        "hash": draft.content_hash,
+        "round": str(draft.review_round),
+        "since": since.isoformat(),
+    }
+
+
+def clock_started(draft: Draft, clock_hash, clock_round) -> bool:
+    """Whether a stored review clock (its raw ``hash`` and ``round``) is the current round's;
+    a clock stored before rounds were counted has no round, as such a draft's is 0."""
+    return clock_hash == draft.content_hash.encode() and int(clock_round or 0) == draft.review_round
+
+
 def create(
     r: redis.Redis,
     actor: audit.Actor,
@@ -447,11 +475,13 @@ def edit(
             version=current.version + 1,
             content_hash=new_hash,
         )
-        found = None
+        found = awaiting = None
         if updated.status == IN_REVIEW:
             require_cover(updated.kind, cleaned, platforms.read_in(tx, updated.platform).kind)
             found = screening.screen_version(updated, cleaned, rules)
-        write_in(tx, updated, _required_in(tx, updated, found) if found else None)
+            awaiting = _required_in(tx, updated, found)
+            updated = begin_round_in(tx, updated)
+        write_in(tx, updated, awaiting)
         _write_version(tx, updated, cleaned, current.author)
         tx.write.delete(keys.draft_signoffs(did))
         audit.append(
@@ -521,6 +551,7 @@ def submit(r: redis.Redis, actor: audit.Actor, raw_id: str) -> Draft:
             return _screened_in(tx, current, found), found
         awaiting = _required_in(tx, updated, found)
         screening.record_in(tx, current, found)
+        updated = begin_round_in(tx, updated)
         write_in(tx, updated, awaiting)
         audit.append(
             tx,

@@ -50,6 +50,7 @@ def release(
             status=lifecycle.next_status(current.status, "release"),
             status_reason=f"党委宣传部已放行:{reason}"[: validate.REASON_MAX],
         )
+        updated = lifecycle.begin_round_in(tx, updated)  # sign-offs from before the block are void
         needed = required_signoffs(platform, updated, updated.flags | released.flags)
         kept = {**mark, "content_hash": current.content_hash, "terms": sorted(terms)}
         tx.write.set(keys.draft_release(did, current.version), json.dumps(kept, ensure_ascii=False))

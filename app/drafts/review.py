@@ -1,7 +1,8 @@
 """Review (审核): who must sign off a draft, and approving or rejecting it.
 
 ``required_signoffs`` (in ``signoffs``) is the whole sign-off policy of the measures.
-A sign-off is bound to the content hash it was given for: a new version voids it.
+A sign-off is bound to the content hash and the review round it was given in: a new
+version, or the draft entering review again (even with the same content), voids it.
 Nobody signs off their own draft, and a reviewer who saw an older version is refused.
 """
 
@@ -117,13 +118,13 @@ def waiting_since(r: redis.Redis, drafts: list[Draft]) -> list[datetime]:
     ``draft_notices`` starts it), in one round trip."""
     with r.pipeline(transaction=False) as pipe:
         for draft in drafts:
-            pipe.hmget(keys.review_clock(draft.id), "hash", "since")
+            pipe.hmget(keys.review_clock(draft.id), "hash", "round", "since")
         clocks = pipe.execute()
     return [
         datetime.fromisoformat(since.decode())
-        if content_hash == draft.content_hash.encode() and since
+        if lifecycle.clock_started(draft, content_hash, round_) and since
         else datetime.fromisoformat(draft.updated_at)
-        for draft, (content_hash, since) in zip(drafts, clocks, strict=True)
+        for draft, (content_hash, round_, since) in zip(drafts, clocks, strict=True)
     ]
 
 
@@ -161,7 +162,7 @@ def _signable(r: redis.Redis, person_id: str, ids: list[str]) -> list[Draft]:
         if draft.status == lifecycle.IN_REVIEW
         and draft.author != person_id
         and not any(
-            given["person"] == person_id and given["content_hash"] == draft.content_hash
+            given["person"] == person_id and counts(draft, given)
             for given in map(json.loads, decode(raw).values())
         )
     ]
@@ -414,6 +415,7 @@ def _signoff(actor: audit.Actor, draft: Draft, comment: str = "") -> dict:
     given = {
         "person": actor.person,
         "content_hash": draft.content_hash,
+        "round": draft.review_round,
         "version": draft.version,
         "at": timestamp(),
     }
@@ -448,14 +450,22 @@ def flags(r, draft: Draft) -> frozenset[str]:
 
 
 def valid_signoffs(r, draft: Draft) -> dict[str, dict]:
-    """Sign-offs given for the draft's current content; older ones do not count."""
+    """Sign-offs given for the draft's current content in its current round; older ones
+    do not count."""
     return _current(draft, r.hgetall(keys.draft_signoffs(draft.id)))
 
 
 def _current(draft: Draft, raw) -> dict[str, dict]:
     stored = decode(raw)
     given = {name: json.loads(value) for name, value in stored.items()}
-    return {name: s for name, s in given.items() if s["content_hash"] == draft.content_hash}
+    return {name: s for name, s in given.items() if counts(draft, s)}
+
+
+def counts(draft: Draft, given: dict) -> bool:
+    """Whether a stored sign-off vouches for the draft now: same content, same review round
+    (one stored before rounds were counted has none, as such a draft's round is 0)."""
+    same_round = given.get("round", 0) == draft.review_round
+    return given["content_hash"] == draft.content_hash and same_round
 
 
 def reindex(r: redis.Redis) -> int:

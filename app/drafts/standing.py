@@ -47,20 +47,14 @@ def plan_in(tx: Tx, draft: Draft, action: str) -> Move:
 
 
 def apply_in(tx: Tx, actor: audit.Actor, move: Move, reason: str, detail=None) -> Draft:
-    """Write a planned move with its audit record; back in review, every sign-off is void
-    and a new review round starts, so reviewers are asked (and reminded) anew.
-
-    The round starts here, to the microsecond: left to the notify job, it would start at
-    the audit record's second, the same as the last round's when both fall in one second,
-    and the reviewers' notice would count as already sent (``draft_notices.review_round``).
-    """
+    """Write a planned move with its audit record; back in review, a new review round
+    starts (``lifecycle.begin_round_in``): every sign-off is void and reviewers are asked
+    (and reminded) anew."""
     if move.awaiting is None:
         return lifecycle.move_in(tx, actor, move.draft, move.action, reason, detail)
-    tx.write.delete(keys.draft_signoffs(move.draft.id))
-    clock = {"hash": move.draft.content_hash, "since": now().isoformat()}
-    tx.write.hset(keys.review_clock(move.draft.id), mapping=clock)
+    draft = lifecycle.begin_round_in(tx, move.draft)
     detail = {**(detail or {}), "voided_signoffs": True}
-    return lifecycle.move_in(tx, actor, move.draft, move.action, reason, detail, move.awaiting)
+    return lifecycle.move_in(tx, actor, draft, move.action, reason, detail, move.awaiting)
 
 
 def deadline(draft: Draft, given: dict[str, dict], ttl: int) -> datetime | None:

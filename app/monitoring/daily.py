@@ -36,6 +36,7 @@ from app.registry import bindcodes, platforms
 ACTOR = audit.Actor.system("monitor")
 PURPOSE = "daily-report"
 SCAN = 10_000
+BATCH = 1000  # alert cases read per round trip
 SHOWN_KINDS = 6
 
 
@@ -85,11 +86,10 @@ def build(r: redis.Redis, settings: Settings, day: date, only: set[str] | None =
     """The report about ``day`` (Beijing), for every platform or the ``only`` ones."""
     start, end = window(day)
     shown = [p for p in platforms.all_platforms(r) if only is None or p.id in only]
-    cases = [c for c in alertstate.all_cases(r, SCAN) if only is None or c.platform in only]
     unreviewed = Counter(
         c.platform
-        for c in cases
-        if c.kind == "unreviewed_publication" and _within(c.at, start, end)
+        for c in alertstate.raised_on(r, day.isoformat(), BATCH)
+        if c.kind == "unreviewed_publication" and (only is None or c.platform in only)
     )
     report = Report(day)
     ids = [p.id for p in shown]
@@ -107,16 +107,11 @@ def build(r: redis.Redis, settings: Settings, day: date, only: set[str] | None =
                 unavailable=state.get("status") == "unavailable",
             )
         )
-    report.open_alerts = Counter(c.kind for c in cases if c.is_open)
+    report.open_alerts = Counter(
+        c.kind for c in alertstate.every_open(r, BATCH) if only is None or c.platform in only
+    )
     report.overdue_reviews = _overdue(r, settings, only)
     return report
-
-
-def _within(at: str, start: datetime, end: datetime) -> bool:
-    try:
-        return start <= datetime.fromisoformat(at) < end
-    except ValueError:
-        return False
 
 
 def _overdue(r: redis.Redis, settings: Settings, only: set[str] | None) -> int:

@@ -87,10 +87,9 @@ def tell_reviewers(
     author = people.get(r, draft.author).name
     reading = pictures.pending(r, draft, version.content)
     outcomes, passing = {}, []
-    since = review_round(r, draft)
+    waiting_since(r, draft)  # reminders count from the round's start
     for person, signoffs in reviewers_to_tell(r, state, platform).items():
         notice = review_notice(draft, version, platform, author, signoffs, link, purpose, reading)
-        notice = Notice(**{**notice.__dict__, "token": f"{notice.token}:{since}"})
         try:
             outcomes[person] = deliver.tell(r, api_for, person, platform.id, notice)
         except WeChatRetryable as error:
@@ -195,7 +194,7 @@ def review_notice(
     ]
     return Notice(
         purpose=purpose,
-        token=f"{draft.id}:{draft.content_hash}",
+        token=review_token(draft),
         text=deliver.fit("\n".join(lines)),
         headline=f"{'审核提醒' if purpose == REMINDER else '待审核'}:{_title(draft, version)}",
         subject=f"{draft.id} 第{draft.version}版 {lifecycle.KINDS[draft.kind]}",
@@ -231,28 +230,21 @@ def _body(draft, version, link: str) -> str:
 # --- the review clock: how long a version has waited --------------------------------------
 
 
-def start_clock(r: redis.Redis, draft_id: str, content_hash: str, since: str) -> None:
-    """Note when this version began to wait; a later event for the same version keeps it."""
-    key = keys.review_clock(draft_id)
-    if r.hget(key, "hash") != content_hash.encode():
-        r.hset(key, mapping={"hash": content_hash, "since": since})
-
-
-def review_round(r: redis.Redis, draft: lifecycle.Draft) -> str:
-    """When the current round of review began: a version reviewed again with the same
-    content (its sign-offs voided, ``standing``) is a new round, its reviewers asked again."""
-    waiting_since(r, draft)
-    return (r.hget(keys.review_clock(draft.id), "since") or b"").decode()
+def review_token(draft: lifecycle.Draft) -> str:
+    """What a request to review names: the version and the review round, so a draft that
+    enters review again, even with content already reviewed once, is asked about anew."""
+    return f"{draft.id}:{draft.content_hash}:r{draft.review_round}"
 
 
 def waiting_since(r: redis.Redis, draft: lifecycle.Draft) -> datetime:
-    """When the draft's current version began to wait (started now if never noted)."""
-    raw = r.hmget(keys.review_clock(draft.id), "hash", "since")
-    if raw[0] != draft.content_hash.encode() or raw[1] is None:
-        started = now()  # to the microsecond: two rounds within a second are still two rounds
-        start_clock(r, draft.id, draft.content_hash, started.isoformat())
+    """When the draft's current round began to wait: ``lifecycle.begin_round_in`` starts
+    the clock; one kept from before rounds were counted is started now if not current."""
+    content_hash, round_, since = r.hmget(keys.review_clock(draft.id), "hash", "round", "since")
+    if not lifecycle.clock_started(draft, content_hash, round_) or since is None:
+        started = now()
+        r.hset(keys.review_clock(draft.id), mapping=lifecycle.round_clock(draft, started))
         return started
-    return datetime.fromisoformat(raw[1].decode())
+    return datetime.fromisoformat(since.decode())
 
 
 # --- the author ----------------------------------------------------------------------------
@@ -264,8 +256,6 @@ def tell_author(r: redis.Redis, api_for: Callable, record: dict[str, str]) -> st
     if record["action"] == "draft.report" and record.get("person") == draft.author:
         return ""  # the author reported it and hears the check's outcome (manual_notices)
     notice = author_notice(draft, record)
-    if notice.purpose == "approved":  # approved again after its sign-offs were voided: news
-        notice = Notice(**{**notice.__dict__, "token": f"{notice.token}:{review_round(r, draft)}"})
     if not manual_notices.is_manual(r, draft.platform):
         return deliver.tell(r, api_for, draft.author, draft.platform, notice)
     if notice.purpose == "approved":  # published by hand: say what, and how to report it
@@ -315,8 +305,10 @@ def author_notice(draft: lifecycle.Draft, record: dict[str, str]) -> Notice:
         f"\n{comments}" if comments else ""
     )
     notice = _author(record, "approved", text, f"稿件 {did} 审核通过", "等待发布")
-    # Approval is per version: a second record that leaves the same version approved is no news.
-    return Notice(**{**notice.__dict__, "token": f"{did}:{record.get('version_hash', '')}"})
+    # Approval is per version and round: a second record that leaves the same version
+    # approved is no news; approved again in a new round (sign-offs voided) is.
+    token = f"{did}:{record.get('version_hash', '')}:r{draft.review_round}"
+    return Notice(**{**notice.__dict__, "token": token})
 
 
 # Art. 14, 17: moves made for the author, not by them; the record's reason says why.

@@ -30,7 +30,7 @@ from datetime import datetime
 
 import redis
 
-from app.core import audit, keys
+from app.core import audit, entries, keys
 from app.core.settings import Settings
 from app.core.store import now, timestamp
 from app.drafts import lifecycle
@@ -212,8 +212,8 @@ class Dispatcher:
                 raise
             self.ensure_groups()  # the stream was deleted (a flushed database): start again
             return 0
-        for stream, entries in reply or []:
-            for entry_id, fields in entries:
+        for stream, found in reply or []:
+            for entry_id, fields in found:
                 self._dispatch(stream.decode(), entry_id.decode(), fields)
                 handled += 1
         self.routed += handled
@@ -248,7 +248,7 @@ class Dispatcher:
         if stream == keys.audit_stream():
             record = audit.readable(fields or {})
             if audit.NOT_TEXT_FIELDS in record:  # not written by ``append``: verify names it
-                log.warning("audit record %s is not UTF-8: acknowledged, not routed", entry_id)
+                entries.skipped(stream, entry_id, entries.NOT_UTF8)  # acknowledged, not routed
                 record = {}
             routed = route({"id": entry_id, **record}) if record else []
         elif stream == keys.alerts():
