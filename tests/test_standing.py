@@ -84,7 +84,8 @@ def test_a_round_in_the_same_second_as_the_last_still_asks_again(sandbox_office,
     monkeypatch.setattr(audit, "timestamp", lambda moment=None: second)
     o = sandbox_office
     lapse_through_the_sweep(o)
-    assert {record["at"] for record in audit.records(o.r)} == {second}
+    # The draft's records (the office was set up before the clock was pinned).
+    assert {record["at"] for record in audit.records(o.r) if record["draft"]} == {second}
     asked = [m["content"] for m in o.received(o.w.responsible) if "【待审核】" in m["content"]]
     assert len(asked) == 2
 
