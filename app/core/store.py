@@ -30,8 +30,8 @@ class Tx:
     """One attempt of an atomic change: a WATCHed read phase, then queued writes."""
 
     def __init__(self, pipe: redis.client.Pipeline):
+        """Read the audit head, which the caller has WATCHed (``atomically``)."""
         self.pipe = pipe
-        pipe.watch(keys.audit_head())
         head = pipe.hgetall(keys.audit_head())
         self.audit_seq = int(head.get(b"seq", 0))
         self.audit_hash = head.get(b"hash", b"").decode()
@@ -71,8 +71,7 @@ def atomically(r: redis.Redis, watch: list[str], fn: Callable[[Tx], T], *, confi
     for attempt in range(MAX_ATTEMPTS):
         with r.pipeline(transaction=True) as pipe:
             try:
-                if watch:
-                    pipe.watch(*watch)
+                pipe.watch(*watch, keys.audit_head())  # one WATCH: a round trip less
                 tx = Tx(pipe)
                 result = fn(tx)
                 for key, number in tx.sequences.items():
