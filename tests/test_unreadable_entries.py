@@ -89,3 +89,12 @@ def test_a_publish_event_missing_its_fields_is_skipped_as_malformed(r, settings)
     event_id = r.xadd(keys.publish_events(), {"publish_id": "1"}).decode()
     assert jobs.publish_finished(event_id) is False
     assert skipped("publish-events", "malformed") == before + 1
+
+
+def test_a_mass_send_event_missing_its_fields_is_skipped_as_malformed(r, settings):
+    from workers import jobs
+
+    before = skipped("publish-events", "malformed")
+    event_id = r.xadd(keys.publish_events(), {"event": "mass", "received_at": "x"}).decode()
+    assert jobs.publish_finished(event_id) is False
+    assert skipped("publish-events", "malformed") == before + 1

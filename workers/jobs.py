@@ -192,9 +192,14 @@ MASS_SETTLE_DELAY = 60
 
 def _mass_finished(r, event_id: str, event: dict) -> bool:
     """A MASSSENDJOBFINISH: Qianfa's own, or a back-office mass send (alert, and look now)."""
-    age = time.time() - int(event.get("received_at") or 0)
-    urls = json.loads(event.get("article_urls") or "[]")
-    verdict = reconcile.mass_sent(r, event["platform"], event["msg_id"], urls, age)
+    try:
+        age = time.time() - int(event.get("received_at") or 0)
+        urls = [str(url) for url in json.loads(event.get("article_urls") or "[]")]
+        platform, msg_id = event["platform"], event["msg_id"]
+    except (KeyError, TypeError, ValueError):
+        entries.skipped(keys.publish_events(), event_id, entries.MALFORMED)
+        return False
+    verdict = reconcile.mass_sent(r, platform, msg_id, urls, age)
     if verdict == "settling":  # our send may not have recorded its msg_id yet: ask again
         queues.enqueue(
             r,
@@ -205,7 +210,7 @@ def _mass_finished(r, event_id: str, event: dict) -> bool:
             tag=str(int(age)),
         )
     elif verdict in ("unreviewed", "seen"):
-        queues.enqueue(r, queues.ALERTS, "reconcile_platform", event["platform"], tag=event_id)
+        queues.enqueue(r, queues.ALERTS, "reconcile_platform", platform, tag=event_id)
     return verdict == "ours"
 
 
