@@ -8,7 +8,8 @@ and calls it with waitress's environ and ``start_response`` for N fresh safe-mod
 callbacks (``帮助`` from the bound staff member), signed and encrypted beforehand, then the
 bare Flask app of ``bench/webhook.py`` for as many. It prints CPU µs per call
 (``time.process_time``) for each, ``BENCH_ROUNDS`` rounds alternating. ``--profile``
-runs cProfile over Qianfa's calls instead and prints the top costs.
+runs cProfile (wall time, so Redis round trips show as waits) over Qianfa's calls
+instead and prints the top costs.
 
 Options from the environment: BENCH_CALLS (2000), BENCH_ROUNDS (3), QIANFA_LOG_LEVEL
 (WARNING, as ``bench/webhook.py``).
@@ -134,7 +135,7 @@ def main() -> int:
 
 
 def profile(app, environs: list[dict]) -> int:
-    profiler = cProfile.Profile(time.process_time)  # CPU, not waiting
+    profiler = cProfile.Profile()
     profiler.enable()
     drive(app, environs)
     profiler.disable()
