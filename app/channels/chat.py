@@ -187,7 +187,7 @@ def parse(text: str) -> tuple["Command | None", str]:
     """Find the command word at the start, with or without a space after it."""
     text = " ".join(validate.normalize(text or "").split())
     lowered = text.lower()
-    for word, command in _WORDS:
+    for word, command in _WORDS_BY_FIRST.get(lowered[:1], ()):
         if not lowered.startswith(word):
             continue
         rest = text[len(word) :]
@@ -908,3 +908,17 @@ _WORDS = sorted(
     ((word.lower(), command) for command in COMMANDS for word in command.words),
     key=lambda pair: -len(pair[0]),
 )
+
+
+def _by_first_character(words: list) -> dict[str, list]:
+    """The words, longest first, under their first character: a message is tried only
+    against the words it can start with."""
+    grouped: dict[str, list] = {}
+    for word, command in words:
+        if not word:
+            raise ValueError(f"command {command.name} has an empty word")
+        grouped.setdefault(word[0], []).append((word, command))
+    return grouped
+
+
+_WORDS_BY_FIRST = _by_first_character(_WORDS)
