@@ -119,7 +119,7 @@ class Direct:
         body = found.body.encode()
         length = ("Content-Length", str(len(body)))
         listed = [("Content-Type", found.content_type), length, *headers.EVERYWHERE.items()]
-        start_response(STATUS_LINES[found.status], listed)
+        start_response(STATUS_LINES.get(found.status) or f"{found.status} UNKNOWN", listed)
         return [body]
 
     def _gateway(self) -> Gateway:
