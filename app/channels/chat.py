@@ -16,6 +16,7 @@ Followers' ordinary words (帮助, 投稿 ...) stay theirs; only a bind code or 
 names a draft is answered (and refused) for someone who is not bound.
 """
 
+import functools
 import logging
 import re
 from collections.abc import Callable
@@ -102,7 +103,7 @@ class Context:
 
     @property
     def is_reviewer(self) -> bool:
-        return bool({access.RESPONSIBLE, access.PROPAGANDA} & set(self.roles))
+        return _reviewer(self.roles)
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,7 @@ def parse(text: str) -> tuple["Command | None", str]:
     """Find the command word at the start, with or without a space after it."""
     text = " ".join(validate.normalize(text or "").split())
     lowered = text.lower()
-    for word, command in _WORDS:
+    for word, command in _WORDS_BY_FIRST.get(lowered[:1], ()):
         if not lowered.startswith(word):
             continue
         rest = text[len(word) :]
@@ -197,11 +198,19 @@ def parse(text: str) -> tuple["Command | None", str]:
 
 
 def _allowed(ctx: Context, needs: str) -> bool:
+    return _may(ctx.roles, needs)
+
+
+def _may(roles: tuple[str, ...], needs: str) -> bool:
     if needs in (ANYONE, STAFF):
-        return needs == ANYONE or bool(ctx.roles)
+        return needs == ANYONE or bool(roles)
     if needs == ADMIN:
-        return access.ADMIN in ctx.roles
-    return ctx.is_reviewer
+        return access.ADMIN in roles
+    return _reviewer(roles)
+
+
+def _reviewer(roles: tuple[str, ...]) -> bool:
+    return bool({access.RESPONSIBLE, access.PROPAGANDA} & set(roles))
 
 
 def _refuse(r, platform, message: Inbound, command: Command, why: str, text: str = "") -> str:
@@ -717,15 +726,21 @@ def _bind(ctx: Context, args: str) -> str:
 
 
 def _help(ctx: Context, args: str) -> str:
+    return _help_text(ctx.roles, ctx.message.authenticated, ctx.session is not None)
+
+
+@functools.lru_cache(maxsize=64)
+def _help_text(roles: tuple[str, ...], authenticated: bool, composing: bool) -> str:
+    """The same for everyone with these roles: built once per process, not per ``帮助``."""
     lines = ["可用命令(中文或英文均可):"]
     for command in COMMANDS:
-        if command.mutates and not ctx.message.authenticated:
+        if command.mutates and not authenticated:
             continue
-        if command.needs != ANYONE and _allowed(ctx, command.needs) and command.usage:
+        if command.needs != ANYONE and _may(roles, command.needs) and command.usage:
             lines.append(f"{command.usage}({command.words[-1]})")
-    if not ctx.message.authenticated:
+    if not authenticated:
         lines.append(PLAINTEXT_HELP)
-    if ctx.session is not None:
+    if composing:
         lines.append("你正在投稿中:发送的文字、图片、链接都会收入稿件。")
     return _fit("\n".join(lines))
 
@@ -893,3 +908,17 @@ _WORDS = sorted(
     ((word.lower(), command) for command in COMMANDS for word in command.words),
     key=lambda pair: -len(pair[0]),
 )
+
+
+def _by_first_character(words: list) -> dict[str, list]:
+    """The words, longest first, under their first character: a message is tried only
+    against the words it can start with."""
+    grouped: dict[str, list] = {}
+    for word, command in words:
+        if not word:
+            raise ValueError(f"command {command.name} has an empty word")
+        grouped.setdefault(word[0], []).append((word, command))
+    return grouped
+
+
+_WORDS_BY_FIRST = _by_first_character(_WORDS)

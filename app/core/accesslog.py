@@ -60,14 +60,15 @@ class AccessLog:
         try:
             return self.app(environ, recording)
         finally:
-            log.info(
-                '%s "%s %s" %s %.1fms',
-                environ.get("REMOTE_ADDR", "-"),
-                environ.get("REQUEST_METHOD", "-"),
-                redact(request_target(environ)),
-                status[0] if status else "500",
-                (time.perf_counter() - started) * 1000,
-            )
+            if log.isEnabledFor(logging.INFO):  # redacting the target costs; skip it unlogged
+                log.info(
+                    '%s "%s %s" %s %.1fms',
+                    environ.get("REMOTE_ADDR", "-"),
+                    environ.get("REQUEST_METHOD", "-"),
+                    redact(request_target(environ)),
+                    status[0] if status else "500",
+                    (time.perf_counter() - started) * 1000,
+                )
 
 
 def request_target(environ) -> str:

@@ -71,6 +71,7 @@ METRICS = {
 }
 
 _made: dict = {}
+_series_made: dict = {}  # (name, *label items): the labelled child
 
 
 def use_directory(where: Path) -> Path:
@@ -119,14 +120,22 @@ def _metric(name: str):
     return found
 
 
+def _series(name: str, labels: dict):
+    """The child of ``name`` for ``labels``, looked up once: ``labels()`` checks and locks."""
+    key = (name, *labels.items())
+    found = _series_made.get(key)
+    if found is None:
+        metric = _metric(name)
+        found = _series_made.setdefault(key, metric.labels(**labels) if labels else metric)
+    return found
+
+
 def count(name: str, amount: float = 1, **labels) -> None:
-    metric = _metric(name)
-    (metric.labels(**labels) if labels else metric).inc(amount)
+    _series(name, labels).inc(amount)
 
 
 def observe(name: str, value: float, **labels) -> None:
-    metric = _metric(name)
-    (metric.labels(**labels) if labels else metric).observe(value)
+    _series(name, labels).observe(value)
 
 
 def fold(pid: int) -> None:
