@@ -391,6 +391,66 @@ def test_untouched_chain_is_vouched_for_without_a_walk_record_by_record(r, monke
     assert audit.verify(r) == audit.Verification(True, 8)
 
 
+def side_by_side(monkeypatch) -> list[list]:
+    """Make ``verify`` check even a short chain in two runs side by side; the runs each
+    verify's processes report are appended to the list returned."""
+    monkeypatch.setattr(audit, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(audit, "MAX_WORKERS", 2)
+    monkeypatch.setattr(audit.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(audit, "BATCH", 2)
+    seen, join = [], audit._join
+
+    def spied(runs, start):
+        seen.append(runs)
+        return join(runs, start)
+
+    monkeypatch.setattr(audit, "_join", spied)
+    return seen
+
+
+def test_a_long_chain_is_vouched_for_in_runs_side_by_side(r, monkeypatch):
+    """Past ``PARALLEL_FROM`` records, two processes each vouch for half the chain (in
+    batches) and the halves are joined: the verdict and the checkpoint are the walk's."""
+    chain(r, 9)
+    whole = audit.verify(r)
+    seen = side_by_side(monkeypatch)
+    halves = audit.verify(r)
+    assert halves == whole == audit.Verification(True, 9)
+    assert halves.tail == whole.tail and halves.signed
+    assert [run.checked for run in seen[0]] == [4, 5]
+
+
+def test_a_short_chain_is_walked_in_this_process(r, monkeypatch):
+    """Below ``PARALLEL_FROM`` records, starting processes would cost more than they save."""
+    chain(r, 3)
+    monkeypatch.setattr(audit, "_spans", None)  # called only to split the chain into runs
+    assert audit.verify(r) == audit.Verification(True, 3)
+
+
+def test_a_changed_record_in_the_second_run_is_named_as_the_walk_names_it(r, monkeypatch):
+    """The first run is vouched for, the second is not: the walk takes over after the
+    first and names the record the walk of the whole chain names."""
+    rows = edit(spaced_chain(r, 9))
+    rebuild(r, rows)
+    whole = audit.verify(r)
+    seen = side_by_side(monkeypatch)
+    assert audit.verify(r) == whole
+    assert (whole.bad_entry, whole.bad_seq) == (rows[4][0], 5)
+    first, second = seen[0]
+    assert first.checked == 4 and second is None
+
+
+@pytest.mark.parametrize("tamper", [edit, rehash, swap, drop, insert_signed, move_in_time])
+def test_runs_side_by_side_name_the_same_fault_as_one_walk(r, monkeypatch, tamper):
+    """Whatever the tampering, and wherever it moves the split, the runs joined and the walk
+    after them name the fault the walk of the whole chain names, with the same count."""
+    rebuild(r, tamper(spaced_chain(r, 9)))
+    whole = audit.verify(r)
+    seen = side_by_side(monkeypatch)
+    assert audit.verify(r) == whole
+    assert seen and all(len(runs) == 2 for runs in seen)
+
+
 def test_bytes_that_are_not_utf8_are_named_not_a_crash(r):
     """A record given a byte UTF-8 never has (the fast check's stand-in for its template's
     quotes) is named as changed, in one line, where verify used to stop with a traceback."""
