@@ -411,7 +411,7 @@ def side_by_side(monkeypatch) -> list[list]:
 def test_a_long_chain_is_vouched_for_in_runs_side_by_side(r, monkeypatch):
     """Past ``PARALLEL_FROM`` records, two processes each vouch for half the chain (in
     batches) and the halves are joined: the verdict and the checkpoint are the walk's."""
-    chain(r, 9)
+    spaced_chain(r, 9)
     whole = audit.verify(r)
     seen = side_by_side(monkeypatch)
     halves = audit.verify(r)
