@@ -76,6 +76,7 @@ _HASHED_VALUES = operator.itemgetter(*(_AT[f] for f in _HASHED))
 _QUOTE = b"\xff"
 _TEMPLATE = ("{" + ",".join(f'"{f}":"%s"' for f in _HASHED) + "}").encode().replace(b'"', _QUOTE)
 _QUOTES = _TEMPLATE.count(_QUOTE)
+_UNQUOTE = bytes.maketrans(_QUOTE, b'"')
 _SEQ, _TIME, _PREV, _V, _HASH, _SIG = (_AT[f] for f in ("seq", "at", "prev", "v", "hash", "sig"))
 _VERSION = VERSION.encode()
 # A chain this long is checked in runs, one process each: below it, forking and joining cost
@@ -501,29 +502,28 @@ def _sound(batch: list, prev: _Link, head_seq: int, by: Signer) -> tuple[_Link, 
     if not all([f[::2] == _STORED_NAMES and f[_V] == _VERSION for f in flats]):
         return None
     texts = [_TEMPLATE % _HASHED_VALUES(f) for f in flats]
-    if not all([t.count(_QUOTE) == _QUOTES for t in texts]):
+    if b"".join(texts).count(_QUOTE) != _QUOTES * len(texts):
         return None  # a value holding the placeholder, so not UTF-8
-    digests = [
-        hashlib.sha256(
-            t.replace(b"\\", b"\\\\").replace(b'"', b'\\"').replace(_QUOTE, b'"')
-        ).hexdigest()
+    hashes = [
+        hashlib.sha256(t.replace(b"\\", b"\\\\").replace(b'"', b'\\"').translate(_UNQUOTE))
+        .hexdigest()
+        .encode()
         for t in texts
     ]
-    hashes = [d.encode() for d in digests]
-    if hashes != [f[_HASH] for f in flats]:
-        return None
-    if by.seals(digests) != [f[_SIG] for f in flats]:
+    if hashes != [f[_HASH] for f in flats] or by.seals(hashes) != [f[_SIG] for f in flats]:
         return None
     first, last = prev.seq + 1, prev.seq + len(flats)
     if last > head_seq or [_as_int(f[_SEQ]) for f in flats] != list(range(first, last + 1)):
         return None
     if [f[_PREV] for f in flats] != [prev.hash.encode(), *hashes[:-1]]:
         return None
-    ids = [raw_id.decode() for raw_id, _ in batch]
+    ids = [raw_id for raw_id, _ in batch]
     if not _times_fit(ids, [f[_TIME] for f in flats]):
         return None
-    tail = _Link(ids[-1], last, digests[-1], True, True)
-    return (_Link(ids[-2], last - 1, digests[-2], True, True) if len(ids) > 1 else prev), tail
+    tail = _Link(ids[-1].decode(), last, hashes[-1].decode(), True, True)
+    if len(ids) == 1:
+        return prev, tail
+    return _Link(ids[-2].decode(), last - 1, hashes[-2].decode(), True, True), tail
 
 
 def _fault(
@@ -577,7 +577,7 @@ def _id_fits_time(entry_id: str, at: str) -> bool:
     return abs(_id_ms(entry_id) - stated) <= ID_CLOCK_TOLERANCE_MS
 
 
-def _times_fit(ids: list[str], stated: list[bytes]) -> bool:
+def _times_fit(ids: list[bytes], stated: list[bytes]) -> bool:
     """``_id_fits_time`` for a batch in id order: each distinct time is read once, and when
     all its ids and times lie within the tolerance of one another no pair can be further
     apart; otherwise pair by pair."""
@@ -595,8 +595,9 @@ def _times_fit(ids: list[str], stated: list[bytes]) -> bool:
     return all(abs(_id_ms(i) - moments[at]) <= ID_CLOCK_TOLERANCE_MS for i, at in pairs)
 
 
-def _id_ms(entry_id: str) -> int:
-    return int(entry_id.split("-")[0])
+def _id_ms(entry_id: str | bytes) -> int:
+    """The milliseconds of a stream id, as text or as Redis sends it."""
+    return int(entry_id.partition("-" if isinstance(entry_id, str) else b"-")[0])
 
 
 def _link_fault(
