@@ -13,7 +13,7 @@ import app.cli  # noqa: F401  (registers every command group on the qianfa CLI)
 from app.cli import cli
 from app.cli.audit import parse_time
 from app.core import audit, keys
-from app.core.auditseal import signer
+from app.core.auditseal import checkpoint, signer
 from app.core.settings import get_settings
 from app.core.store import decode
 from app.core.validate import CHINA_TIME as BEIJING
@@ -418,6 +418,17 @@ def test_a_long_chain_is_vouched_for_in_runs_side_by_side(r, monkeypatch):
     assert halves == whole == audit.Verification(True, 9)
     assert halves.tail == whole.tail and halves.signed
     assert [run.checked for run in seen[0]] == [4, 5]
+
+
+def test_runs_side_by_side_start_after_a_checkpoint(r, monkeypatch):
+    """From a checkpoint verified before, the runs split what follows it and the first
+    run is joined to the checkpoint's record."""
+    rows = spaced_chain(r, 9)
+    since = checkpoint(2, rows[1][1]["hash"], rows[1][0])
+    whole = audit.verify(r, since=since)
+    seen = side_by_side(monkeypatch)
+    assert audit.verify(r, since=since) == whole == audit.Verification(True, 7)
+    assert sum(run.checked for run in seen[0]) == 7
 
 
 def test_a_short_chain_is_walked_in_this_process(r, monkeypatch):
