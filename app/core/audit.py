@@ -358,7 +358,9 @@ def _walk(r: redis.Redis, snapshot: _Snapshot, by: Signer) -> Verification:
     return _tail(prev, snapshot.head, checked)
 
 
-def _in_parallel(r: redis.Redis, snapshot: _Snapshot, by: Signer) -> tuple:
+def _in_parallel(
+    r: redis.Redis, snapshot: _Snapshot, by: Signer
+) -> tuple[_Link | None, _Link, int]:
     """Vouch for the chain in disjoint runs, each checked by ``_sound`` in a process of its
     own, and join them where each run's first record follows the last of the run before.
 
@@ -465,7 +467,7 @@ def _claimed(flat: list) -> _Link | None:
         return None
 
 
-def _join(runs: list[_Run | None], start: _Link) -> tuple:
+def _join(runs: list[_Run | None], start: _Link) -> tuple[_Link | None, _Link, int]:
     """The last two links and the records covered by the runs joined end to end from
     ``start``, up to the first run that is not sound or does not follow on."""
     before, prev, checked = None, start, 0
