@@ -13,7 +13,7 @@ import app.cli  # noqa: F401  (registers every command group on the qianfa CLI)
 from app.cli import cli
 from app.cli.audit import parse_time
 from app.core import audit, keys
-from app.core.auditseal import signer
+from app.core.auditseal import checkpoint, signer
 from app.core.settings import get_settings
 from app.core.store import decode
 from app.core.validate import CHINA_TIME as BEIJING
@@ -389,6 +389,77 @@ def test_untouched_chain_is_vouched_for_without_a_walk_record_by_record(r, monke
     monkeypatch.setattr(audit, "_fault", one_by_one)
     monkeypatch.setattr(audit, "BATCH", 3)
     assert audit.verify(r) == audit.Verification(True, 8)
+
+
+def side_by_side(monkeypatch) -> list[list]:
+    """Make ``verify`` check even a short chain in two runs side by side; the runs each
+    verify's processes report are appended to the list returned."""
+    monkeypatch.setattr(audit, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(audit, "MAX_WORKERS", 2)
+    monkeypatch.setattr(audit.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(audit, "BATCH", 2)
+    seen, join = [], audit._join
+
+    def spied(runs, start):
+        seen.append(runs)
+        return join(runs, start)
+
+    monkeypatch.setattr(audit, "_join", spied)
+    return seen
+
+
+def test_a_long_chain_is_vouched_for_in_runs_side_by_side(r, monkeypatch):
+    """Past ``PARALLEL_FROM`` records, two processes each vouch for half the chain (in
+    batches) and the halves are joined: the verdict and the checkpoint are the walk's."""
+    spaced_chain(r, 9)
+    whole = audit.verify(r)
+    seen = side_by_side(monkeypatch)
+    halves = audit.verify(r)
+    assert halves == whole == audit.Verification(True, 9)
+    assert halves.tail == whole.tail and halves.signed
+    assert [run.checked for run in seen[0]] == [4, 5]
+
+
+def test_runs_side_by_side_start_after_a_checkpoint(r, monkeypatch):
+    """From a checkpoint verified before, the runs split what follows it and the first
+    run is joined to the checkpoint's record."""
+    rows = spaced_chain(r, 9)
+    since = checkpoint(2, rows[1][1]["hash"], rows[1][0])
+    whole = audit.verify(r, since=since)
+    seen = side_by_side(monkeypatch)
+    assert audit.verify(r, since=since) == whole == audit.Verification(True, 7)
+    assert sum(run.checked for run in seen[0]) == 7
+
+
+def test_a_short_chain_is_walked_in_this_process(r, monkeypatch):
+    """Below ``PARALLEL_FROM`` records, starting processes would cost more than they save."""
+    chain(r, 3)
+    monkeypatch.setattr(audit, "_spans", None)  # called only to split the chain into runs
+    assert audit.verify(r) == audit.Verification(True, 3)
+
+
+def test_a_changed_record_in_the_second_run_is_named_as_the_walk_names_it(r, monkeypatch):
+    """The first run is vouched for, the second is not: the walk takes over after the
+    first and names the record the walk of the whole chain names."""
+    rows = edit(spaced_chain(r, 9))
+    rebuild(r, rows)
+    whole = audit.verify(r)
+    seen = side_by_side(monkeypatch)
+    assert audit.verify(r) == whole
+    assert (whole.bad_entry, whole.bad_seq) == (rows[4][0], 5)
+    first, second = seen[0]
+    assert first.checked == 4 and second is None
+
+
+@pytest.mark.parametrize("tamper", [edit, rehash, swap, drop, insert_signed, move_in_time])
+def test_runs_side_by_side_name_the_same_fault_as_one_walk(r, monkeypatch, tamper):
+    """Whatever the tampering, and wherever it moves the split, the runs joined and the walk
+    after them name the fault the walk of the whole chain names, with the same count."""
+    rebuild(r, tamper(spaced_chain(r, 9)))
+    whole = audit.verify(r)
+    seen = side_by_side(monkeypatch)
+    assert audit.verify(r) == whole
+    assert seen and all(len(runs) == 2 for runs in seen)
 
 
 def test_bytes_that_are_not_utf8_are_named_not_a_crash(r):

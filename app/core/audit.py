@@ -14,11 +14,15 @@ outside Redis show (``app.core.anchors``): ``verify`` takes the newest one.
 """
 
 import csv
+import gc
 import hashlib
 import json
+import multiprocessing
 import operator
+import os
+import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
@@ -72,8 +76,15 @@ _HASHED_VALUES = operator.itemgetter(*(_AT[f] for f in _HASHED))
 _QUOTE = b"\xff"
 _TEMPLATE = ("{" + ",".join(f'"{f}":"%s"' for f in _HASHED) + "}").encode().replace(b'"', _QUOTE)
 _QUOTES = _TEMPLATE.count(_QUOTE)
+_UNQUOTE = bytes.maketrans(_QUOTE, b'"')
 _SEQ, _TIME, _PREV, _V, _HASH, _SIG = (_AT[f] for f in ("seq", "at", "prev", "v", "hash", "sig"))
 _VERSION = VERSION.encode()
+# A chain this long is checked in runs, one process each: below it, forking and joining cost
+# about as much as they save. Redis answers every process from one thread, so more than
+# MAX_WORKERS of them only queue there.
+PARALLEL_FROM = 50_000
+MAX_WORKERS = 4
+_FORK = multiprocessing.get_context("fork")
 
 
 @dataclass(frozen=True)
@@ -322,8 +333,10 @@ def _as_int(raw: str | None) -> int:
 
 def _walk(r: redis.Redis, snapshot: _Snapshot, by: Signer) -> Verification:
     """Check each batch the fast way (``_sound``); a batch it does not vouch for is walked
-    record by record, and only that walk names a fault, so the verdict is the same."""
-    prev, before, checked = snapshot.start, None, 0
+    record by record, and only that walk names a fault, so the verdict is the same.
+    A long chain is first vouched for in runs side by side (``_in_parallel``); the walk
+    goes on from the end of the runs it could join."""
+    before, prev, checked = _in_parallel(r, snapshot, by)
     start = "(" + prev.entry if prev.entry else "-"
     batches = _raw_batches(r, start, snapshot.last_entry) if snapshot.last_entry else ()
     for batch in batches:
@@ -343,6 +356,130 @@ def _walk(r: redis.Redis, snapshot: _Snapshot, by: Signer) -> Verification:
             before, prev = prev, _follow(prev, entry_id, rec, by)
             checked += 1
     return _tail(prev, snapshot.head, checked)
+
+
+def _in_parallel(
+    r: redis.Redis, snapshot: _Snapshot, by: Signer
+) -> tuple[_Link | None, _Link, int]:
+    """Vouch for the chain in disjoint runs, each checked by ``_sound`` in a process of its
+    own, and join them where each run's first record follows the last of the run before.
+
+    Returns where the sequential walk takes over: the last two links joined and the records
+    they cover (all of them when every run is sound and joined). Only a process with no other
+    thread forks, as a thread could hold a lock the children need.
+    """
+    records = snapshot.head.seq - snapshot.start.seq
+    workers = min(os.cpu_count() or 1, MAX_WORKERS)
+    if records < PARALLEL_FROM or workers < 2 or threading.active_count() > 1:
+        return None, snapshot.start, 0
+    spans = _spans(r, snapshot, workers)
+    if len(spans) < 2:
+        return None, snapshot.start, 0
+    with ProcessPoolExecutor(
+        len(spans), mp_context=_FORK, initializer=_inherit, initargs=(r, by)
+    ) as pool:
+        runs = list(pool.map(_run, spans, [snapshot.head.seq] * len(spans)))
+    return _join(runs, snapshot.start)
+
+
+class _Run(NamedTuple):
+    """A run ``_sound`` vouched for: the link its first record claims to follow, its last
+    two links and its length."""
+
+    follows: _Link
+    before: _Link
+    last: _Link
+    checked: int
+
+
+def _spans(r: redis.Redis, snapshot: _Snapshot, parts: int) -> list[tuple[str, str]]:
+    """Stream id ranges that cover the chain after ``snapshot.start`` in up to ``parts`` runs
+    of about equal length: each run after the first starts at the millisecond found by halving
+    time until the first record there has the run's first number. The numbers only steer the
+    split; in a chain too broken for them the runs are uneven, still disjoint and covering."""
+    start, end = "(" + snapshot.start.entry if snapshot.start.entry else "-", snapshot.last_entry
+    first = _first_from(r, start, end)
+    if first is None:
+        return [(start, end)]
+    low, high = first[0] + 1, _id_ms(end)
+    per_run, splits = (snapshot.head.seq - snapshot.start.seq) // parts, []
+    for part in range(1, parts):
+        low = _first_ms(r, snapshot.start.seq + part * per_run + 1, low, high, end)
+        splits.append(low)
+    splits = [ms for ms in dict.fromkeys(splits) if ms <= high]
+    starts, ends = [start, *map(str, splits)], [*(str(ms - 1) for ms in splits), end]
+    return list(zip(starts, ends, strict=True))
+
+
+def _first_ms(r: redis.Redis, seq: int, low: int, high: int, end: str) -> int:
+    """The first millisecond in [low, high] from which the first record is numbered ``seq``
+    or more (``high`` when none is)."""
+    while low < high:
+        middle = (low + high) // 2
+        found = _first_from(r, str(middle), end)
+        if found is None or found[1] >= seq:
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def _first_from(r: redis.Redis, start: str, end: str) -> tuple[int, int] | None:
+    """The millisecond and number of the first record from ``start``: one record read."""
+    found = r.xrange(keys.audit_stream(), min=start, max=end, count=1)
+    if not found:
+        return None
+    entry_id, fields = found[0]
+    return _id_ms(entry_id.decode()), _as_int(fields.get(b"seq", b"").decode(errors="replace"))
+
+
+def _inherit(r: redis.Redis, by: Signer) -> None:
+    """In a child: the parent's client (redis-py opens new connections after a fork) and
+    signer. The child lives for one run and its lists hold no cycles: no garbage collector."""
+    global _inherited
+    _inherited = (r, by)
+    gc.disable()
+
+
+_inherited: tuple[redis.Redis, Signer] | None = None
+
+
+def _run(span: tuple[str, str], head_seq: int) -> _Run | None:
+    """In a child: the run of records in ``span`` when ``_sound`` vouches for all of it,
+    taking its first record's own word for the link before (``_join`` checks it)."""
+    r, by = _inherited
+    follows = prev = before = None
+    checked = 0
+    for batch in _raw_batches(r, *span):
+        follows = follows or _claimed(batch[0][1])
+        links = _sound(batch, prev or follows, head_seq, by) if follows else None
+        if not links:
+            return None
+        (before, prev), checked = links, checked + len(batch)
+    return _Run(follows, before, prev, checked) if checked else _Run(None, None, None, 0)
+
+
+def _claimed(flat: list) -> _Link | None:
+    """The link a stored record says it follows: its number less one, its ``prev``."""
+    try:
+        return _Link("", int(flat[_SEQ]) - 1, flat[_PREV].decode())
+    except (IndexError, ValueError):
+        return None
+
+
+def _join(runs: list[_Run | None], start: _Link) -> tuple[_Link | None, _Link, int]:
+    """The last two links and the records covered by the runs joined end to end from
+    ``start``, up to the first run that is not sound or does not follow on."""
+    before, prev, checked = None, start, 0
+    for run in runs:
+        if run is None or (
+            run.checked and (run.follows.seq, run.follows.hash) != (prev.seq, prev.hash)
+        ):
+            break
+        if run.checked:
+            before = run.before if run.checked > 1 else prev
+            prev, checked = run.last, checked + run.checked
+    return before, prev, checked
 
 
 def _text(flat: list) -> dict[str, str] | None:
@@ -367,29 +504,28 @@ def _sound(batch: list, prev: _Link, head_seq: int, by: Signer) -> tuple[_Link, 
     if not all([f[::2] == _STORED_NAMES and f[_V] == _VERSION for f in flats]):
         return None
     texts = [_TEMPLATE % _HASHED_VALUES(f) for f in flats]
-    if not all([t.count(_QUOTE) == _QUOTES for t in texts]):
+    if b"".join(texts).count(_QUOTE) != _QUOTES * len(texts):
         return None  # a value holding the placeholder, so not UTF-8
-    digests = [
-        hashlib.sha256(
-            t.replace(b"\\", b"\\\\").replace(b'"', b'\\"').replace(_QUOTE, b'"')
-        ).hexdigest()
+    hashes = [
+        hashlib.sha256(t.replace(b"\\", b"\\\\").replace(b'"', b'\\"').translate(_UNQUOTE))
+        .hexdigest()
+        .encode()
         for t in texts
     ]
-    hashes = [d.encode() for d in digests]
-    if hashes != [f[_HASH] for f in flats]:
-        return None
-    if by.seals(digests) != [f[_SIG] for f in flats]:
+    if hashes != [f[_HASH] for f in flats] or by.seals(hashes) != [f[_SIG] for f in flats]:
         return None
     first, last = prev.seq + 1, prev.seq + len(flats)
     if last > head_seq or [_as_int(f[_SEQ]) for f in flats] != list(range(first, last + 1)):
         return None
     if [f[_PREV] for f in flats] != [prev.hash.encode(), *hashes[:-1]]:
         return None
-    ids = [raw_id.decode() for raw_id, _ in batch]
+    ids = [raw_id for raw_id, _ in batch]
     if not _times_fit(ids, [f[_TIME] for f in flats]):
         return None
-    tail = _Link(ids[-1], last, digests[-1], True, True)
-    return (_Link(ids[-2], last - 1, digests[-2], True, True) if len(ids) > 1 else prev), tail
+    tail = _Link(ids[-1].decode(), last, hashes[-1].decode(), True, True)
+    if len(ids) == 1:
+        return prev, tail
+    return _Link(ids[-2].decode(), last - 1, hashes[-2].decode(), True, True), tail
 
 
 def _fault(
@@ -443,7 +579,7 @@ def _id_fits_time(entry_id: str, at: str) -> bool:
     return abs(_id_ms(entry_id) - stated) <= ID_CLOCK_TOLERANCE_MS
 
 
-def _times_fit(ids: list[str], stated: list[bytes]) -> bool:
+def _times_fit(ids: list[bytes], stated: list[bytes]) -> bool:
     """``_id_fits_time`` for a batch in id order: each distinct time is read once, and when
     all its ids and times lie within the tolerance of one another no pair can be further
     apart; otherwise pair by pair."""
@@ -461,8 +597,9 @@ def _times_fit(ids: list[str], stated: list[bytes]) -> bool:
     return all(abs(_id_ms(i) - moments[at]) <= ID_CLOCK_TOLERANCE_MS for i, at in pairs)
 
 
-def _id_ms(entry_id: str) -> int:
-    return int(entry_id.split("-")[0])
+def _id_ms(entry_id: str | bytes) -> int:
+    """The milliseconds of a stream id, as text or as Redis sends it."""
+    return int(entry_id.partition("-" if isinstance(entry_id, str) else b"-")[0])
 
 
 def _link_fault(

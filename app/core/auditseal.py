@@ -44,16 +44,17 @@ class Signer:
     def sign(self, digest: str) -> str:
         return " ".join([f"{kid}:{_mac(primed, digest)}" for kid, primed in self.primed.items()])
 
-    def seals(self, digests: list[str]) -> list[bytes]:
-        """``sign`` of each digest as Redis returns it: the batch ``audit verify`` checks,
-        one key (the usual case) spelled out, since a call per record costs as much."""
+    def seals(self, digests: list[bytes]) -> list[bytes]:
+        """``sign`` of each hex digest, as bytes as Redis returns them: the batch ``audit
+        verify`` checks, one key (the usual case) spelled out, since a call per record costs
+        as much."""
         if len(self.primed) != 1:
-            return [self.sign(digest).encode() for digest in digests]
+            return [self.sign(digest.decode()).encode() for digest in digests]
         ((kid, (inner, outer)),) = self.primed.items()
         prefix, sealed = f"{kid}:".encode(), []
         for digest in digests:
             mac = inner.copy()
-            mac.update(digest.encode())
+            mac.update(digest)
             around = outer.copy()
             around.update(mac.digest())
             sealed.append(prefix + around.hexdigest().encode())
