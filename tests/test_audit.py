@@ -2,6 +2,7 @@ import codecs
 import csv
 import io
 import json
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -429,6 +430,19 @@ def test_runs_side_by_side_start_after_a_checkpoint(r, monkeypatch):
     seen = side_by_side(monkeypatch)
     assert audit.verify(r, since=since) == whole == audit.Verification(True, 7)
     assert sum(run.checked for run in seen[0]) == 7
+
+
+def die_in_child(span, head_seq) -> None:
+    os._exit(9)  # as a child killed by the OOM killer
+
+
+def test_a_run_whose_process_is_killed_is_walked_in_this_process(r, monkeypatch):
+    """A child killed mid-run (the OOM killer) breaks the pool; verify walks it all itself."""
+    spaced_chain(r, 9)
+    seen = side_by_side(monkeypatch)
+    monkeypatch.setattr(audit, "_run", die_in_child)
+    assert audit.verify(r) == audit.Verification(True, 9)
+    assert seen == []  # nothing was joined: the walk did it all
 
 
 def test_a_short_chain_is_walked_in_this_process(r, monkeypatch):

@@ -23,6 +23,7 @@ import os
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
@@ -375,10 +376,13 @@ def _in_parallel(
     spans = _spans(r, snapshot, workers)
     if len(spans) < 2:
         return None, snapshot.start, 0
-    with ProcessPoolExecutor(
-        len(spans), mp_context=_FORK, initializer=_inherit, initargs=(r, by)
-    ) as pool:
-        runs = list(pool.map(_run, spans, [snapshot.head.seq] * len(spans)))
+    try:
+        with ProcessPoolExecutor(
+            len(spans), mp_context=_FORK, initializer=_inherit, initargs=(r, by)
+        ) as pool:
+            runs = list(pool.map(_run, spans, [snapshot.head.seq] * len(spans)))
+    except BrokenProcessPool:  # a child killed (the OOM killer): walk it all in this process
+        return None, snapshot.start, 0
     return _join(runs, snapshot.start)
 
 
