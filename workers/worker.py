@@ -1,6 +1,7 @@
 """The worker entry point: an RQ worker on Qianfa's queues, in priority order."""
 
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -158,6 +159,7 @@ def supervise(settings: Settings, queues: tuple[str, ...], *, burst, with_schedu
             _pass_on(child, signum)
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    gc.freeze()  # what is loaded lives as long as the children: no collection walks it
     try:
         while True:
             child = _start_child(settings, queues, burst, with_scheduler, previous)
