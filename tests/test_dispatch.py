@@ -164,7 +164,7 @@ def test_routing_twice_queues_the_same_job_id(r, dispatcher, settings):
     submitted(r, w)
     dispatcher.step(block_ms=None)
     (event,) = audit.records(r, action="draft.submit")
-    dispatcher._dispatch(keys.audit_stream(), event["id"], {b"action": b"draft.submit"})
+    dispatcher._dispatch(keys.audit_stream(), [(event["id"], {b"action": b"draft.submit"})])
 
     ids = queued(r, "notifications")
     assert set(ids) == {queues.job_id("notify_reviewers", event["id"])}

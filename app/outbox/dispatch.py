@@ -213,9 +213,8 @@ class Dispatcher:
             self.ensure_groups()  # the stream was deleted (a flushed database): start again
             return 0
         for stream, found in reply or []:
-            for entry_id, fields in found:
-                self._dispatch(stream.decode(), entry_id.decode(), fields)
-                handled += 1
+            self._dispatch(stream.decode(), [(i.decode(), fields) for i, fields in found])
+            handled += len(found)
         self.routed += handled
         return handled
 
@@ -238,30 +237,37 @@ class Dispatcher:
             reply = self.r.xautoclaim(
                 stream, GROUP, self.name, self.claim_idle_ms, start_id="0-0", count=BATCH
             )
-            for entry_id, fields in reply[1]:
-                self._dispatch(stream, entry_id.decode(), fields)
-                handled += 1
+            self._dispatch(stream, [(i.decode(), fields) for i, fields in reply[1]])
+            handled += len(reply[1])
         return handled
 
-    def _dispatch(self, stream: str, entry_id: str, fields: dict | None) -> None:
-        """Enqueue the record's jobs and acknowledge it, all in one transaction."""
+    def _dispatch(self, stream: str, found: list[tuple[str, dict | None]]) -> None:
+        """Enqueue the jobs of a batch of records and acknowledge them, all in one
+        transaction: a round trip per batch, not per record (most records route no job)."""
+        if not found:
+            return
+        routed = [
+            job for entry_id, fields in found for job in self._route(stream, entry_id, fields)
+        ]
+        with self.r.pipeline(transaction=True) as pipe:
+            for queue_name, job, args in routed:
+                queues.enqueue(self.r, queue_name, job, *args, pipeline=pipe)
+            pipe.xack(stream, GROUP, *[entry_id for entry_id, _ in found])
+            pipe.execute()
+        for _, job, args in routed:
+            log.info("dispatched %s %s", job, " ".join(args))
+
+    def _route(self, stream: str, entry_id: str, fields: dict | None) -> list:
+        """The jobs one record of ``stream`` calls for."""
         if stream == keys.audit_stream():
             record = audit.readable(fields or {})
             if audit.NOT_TEXT_FIELDS in record:  # not written by ``append``: verify names it
                 entries.skipped(stream, entry_id, entries.NOT_UTF8)  # acknowledged, not routed
                 record = {}
-            routed = route({"id": entry_id, **record}) if record else []
-        elif stream == keys.alerts():
-            routed = route_alert(entry_id) if fields else []
-        else:
-            routed = route_publish_event(entry_id) if fields else []
-        with self.r.pipeline(transaction=True) as pipe:
-            for queue_name, job, args in routed:
-                queues.enqueue(self.r, queue_name, job, *args, pipeline=pipe)
-            pipe.xack(stream, GROUP, entry_id)
-            pipe.execute()
-        for _, job, args in routed:
-            log.info("dispatched %s %s", job, " ".join(args))
+            return route({"id": entry_id, **record}) if record else []
+        if stream == keys.alerts():
+            return route_alert(entry_id) if fields else []
+        return route_publish_event(entry_id) if fields else []
 
     def tick(self) -> None:
         """Enqueue each periodic job whose interval has passed, and beat the heart; at most
