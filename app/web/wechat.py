@@ -30,7 +30,10 @@ def gateway() -> Gateway:
 
 def render(answer: Answer) -> Response:
     """The answer as a Flask response, counted."""
-    counted(answer)
+    return response_of(counted(answer))
+
+
+def response_of(answer: Answer) -> Response:
     return Response(answer.body, status=answer.status, content_type=answer.content_type)
 
 
@@ -77,8 +80,7 @@ def verify(platform_id: str):
 @bp.post("/wechat/<platform_id>")
 def receive(platform_id: str):
     """What ``Direct`` answers; reached only where ``Direct`` is not installed."""
-    found = answer(gateway(), platform_id, request.environ)
-    return Response(found.body, status=found.status, content_type=found.content_type)
+    return response_of(answer(gateway(), platform_id, request.environ))
 
 
 def answer(gw: Gateway, platform_id: str, environ) -> Answer:
