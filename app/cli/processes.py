@@ -11,6 +11,7 @@ import sys
 import click
 import waitress
 
+from app.cli.balance import Balance
 from app.cli.base import CliError
 from app.core import logs, metrics
 from app.core.accesslog import AccessLog
@@ -25,6 +26,8 @@ CONNECTION_LIMIT = 1000
 # A connection that sends nothing for this long is closed, mid-request or idle.
 CHANNEL_TIMEOUT = 30
 MAX_HEADER_BYTES = 64 * 1024
+# Waitress warns "Task queue depth is N" for every request that waits for a thread.
+QUEUE_WARNING_EVERY = 60
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,7 @@ def web_server(settings: Settings, app=None, sockets=None):
     limits still apply per endpoint. ``sockets``: already listening, as ``serve`` shares.
     """
     max_body = max(settings.webhook_max_body, uploads.MAX_BYTES + api.MULTIPART_OVERHEAD)
+    logs.throttle("waitress.queue", QUEUE_WARNING_EVERY)
     where = {"sockets": sockets} if sockets else {"host": settings.host, "port": settings.port}
     return waitress.create_server(
         app or logs.RequestId(AccessLog(create_app(settings))),
@@ -80,13 +84,17 @@ def listen(settings: Settings) -> socket.socket:
         raise CliError(f"无法监听 {settings.host}:{settings.port}:{reason}") from exc
 
 
-def fork_server(settings: Settings, sock: socket.socket, make_app=None) -> int:
+def fork_server(
+    settings: Settings, sock: socket.socket, make_app=None, balance: Balance | None = None, index=0
+) -> int:
     """A child process serving on the shared socket: one GIL per process, so all CPUs work."""
     pid = os.fork()
     if pid == 0:
         code = 0
         try:
             server = web_server(settings, make_app() if make_app else None, sockets=[sock])
+            if balance:
+                balance.watch(server, index)
             # The app, its modules and tables live as long as the process: a full collection
             # walking them (about 35 ms) stalled every request in flight, the webhook's p99.
             gc.freeze()
@@ -122,7 +130,11 @@ def run_web(settings: Settings, make_app=None) -> None:
     """``QIANFA_WEB_WORKERS`` waitress processes on one listening socket, stopped together."""
     _exit_on_sigterm()
     sock = listen(settings)
-    children = [fork_server(settings, sock, make_app) for _ in range(settings.web_workers)]
+    balance = Balance(settings.web_workers)
+    children = [
+        fork_server(settings, sock, make_app, balance, index)
+        for index in range(settings.web_workers)
+    ]
     log.info("web listening on http://%s:%s", settings.host, settings.port)
     if not supervise(children):
         raise CliError("Web 子进程意外退出,已停止全部 Web 子进程")

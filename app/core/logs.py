@@ -84,6 +84,37 @@ def configure(level: str, process: str) -> None:
     logging.captureWarnings(True)
 
 
+class Throttle(logging.Filter):
+    """Let one record through per ``interval`` seconds, saying how many were held back.
+
+    For a library that logs the same warning on every request while it lasts (waitress's
+    "Task queue depth"): under load that was every callback, a tenth of the web process's
+    CPU spent writing lines that say one thing.
+    """
+
+    def __init__(self, interval: float, clock=time.monotonic):
+        super().__init__()
+        self.interval, self.clock = interval, clock
+        self.opens, self.held = float("-inf"), 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = self.clock()
+        if now < self.opens:
+            self.held += 1
+            return False
+        if self.held:
+            record.msg = f"{record.msg} ({self.held} more in the last {self.interval:g} s)"
+        self.opens, self.held = now + self.interval, 0
+        return True
+
+
+def throttle(logger: str, interval: float) -> None:
+    """At most one record of ``logger`` per ``interval`` seconds (once per logger)."""
+    target = logging.getLogger(logger)
+    if not any(isinstance(f, Throttle) for f in target.filters):
+        target.addFilter(Throttle(interval))
+
+
 @contextlib.contextmanager
 def context(**fields):
     """Bind request id, job id, draft or platform to every line logged inside the block."""
