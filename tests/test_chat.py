@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import pytest
 
 from app.channels import chat
-from app.core import alerts, audit
+from app.core import alerts, audit, keys
 from app.core.paging import paginate
 from app.drafts import compose, lifecycle, preview, review
 from app.notify import escalation
@@ -441,6 +441,33 @@ def test_pending_and_mine_read_a_page_in_the_same_round_trips_for_2_drafts_as_fo
     assert "(最近 20 篇)" in reply and "D20 文字" in reply and "D1 文字" in reply
     assert counted.round_trips(lambda: responsible.say("待审")) == few
     assert counted.round_trips(lambda: admin.say("我的稿件")) == few_mine
+
+
+def test_pending_takes_three_round_trips_when_the_webhook_read_the_grants(r, counted):
+    """Issue 17: the index, the drafts with their sign-offs, then their versions and what
+    each still needs; the sender's grants came with the message (the webhook's claim script),
+    and the reply is the one read with grants read here."""
+    w = world(r, tier=1, platform_id="xy-wx")
+    for _ in range(3):
+        submitted(r, w)
+    platform = platforms.get(r, w.platform)
+
+    def pending(message: chat.Inbound) -> tuple[int, str]:
+        replies = []
+
+        def send() -> None:
+            replies.append(chat.respond(counted, KEYRING, platform, message))
+
+        return counted.round_trips(send), replies[0]
+
+    for person in (w.responsible, w.propaganda):
+        phone = Phone(counted, w.platform, f"o{person}")
+        phone.bind(person)
+        grants = frozenset(g.decode() for g in r.smembers(keys.person_roles(person)))
+        trips, reply = pending(phone.inbound(text="待审", grants=grants))
+        assert trips == 3
+        assert "D3 文字" in reply and "D1 文字" in reply
+        assert reply == phone.say("待审")
 
 
 def test_status_of_a_rejected_draft_says_who_why_and_what_next(r, w, admin, responsible):

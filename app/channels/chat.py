@@ -96,6 +96,7 @@ class Context:
     message: Inbound
     roles: tuple[str, ...]
     session: compose.Session | None
+    grants: frozenset[str] | set[str] | None = None  # every stored grant; None: unread
 
     @property
     def actor(self) -> audit.Actor:
@@ -136,8 +137,9 @@ def _respond(r, keyring, platform, message: Inbound) -> str | None:
             return None
         if command.needs != ANYONE:
             return _refuse(r, platform, message, command, "unbound")
-    roles, session = _sender(r, platform.id, message)
-    ctx = Context(r, keyring, platform, message, roles, session)
+    grants, session = _sender(r, platform.id, message)
+    roles = access.roles_on(grants, platform.id)
+    ctx = Context(r, keyring, platform, message, roles, session, grants)
     if session is not None and access.ADMIN in roles:
         return _in_session(ctx, command, args)
     if command is None:
@@ -169,18 +171,17 @@ def _count(command: Command, outcome: str) -> None:
 
 
 def _sender(r, platform_id: str, message: Inbound):
-    """The sender's roles here and open draft session, in one round trip."""
+    """The sender's stored role grants and open draft session, in one round trip."""
     if not message.person:
-        return (), None
+        return frozenset(), None
     if message.grants is not None:
         session = compose.Session.loads(message.session) if message.session else None
-        return access.roles_on(message.grants, platform_id), session
+        return message.grants, session
     pipe = r.pipeline(transaction=False)
     pipe.smembers(keys.person_roles(message.person))
     pipe.get(keys.chat_session(platform_id, message.openid))
     grants, session = pipe.execute()
-    roles = access.roles_on(decode_set(grants), platform_id)
-    return roles, compose.Session.loads(session) if session else None
+    return decode_set(grants), compose.Session.loads(session) if session else None
 
 
 def parse(text: str) -> tuple["Command | None", str]:
@@ -501,15 +502,12 @@ def _who(ctx: Context, decision: dict[str, str]) -> str:
 HEADLINE_CHARS = 16
 
 
-def _page(ctx: Context, drafts: list[lifecycle.Draft]) -> list[tuple]:
+def _page(ctx: Context, drafts: list[lifecycle.Draft], stored=None) -> list[tuple]:
     """Each draft of a list with its headline and what it still needs, read for the whole
-    page at once (a list costs a few round trips, not a few per draft)."""
-    versions = lifecycle.current_versions(ctx.r, drafts)
-    reviewing = [d for d in drafts if d.status == lifecycle.IN_REVIEW]
-    missing = {s.draft.id: s.missing for s in review.states(ctx.r, reviewing)}
+    page in one round trip; ``stored``: the sign-offs already read (``review.page``)."""
     return [
-        (d, _headline(v.content), _waiting_for(d, missing.get(d.id, [])))
-        for d, v in zip(drafts, versions, strict=True)
+        (d, _headline(v.content), _waiting_for(d, state.missing if state else []))
+        for d, (v, state) in zip(drafts, review.page(ctx.r, drafts, stored), strict=True)
     ]
 
 
@@ -553,14 +551,15 @@ def _pending(ctx: Context, args: str) -> str:
     """This platform's drafts (and its unit's contributions) waiting for the sender; every
     platform's for a propaganda-department reviewer, who reviews them all from here."""
     scope = None if access.PROPAGANDA in ctx.roles else [ctx.platform.id]
-    waiting = review.waiting_for(ctx.r, ctx.message.person, scope, PENDING_LIMIT)
+    signed = review.waiting_signed(ctx.r, ctx.message.person, scope, PENDING_LIMIT, ctx.grants)
+    waiting = [draft for draft, _ in signed]
     if not waiting:
         return "目前没有等待你审核的稿件。"
     count = f"最近 {PENDING_LIMIT}" if len(waiting) == PENDING_LIMIT else len(waiting)
     lines = [f"等待你审核的稿件({count} 篇):"]
     lines += [
         f"{d.id} {lifecycle.KINDS[d.kind]}{headline} · 送审 {clock.age(d.updated_at)} · {needs}"
-        for d, headline, needs in _page(ctx, waiting)
+        for d, headline, needs in _page(ctx, waiting, {d.id: given for d, given in signed})
     ]
     lines.append("发送「查看 D编号」阅读。")
     return _fit("\n".join(lines))

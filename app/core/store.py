@@ -13,7 +13,7 @@ watch lists still name what each change reads, so the code says what it depends 
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -99,6 +99,21 @@ def hashes(r: redis.Redis, key_of: Callable[[str], str], ids) -> dict[str, dict[
             pipe.hgetall(key_of(one))
         found = pipe.execute()
     return {one: decode(raw) for one, raw in zip(ids, found, strict=True) if raw}
+
+
+Queued = Callable[[Iterator], object]
+
+
+def one_trip(r: redis.Redis, *reads: Callable[[redis.client.Pipeline], Queued]) -> list:
+    """Reads of several modules in one round trip instead of one each (a list's page).
+
+    Each read queues its commands on the pipeline and returns how to build its result from
+    the replies, taking its own from the shared iterator in the order it queued them.
+    """
+    with r.pipeline(transaction=False) as pipe:
+        results = [read(pipe) for read in reads]
+        replies = iter(pipe.execute())
+    return [result(replies) for result in results]
 
 
 def decode_set(raw) -> set[str]:

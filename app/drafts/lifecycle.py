@@ -17,7 +17,7 @@ import redis
 from app import screening
 from app.core import audit, keys, validate
 from app.core.errors import Conflict, ContentBlocked, Forbidden, InvalidInput, NotFound
-from app.core.store import Tx, atomically, decode, now, timestamp
+from app.core.store import Tx, atomically, decode, now, one_trip, timestamp
 from app.drafts import listing, uploads
 from app.drafts.signoffs import FLAGS, SIGNOFFS, due, required_signoffs
 from app.registry import access, platforms
@@ -270,16 +270,22 @@ def version(r: redis.Redis, raw_id: str, number: int | None = None) -> Version:
     return _version(raw)
 
 
-def current_versions(r: redis.Redis, drafts: list[Draft]) -> list[Version]:
-    """Each draft's current version, for a page, in one round trip."""
-    with r.pipeline(transaction=False) as pipe:
-        for draft in drafts:
-            pipe.hgetall(keys.draft_version(draft.id, draft.version))
-        found = pipe.execute()
-    for draft, raw in zip(drafts, found, strict=True):
-        if not raw:
-            raise NotFound(f"稿件 {draft.id} 没有第 {draft.version} 版")
-    return [_version(decode(raw)) for raw in found]
+def queue_versions(pipe, drafts: list[Draft]):
+    """Each draft's current version, for a page, queued on a pipeline other reads share
+    (``store.one_trip``)."""
+    for draft in drafts:
+        pipe.hgetall(keys.draft_version(draft.id, draft.version))
+
+    def result(replies) -> list[Version]:
+        return [_current_version(draft, next(replies)) for draft in drafts]
+
+    return result
+
+
+def _current_version(draft: Draft, raw) -> Version:
+    if not raw:
+        raise NotFound(f"稿件 {draft.id} 没有第 {draft.version} 版")
+    return _version(decode(raw))
 
 
 def _version(raw: dict[str, str]) -> Version:
@@ -330,10 +336,20 @@ def list_across(
 
 def load_many(r: redis.Redis, ids: list[str]) -> list[Draft]:
     """Drafts by id in one round trip, in the order given; ids no longer stored are left out."""
-    with r.pipeline(transaction=False) as pipe:
-        for did in ids:
-            pipe.hgetall(keys.draft(did))
-        return [Draft.from_stored(decode(raw)) for raw in pipe.execute() if raw]
+    return [draft for draft in one_trip(r, lambda pipe: queue_drafts(pipe, ids))[0] if draft]
+
+
+def queue_drafts(pipe, ids: list[str]):
+    """Drafts by id queued on a shared pipeline (``store.one_trip``): one per id, ``None``
+    for an id no longer stored."""
+    for did in ids:
+        pipe.hgetall(keys.draft(did))
+
+    def result(replies) -> list[Draft | None]:
+        found = [next(replies) for _ in ids]
+        return [Draft.from_stored(decode(raw)) if raw else None for raw in found]
+
+    return result
 
 
 def read_in(tx: Tx, did: str) -> Draft:

@@ -74,19 +74,22 @@ def _put(write, key: str, member: dict[str, float], present: bool) -> None:
 
 def newest_ids(r: redis.Redis, index_keys: list[str], chunk: int = CHUNK) -> Iterator[str]:
     """Ids newest first over several indexes, merged, each read a chunk at a time."""
-    walks = [_walk(r, key, chunk) for key in index_keys]
+    if len(index_keys) == 1:  # nothing to merge, so no scores to read and parse
+        yield from (did.decode() for did in _walk(r, index_keys[0], chunk, scores=False))
+        return
+    walks = [_walk(r, key, chunk, scores=True) for key in index_keys]
     seen = set()
     for did, _ in heapq.merge(*walks, key=lambda pair: -pair[1]):
         if did not in seen:
             seen.add(did)
-            yield did
+            yield did.decode()
 
 
-def _walk(r: redis.Redis, key: str, chunk: int) -> Iterator[tuple[str, float]]:
+def _walk(r: redis.Redis, key: str, chunk: int, *, scores: bool) -> Iterator:
     start = 0
     while True:
-        got = r.zrevrange(key, start, start + chunk - 1, withscores=True)
-        yield from ((did.decode(), at) for did, at in got)
+        got = r.zrevrange(key, start, start + chunk - 1, withscores=scores)
+        yield from got
         if len(got) < chunk:
             return
         start += chunk

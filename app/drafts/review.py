@@ -17,7 +17,7 @@ import redis
 from app import screening
 from app.core import audit, keys, metrics, validate
 from app.core.errors import Conflict, Forbidden
-from app.core.store import Tx, atomically, decode, decode_set, timestamp
+from app.core.store import Tx, atomically, decode, decode_set, one_trip, timestamp
 from app.drafts import lifecycle, listing, signoffs
 from app.drafts.lifecycle import Draft
 from app.drafts.signoffs import (  # the policy, here where reviewers use it
@@ -82,13 +82,25 @@ def can_sign(r: redis.Redis, person_id: str, platform: Platform, draft: Draft) -
     return bool(qualifications(r, person_id, platform, draft) & set(current.due))
 
 
-def waiting_for(r: redis.Redis, person_id: str, scope: list[str] | None, limit: int) -> list[Draft]:
+def waiting_for(
+    r: redis.Redis, person_id: str, scope: list[str] | None, limit: int, grants=None
+) -> list[Draft]:
     """Drafts this person could sign now (as ``can_sign``), newest first, from the indexes.
 
     ``scope``: platform ids to look at, or ``None`` for all. Only the indexes of the sign-offs
     the person's stored roles allow are read, so the cost grows with the page.
     """
-    grants = decode_set(r.smembers(keys.person_roles(person_id)))
+    return [draft for draft, _ in waiting_signed(r, person_id, scope, limit, grants)]
+
+
+def waiting_signed(
+    r: redis.Redis, person_id: str, scope: list[str] | None, limit: int, grants=None
+) -> list[tuple[Draft, dict[str, dict]]]:
+    """``waiting_for`` with each draft's stored sign-offs as read, so a list need not read
+    them again (``page``). ``grants``: the person's stored role grants, when the caller
+    already read them (the chat's webhook reads them with the binding)."""
+    if grants is None:
+        grants = decode_set(r.smembers(keys.person_roles(person_id)))
     index = []
     if access.grant_name(access.PROPAGANDA) in grants:
         index += [keys.drafts_awaiting(PROPAGANDA, pid) for pid in scope or [listing.ALL]]
@@ -139,7 +151,7 @@ def signable(r: redis.Redis, person_id: str, drafts: list[Draft]) -> set[str]:
                 asked.append(draft.id)
         found = pipe.execute()
     waiting = sorted({did for did, at in zip(asked, found, strict=True) if at is not None})
-    return {draft.id for draft in _signable(r, person_id, waiting)} if waiting else set()
+    return {draft.id for draft, _ in _signable(r, person_id, waiting)} if waiting else set()
 
 
 def _held(grants: set[str], platform_id: str) -> list[str]:
@@ -149,23 +161,33 @@ def _held(grants: set[str], platform_id: str) -> list[str]:
     return held
 
 
-def _signable(r: redis.Redis, person_id: str, ids: list[str]) -> list[Draft]:
-    """Of drafts missing a sign-off this person may give: those not theirs nor signed by them."""
-    drafts = lifecycle.load_many(r, ids)
-    with r.pipeline(transaction=False) as pipe:
-        for draft in drafts:
-            pipe.hgetall(keys.draft_signoffs(draft.id))
-        stored = pipe.execute()
+def _signable(r: redis.Redis, person_id: str, ids: list[str]) -> list[tuple[Draft, dict]]:
+    """Of drafts missing a sign-off this person may give: those not theirs nor signed by
+    them, each with its stored sign-offs; drafts and sign-offs are read in one round trip."""
+    drafts, stored = one_trip(
+        r,
+        lambda pipe: lifecycle.queue_drafts(pipe, ids),
+        lambda pipe: _queue_signoffs(pipe, ids),
+    )
     return [
-        draft
-        for draft, raw in zip(drafts, stored, strict=True)
-        if draft.status == lifecycle.IN_REVIEW
+        (draft, given)
+        for draft, given in zip(drafts, stored, strict=True)
+        if draft is not None
+        and draft.status == lifecycle.IN_REVIEW
         and draft.author != person_id
-        and not any(
-            given["person"] == person_id and counts(draft, given)
-            for given in map(json.loads, decode(raw).values())
-        )
+        and not any(s["person"] == person_id and counts(draft, s) for s in given.values())
     ]
+
+
+def _queue_signoffs(pipe, ids: list[str]):
+    """Each draft's stored sign-offs (current or not), queued on a shared pipeline."""
+    for did in ids:
+        pipe.hgetall(keys.draft_signoffs(did))
+
+    def result(replies) -> list[dict[str, dict]]:
+        return [_parsed(next(replies)) for _ in ids]
+
+    return result
 
 
 def unsignable(r: redis.Redis, current: ReviewState) -> list[str]:
@@ -202,22 +224,31 @@ def state(r: redis.Redis, raw_id: str) -> ReviewState:
     )
 
 
-def states(r: redis.Redis, drafts: list[Draft]) -> list[ReviewState]:
-    """``state`` of each draft of a page, in a few round trips (the chat's lists)."""
-    found = platforms.many(r, {draft.platform for draft in drafts})
-    screened = screening.flags_for_many(r, drafts)
-    with r.pipeline(transaction=False) as pipe:
-        for draft in drafts:
-            pipe.hgetall(keys.draft_signoffs(draft.id))
-        stored = pipe.execute()
-    return [
-        ReviewState(
-            draft,
-            required_signoffs(found[draft.platform], draft, draft.flags | flagged),
-            _current(draft, raw),
+def page(
+    r: redis.Redis, drafts: list[Draft], stored: dict[str, dict[str, dict]] | None = None
+) -> list[tuple[lifecycle.Version, ReviewState | None]]:
+    """Each draft of a list's page with its current version and, while in review, its
+    ``state``, in one round trip. ``stored``: sign-offs by draft id the caller already read
+    (``waiting_signed``)."""
+    reviewing = [d for d in drafts if d.status == lifecycle.IN_REVIEW]
+    unread = [d.id for d in reviewing if d.id not in (stored or {})]
+    versions, found, screened, read = one_trip(
+        r,
+        lambda pipe: lifecycle.queue_versions(pipe, drafts),
+        lambda pipe: platforms.queue_many(pipe, {d.platform for d in reviewing}),
+        lambda pipe: screening.queue_flags(pipe, reviewing),
+        lambda pipe: _queue_signoffs(pipe, unread),
+    )
+    given = {**(stored or {}), **dict(zip(unread, read, strict=True))}
+    states = {
+        d.id: ReviewState(
+            d,
+            required_signoffs(found[d.platform], d, d.flags | flagged),
+            _counting(d, given[d.id]),
         )
-        for draft, flagged, raw in zip(drafts, screened, stored, strict=True)
-    ]
+        for d, flagged in zip(reviewing, screened, strict=True)
+    }
+    return [(v, states.get(d.id)) for d, v in zip(drafts, versions, strict=True)]
 
 
 def approve(
@@ -456,8 +487,14 @@ def valid_signoffs(r, draft: Draft) -> dict[str, dict]:
 
 
 def _current(draft: Draft, raw) -> dict[str, dict]:
-    stored = decode(raw)
-    given = {name: json.loads(value) for name, value in stored.items()}
+    return _counting(draft, _parsed(raw))
+
+
+def _parsed(raw) -> dict[str, dict]:
+    return {name: json.loads(value) for name, value in decode(raw).items()}
+
+
+def _counting(draft: Draft, given: dict[str, dict]) -> dict[str, dict]:
     return {name: s for name, s in given.items() if counts(draft, s)}
 
 

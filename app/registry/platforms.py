@@ -13,7 +13,7 @@ import redis
 
 from app.core import audit, keys, validate
 from app.core.errors import Conflict, InvalidInput, NotFound
-from app.core.store import Tx, atomically, decode, decode_set, timestamp
+from app.core.store import Tx, atomically, decode, decode_set, one_trip, timestamp
 from app.registry import access, people, tiers, units
 
 KINDS = {
@@ -119,17 +119,21 @@ def _from_stored(raw: dict[str, str], admins) -> Platform:
 
 def many(r: redis.Redis, platform_ids) -> dict[str, Platform]:
     """Platforms by id in one round trip (a page of drafts spans several)."""
+    return one_trip(r, lambda pipe: queue_many(pipe, platform_ids))[0]
+
+
+def queue_many(pipe, platform_ids):
+    """``many`` queued on a shared pipeline (``store.one_trip``)."""
     ids = sorted(set(platform_ids))
-    with r.pipeline(transaction=False) as pipe:
-        for pid in ids:
-            pipe.hgetall(keys.platform(pid))
-            pipe.smembers(keys.platform_admins(pid))
-        found = pipe.execute()
-    return {
-        pid: _from_stored(decode(raw), admins)
-        for pid, raw, admins in zip(ids, found[::2], found[1::2], strict=True)
-        if raw
-    }
+    for pid in ids:
+        pipe.hgetall(keys.platform(pid))
+        pipe.smembers(keys.platform_admins(pid))
+
+    def result(replies) -> dict[str, Platform]:
+        found = [(pid, next(replies), next(replies)) for pid in ids]
+        return {pid: _from_stored(decode(raw), admins) for pid, raw, admins in found if raw}
+
+    return result
 
 
 def all_platforms(r: redis.Redis) -> list[Platform]:

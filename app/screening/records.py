@@ -58,16 +58,20 @@ def flags_for(r, draft) -> frozenset[str]:
     return _current_flags(draft, stored(r, draft.id, draft.version))
 
 
-def flags_for_many(r: redis.Redis, drafts: list) -> list[frozenset[str]]:
-    """``flags_for`` of each draft of a page, in one round trip."""
-    with r.pipeline(transaction=False) as pipe:
-        for draft in drafts:
-            pipe.get(keys.draft_screening(draft.id, draft.version))
-        found = pipe.execute()
-    return [
-        _current_flags(draft, Screening.from_dict(json.loads(raw)) if raw else None)
-        for draft, raw in zip(drafts, found, strict=True)
-    ]
+def queue_flags(pipe, drafts: list):
+    """``flags_for`` of each draft of a page, as one MGET queued on a pipeline other reads
+    share (``store.one_trip``)."""
+    if drafts:
+        pipe.mget([keys.draft_screening(draft.id, draft.version) for draft in drafts])
+
+    def result(replies) -> list[frozenset[str]]:
+        found = next(replies) if drafts else []
+        return [
+            _current_flags(draft, Screening.from_dict(json.loads(raw)) if raw else None)
+            for draft, raw in zip(drafts, found, strict=True)
+        ]
+
+    return result
 
 
 def _current_flags(draft, found: Screening | None) -> frozenset[str]:
