@@ -8,9 +8,9 @@ server with keep-alive HTTP connections (plain sockets, one event loop in each o
 load processes: ``Connection``), each request a fresh callback as the sandbox WeChat
 signs and encrypts it (new MsgId, timestamp and nonce), built before the clock starts
 (enough for one and a half times the rate the warm-up round measured; more are built on
-the fly should they run out), since WeChat's own machines bear that cost, not the server's. It prints requests
-per second and p50/p99 latency per scenario, and the ratio to the bare endpoint measured
-in the same run.
+the fly should they run out), since WeChat's own machines bear that cost, not the
+server's. It prints requests per second and p50/p99 latency per scenario, and the ratio
+to the bare endpoint measured in the same run.
 
 Each scenario runs BENCH_ROUNDS times, interleaved with the others so that a noisy
 neighbour hurts all alike, and the round with the median rate is shown. Options come from
