@@ -202,16 +202,30 @@ def timed(fn, runs: int) -> tuple[float, float]:
 
 def chat_timings(r, made, propaganda: str) -> dict[str, tuple[float, float]]:
     from app.channels import chat
+    from app.core import keys
     from app.core.masterkey import load_keyring
     from app.core.settings import get_settings
 
     keyring, rng = load_keyring(get_settings()), random.Random(1)
+    grants: dict[str, frozenset[str]] = {}
+
+    def granted(person: str) -> frozenset[str]:
+        """The sender's stored grants, as the webhook's claim script hands them to the chat
+        with the binding, in the callback's one round trip (``bench/webhook.py`` times it)."""
+        if person not in grants:
+            grants[person] = frozenset(g.decode() for g in r.smembers(keys.person_roles(person)))
+        return grants[person]
+
+    for platform in made:  # read before the clock, as the webhook reads them before the chat
+        granted(platform.responsible), granted(next(iter(platform.admins)))
+    granted(propaganda)
 
     def say(text: str, who: str, platform=None):
         platform = platform or rng.choice(made)
         person = {"admin": next(iter(platform.admins)), "responsible": platform.responsible}
+        sender = person.get(who, propaganda)
         inbound = chat.Inbound(
-            openid="o-bench", type="text", person=person.get(who, propaganda), text=text,
+            openid="o-bench", type="text", person=sender, text=text, grants=granted(sender),
             authenticated=True,
         )  # fmt: skip
         return lambda: chat.respond(r, keyring, platform, inbound)
