@@ -345,10 +345,23 @@ def environment(redis_url: str, workdir: Path) -> dict:
     return env
 
 
+def adopt(env: dict) -> None:
+    """Run this process on ``env`` too: it writes audit records (``drive``), which must be
+    signed with the master key of the instance dir the workers verify the chain with; with
+    the repository's own instance dir instead, every periodic ``anchor_audit`` finds a
+    record signed by an unknown key, raises ``ChainBroken`` and, retries spent, fails."""
+    from app.core.settings import get_settings
+
+    for name in [k for k in os.environ if k.startswith("QIANFA_")]:
+        del os.environ[name]
+    os.environ.update({k: v for k, v in env.items() if k.startswith("QIANFA_")})
+    get_settings.cache_clear()
+
+
 def main() -> int:
     import redis
 
-    from app.core.settings import load_settings
+    from app.core.settings import get_settings
 
     # Ctrl-C (even when started in the background) and SIGTERM run the cleanup below.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -359,8 +372,9 @@ def main() -> int:
         env = environment(start_redis(procs), workdir)
         url, control = start_sandbox(procs, env)
         env["QIANFA_WECHAT_API_BASE"] = url
+        adopt(env)
         r = redis.Redis.from_url(env["QIANFA_REDIS_URL"])
-        office = register(r, load_settings(env))
+        office = register(r, get_settings())
         procs.start("dispatcher", [sys.executable, "-m", "app", "dispatcher"], env)
         wait_for_group(r, procs)
         print(f"machine: {machine()}")
