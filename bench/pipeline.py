@@ -244,8 +244,21 @@ def finished_jobs(r) -> int:
     return sum(r.zcard(f"rq:finished:{name}") for name in QUEUES)
 
 
-def failed_jobs(r) -> int:
-    return sum(r.zcard(f"rq:failed:{name}") for name in QUEUES)
+def failed_jobs(r) -> set[str]:
+    """The ids of the jobs in RQ's failed registries."""
+    return {i.decode() for name in QUEUES for i in r.zrange(f"rq:failed:{name}", 0, -1)}
+
+
+def describe_failed(r, job_ids: set[str]) -> list[str]:
+    """Each failed job's function and the last line of its error, for the report."""
+    from rq.job import Job
+
+    described = []
+    for job in Job.fetch_many(sorted(job_ids), connection=r):
+        if job is not None:
+            error = (job.exc_info or "").strip().splitlines() or ["?"]
+            described.append(f"{job.id} ({job.func_name}): {error[-1][:200]}")
+    return described
 
 
 def run_noops(r, count: int, timeout: float, procs: Processes) -> float:
@@ -279,7 +292,7 @@ class Result:
     burst: tuple[float, float] = (0.0, 0.0)
     paced: tuple[float, float] = (0.0, 0.0)
     paced_rate: float = 0.0
-    failed: int = 0
+    failed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -323,7 +336,7 @@ def measure(procs, r, control, office, env, count: int, kind: str) -> Result:
         result.paced = latencies(control, paced)
         wait_drained(r, timeout, procs)
         result.noop_per_second = result.jobs / run_noops(r, result.jobs, timeout, procs)
-        result.failed = failed_jobs(r) - failed_before
+        result.failed = describe_failed(r, failed_jobs(r) - failed_before)
     finally:
         for proc in workers:
             procs.stop(proc)
@@ -345,10 +358,23 @@ def environment(redis_url: str, workdir: Path) -> dict:
     return env
 
 
+def adopt(env: dict) -> None:
+    """Run this process on ``env`` too: it writes audit records (``drive``), which must be
+    signed with the master key of the instance dir the workers verify the chain with; with
+    the repository's own instance dir instead, every periodic ``anchor_audit`` finds a
+    record signed by an unknown key, raises ``ChainBroken`` and, retries spent, fails."""
+    from app.core.settings import get_settings
+
+    for name in [k for k in os.environ if k.startswith("QIANFA_")]:
+        del os.environ[name]
+    os.environ.update({k: v for k, v in env.items() if k.startswith("QIANFA_")})
+    get_settings.cache_clear()
+
+
 def main() -> int:
     import redis
 
-    from app.core.settings import load_settings
+    from app.core.settings import get_settings
 
     # Ctrl-C (even when started in the background) and SIGTERM run the cleanup below.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -359,8 +385,9 @@ def main() -> int:
         env = environment(start_redis(procs), workdir)
         url, control = start_sandbox(procs, env)
         env["QIANFA_WECHAT_API_BASE"] = url
+        adopt(env)
         r = redis.Redis.from_url(env["QIANFA_REDIS_URL"])
-        office = register(r, load_settings(env))
+        office = register(r, get_settings())
         procs.start("dispatcher", [sys.executable, "-m", "app", "dispatcher"], env)
         wait_for_group(r, procs)
         print(f"machine: {machine()}")
@@ -374,10 +401,22 @@ def main() -> int:
             for kind in WORKER_CLASSES
             for count in WORKER_COUNTS
         ]
-        return report(results)
+        code = report(results)
+        return code or (0 if chain_holds(r) else 1)
     finally:
         procs.stop_all()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def chain_holds(r) -> bool:
+    """Whether the audit records of the run, written by this process and the workers, hold
+    as one chain: else the workers' ``anchor_audit`` fails, every 5 minutes."""
+    from app.core import audit
+
+    result = audit.verify(r)
+    if not result.ok:
+        print(f"audit chain broken at {result.bad_entry} ({result.checked} held): {result.problem}")
+    return result.ok
 
 
 def wait_for_group(r, procs: Processes) -> None:
@@ -419,7 +458,9 @@ def report(results: list[Result]) -> int:
             f"{ratio:>9.0%}{burst:>18}{paced:>27}"
         )
         if m.failed:
-            print(f"  ({m.failed} jobs failed during this run)")
+            print(f"  ({len(m.failed)} jobs failed during this run)")
+            for line in m.failed:
+                print(f"    {line}")
     if results:
         print(f"jobs per draft: {results[0].jobs / DRAFTS:.1f}")
     return 0
