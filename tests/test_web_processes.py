@@ -15,6 +15,7 @@ import threading
 import pytest
 
 from app.cli import processes
+from app.cli.balance import Balance
 from tests.conftest import free_port, wait_until
 from tests.test_security_processes import listening, qianfa_process
 
@@ -86,6 +87,34 @@ def test_keep_alive_connections_are_shared_evenly_by_the_web_processes(r, tmp_pa
                 conn.close()
     assert all(sum(shares) == n + 1 for n, shares in enumerate(seen)), seen
     assert all(max(shares) - min(shares) <= 1 for shares in seen), seen
+
+
+def woken(balance: Balance, index: int) -> bool:
+    """Whether process ``index``'s wake pipe holds a byte (read, so the next check is fresh)."""
+    read = balance.wakes[index][0]
+    os.set_blocking(read, False)
+    try:
+        return bool(os.read(read, 4096))
+    except BlockingIOError:
+        return False
+
+
+def test_only_the_process_holding_fewest_offers_and_one_that_looked_too_early_is_woken():
+    """Three processes holding 12, 11 and 10 connections: only the third offers, and
+    nobody is woken over and over (each wake costs the woken process a turn of its loop).
+    When the one holding fewest looked while it did not (the others grew since), the
+    others wake it, so a connection never waits for a process that stood back."""
+    balance = Balance(3)
+    assert balance.offers(2, 10) is True
+    assert balance.offers(0, 12) is False and balance.offers(1, 11) is False
+    assert balance.offers(0, 12) is False  # the next turn: 11 is fewer, but 10 offers
+    assert not any(woken(balance, index) for index in range(3))
+
+    balance = Balance(2)
+    assert balance.offers(0, 5) is True and balance.offers(1, 6) is False  # 1 looked at 0
+    assert balance.offers(0, 7) is False  # 0 accepted two more: 1 holds fewest, not offering
+    assert woken(balance, 1) and not woken(balance, 0)
+    assert balance.offers(1, 6) is True  # woken, it looks again and offers
 
 
 class Held:

@@ -3,14 +3,15 @@
 On a shared socket the kernel hands a new connection to whichever process polls first, so
 a few long-lived keep-alive connections (a load balancer's pool, WeChat's callback
 connections) can pile up on one process while another idles; under load the busier one's
-callers wait in proportion to its share (16 and 28 of 44 in ``bench/webhook.py``).
+callers wait in proportion to its share (22 and 10 of 32 in ``bench/webhook.py``).
 
 Each process writes its open connections, and whether it offers to accept, to shared
 memory each time its loop turns (waitress asks its listening dispatcher ``readable()``
-then). It stands back while a live sibling holds fewer, and wakes any such sibling that
-does not offer, so that it looks again: a count changes only in its own process's loop,
-so the process holding fewest offers, or is woken to. A sibling whose loop has not turned
-for ``STALE`` seconds (stuck, or gone) is left out; waitress turns at least once a second.
+then). It stands back while a live sibling holds fewer, and when none of the siblings
+holding fewest offers (each looked before the others grew), it wakes them to look again:
+a count changes only in its own process's loop, so the process holding fewest offers, or
+is woken to. A sibling whose loop has not turned for ``STALE`` seconds (stuck, or gone)
+is left out; waitress turns at least once a second.
 """
 
 import mmap
@@ -46,17 +47,16 @@ class Balance:
         server.readable = balanced
 
     def offers(self, index: int, connections: int, able: bool = True) -> bool:
-        """Whether process ``index``, holding ``connections``, should accept; say so."""
+        """Whether process ``index``, holding ``connections``, should accept; say so, and
+        wake the siblings holding fewest when none of them offers (they looked too early)."""
         now = time.monotonic()
-        fewer = [
-            (other, offering)
-            for other, held, offering in self._live(index, now)
-            if held < connections
-        ]
-        offers = able and not fewer
+        live = list(self._live(index, now))
+        fewest = min([held for _, held, _ in live], default=connections)
+        offers = able and connections <= fewest
         SLOT.pack_into(self.memory, index * SLOT.size, connections * 2 + offers, now)
-        for other, offering in fewer:
-            if not offering:
+        least = [(other, offering) for other, held, offering in live if held == fewest]
+        if fewest < connections and not any(offering for _, offering in least):
+            for other, _ in least:
                 self._wake(other)
         return offers
 
