@@ -134,7 +134,6 @@ def test_waitress_says_once_that_requests_queue_not_once_per_request(settings, c
     """With every thread busy, each new request made waitress warn "Task queue depth";
     under load that was every callback (a tenth of the web process's CPU). One line a
     minute tells an operator the same."""
-    monkeypatch.setattr(logging.getLogger("waitress.queue"), "filters", [])  # a fresh minute
     sock = socket.create_server(("127.0.0.1", 0))
     server = processes.web_server(settings, app=lambda environ, start: [], sockets=[sock])
     dispatcher, release = server.task_dispatcher, threading.Event()

@@ -16,12 +16,10 @@ is left out; waitress turns at least once a second.
 
 import mmap
 import os
-import struct
 import time
 
 from waitress import wasyncore
 
-SLOT = struct.Struct("qd")  # open connections * 2 + offers (1 | 0), time of the last turn
 STALE = 2.0
 
 
@@ -30,7 +28,10 @@ class Balance:
 
     def __init__(self, processes: int):
         self.processes = processes
-        self.memory = mmap.mmap(-1, SLOT.size * processes)
+        self.memory = mmap.mmap(-1, 16 * processes)
+        # Per process: open connections * 2 + offers (1 | 0); the time of its last turn.
+        self.words = memoryview(self.memory)[: 8 * processes].cast("q")
+        self.turned = memoryview(self.memory)[8 * processes :].cast("d")
         self.wakes = [os.pipe() for _ in range(processes)]
         for _, write in self.wakes:
             os.set_blocking(write, False)
@@ -50,21 +51,23 @@ class Balance:
         """Whether process ``index``, holding ``connections``, should accept; say so, and
         wake the siblings holding fewest when none of them offers (they looked too early)."""
         now = time.monotonic()
-        live = list(self._live(index, now))
+        live = self._live(index, now)
         fewest = min([held for _, held, _ in live], default=connections)
         offers = able and connections <= fewest
-        SLOT.pack_into(self.memory, index * SLOT.size, connections * 2 + offers, now)
+        self.words[index], self.turned[index] = connections * 2 + offers, now
         least = [(other, offering) for other, held, offering in live if held == fewest]
         if fewest < connections and not any(offering for _, offering in least):
             for other, _ in least:
                 self._wake(other)
         return offers
 
-    def _live(self, index: int, now: float):
-        for other in range(self.processes):
-            word, turned = SLOT.unpack_from(self.memory, other * SLOT.size)
-            if other != index and now - turned < STALE:
-                yield other, word >> 1, word & 1
+    def _live(self, index: int, now: float) -> list[tuple[int, int, int]]:
+        words, turned = self.words, self.turned
+        return [
+            (other, words[other] >> 1, words[other] & 1)
+            for other in range(self.processes)
+            if other != index and now - turned[other] < STALE
+        ]
 
     def _wake(self, other: int) -> None:
         try:

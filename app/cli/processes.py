@@ -52,9 +52,8 @@ def web_server(settings: Settings, app=None, sockets=None):
     limits still apply per endpoint. ``sockets``: already listening, as ``serve`` shares.
     """
     max_body = max(settings.webhook_max_body, uploads.MAX_BYTES + api.MULTIPART_OVERHEAD)
-    logs.throttle("waitress.queue", QUEUE_WARNING_EVERY)
     where = {"sockets": sockets} if sockets else {"host": settings.host, "port": settings.port}
-    return waitress.create_server(
+    server = waitress.create_server(
         app or logs.RequestId(AccessLog(create_app(settings))),
         **where,
         threads=settings.web_threads,
@@ -68,6 +67,9 @@ def web_server(settings: Settings, app=None, sockets=None):
         # Nothing trusts them for an address; /healthz reads them to tell a proxied caller.
         clear_untrusted_proxy_headers=False,
     )
+    queue = server.task_dispatcher
+    queue.queue_logger = logs.Throttled(queue.queue_logger, QUEUE_WARNING_EVERY)
+    return server
 
 
 def _exit_on_sigterm() -> None:
