@@ -16,6 +16,7 @@ import pytest
 
 from app.cli import processes
 from app.cli.balance import Balance
+from app.core import logs
 from tests.conftest import free_port, wait_until
 from tests.test_security_processes import listening, qianfa_process
 
@@ -130,7 +131,7 @@ class Held:
         pass
 
 
-def test_waitress_says_once_that_requests_queue_not_once_per_request(settings, caplog, monkeypatch):
+def test_waitress_says_once_that_requests_queue_not_once_per_request(settings, caplog):
     """With every thread busy, each new request made waitress warn "Task queue depth";
     under load that was every callback (a tenth of the web process's CPU). One line a
     minute tells an operator the same."""
@@ -147,3 +148,14 @@ def test_waitress_says_once_that_requests_queue_not_once_per_request(settings, c
         server.close()
     warned = [rec for rec in caplog.records if rec.name == "waitress.queue"]
     assert len(warned) == 1 and "Task queue depth" in warned[0].getMessage()
+
+
+def test_the_next_minute_says_how_many_warnings_were_held_back(caplog):
+    """After the quiet minute, the next warning passes and counts those held back."""
+    moments = iter([0.0, 10.0, 20.0, 61.0])
+    queue = logs.Throttled(logging.getLogger("qianfa.test.queue"), 60, clock=lambda: next(moments))
+    caplog.set_level(logging.WARNING, logger="qianfa.test.queue")
+    for depth in (1, 2, 3, 4):
+        queue.warning("Task queue depth is %d", depth)
+    said = [rec.getMessage() for rec in caplog.records if rec.name == "qianfa.test.queue"]
+    assert said == ["Task queue depth is 1", "Task queue depth is 4 (2 more in the last 60 s)"]
