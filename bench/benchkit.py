@@ -48,6 +48,20 @@ def machine() -> str:
     return f"{os.cpu_count()} CPUs ({model}), Python {host.python_version()}"
 
 
+def adopt(env: dict):
+    """Run this process on ``env`` too, and return its settings: a bench that writes audit
+    records (registering platforms, driving drafts) must sign them with the master key of
+    the instance dir the processes it starts verify the chain with, and must not write a
+    key into the repository's own instance dir."""
+    from app.core.settings import get_settings
+
+    for name in [k for k in os.environ if k.startswith("QIANFA_")]:
+        del os.environ[name]
+    os.environ.update({k: v for k, v in env.items() if k.startswith("QIANFA_")})
+    get_settings.cache_clear()
+    return get_settings()
+
+
 def register_platform(r, settings, platform_id: str, appid: str, **secrets) -> tuple[str, str]:
     """An active WeChat platform with ``secrets`` sealed; returns (admin, responsible)."""
     from app.core import audit

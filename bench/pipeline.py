@@ -47,7 +47,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchkit import free_port, machine, redis_binary, register_platform, wait_for_port  # noqa: E402
+from benchkit import (  # noqa: E402
+    adopt,
+    free_port,
+    machine,
+    redis_binary,
+    register_platform,
+    wait_for_port,
+)
 
 DRAFTS = int(os.environ.get("BENCH_DRAFTS", "300"))
 PACED_DRAFTS = int(os.environ.get("BENCH_PACED_DRAFTS", "100"))
@@ -358,23 +365,8 @@ def environment(redis_url: str, workdir: Path) -> dict:
     return env
 
 
-def adopt(env: dict) -> None:
-    """Run this process on ``env`` too: it writes audit records (``drive``), which must be
-    signed with the master key of the instance dir the workers verify the chain with; with
-    the repository's own instance dir instead, every periodic ``anchor_audit`` finds a
-    record signed by an unknown key, raises ``ChainBroken`` and, retries spent, fails."""
-    from app.core.settings import get_settings
-
-    for name in [k for k in os.environ if k.startswith("QIANFA_")]:
-        del os.environ[name]
-    os.environ.update({k: v for k, v in env.items() if k.startswith("QIANFA_")})
-    get_settings.cache_clear()
-
-
 def main() -> int:
     import redis
-
-    from app.core.settings import get_settings
 
     # Ctrl-C (even when started in the background) and SIGTERM run the cleanup below.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -385,9 +377,9 @@ def main() -> int:
         env = environment(start_redis(procs), workdir)
         url, control = start_sandbox(procs, env)
         env["QIANFA_WECHAT_API_BASE"] = url
-        adopt(env)
+        settings = adopt(env)
         r = redis.Redis.from_url(env["QIANFA_REDIS_URL"])
-        office = register(r, get_settings())
+        office = register(r, settings)
         procs.start("dispatcher", [sys.executable, "-m", "app", "dispatcher"], env)
         wait_for_group(r, procs)
         print(f"machine: {machine()}")

@@ -15,7 +15,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchkit import free_port, machine, redis_binary, register_platform, wait_for_port  # noqa: E402
+from benchkit import (  # noqa: E402
+    adopt,
+    free_port,
+    machine,
+    redis_binary,
+    register_platform,
+    wait_for_port,
+)
 
 ONLINE = 1000
 NEW = 5
@@ -45,7 +52,6 @@ def timed(fn):
 def main() -> int:
     import redis
 
-    from app.core.settings import load_settings
     from app.monitoring import reconcile
     from app.wechat.client import WeChatAPI
     from sandbox.server import serve_in_thread
@@ -69,7 +75,7 @@ def main() -> int:
                 QIANFA_INSTANCE_DIR=str(workdir / "instance"),
                 QIANFA_WECHAT_API_BASE=url,
             )
-            settings = load_settings(env)
+            settings = adopt(env)
             r = redis.Redis.from_url(env["QIANFA_REDIS_URL"])
             register_platform(r, settings, PLATFORM, APPID, app_secret=SECRET)
             for n in range(ONLINE):

@@ -36,7 +36,14 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchkit import free_port, machine, redis_binary, register_platform, wait_for_port  # noqa: E402
+from benchkit import (  # noqa: E402
+    adopt,
+    free_port,
+    machine,
+    redis_binary,
+    register_platform,
+    wait_for_port,
+)
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
@@ -288,7 +295,6 @@ def median(measured: list[dict]) -> dict:
 
 
 def main() -> int:
-    from app.core.settings import load_settings
 
     workdir = Path(tempfile.mkdtemp(prefix="qianfa-bench-"))
     redis_proc, redis_url = start_redis(workdir)
@@ -298,7 +304,7 @@ def main() -> int:
     env.update(QIANFA_WEB_WORKERS=str(WORKERS))
     servers = []
     try:
-        register(redis_url, load_settings(env))
+        register(redis_url, adopt(env))
         servers.append(start_server(False, env))
         servers.append(start_server(True, env))
         ports = {"qianfa": servers[0][1], "bare": servers[1][1]}

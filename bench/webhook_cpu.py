@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchkit import adopt  # noqa: E402
 from webhook import STAFF, bare_app, register, requests_for, set_mode, start_redis  # noqa: E402
 
 CALLS = int(os.environ.get("BENCH_CALLS", "2000"))
@@ -105,16 +106,14 @@ def qianfa_app(settings):
 
 
 def main() -> int:
-    from app.core.settings import load_settings
 
     workdir = Path(tempfile.mkdtemp(prefix="qianfa-bench-cpu-"))
     redis_proc, redis_url = start_redis(workdir)
     env = {k: v for k, v in os.environ.items() if not k.startswith("QIANFA_")}
     env.update(QIANFA_REDIS_URL=redis_url, QIANFA_INSTANCE_DIR=str(workdir / "instance"))
     env.update(QIANFA_LOG_LEVEL=LEVEL)
-    os.environ.update(env)
     try:
-        settings = load_settings(env)
+        settings = adopt(env)
         register(redis_url, settings)
         set_mode(redis_url, "safe")
         apps = {"qianfa": qianfa_app(settings), "bare": bare_app()}
