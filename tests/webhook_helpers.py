@@ -106,10 +106,30 @@ def render(fields: dict) -> str:
     return wirexml.render(fields)
 
 
+def closed_before_sending(app):
+    """The app with each response body read whole and closed before a byte is sent.
+
+    Werkzeug's dev server closes a body only after draining the socket, and that drain raises
+    when the client has hung up (Chromium does, mid-stylesheet), so the static file stayed open
+    for the garbage collector to warn about in some later test. Production serves through
+    waitress, which closes it; no response here streams.
+    """
+
+    def wrapped(environ, start_response):
+        body = app(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+    return wrapped
+
+
 @contextmanager
 def serve(app):
     """Serve a Flask app on a free port in a thread; yield its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, closed_before_sending(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.daemon = True
     thread.start()
